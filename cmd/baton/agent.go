@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/baton-upgrade/baton/internal/build"
+	"github.com/baton-upgrade/baton/node"
+	"github.com/baton-upgrade/baton/node/config"
+	"github.com/baton-upgrade/baton/rpc"
+	"github.com/hashicorp/go-hclog"
+	"github.com/urfave/cli/v2"
+)
+
+var rpcNoWait = rpc.Wait{}
+
+func agentCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "agent",
+		Usage: "run the Baton agent of this node",
+		Description: "Start a new cluster with --bootstrap on one node, then start the others with\n" +
+			"--join pointing at any member's API address. A restarted agent needs neither:\n" +
+			"it comes back from --data-dir. SIGINT or SIGTERM stops the agent cleanly.",
+		ArgsUsage: " ",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "id", Usage: "this member's unique `ID` (letters, digits, '.', '_', '-')"},
+			&cli.StringFlag{Name: "data-dir", Usage: "`DIR` for the Raft log, snapshots and step journal"},
+			&cli.StringFlag{Name: "raft-addr", Usage: "`HOST:PORT` Raft listens on and advertises to peers"},
+			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:7070", Usage: "`HOST:PORT` of this agent's API"},
+			&cli.BoolFlag{Name: "bootstrap", Usage: "start a new cluster with this node as its only voter"},
+			&cli.StringSliceFlag{Name: "join", Usage: "API address(es) `HTTP_ADDR[,HTTP_ADDR...]` of members to join through"},
+			&cli.StringFlag{Name: "config", Usage: "`FILE` (.json or .hcl) with this node's upgrade hooks and labels"},
+			&cli.StringFlag{Name: "token", EnvVars: []string{"BATON_TOKEN"}, Usage: "bearer `TOKEN` required for writes, and sent with this agent's own"},
+			&cli.Float64Flag{Name: "raft-multiplier", Value: 1, Usage: "scale Raft's timeouts: 1 keeps the 1 s defaults, 0.2 fails over about 5x faster"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "trace, debug, info, warn or error"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+		},
+		Action: runAgent,
+	}
+}
+
+func agentConfig(c *cli.Context) (node.Config, error) {
+	for _, name := range []string{"id", "data-dir", "raft-addr"} {
+		if c.String(name) == "" {
+			return node.Config{}, usagef("agent: --%s is required", name)
+		}
+	}
+	if err := noArgs(c); err != nil {
+		return node.Config{}, err
+	}
+	protocol, err := build.Protocol()
+	if err != nil {
+		return node.Config{}, err
+	}
+	var join []string
+	for _, j := range c.StringSlice("join") {
+		for _, addr := range strings.Split(j, ",") {
+			if addr = strings.TrimSpace(addr); addr != "" {
+				join = append(join, addr)
+			}
+		}
+	}
+	cfg := node.Config{
+		ID: c.String("id"), DataDir: c.String("data-dir"), RaftAddr: c.String("raft-addr"),
+		HTTPAddr: c.String("http-addr"), Bootstrap: c.Bool("bootstrap"), Join: join,
+		Token: c.String("token"), Version: build.Version, Protocol: protocol,
+		RaftMultiplier: c.Float64("raft-multiplier"),
+	}
+	if path := c.String("config"); path != "" {
+		fc, err := config.Load(path)
+		if err != nil {
+			return node.Config{}, err
+		}
+		cfg.Labels = fc.Labels
+	}
+	return cfg, nil
+}
+
+func newLogger(c *cli.Context) (hclog.Logger, error) {
+	level := hclog.LevelFromString(c.String("log-level"))
+	if level == hclog.NoLevel {
+		return nil, usagef("agent: --log-level %q: want trace, debug, info, warn or error", c.String("log-level"))
+	}
+	format := c.String("log-format")
+	if format != "text" && format != "json" {
+		return nil, usagef("agent: --log-format %q: want text or json", format)
+	}
+	return hclog.New(&hclog.LoggerOptions{
+		Name: "baton", Level: level, JSONFormat: format == "json", Output: c.App.ErrWriter,
+		TimeFormat: time.RFC3339Nano,
+	}), nil
+}
+
+func runAgent(c *cli.Context) error {
+	cfg, err := agentConfig(c)
+	if err != nil {
+		return err
+	}
+	if cfg.Logger, err = newLogger(c); err != nil {
+		return err
+	}
+	agent, err := node.New(cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	// Listen before starting Raft, so a taken port fails at once.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on --http-addr %s: %w", cfg.HTTPAddr, err)
+	}
+	if err := agent.Start(); err != nil {
+		ln.Close()
+		return err
+	}
+	defer agent.Shutdown()
+
+	metrics, err := node.MetricsHandler()
+	if err != nil {
+		cfg.Logger.Warn("metrics disabled", "error", err)
+	}
+	api := rpc.NewServer(agent, rpc.ServerOptions{Token: cfg.Token, Metrics: metrics, Logger: cfg.Logger.Named("api")})
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}()
+
+	regErr := make(chan error, 1)
+	go func() { regErr <- agent.Register(c.Context) }()
+	cfg.Logger.Info("agent running", "id", cfg.ID, "http_addr", cfg.HTTPAddr, "version", cfg.Version,
+		"protocol", fmt.Sprintf("%d-%d", cfg.Protocol.Min, cfg.Protocol.Max), "pid", os.Getpid())
+
+	for {
+		select {
+		case <-c.Context.Done():
+			cfg.Logger.Info("signal received, stopping")
+			return nil
+		case err := <-serveErr:
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return fmt.Errorf("api server: %w", err)
+		case err := <-regErr:
+			if err != nil && c.Context.Err() == nil {
+				return err
+			}
+		}
+	}
+}

@@ -1,0 +1,72 @@
+package fsm
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// CommandType names a command in the replicated log.
+type CommandType string
+
+// The command types. A type, once released, keeps its meaning forever: the
+// log of an old cluster must stay readable by every newer build.
+const (
+	CmdMemberJoin   CommandType = "member.join"
+	CmdMemberLeave  CommandType = "member.leave"
+	CmdMemberReport CommandType = "member.report"
+)
+
+// Envelope is the versioned frame of every log entry.
+//
+// Protocol is the protocol version the proposer encoded the entry at; Time is
+// the leader's wall clock when it proposed the entry, the only clock the state
+// machine ever sees. An entry marked Optional may be skipped by a build that
+// does not know its Type; an unknown required entry is an error.
+type Envelope struct {
+	Type     CommandType     `json:"type"`
+	Protocol int             `json:"protocol"`
+	Optional bool            `json:"optional,omitempty"`
+	Time     time.Time       `json:"time"`
+	Data     json.RawMessage `json:"data"`
+}
+
+// Encode frames a command body in an envelope and serialises it.
+func Encode(t CommandType, protocol int, now time.Time, body any) ([]byte, error) {
+	data, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", t, err)
+	}
+	return json.Marshal(Envelope{Type: t, Protocol: protocol, Time: now.UTC(), Data: data})
+}
+
+// Decode parses an envelope. It does not decode the body.
+func Decode(b []byte) (Envelope, error) {
+	var e Envelope
+	if err := json.Unmarshal(b, &e); err != nil {
+		return e, fmt.Errorf("%w: decode envelope: %v", ErrInvalid, err)
+	}
+	if e.Type == "" {
+		return e, fmt.Errorf("%w: envelope without a type", ErrInvalid)
+	}
+	return e, nil
+}
+
+// MemberJoin adds a member to the catalogue, or refreshes the record of a
+// member that joins again from the same Raft address.
+type MemberJoin struct {
+	Member Member `json:"member"`
+}
+
+// MemberLeave removes a member from the catalogue.
+type MemberLeave struct {
+	ID string `json:"id"`
+}
+
+// MemberReport updates what a member says about itself: the version it runs
+// and the protocol range it speaks.
+type MemberReport struct {
+	ID       string        `json:"id"`
+	Version  string        `json:"version"`
+	Protocol ProtocolRange `json:"protocol"`
+}

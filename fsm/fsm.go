@@ -1,0 +1,130 @@
+package fsm
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/hashicorp/raft"
+)
+
+// FSM adapts State to raft.FSM. It guards the state with a lock, and wakes
+// readers waiting for the state to move past an index (long polling).
+type FSM struct {
+	mu      sync.RWMutex
+	state   *State
+	changed chan struct{} // closed and replaced after every apply or restore
+}
+
+// New returns an FSM over the empty state of a new cluster at the given
+// protocol version.
+func New(protocol int) *FSM {
+	return &FSM{state: NewState(protocol), changed: make(chan struct{})}
+}
+
+// Apply implements raft.FSM. Commands come back as *Result; configuration and
+// other non-command entries only advance the index.
+func (f *FSM) Apply(l *raft.Log) any {
+	f.mu.Lock()
+	defer f.notifyLocked()
+	defer f.mu.Unlock()
+	if l.Type != raft.LogCommand {
+		f.state.Index = l.Index
+		return &Result{Index: l.Index}
+	}
+	e, err := Decode(l.Data)
+	if err != nil {
+		f.state.Index = l.Index
+		return &Result{Index: l.Index, Err: err}
+	}
+	err = f.state.Apply(l.Index, e)
+	return &Result{Index: l.Index, Err: err}
+}
+
+func (f *FSM) notifyLocked() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// Snapshot implements raft.FSM by capturing a deep copy of the state.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	b, err := f.state.MarshalSnapshot()
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	return snapshot(b), nil
+}
+
+// Restore implements raft.FSM, replacing the whole state.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return fmt.Errorf("restore: read: %w", err)
+	}
+	s, err := UnmarshalSnapshot(b)
+	if err != nil {
+		return fmt.Errorf("restore: decode: %w", err)
+	}
+	f.mu.Lock()
+	f.state = s
+	f.notifyLocked()
+	f.mu.Unlock()
+	return nil
+}
+
+// Read returns a deep copy of the current state.
+func (f *FSM) Read() *State {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.state.Clone()
+}
+
+// View runs fn with the current state under the read lock. fn must not keep
+// or change the state.
+func (f *FSM) View(fn func(*State)) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	fn(f.state)
+}
+
+// WaitIndex blocks until the applied index exceeds index or ctx ends, and
+// returns the index reached. It never returns an error: a caller whose wait
+// times out simply reads the state as it is.
+func (f *FSM) WaitIndex(ctx context.Context, index uint64) uint64 {
+	for {
+		f.mu.RLock()
+		cur, ch := f.state.Index, f.changed
+		f.mu.RUnlock()
+		if cur > index {
+			return cur
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return cur
+		}
+	}
+}
+
+// Changed returns a channel closed at the next apply or restore.
+func (f *FSM) Changed() <-chan struct{} {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.changed
+}
+
+type snapshot []byte
+
+func (s snapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := sink.Write(s); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("persist snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (s snapshot) Release() {}

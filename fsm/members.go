@@ -1,0 +1,66 @@
+package fsm
+
+import "fmt"
+
+func (s *State) applyMemberJoin(c MemberJoin) error {
+	m := c.Member
+	if err := s.CheckJoin(m); err != nil {
+		return err
+	}
+	s.Members[m.ID] = m.clone()
+	return nil
+}
+
+// CheckJoin reports whether m may join (or re-join) the catalogue, without
+// changing anything. A member may re-join from the same Raft address with new
+// details; an id held by another Raft address, or an address held by another
+// id, is a conflict. A member must speak the cluster's active protocol.
+func (s *State) CheckJoin(m Member) error {
+	if err := ValidateMember(m); err != nil {
+		return err
+	}
+	if old, ok := s.Members[m.ID]; ok && old.RaftAddr != m.RaftAddr {
+		return fmt.Errorf("%w: member id %q is already taken by raft address %s", ErrConflict, m.ID, old.RaftAddr)
+	}
+	for _, o := range s.MemberList() {
+		if o.ID == m.ID {
+			continue
+		}
+		if o.RaftAddr == m.RaftAddr {
+			return fmt.Errorf("%w: raft address %s is already used by member %q", ErrConflict, m.RaftAddr, o.ID)
+		}
+		if o.HTTPAddr == m.HTTPAddr {
+			return fmt.Errorf("%w: http address %s is already used by member %q", ErrConflict, m.HTTPAddr, o.ID)
+		}
+	}
+	if s.ProtocolVersion > 0 && !m.Protocol.Supports(s.ProtocolVersion) {
+		return fmt.Errorf("%w: member %q speaks protocol %d-%d but the cluster's active protocol is %d",
+			ErrConflict, m.ID, m.Protocol.Min, m.Protocol.Max, s.ProtocolVersion)
+	}
+	return nil
+}
+
+func (s *State) applyMemberLeave(c MemberLeave) error {
+	if _, ok := s.Members[c.ID]; !ok {
+		return fmt.Errorf("%w: member %q", ErrNotFound, c.ID)
+	}
+	delete(s.Members, c.ID)
+	return nil
+}
+
+func (s *State) applyMemberReport(c MemberReport) error {
+	m, ok := s.Members[c.ID]
+	if !ok {
+		return fmt.Errorf("%w: member %q", ErrNotFound, c.ID)
+	}
+	if err := ValidateProtocol(c.Protocol); err != nil {
+		return err
+	}
+	if c.Version == "" {
+		return fmt.Errorf("%w: member %q reported an empty version", ErrInvalid, c.ID)
+	}
+	m.Version = c.Version
+	m.Protocol = c.Protocol
+	s.Members[c.ID] = m
+	return nil
+}

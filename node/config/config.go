@@ -1,0 +1,66 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DefaultTimeout bounds each hook when the upgrade block sets no timeout.
+const DefaultTimeout = 5 * time.Minute
+
+// ErrCannotUpgrade is returned (wrapped) by Hooks.CanUpgrade when a hook
+// that every upgrade needs is not configured.
+var ErrCannotUpgrade = errors.New("node cannot take part in an upgrade")
+
+// Config is the decoded agent config file.
+type Config struct {
+	// Upgrade holds the `upgrade` block. The block is optional: without it
+	// Upgrade is the zero Hooks and the node cannot be upgraded.
+	Upgrade Hooks
+	// Labels are free-form key/value pairs the node reports about itself
+	// (zone, rack, role); nil when the file has none.
+	Labels map[string]string
+}
+
+// Hooks are this node's hook command lines, each run with /bin/sh -c, and
+// the timeout that bounds each of them. An empty command means the hook is
+// not configured.
+type Hooks struct {
+	Drain    string
+	Install  string
+	Restart  string
+	Health   string
+	Version  string
+	Rollback string
+	// Timeout bounds each single hook run. Load sets it to DefaultTimeout
+	// when the upgrade block omits it; the zero Hooks has Timeout 0, for
+	// which EffectiveTimeout returns DefaultTimeout.
+	Timeout time.Duration
+}
+
+// CanUpgrade returns nil when the hooks an upgrade needs (install and
+// version) are set, and otherwise an error wrapping ErrCannotUpgrade that
+// names the missing ones.
+func (h Hooks) CanUpgrade() error {
+	var missing []string
+	if strings.TrimSpace(h.Install) == "" {
+		missing = append(missing, "upgrade.install")
+	}
+	if strings.TrimSpace(h.Version) == "" {
+		missing = append(missing, "upgrade.version")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s not set in the agent config", ErrCannotUpgrade, strings.Join(missing, " and "))
+}
+
+// EffectiveTimeout is Timeout, or DefaultTimeout when Timeout is not positive.
+func (h Hooks) EffectiveTimeout() time.Duration {
+	if h.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return h.Timeout
+}

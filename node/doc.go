@@ -1,0 +1,10 @@
+// Package node is the agent of one cluster member: it owns Raft (transport,
+// raft-boltdb log and stable store, file snapshots, bootstrap and join), the
+// replicated state machine, the leader-only duties and, in sub-packages, the
+// step executor and its journal.
+//
+// All writes to the replicated state go through Agent.Apply on the leader,
+// which bounds the wait for a commit with the caller's context. The agent
+// must never act on a command inside the state machine: side effects happen
+// here, after a command has committed, and only on the node they concern.
+package node

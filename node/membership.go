@@ -1,0 +1,163 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/rpc"
+	"github.com/hashicorp/raft"
+)
+
+// Join admits m to the Raft configuration and the catalogue (leader only).
+// The first MaxVoters members are voters, later ones non-voters; a member
+// already in the configuration keeps its suffrage. Joining again with the
+// same id and Raft address is harmless, so a joiner may retry freely.
+func (a *Agent) Join(ctx context.Context, m fsm.Member) (fsm.Member, error) {
+	var err error
+	a.fsm.View(func(s *fsm.State) { err = s.CheckJoin(m) })
+	if err != nil {
+		return fsm.Member{}, err
+	}
+	voter, err := a.admit(ctx, m)
+	if err != nil {
+		return fsm.Member{}, err
+	}
+	m.Voter = voter
+	if _, err := a.Apply(ctx, fsm.CmdMemberJoin, fsm.MemberJoin{Member: m}); err != nil {
+		return fsm.Member{}, err
+	}
+	a.log.Info("member joined", "member", m.ID, "raft_addr", m.RaftAddr, "voter", voter)
+	return m, nil
+}
+
+// admit adds m to the Raft configuration unless it is there already, and
+// reports whether it is a voter.
+func (a *Agent) admit(ctx context.Context, m fsm.Member) (bool, error) {
+	cf := a.parts.raft.GetConfiguration()
+	if err := a.wait(ctx, cf); err != nil {
+		return false, err
+	}
+	voters := 0
+	for _, srv := range cf.Configuration().Servers {
+		if srv.ID == raft.ServerID(m.ID) {
+			if srv.Address != raft.ServerAddress(m.RaftAddr) {
+				return false, fmt.Errorf("%w: member id %q is already taken by raft address %s", fsm.ErrConflict, m.ID, srv.Address)
+			}
+			return srv.Suffrage == raft.Voter, nil
+		}
+		if srv.Address == raft.ServerAddress(m.RaftAddr) {
+			return false, fmt.Errorf("%w: raft address %s is already used by server %q", fsm.ErrConflict, m.RaftAddr, srv.ID)
+		}
+		if srv.Suffrage == raft.Voter {
+			voters++
+		}
+	}
+	id, addr := raft.ServerID(m.ID), raft.ServerAddress(m.RaftAddr)
+	var f raft.IndexFuture
+	voter := voters < a.cfg.MaxVoters
+	if voter {
+		f = a.parts.raft.AddVoter(id, addr, 0, 10*time.Second)
+	} else {
+		f = a.parts.raft.AddNonvoter(id, addr, 0, 10*time.Second)
+	}
+	if err := a.wait(ctx, f); err != nil {
+		return false, fmt.Errorf("add %s to the raft configuration: %w", m.ID, err)
+	}
+	return voter, nil
+}
+
+// Leave removes a member from the Raft configuration and the catalogue
+// (leader only).
+func (a *Agent) Leave(ctx context.Context, id string) error {
+	known := false
+	a.fsm.View(func(s *fsm.State) { _, known = s.Members[id] })
+	if !known {
+		return fmt.Errorf("%w: member %q", fsm.ErrNotFound, id)
+	}
+	if err := a.wait(ctx, a.parts.raft.RemoveServer(raft.ServerID(id), 0, 10*time.Second)); err != nil {
+		return fmt.Errorf("remove %s from the raft configuration: %w", id, err)
+	}
+	if _, err := a.Apply(ctx, fsm.CmdMemberLeave, fsm.MemberLeave{ID: id}); err != nil && !errors.Is(err, rpc.ErrNoLeader) {
+		return err
+	} else if err != nil {
+		// The leader removed itself and stepped down: the next leader's
+		// reconciliation cannot know, so report it plainly.
+		return fmt.Errorf("removed %s from raft, but the catalogue update failed: %w", id, err)
+	}
+	a.log.Info("member left", "member", id)
+	return nil
+}
+
+// TransferLeadership hands leadership to the voter to, or to a voter Raft
+// picks when to is empty (leader only). It retries while an earlier transfer
+// is still in progress, and returns the new leader's id.
+func (a *Agent) TransferLeadership(ctx context.Context, to string) (string, error) {
+	if to == a.cfg.ID {
+		return to, nil
+	}
+	var target raft.Server
+	if to != "" {
+		cf := a.parts.raft.GetConfiguration()
+		if err := a.wait(ctx, cf); err != nil {
+			return "", err
+		}
+		found := false
+		for _, srv := range cf.Configuration().Servers {
+			if srv.ID == raft.ServerID(to) {
+				target, found = srv, true
+			}
+		}
+		if !found {
+			return "", fmt.Errorf("%w: member %q is not in the raft configuration", fsm.ErrNotFound, to)
+		}
+		if target.Suffrage != raft.Voter {
+			return "", fmt.Errorf("%w: member %q is not a voter and cannot lead", fsm.ErrInvalid, to)
+		}
+	}
+	backoff := 50 * time.Millisecond
+	for {
+		var f raft.Future
+		if to == "" {
+			f = a.parts.raft.LeadershipTransfer()
+		} else {
+			f = a.parts.raft.LeadershipTransferToServer(target.ID, target.Address)
+		}
+		err := f.Error()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, raft.ErrLeadershipTransferInProgress) && !isTransferInProgress(err) {
+			return "", fmt.Errorf("%w: leadership transfer to %q failed: %v", rpc.ErrNoLeader, to, err)
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("%w: leadership transfer: %v", rpc.ErrNoLeader, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+	return a.awaitNewLeader(ctx)
+}
+
+func isTransferInProgress(err error) bool {
+	return err != nil && err.Error() == "leadership transfer in progress"
+}
+
+// awaitNewLeader waits until this agent knows a leader other than itself.
+func (a *Agent) awaitNewLeader(ctx context.Context) (string, error) {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, id := a.parts.raft.LeaderWithID(); id != "" && string(id) != a.cfg.ID {
+			return string(id), nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("%w: leadership moved but no new leader is known yet", rpc.ErrUnknownOutcome)
+		case <-tick.C:
+		}
+	}
+}

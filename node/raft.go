@@ -1,0 +1,109 @@
+package node
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+)
+
+// raftParts are the pieces Raft runs on, kept so Shutdown can close them.
+type raftParts struct {
+	raft      *raft.Raft
+	store     *raftboltdb.BoltStore
+	transport *raft.NetworkTransport
+	existing  bool // the data directory held Raft state at start
+}
+
+func (a *Agent) raftConfig() *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(a.cfg.ID)
+	m := a.cfg.RaftMultiplier
+	rc.HeartbeatTimeout = scale(rc.HeartbeatTimeout, m)
+	rc.ElectionTimeout = scale(rc.ElectionTimeout, m)
+	rc.LeaderLeaseTimeout = scale(rc.LeaderLeaseTimeout, m)
+	rc.CommitTimeout = scale(rc.CommitTimeout, m)
+	rc.Logger = a.log.Named("raft")
+	rc.NotifyCh = a.leaderNotify
+	return rc
+}
+
+func (a *Agent) startRaft() (*raftParts, error) {
+	if err := os.MkdirAll(a.cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	store, err := raftboltdb.New(raftboltdb.Options{
+		Path:        filepath.Join(a.cfg.DataDir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: time.Second},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open raft store %s (is another agent using this data dir?): %w", a.cfg.DataDir, err)
+	}
+	parts := &raftParts{store: store}
+	ok := false
+	defer func() {
+		if !ok {
+			parts.close()
+		}
+	}()
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(a.cfg.DataDir, 3, a.log.Named("snapshot"))
+	if err != nil {
+		return nil, fmt.Errorf("open snapshot store: %w", err)
+	}
+	advertise, err := net.ResolveTCPAddr("tcp", a.cfg.RaftAddr)
+	if err != nil {
+		return nil, fmt.Errorf("resolve --raft-addr %s: %w", a.cfg.RaftAddr, err)
+	}
+	parts.transport, err = raft.NewTCPTransportWithLogger(a.cfg.RaftAddr, advertise, 3, 10*time.Second, a.log.Named("transport"))
+	if err != nil {
+		return nil, fmt.Errorf("listen on --raft-addr %s: %w", a.cfg.RaftAddr, err)
+	}
+	parts.existing, err = raft.HasExistingState(store, store, snaps)
+	if err != nil {
+		return nil, fmt.Errorf("read raft state: %w", err)
+	}
+	rc := a.raftConfig()
+	if err := raft.ValidateConfig(rc); err != nil {
+		return nil, fmt.Errorf("raft config: %w", err)
+	}
+	parts.raft, err = raft.NewRaft(rc, a.fsm, store, store, snaps, parts.transport)
+	if err != nil {
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	if a.cfg.Bootstrap && !parts.existing {
+		cfg := raft.Configuration{Servers: []raft.Server{{
+			Suffrage: raft.Voter, ID: rc.LocalID, Address: parts.transport.LocalAddr(),
+		}}}
+		if err := parts.raft.BootstrapCluster(cfg).Error(); err != nil {
+			return nil, fmt.Errorf("bootstrap: %w", err)
+		}
+	}
+	ok = true
+	return parts, nil
+}
+
+// close shuts Raft down and closes the stores. Raft's Shutdown does not close
+// the log store, and bbolt's file lock would stall a restart in the same
+// process.
+func (p *raftParts) close() error {
+	var first error
+	if p.raft != nil {
+		if err := p.raft.Shutdown().Error(); err != nil {
+			first = err
+		}
+	}
+	if p.transport != nil {
+		_ = p.transport.Close()
+	}
+	if p.store != nil {
+		if err := p.store.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

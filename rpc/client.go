@@ -1,0 +1,146 @@
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/baton-upgrade/baton/fsm"
+)
+
+// Client is a typed client of one agent's API. Writes sent to a follower are
+// forwarded by that follower to the leader.
+type Client struct {
+	addr  string
+	token string
+	http  *http.Client
+}
+
+// NewClient returns a client of the agent at addr (HOST:PORT, or a full
+// http:// URL). token is sent as a bearer token when set.
+func NewClient(addr, token string) *Client {
+	if u, err := url.Parse(addr); err == nil && u.Scheme != "" && u.Host != "" {
+		addr = u.Host
+	}
+	return &Client{addr: addr, token: token, http: &http.Client{Timeout: maxWait + 30*time.Second}}
+}
+
+// Addr is the agent's address.
+func (c *Client) Addr() string { return c.addr }
+
+// Wait asks a read to block until the state moves past Index, for at most
+// Wait. The zero value does not wait.
+type Wait struct {
+	Index uint64
+	Wait  time.Duration
+}
+
+func (w Wait) query() url.Values {
+	q := url.Values{}
+	if w.Index > 0 || w.Wait > 0 {
+		q.Set("index", strconv.FormatUint(w.Index, 10))
+		if w.Wait > 0 {
+			q.Set("wait", w.Wait.String())
+		}
+	}
+	return q
+}
+
+// Do sends one request and decodes the JSON answer into out (when not nil).
+// It returns the state index the answer was served at. An error answer
+// becomes an *APIError.
+func (c *Client) Do(ctx context.Context, method, path string, query url.Values, in, out any) (uint64, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, fmt.Errorf("encode request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	u := "http://" + c.addr + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return 0, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("agent at %s: %w", c.addr, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return 0, fmt.Errorf("agent at %s: read answer: %w", c.addr, err)
+	}
+	index, _ := strconv.ParseUint(resp.Header.Get(IndexHeader), 10, 64)
+	if resp.StatusCode >= 300 {
+		var e ErrorBody
+		if json.Unmarshal(raw, &e) != nil || e.Error == "" {
+			e.Error = fmt.Sprintf("agent at %s answered %s", c.addr, resp.Status)
+		}
+		return index, &APIError{Status: resp.StatusCode, Message: e.Error}
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return index, fmt.Errorf("agent at %s: decode answer: %w", c.addr, err)
+		}
+	}
+	return index, nil
+}
+
+// Members lists the catalogue.
+func (c *Client) Members(ctx context.Context, w Wait) ([]Member, uint64, error) {
+	var out []Member
+	idx, err := c.Do(ctx, http.MethodGet, "/v1/members", w.query(), nil, &out)
+	return out, idx, err
+}
+
+// Leader names the current leader.
+func (c *Client) Leader(ctx context.Context) (LeaderInfo, error) {
+	var out LeaderInfo
+	_, err := c.Do(ctx, http.MethodGet, "/v1/leader", nil, nil, &out)
+	return out, err
+}
+
+// Join asks the cluster to admit m.
+func (c *Client) Join(ctx context.Context, m fsm.Member) (fsm.Member, error) {
+	var out fsm.Member
+	_, err := c.Do(ctx, http.MethodPost, "/v1/members", nil, m, &out)
+	return out, err
+}
+
+// Leave removes the member id.
+func (c *Client) Leave(ctx context.Context, id string) error {
+	_, err := c.Do(ctx, http.MethodDelete, "/v1/members/"+url.PathEscape(id), nil, nil, nil)
+	return err
+}
+
+// TransferLeadership moves leadership to the voter to, or to any voter when
+// to is empty, and returns the new leader's id.
+func (c *Client) TransferLeadership(ctx context.Context, to string) (string, error) {
+	var out TransferResponse
+	_, err := c.Do(ctx, http.MethodPost, "/v1/leader/transfer", nil, TransferRequest{To: to}, &out)
+	return out.Leader, err
+}
+
+// Health describes the agent.
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	var out Health
+	_, err := c.Do(ctx, http.MethodGet, "/v1/health", nil, nil, &out)
+	return out, err
+}

@@ -1,0 +1,83 @@
+package rpc
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/baton-upgrade/baton/fsm"
+)
+
+func (s *Server) listMembers(r *http.Request) (any, error) {
+	leaderID, _ := s.b.Leader()
+	var out []Member
+	s.b.FSM().View(func(st *fsm.State) {
+		for _, m := range st.MemberList() {
+			out = append(out, Member{Member: m, Leader: m.ID == leaderID})
+		}
+	})
+	if out == nil {
+		out = []Member{}
+	}
+	return out, nil
+}
+
+func (s *Server) join(r *http.Request) (any, error) {
+	var m fsm.Member
+	if err := decode(r, &m); err != nil {
+		return nil, err
+	}
+	if err := fsm.ValidateMember(m); err != nil {
+		return nil, err
+	}
+	var err error
+	s.b.FSM().View(func(st *fsm.State) { err = st.CheckJoin(m) })
+	if err != nil {
+		return nil, err
+	}
+	return s.b.Join(r.Context(), m)
+}
+
+func (s *Server) leave(r *http.Request) (any, error) {
+	id := r.PathValue("id")
+	if err := fsm.ValidateID(id); err != nil {
+		return nil, err
+	}
+	if err := s.b.Leave(r.Context(), id); err != nil {
+		return nil, err
+	}
+	return map[string]string{"removed": id}, nil
+}
+
+func (s *Server) leader(r *http.Request) (any, error) {
+	id, _ := s.b.Leader()
+	if id == "" {
+		return nil, fmt.Errorf("%w: no leader is known to %s", ErrNoLeader, s.b.ID())
+	}
+	info := LeaderInfo{ID: id}
+	s.b.FSM().View(func(st *fsm.State) {
+		m := st.Members[id]
+		info.RaftAddr, info.HTTPAddr = m.RaftAddr, m.HTTPAddr
+	})
+	return info, nil
+}
+
+func (s *Server) transfer(r *http.Request) (any, error) {
+	var req TransferRequest
+	if r.ContentLength != 0 {
+		if err := decode(r, &req); err != nil {
+			return nil, err
+		}
+	}
+	if req.To != "" {
+		if err := fsm.ValidateID(req.To); err != nil {
+			return nil, err
+		}
+	}
+	leader, err := s.b.TransferLeadership(r.Context(), req.To)
+	if err != nil {
+		return nil, err
+	}
+	return TransferResponse{Leader: leader}, nil
+}
+
+func (s *Server) health(r *http.Request) (any, error) { return s.b.Health(), nil }

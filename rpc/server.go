@@ -1,0 +1,239 @@
+package rpc
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/baton-upgrade/baton/fsm"
+	"github.com/hashicorp/go-hclog"
+)
+
+// Backend is what the API needs from an agent.
+type Backend interface {
+	// ID is this agent's member id.
+	ID() string
+	// FSM is the local replicated state machine, for reads.
+	FSM() *fsm.FSM
+	// IsLeader reports whether this agent is the Raft leader.
+	IsLeader() bool
+	// Leader returns the leader's id and API address, or empty strings when
+	// no leader is known or its address is not yet in the catalogue.
+	Leader() (id, httpAddr string)
+	// Barrier waits until every committed entry is applied locally; it fails
+	// unless this agent is the leader.
+	Barrier(ctx context.Context) error
+	// Join admits a member (leader only).
+	Join(ctx context.Context, m fsm.Member) (fsm.Member, error)
+	// Leave removes a member (leader only).
+	Leave(ctx context.Context, id string) error
+	// TransferLeadership hands leadership to the voter to, or to any voter
+	// when to is empty (leader only), and returns the new leader's id.
+	TransferLeadership(ctx context.Context, to string) (string, error)
+	// Health describes the agent and its Raft state.
+	Health() Health
+}
+
+// ServerOptions configure a Server.
+type ServerOptions struct {
+	// Token, when set, is required as a bearer token on every write.
+	Token string
+	// Metrics serves /v1/metrics; nil answers 404.
+	Metrics http.Handler
+	// LeaderWait bounds how long a write waits for a leader to be known
+	// before it fails with 503. Zero means 5 s.
+	LeaderWait time.Duration
+	// Logger receives request errors.
+	Logger hclog.Logger
+}
+
+// Server is the HTTP API of one agent.
+type Server struct {
+	b       Backend
+	opts    ServerOptions
+	mux     *http.ServeMux
+	forward *http.Client
+	log     hclog.Logger
+}
+
+// maxBody bounds request bodies; the API's bodies are small.
+const maxBody = 1 << 20
+
+// maxWait bounds a long poll.
+const maxWait = 5 * time.Minute
+
+// NewServer returns the API of the agent b.
+func NewServer(b Backend, opts ServerOptions) *Server {
+	if opts.LeaderWait == 0 {
+		opts.LeaderWait = 5 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	s := &Server{b: b, opts: opts, mux: http.NewServeMux(), log: opts.Logger,
+		forward: &http.Client{Timeout: maxWait + 30*time.Second}}
+	s.routes()
+	return s
+}
+
+// Handle registers an extra route, for packages that extend the API.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) routes() {
+	s.mux.Handle("GET /v1/members", s.read(s.listMembers))
+	s.mux.Handle("POST /v1/members", s.write(s.join))
+	s.mux.Handle("DELETE /v1/members/{id}", s.write(s.leave))
+	s.mux.Handle("GET /v1/leader", s.read(s.leader))
+	s.mux.Handle("POST /v1/leader/transfer", s.write(s.transfer))
+	s.mux.Handle("GET /v1/health", s.read(s.health))
+	s.mux.HandleFunc("GET /v1/metrics", func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Metrics == nil {
+			writeError(w, fmt.Errorf("%w: metrics are not enabled", fsm.ErrNotFound))
+			return
+		}
+		s.opts.Metrics.ServeHTTP(w, r)
+	})
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, fmt.Errorf("%w: no route %s %s", fsm.ErrNotFound, r.Method, r.URL.Path))
+	})
+}
+
+// handler serves one route: it returns the body to send, or an error.
+type handler func(r *http.Request) (any, error)
+
+// Read serves a read route from the local state, with long polling
+// (?index=N&wait=D) and, with ?consistent=true, from the leader after a
+// barrier. Exported for packages that extend the API.
+func (s *Server) Read(h handler) http.Handler { return s.read(h) }
+
+// Write serves a write route: token check, then forwarding to the leader
+// unless this agent is the leader. Exported for packages that extend the API.
+func (s *Server) Write(h handler) http.Handler { return s.write(h) }
+
+func (s *Server) read(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if q.Get("consistent") == "true" {
+			s.forwardToLeader(w, r, func() { s.consistentRead(w, r, h) })
+			return
+		}
+		s.localRead(w, r, h)
+	})
+}
+
+func (s *Server) consistentRead(w http.ResponseWriter, r *http.Request, h handler) {
+	if err := s.b.Barrier(r.Context()); err != nil {
+		writeError(w, fmt.Errorf("%w: consistent read: %v", ErrNoLeader, err))
+		return
+	}
+	s.localRead(w, r, h)
+}
+
+func (s *Server) localRead(w http.ResponseWriter, r *http.Request, h handler) {
+	if err := s.longPoll(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	s.serve(w, r, h)
+}
+
+func (s *Server) longPoll(r *http.Request) error {
+	q := r.URL.Query()
+	if q.Get("index") == "" {
+		if q.Get("wait") != "" {
+			return badRequest("wait=%s needs index=N", q.Get("wait"))
+		}
+		return nil
+	}
+	index, err := strconv.ParseUint(q.Get("index"), 10, 64)
+	if err != nil {
+		return badRequest("index=%q: want a non-negative integer", q.Get("index"))
+	}
+	wait := maxWait
+	if ws := q.Get("wait"); ws != "" {
+		if wait, err = time.ParseDuration(ws); err != nil || wait < 0 {
+			return badRequest("wait=%q: want a duration such as 30s", ws)
+		}
+		wait = min(wait, maxWait)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	s.b.FSM().WaitIndex(ctx, index)
+	return nil
+}
+
+func (s *Server) write(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.checkToken(r); err != nil {
+			writeError(w, err)
+			return
+		}
+		s.forwardToLeader(w, r, func() { s.serve(w, r, h) })
+	})
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, h handler) {
+	body, err := h(r)
+	if err != nil {
+		if StatusOf(err) == http.StatusInternalServerError {
+			s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		}
+		writeError(w, err)
+		return
+	}
+	var index uint64
+	s.b.FSM().View(func(st *fsm.State) { index = st.Index })
+	w.Header().Set(IndexHeader, strconv.FormatUint(index, 10))
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (s *Server) checkToken(r *http.Request) error {
+	if s.opts.Token == "" {
+		return nil
+	}
+	auth := r.Header.Get("Authorization")
+	if auth == "" {
+		return fmt.Errorf("%w: this agent requires a token for writes (--token or BATON_TOKEN)", ErrUnauthorized)
+	}
+	got, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) != 1 {
+		return fmt.Errorf("%w: the token is not valid for this cluster", ErrForbidden)
+	}
+	return nil
+}
+
+// decode reads a JSON body into v, refusing unknown fields and trailing data.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return badRequest("empty body: want a JSON object")
+		}
+		return badRequest("malformed JSON body: %v", err)
+	}
+	if dec.More() {
+		return badRequest("malformed JSON body: trailing data after the object")
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	writeJSON(w, StatusOf(err), ErrorBody{Error: err.Error()})
+}
