@@ -1,0 +1,112 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/rpc"
+	"github.com/stretchr/testify/require"
+)
+
+// call sends a raw request and returns the status and the error message.
+func call(t *testing.T, method, url, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var e rpc.ErrorBody
+	_ = json.Unmarshal(raw, &e)
+	return resp.StatusCode, e.Error
+}
+
+func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
+	c := testutil.NewCluster(t, batonBin)
+	c.Token = "s3cret"
+	c.RaftMultiplier = 0.3
+	c.Start(3)
+	follower := c.Agent("n1")
+	if leaderSeenBy(follower) == "n1" {
+		follower = c.Agent("n2")
+	}
+	before := catalogue(membersJSON(t, follower))
+	base := "http://" + follower.HTTPAddr
+
+	taken := `{"id":"n2","raft_addr":"127.0.0.1:1","http_addr":"127.0.0.1:2","version":"1.0.0","protocol":{"min":1,"max":1}}`
+	cases := []struct {
+		name, method, path, token, body string
+		status                          int
+		msg                             string
+	}{
+		{"join with an id taken by another address", "POST", "/v1/members", c.Token, taken, 409, `member id "n2" is already taken by raft address`},
+		{"join with a raft address taken by another id", "POST", "/v1/members", c.Token,
+			`{"id":"n7","raft_addr":"` + c.Agent("n3").RaftAddr + `","http_addr":"127.0.0.1:2","version":"1.0.0","protocol":{"min":1,"max":1}}`,
+			409, "is already used by member"},
+		{"malformed JSON body", "POST", "/v1/members", c.Token, `{"id": "n9",`, 400, "malformed JSON body"},
+		{"unknown field", "POST", "/v1/members", c.Token, `{"id":"n9","colour":"red"}`, 400, `unknown field "colour"`},
+		{"empty body", "POST", "/v1/members", c.Token, ``, 400, "empty body"},
+		{"bad member id", "POST", "/v1/members", c.Token,
+			`{"id":"../n9","raft_addr":"127.0.0.1:1","http_addr":"127.0.0.1:2","version":"1.0.0","protocol":{"min":1,"max":1}}`, 400, `member id "../n9"`},
+		{"unknown route", "GET", "/v1/nothing-here", "", ``, 404, "no route GET /v1/nothing-here"},
+		{"write without the token", "POST", "/v1/members", "", taken, 401, "requires a token"},
+		{"write with a wrong token", "POST", "/v1/members", "guess", taken, 403, "not valid"},
+		{"leave without the token", "DELETE", "/v1/members/n3", "", ``, 401, "requires a token"},
+		{"leave of an unknown member", "DELETE", "/v1/members/n9", c.Token, ``, 404, `member "n9"`},
+		{"transfer to an unknown member", "POST", "/v1/leader/transfer", c.Token, `{"to":"n9"}`, 404, `"n9"`},
+		{"long poll with a bad index", "GET", "/v1/members?index=abc", "", ``, 400, `index="abc"`},
+		{"long poll with a bad wait", "GET", "/v1/members?index=1&wait=soon", "", ``, 400, `wait="soon"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, msg := call(t, tc.method, base+tc.path, tc.token, tc.body)
+			require.Equal(t, tc.status, status, msg)
+			require.Contains(t, msg, tc.msg)
+			require.Equal(t, before, catalogue(membersJSON(t, follower)), "the catalogue must not change")
+		})
+	}
+
+	// The CLI: a wrong token is a failure (1) with the agent's message; a bad
+	// flag is a usage error (2).
+	res := testutil.RunCLI(t, batonBin, []string{"BATON_ADDR=" + follower.HTTPAddr, "BATON_TOKEN=wrong"}, "leader", "transfer")
+	require.Equal(t, 1, res.Code)
+	require.Contains(t, res.Stderr, "token is not valid")
+	res = follower.CLI("members", "--frobnicate")
+	require.Equal(t, 2, res.Code)
+	res = follower.CLI("upgrayedd")
+	require.Equal(t, 2, res.Code)
+	require.Contains(t, res.Stderr, `unknown command "upgrayedd"`)
+
+	// An agent that tries to join with a taken id exits 1 with a clear error.
+	imposter := c.Add("n2")
+	imposter.DataDir = t.TempDir()
+	imposter.LogPath = imposter.DataDir + "/imposter.log"
+	imposter.Start("--join", follower.HTTPAddr)
+	code, err := imposter.WaitExit(60 * time.Second)
+	require.NoError(t, err)
+	require.Equal(t, 1, code)
+	log, _ := os.ReadFile(imposter.LogPath)
+	require.Contains(t, string(log), `member id "n2" is already taken by raft address`)
+	require.Equal(t, before, catalogue(membersJSON(t, follower)), "the catalogue must not change")
+
+	// Long polling: a read with the current index waits for the next change.
+	_, idx, err := follower.Client().Members(context.Background(), rpc.Wait{})
+	require.NoError(t, err)
+	start := time.Now()
+	_, idx2, err := follower.Client().Members(context.Background(), rpc.Wait{Index: idx, Wait: 300 * time.Millisecond})
+	require.NoError(t, err)
+	require.Equal(t, idx, idx2, "nothing changed, so the index stays")
+	require.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond, "the read waited for a change")
+}

@@ -1,0 +1,28 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/baton-upgrade/baton/internal/testutil"
+)
+
+// batonBin is the baton binary built once for the whole test run.
+var batonBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "baton-integration-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	batonBin, err = testutil.Build(dir, testutil.BuildOptions{Version: "1.0.0", ProtocolMin: 1, ProtocolMax: 1})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
