@@ -27,8 +27,10 @@ func New(protocol int) *FSM {
 // other non-command entries only advance the index.
 func (f *FSM) Apply(l *raft.Log) any {
 	f.mu.Lock()
-	defer f.notifyLocked()
-	defer f.mu.Unlock()
+	defer func() {
+		f.notifyLocked()
+		f.mu.Unlock()
+	}()
 	if l.Type != raft.LogCommand {
 		f.state.Index = l.Index
 		return &Result{Index: l.Index}
