@@ -3,6 +3,7 @@ package fsm
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Result is what Apply returns through raft's ApplyFuture.Response.
@@ -13,40 +14,57 @@ type Result struct {
 	Err error
 }
 
-// Apply applies one decoded command at the given Raft index. It either takes
-// full effect and returns nil, or returns an error and leaves s unchanged.
-// An optional command of an unknown type is skipped without error.
-func (s *State) Apply(index uint64, e Envelope) error {
-	s.Index = index
-	switch e.Type {
-	case CmdMemberJoin:
-		var c MemberJoin
-		if err := decodeBody(e, &c); err != nil {
-			return err
-		}
-		return s.applyMemberJoin(c)
-	case CmdMemberLeave:
-		var c MemberLeave
-		if err := decodeBody(e, &c); err != nil {
-			return err
-		}
-		return s.applyMemberLeave(c)
-	case CmdMemberReport:
-		var c MemberReport
-		if err := decodeBody(e, &c); err != nil {
-			return err
-		}
-		return s.applyMemberReport(c)
-	}
-	if e.Optional {
-		return nil
-	}
-	return fmt.Errorf("%w: %q", ErrUnknownCommand, e.Type)
+// handlers maps each command type to its decoder and handler. A handler
+// validates everything before it changes anything, so a rejected command
+// leaves the state as it was.
+var handlers = map[CommandType]func(s *State, now time.Time, data json.RawMessage) error{
+	CmdMemberJoin:   handle((*State).applyMemberJoin),
+	CmdMemberLeave:  handle((*State).applyMemberLeave),
+	CmdMemberReport: handle((*State).applyMemberReport),
+	CmdTxnStart:     handle((*State).applyTxnStart),
+	CmdStepBegin:    handle((*State).applyStepBegin),
+	CmdStepDone:     handle((*State).applyStepComplete),
+	CmdStepFail:     handle((*State).applyStepFail),
+	CmdTxnPause:     handle((*State).applyTxnPause),
+	CmdTxnResume:    handle((*State).applyTxnResume),
+	CmdTxnRetry:     handle((*State).applyTxnRetry),
+	CmdTxnAbort:     handle((*State).applyTxnAbort),
+	CmdTxnFinish:    handle((*State).applyTxnFinish),
+	CmdTxnFinalize:  handle((*State).applyTxnFinalize),
+	CmdTxnNote:      handle((*State).applyTxnNote),
 }
 
-func decodeBody(e Envelope, v any) error {
-	if err := json.Unmarshal(e.Data, v); err != nil {
-		return fmt.Errorf("%w: decode %s: %v", ErrInvalid, e.Type, err)
+// handle adapts a typed handler to the table.
+func handle[C any](fn func(*State, time.Time, C) error) func(*State, time.Time, json.RawMessage) error {
+	return func(s *State, now time.Time, data json.RawMessage) error {
+		var c C
+		if err := json.Unmarshal(data, &c); err != nil {
+			return fmt.Errorf("%w: decode command body: %v", ErrInvalid, err)
+		}
+		return fn(s, now, c)
+	}
+}
+
+// Apply applies one decoded command at the given Raft index. It either takes
+// full effect and returns nil, or returns an error and leaves s unchanged
+// apart from the index. An optional command of an unknown type is skipped.
+func (s *State) Apply(index uint64, e Envelope) error {
+	s.Index = index
+	h, ok := handlers[e.Type]
+	if !ok {
+		if e.Optional {
+			return nil
+		}
+		return fmt.Errorf("%w: %q", ErrUnknownCommand, e.Type)
+	}
+	if err := h(s, e.Time, e.Data); err != nil {
+		return fmt.Errorf("%s: %w", e.Type, err)
 	}
 	return nil
+}
+
+// KnownCommand reports whether this build can apply commands of type t.
+func KnownCommand(t CommandType) bool {
+	_, ok := handlers[t]
+	return ok
 }

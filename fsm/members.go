@@ -1,8 +1,11 @@
 package fsm
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
-func (s *State) applyMemberJoin(c MemberJoin) error {
+func (s *State) applyMemberJoin(_ time.Time, c MemberJoin) error {
 	m := c.Member
 	if err := s.CheckJoin(m); err != nil {
 		return err
@@ -40,15 +43,20 @@ func (s *State) CheckJoin(m Member) error {
 	return nil
 }
 
-func (s *State) applyMemberLeave(c MemberLeave) error {
+func (s *State) applyMemberLeave(_ time.Time, c MemberLeave) error {
 	if _, ok := s.Members[c.ID]; !ok {
 		return fmt.Errorf("%w: member %q", ErrNotFound, c.ID)
+	}
+	if t := s.ActiveTxn(); t != nil {
+		if st := t.Step(c.ID); st != nil && (st.State == StepPending || st.State == StepRunning) {
+			return fmt.Errorf("%w: member %q has a %s step in transaction %s: abort it first", ErrConflict, c.ID, st.State, t.ID)
+		}
 	}
 	delete(s.Members, c.ID)
 	return nil
 }
 
-func (s *State) applyMemberReport(c MemberReport) error {
+func (s *State) applyMemberReport(_ time.Time, c MemberReport) error {
 	m, ok := s.Members[c.ID]
 	if !ok {
 		return fmt.Errorf("%w: member %q", ErrNotFound, c.ID)

@@ -34,12 +34,21 @@ type State struct {
 	// ProtocolVersion is the cluster's active protocol version (S1): what
 	// every agent speaks, whatever newer version its build could.
 	ProtocolVersion int `json:"protocol_version"`
+	// Txns holds the active transaction and the bounded history, by id.
+	Txns map[string]*Txn `json:"txns"`
+	// TxnOrder lists transaction ids oldest first.
+	TxnOrder []string `json:"txn_order"`
+	// Active is the id of the active transaction, or "".
+	Active string `json:"active"`
 }
+
+// MaxHistory bounds how many finished transactions are kept.
+const MaxHistory = 100
 
 // NewState returns the empty state of a new cluster at protocol version
 // protocol.
 func NewState(protocol int) *State {
-	return &State{Members: map[string]Member{}, ProtocolVersion: protocol}
+	return &State{Members: map[string]Member{}, ProtocolVersion: protocol, Txns: map[string]*Txn{}}
 }
 
 // Clone returns a deep copy that shares nothing with s.
@@ -49,6 +58,11 @@ func (s *State) Clone() *State {
 	for id, m := range s.Members {
 		c.Members[id] = m.clone()
 	}
+	c.Txns = make(map[string]*Txn, len(s.Txns))
+	for id, t := range s.Txns {
+		c.Txns[id] = t.clone()
+	}
+	c.TxnOrder = append([]string(nil), s.TxnOrder...)
 	return &c
 }
 
@@ -77,6 +91,42 @@ func (s *State) MemberList() []Member {
 	return out
 }
 
+// ActiveTxn returns the active transaction, or nil.
+func (s *State) ActiveTxn() *Txn {
+	if s.Active == "" {
+		return nil
+	}
+	return s.Txns[s.Active]
+}
+
+// LatestTxn returns the active transaction, or else the newest one, or nil.
+func (s *State) LatestTxn() *Txn {
+	if t := s.ActiveTxn(); t != nil {
+		return t
+	}
+	if len(s.TxnOrder) == 0 {
+		return nil
+	}
+	return s.Txns[s.TxnOrder[len(s.TxnOrder)-1]]
+}
+
+// TxnList returns copies of every kept transaction, oldest first.
+func (s *State) TxnList() []*Txn {
+	out := make([]*Txn, 0, len(s.TxnOrder))
+	for _, id := range s.TxnOrder {
+		out = append(out, s.Txns[id].clone())
+	}
+	return out
+}
+
+// Txn returns a copy of the transaction id, or nil.
+func (s *State) Txn(id string) *Txn {
+	if t, ok := s.Txns[id]; ok {
+		return t.clone()
+	}
+	return nil
+}
+
 // MarshalSnapshot serialises the state for a snapshot. encoding/json writes
 // map keys in sorted order, so equal states give equal bytes.
 func (s *State) MarshalSnapshot() ([]byte, error) { return json.Marshal(s) }
@@ -89,6 +139,9 @@ func UnmarshalSnapshot(b []byte) (*State, error) {
 	}
 	if s.Members == nil {
 		s.Members = map[string]Member{}
+	}
+	if s.Txns == nil {
+		s.Txns = map[string]*Txn{}
 	}
 	return s, nil
 }

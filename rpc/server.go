@@ -52,6 +52,10 @@ type ServerOptions struct {
 	LeaderWait time.Duration
 	// Logger receives request errors.
 	Logger hclog.Logger
+	// Upgrades serves the transaction routes; nil leaves them out.
+	Upgrades Upgrades
+	// Steps serves the node's step routes; nil leaves them out.
+	Steps Steps
 }
 
 // Server is the HTTP API of one agent.
@@ -103,6 +107,7 @@ func (s *Server) routes() {
 		}
 		s.opts.Metrics.ServeHTTP(w, r)
 	})
+	s.upgradeRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: no route %s %s", fsm.ErrNotFound, r.Method, r.URL.Path))
 	})

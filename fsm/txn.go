@@ -1,0 +1,183 @@
+package fsm
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// TxnState is the state of an upgrade transaction.
+type TxnState string
+
+// Transaction states. Running, paused, failed, finalizing and aborting are
+// active: at most one transaction is active (I1). Done and aborted are
+// terminal.
+const (
+	TxnRunning    TxnState = "running"
+	TxnPaused     TxnState = "paused"
+	TxnFailed     TxnState = "failed" // halted on a step failure; retry or abort
+	TxnFinalizing TxnState = "finalizing"
+	TxnDone       TxnState = "done"
+	TxnAborting   TxnState = "aborting"
+	TxnAborted    TxnState = "aborted"
+)
+
+// Terminal reports whether nothing more can happen to the transaction.
+func (s TxnState) Terminal() bool { return s == TxnDone || s == TxnAborted }
+
+// StepState is the state of one node's step.
+type StepState string
+
+// Step states.
+const (
+	StepPending    StepState = "pending"
+	StepRunning    StepState = "running"
+	StepDone       StepState = "done"
+	StepFailed     StepState = "failed"
+	StepRolledBack StepState = "rolled-back"
+)
+
+// Failure policies.
+const (
+	OnFailureHalt     = "halt"
+	OnFailureRollback = "rollback"
+)
+
+// Duration is a time.Duration that reads and writes JSON as "5m0s".
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a duration string such as "90s".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: want a string such as \"5m\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Step is one node's part of a transaction.
+type Step struct {
+	Node  string    `json:"node"`
+	Batch int       `json:"batch"`
+	State StepState `json:"state"`
+	// Attempt counts the times the step was begun; a completion notice must
+	// name the current attempt.
+	Attempt uint64 `json:"attempt"`
+	// PriorVersion is what the node ran when the transaction started: the
+	// version a rollback returns it to.
+	PriorVersion string    `json:"prior_version"`
+	FromVersion  string    `json:"from_version"`
+	ToVersion    string    `json:"to_version"`
+	Rollback     bool      `json:"rollback,omitempty"` // the current attempt rolls back
+	StartedAt    time.Time `json:"started_at,omitzero"`
+	FinishedAt   time.Time `json:"finished_at,omitzero"`
+	Error        string    `json:"error"`
+}
+
+// Txn is an upgrade transaction.
+type Txn struct {
+	ID               string   `json:"id"`
+	State            TxnState `json:"state"`
+	TargetVersion    string   `json:"target_version"`
+	ArtifactURL      string   `json:"artifact_url,omitempty"`
+	ArtifactSHA256   string   `json:"artifact_sha256,omitempty"`
+	Strategy         string   `json:"strategy"`
+	MaxParallel      int      `json:"max_parallel"`
+	OnFailure        string   `json:"on_failure"`
+	StepTimeout      Duration `json:"step_timeout"`
+	ProgressDeadline Duration `json:"progress_deadline"`
+	// AllowLeaderUpgrade lets a one-voter cluster upgrade its leader in
+	// place, since it has nobody to hand leadership to.
+	AllowLeaderUpgrade bool   `json:"allow_leader_upgrade,omitempty"`
+	LeaderAtStart      string `json:"leader_at_start"`
+	Steps              []Step `json:"steps"`
+	// Reason says why the transaction is paused, failed, aborting or
+	// blocked, for humans.
+	Reason string `json:"reason,omitempty"`
+	// RollbackRequested makes an aborting transaction roll back the steps
+	// already done, in reverse order, before it ends.
+	RollbackRequested bool `json:"rollback_requested,omitempty"`
+	// ProtocolVersion is the protocol version the transaction finalized to.
+	ProtocolVersion int       `json:"protocol_version,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+	LastProgressAt  time.Time `json:"last_progress_at"`
+	FinishedAt      time.Time `json:"finished_at,omitzero"`
+}
+
+// Step returns the step of node, or nil.
+func (t *Txn) Step(node string) *Step {
+	for i := range t.Steps {
+		if t.Steps[i].Node == node {
+			return &t.Steps[i]
+		}
+	}
+	return nil
+}
+
+// Count returns how many steps are in state s.
+func (t *Txn) Count(s StepState) int {
+	n := 0
+	for _, st := range t.Steps {
+		if st.State == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Batches returns the number of batches.
+func (t *Txn) Batches() int {
+	if len(t.Steps) == 0 {
+		return 0
+	}
+	return t.Steps[len(t.Steps)-1].Batch + 1
+}
+
+// CurrentBatch returns the lowest batch holding a step that is not done, or
+// -1 when every step is done.
+func (t *Txn) CurrentBatch() int {
+	for _, st := range t.Steps {
+		if st.State != StepDone {
+			return st.Batch
+		}
+	}
+	return -1
+}
+
+func (t *Txn) clone() *Txn {
+	c := *t
+	c.Steps = append([]Step(nil), t.Steps...)
+	return &c
+}
+
+var (
+	txnIDPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	versionPattern = regexp.MustCompile(`^v?[0-9]+(\.[0-9]+){0,3}([-+][0-9A-Za-z.+-]+)?$`)
+	sha256Pattern  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// ValidateVersion checks a version string such as 2.0.0, v1.4 or 2.1.0-rc.1.
+func ValidateVersion(v string) error {
+	if !versionPattern.MatchString(v) {
+		return fmt.Errorf("%w: version %q: want a version such as 2.0.0 or 2.1.0-rc.1", ErrInvalid, v)
+	}
+	return nil
+}
+
+// ValidateSHA256 checks a lower-case hex SHA-256 digest.
+func ValidateSHA256(h string) error {
+	if !sha256Pattern.MatchString(h) {
+		return fmt.Errorf("%w: sha256 %q: want 64 lower-case hex digits", ErrInvalid, h)
+	}
+	return nil
+}

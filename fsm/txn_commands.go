@@ -1,0 +1,75 @@
+package fsm
+
+// Transaction command types.
+const (
+	CmdTxnStart    CommandType = "txn.start"
+	CmdStepBegin   CommandType = "step.begin"
+	CmdStepDone    CommandType = "step.complete" // the completion notice
+	CmdStepFail    CommandType = "step.fail"
+	CmdTxnPause    CommandType = "txn.pause"
+	CmdTxnResume   CommandType = "txn.resume"
+	CmdTxnRetry    CommandType = "txn.retry"
+	CmdTxnAbort    CommandType = "txn.abort"
+	CmdTxnFinish   CommandType = "txn.finish"
+	CmdTxnFinalize CommandType = "txn.finalize"
+	CmdTxnNote     CommandType = "txn.note"
+)
+
+// TxnStart creates a transaction with its steps already ordered and cut
+// into batches by the leader.
+type TxnStart struct {
+	Txn Txn `json:"txn"`
+}
+
+// StepBegin is the write-ahead intent to run attempt Attempt of node's step;
+// it must commit before the step is sent to the node.
+type StepBegin struct {
+	TxnID    string `json:"txn_id"`
+	Node     string `json:"node"`
+	Attempt  uint64 `json:"attempt"`
+	Rollback bool   `json:"rollback,omitempty"`
+}
+
+// StepComplete is a node's completion notice: attempt Attempt of its step
+// finished and the node now runs Version.
+type StepComplete struct {
+	TxnID   string `json:"txn_id"`
+	Node    string `json:"node"`
+	Attempt uint64 `json:"attempt"`
+	Version string `json:"version"`
+}
+
+// StepFail records that attempt Attempt of node's step failed.
+type StepFail struct {
+	TxnID   string `json:"txn_id"`
+	Node    string `json:"node"`
+	Attempt uint64 `json:"attempt"`
+	Error   string `json:"error"`
+}
+
+// TxnControl names a transaction for pause, resume, retry and note.
+type TxnControl struct {
+	TxnID  string `json:"txn_id"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// TxnAbort ends a transaction early; with Rollback the steps already done
+// are rolled back first.
+type TxnAbort struct {
+	TxnID    string `json:"txn_id"`
+	Rollback bool   `json:"rollback,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// TxnFinish ends an aborting transaction once no step runs any more.
+type TxnFinish struct {
+	TxnID  string `json:"txn_id"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// TxnFinalize ends a transaction whose steps are all done, raising the
+// cluster's active protocol version to ProtocolVersion.
+type TxnFinalize struct {
+	TxnID           string `json:"txn_id"`
+	ProtocolVersion int    `json:"protocol_version"`
+}

@@ -1,0 +1,314 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/baton-upgrade/baton/node/config"
+	"github.com/baton-upgrade/baton/node/journal"
+)
+
+// DefaultHealthInterval is how often the health hook is polled when
+// Options.HealthInterval is zero.
+const DefaultHealthInterval = time.Second
+
+var (
+	// ErrClosed is returned by Start and Resume after Close.
+	ErrClosed = errors.New("executor closed")
+	// ErrBusy is returned by Start while another step runs on this node.
+	// The running one ends within its hooks' timeouts; try again later.
+	ErrBusy = errors.New("another step is running on this node")
+	// ErrInvalidStep is wrapped by Start for a step it cannot accept.
+	ErrInvalidStep = errors.New("invalid step")
+)
+
+// Step is one step of a transaction as the leader sends it: upgrade this
+// node to TargetVersion, attempt Attempt.
+type Step struct {
+	TxnID           string
+	Node            string
+	Attempt         uint64
+	TargetVersion   string
+	FromVersion     string
+	ArtifactURL     string
+	ArtifactSHA256  string
+	ProtocolVersion int
+	// Rollback runs the rollback hook instead of the upgrade sequence;
+	// TargetVersion is then the version to go back to.
+	Rollback bool
+}
+
+func (s Step) key() journal.Key {
+	return journal.Key{TxnID: s.TxnID, Attempt: s.Attempt}
+}
+
+// State is where an attempt stands.
+type State string
+
+const (
+	// StateRunning: the attempt has begun and not finished.
+	StateRunning State = "running"
+	// StateDone: the version hook printed the target version.
+	StateDone State = "done"
+	// StateFailed: see Status.Error.
+	StateFailed State = "failed"
+)
+
+// Status is what the executor knows about one attempt.
+type Status struct {
+	TxnID   string
+	Attempt uint64
+	State   State
+	// Hook is the hook now running; "" when none is.
+	Hook string
+	// Version is what the version hook printed, once it ran.
+	Version string
+	// Error says why the attempt failed; "" unless State is StateFailed.
+	Error string
+	// Output is the output tail of the latest hook that ran.
+	Output string
+}
+
+// Options configure an Executor.
+type Options struct {
+	// NodeID is this node's id; a step for another node is refused.
+	NodeID string
+	// Hooks are the node's hooks from its local config file.
+	Hooks config.Hooks
+	// Journal records every attempt. Required.
+	Journal *journal.Journal
+	// ArtifactDir is where artifacts are fetched to. Required for steps
+	// that name an artifact.
+	ArtifactDir string
+	// Logger defaults to a null logger.
+	Logger hclog.Logger
+	// OnFinish is called once each time an attempt finishes (done or
+	// failed), after the outcome is journaled, also for attempts finished
+	// by Resume. It runs on the attempt's goroutine, so it should hand the
+	// notice off rather than block; Close waits for it.
+	OnFinish func(Step, Status)
+	// HealthInterval is the pause between health polls
+	// (DefaultHealthInterval).
+	HealthInterval time.Duration
+	// BuildVersion is reported by CurrentVersion when there is no version
+	// hook: the agent's own build.
+	BuildVersion string
+}
+
+// Executor runs steps on this node. Its methods are safe for concurrent use.
+type Executor struct {
+	opts    Options
+	log     hclog.Logger
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	mu      sync.Mutex // guards closed, live and the fields of each attempt
+	closed  bool
+	live    map[journal.Key]*attempt
+	closing sync.Once
+}
+
+// attempt is an attempt this process is running (or about to resume).
+type attempt struct {
+	step   Step
+	hook   string // the hook now running
+	output string // the latest hook's output tail
+}
+
+// New returns an Executor. It starts nothing: call Resume once at agent
+// start to continue the attempts a previous run left unfinished.
+func New(opts Options) *Executor {
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.HealthInterval <= 0 {
+		opts.HealthInterval = DefaultHealthInterval
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Executor{
+		opts:   opts,
+		log:    opts.Logger.Named("executor"),
+		ctx:    ctx,
+		cancel: cancel,
+		live:   make(map[journal.Key]*attempt),
+	}
+}
+
+// Start begins step and returns its status at once; the hooks run on a
+// goroutine. Start is idempotent: when the journal already holds this
+// (txn, attempt), nothing runs again and its current status is returned.
+// A new attempt while another step runs gets ErrBusy; an invalid step gets
+// ErrInvalidStep and changes nothing.
+func (e *Executor) Start(step Step) (Status, error) {
+	if err := e.validate(step); err != nil {
+		return Status{}, fmt.Errorf("start step %s: %w", step.key(), err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return Status{}, fmt.Errorf("start step %s: %w", step.key(), ErrClosed)
+	}
+	if a, ok := e.live[step.key()]; ok {
+		return a.status(), nil
+	}
+	if rec, err := e.opts.Journal.Get(step.key()); err == nil {
+		return statusOf(rec), nil
+	} else if !errors.Is(err, journal.ErrNotFound) {
+		return Status{}, fmt.Errorf("start step %s: %w", step.key(), err)
+	}
+	if running, busy := e.runningKey(); busy {
+		return Status{}, fmt.Errorf("start step %s: %w (%s)", step.key(), ErrBusy, running)
+	}
+	rec, existed, err := e.opts.Journal.Begin(journal.Step(step))
+	if err != nil {
+		return Status{}, fmt.Errorf("start step %s: %w", step.key(), err)
+	}
+	if existed {
+		return statusOf(rec), nil
+	}
+	a := &attempt{step: step}
+	e.live[step.key()] = a
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.execute(a, rec)
+	}()
+	e.log.Info("step started", "txn", step.TxnID, "attempt", step.Attempt,
+		"target", step.TargetVersion, "rollback", step.Rollback)
+	return a.status(), nil
+}
+
+func (e *Executor) validate(step Step) error {
+	switch {
+	case step.TxnID == "":
+		return fmt.Errorf("%w: empty transaction id", ErrInvalidStep)
+	case step.Node != "" && step.Node != e.opts.NodeID:
+		return fmt.Errorf("%w: step is for node %q, this is %q", ErrInvalidStep, step.Node, e.opts.NodeID)
+	case step.TargetVersion == "":
+		return fmt.Errorf("%w: empty target version", ErrInvalidStep)
+	}
+	return nil
+}
+
+// Status returns the status of the attempt (txnID, attempt), from memory
+// while it runs and from the journal after; ok is false when this node
+// never began it (or the journal cannot be read, which is logged).
+func (e *Executor) Status(txnID string, attemptNo uint64) (Status, bool) {
+	key := journal.Key{TxnID: txnID, Attempt: attemptNo}
+	if st, ok := e.liveStatus(key); ok {
+		return st, true
+	}
+	rec, err := e.opts.Journal.Get(key)
+	if err != nil {
+		if !errors.Is(err, journal.ErrNotFound) {
+			e.log.Error("read step status", "txn", txnID, "attempt", attemptNo, "error", err)
+		}
+		return Status{}, false
+	}
+	return statusOf(rec), true
+}
+
+// Unacked returns the finished attempts whose completion notice the leader
+// has not acknowledged, oldest first, so the agent can resend them after a
+// restart.
+func (e *Executor) Unacked() ([]Status, error) {
+	recs, err := e.opts.Journal.Unacked()
+	if err != nil {
+		return nil, fmt.Errorf("unacked steps: %w", err)
+	}
+	out := make([]Status, 0, len(recs))
+	for _, rec := range recs {
+		out = append(out, statusOf(rec))
+	}
+	return out, nil
+}
+
+// MarkAcked journals that the leader acknowledged the completion notice of
+// (txnID, attempt), so Unacked no longer returns it.
+func (e *Executor) MarkAcked(txnID string, attemptNo uint64) error {
+	return e.opts.Journal.MarkAcked(journal.Key{TxnID: txnID, Attempt: attemptNo})
+}
+
+// Close stops the executor: running hooks are killed, and Close returns when
+// every attempt goroutine has ended (including any OnFinish call in
+// progress). An attempt cut short stays unfinished in the journal and is
+// continued by Resume on the next start. Close is idempotent.
+func (e *Executor) Close() {
+	e.closing.Do(func() {
+		e.mu.Lock()
+		e.closed = true
+		e.mu.Unlock()
+		e.cancel()
+	})
+	e.wg.Wait()
+}
+
+// runningKey returns an attempt this process runs or is about to resume;
+// e.mu must be held.
+func (e *Executor) runningKey() (journal.Key, bool) {
+	for key := range e.live {
+		return key, true
+	}
+	return journal.Key{}, false
+}
+
+func (e *Executor) liveStatus(key journal.Key) (Status, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if a, ok := e.live[key]; ok {
+		return a.status(), true
+	}
+	return Status{}, false
+}
+
+// status must be called with e.mu held.
+func (a *attempt) status() Status {
+	return Status{
+		TxnID:   a.step.TxnID,
+		Attempt: a.step.Attempt,
+		State:   StateRunning,
+		Hook:    a.hook,
+		Output:  a.output,
+	}
+}
+
+func (e *Executor) setHook(a *attempt, hook string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a.hook = hook
+}
+
+func (e *Executor) hookEnded(a *attempt, output string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a.hook = ""
+	a.output = output
+}
+
+// statusOf turns a journal record into a Status.
+func statusOf(rec journal.Record) Status {
+	st := Status{
+		TxnID:   rec.Step.TxnID,
+		Attempt: rec.Step.Attempt,
+		State:   State(rec.State),
+		Version: rec.Version,
+		Error:   rec.Error,
+	}
+	var latest journal.HookRun
+	for _, h := range rec.Hooks {
+		if h.Began.After(latest.Began) || latest.Name == "" {
+			latest = h
+		}
+	}
+	if latest.HasEnded() {
+		st.Output = latest.Output
+	} else if rec.State == journal.StateRunning {
+		st.Hook = latest.Name
+	}
+	return st
+}

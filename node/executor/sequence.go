@@ -1,0 +1,302 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/baton-upgrade/baton/node/artifact"
+	"github.com/baton-upgrade/baton/node/hooks"
+	"github.com/baton-upgrade/baton/node/journal"
+)
+
+// Hook names, as journaled and shown in Status.Hook.
+const (
+	HookDrain    = "drain"
+	HookInstall  = "install"
+	HookRestart  = "restart"
+	HookHealth   = "health"
+	HookVersion  = "version"
+	HookRollback = "rollback"
+)
+
+// errInterrupted means the executor is closing: the attempt stops where it
+// is, stays unfinished in the journal, and Resume continues it.
+var errInterrupted = errors.New("interrupted: executor closing")
+
+// phase is one hook of a step's sequence, before the final version check.
+type phase struct {
+	name    string
+	command string
+	// atMostOnce: never started twice in one attempt (I2). A run whose end
+	// is not journaled is waited for, not repeated.
+	atMostOnce bool
+	// poll: run every HealthInterval until it passes or the hook timeout
+	// ends.
+	poll bool
+}
+
+// outcome is how an attempt ended.
+type outcome struct {
+	state   State
+	version string
+	err     error
+}
+
+// execute runs a (possibly resumed) attempt to its end, journals the end and
+// reports it through OnFinish. rec is the attempt's journal record when the
+// run began: it says which hooks already ran.
+func (e *Executor) execute(a *attempt, rec journal.Record) {
+	out := e.runAttempt(e.ctx, a, rec)
+	key := a.step.key()
+	if errors.Is(out.err, errInterrupted) {
+		e.forget(key)
+		e.log.Info("step interrupted; it resumes on the next start", "txn", key.TxnID, "attempt", key.Attempt)
+		return
+	}
+	st := Status{TxnID: key.TxnID, Attempt: key.Attempt, State: out.state, Version: out.version}
+	if out.err != nil {
+		st.Error = out.err.Error()
+	}
+	if err := e.opts.Journal.Finish(key, journal.State(out.state), out.version, st.Error); err != nil {
+		// Not reported: an outcome that is not durable could be
+		// contradicted by Resume after a restart.
+		e.forget(key)
+		e.log.Error("journal step outcome; not reporting it", "txn", key.TxnID, "attempt", key.Attempt, "error", err)
+		return
+	}
+	e.mu.Lock()
+	st.Output = a.output
+	delete(e.live, key)
+	e.mu.Unlock()
+	e.log.Info("step finished", "txn", key.TxnID, "attempt", key.Attempt,
+		"state", st.State, "version", st.Version, "error", st.Error)
+	if e.opts.OnFinish != nil {
+		e.opts.OnFinish(a.step, st)
+	}
+}
+
+func (e *Executor) forget(key journal.Key) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.live, key)
+}
+
+// runAttempt runs the step's sequence, skipping what rec shows already done.
+func (e *Executor) runAttempt(ctx context.Context, a *attempt, rec journal.Record) outcome {
+	step := a.step
+	if err := e.canRun(step); err != nil {
+		return failed(err)
+	}
+	env := hooks.StepEnv{
+		NodeID:          e.opts.NodeID,
+		TxnID:           step.TxnID,
+		Attempt:         step.Attempt,
+		TargetVersion:   step.TargetVersion,
+		FromVersion:     step.FromVersion,
+		ArtifactURL:     step.ArtifactURL,
+		ArtifactSHA256:  step.ArtifactSHA256,
+		ProtocolVersion: step.ProtocolVersion,
+	}
+	if !step.Rollback && step.ArtifactURL != "" {
+		path, err := e.artifactFor(ctx, step, rec)
+		if err != nil {
+			return failed(err)
+		}
+		env.ArtifactPath = path
+	}
+	for _, p := range resumePoint(e.phases(step), rec) {
+		if err := e.runPhase(ctx, a, rec, p, hooks.Env(env)); err != nil {
+			return failed(err)
+		}
+	}
+	return e.checkVersion(ctx, a, hooks.Env(env))
+}
+
+func failed(err error) outcome {
+	return outcome{state: StateFailed, err: err}
+}
+
+// canRun refuses, before anything runs, a step this node's config cannot
+// carry out.
+func (e *Executor) canRun(step Step) error {
+	h := e.opts.Hooks
+	if !step.Rollback {
+		return h.CanUpgrade()
+	}
+	var missing []string
+	if strings.TrimSpace(h.Rollback) == "" {
+		missing = append(missing, "upgrade.rollback")
+	}
+	if strings.TrimSpace(h.Version) == "" {
+		missing = append(missing, "upgrade.version")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("cannot roll back: %s not set in the agent config", strings.Join(missing, " and "))
+	}
+	return nil
+}
+
+// artifactFor fetches and verifies the step's artifact, or, when install
+// already began in this attempt, only names where it was fetched to: the
+// artifact is not needed again and must not hold the step up.
+func (e *Executor) artifactFor(ctx context.Context, step Step, rec journal.Record) (string, error) {
+	if e.opts.ArtifactDir == "" {
+		return "", errors.New("step names an artifact but the agent has no artifact directory")
+	}
+	if _, began := rec.Hook(HookInstall); began {
+		return artifact.Path(e.opts.ArtifactDir, step.ArtifactSHA256), nil
+	}
+	path, err := artifact.Fetch(ctx, step.ArtifactURL, step.ArtifactSHA256, e.opts.ArtifactDir)
+	if err != nil && ctx.Err() != nil {
+		return "", errInterrupted
+	}
+	return path, err
+}
+
+func (e *Executor) phases(step Step) []phase {
+	h := e.opts.Hooks
+	if step.Rollback {
+		return []phase{{name: HookRollback, command: h.Rollback, atMostOnce: true}}
+	}
+	return []phase{
+		{name: HookDrain, command: h.Drain},
+		{name: HookInstall, command: h.Install, atMostOnce: true},
+		{name: HookRestart, command: h.Restart},
+		{name: HookHealth, command: h.Health, poll: true},
+	}
+}
+
+// resumePoint drops the phases before the last one the journal shows begun:
+// they ran to success, or the later one would not have begun.
+func resumePoint(phases []phase, rec journal.Record) []phase {
+	from := 0
+	for i, p := range phases {
+		if _, began := rec.Hook(p.name); began {
+			from = i
+		}
+	}
+	return phases[from:]
+}
+
+// runPhase runs one hook of the sequence unless the journal shows it
+// already ran: a hook that succeeded is skipped; an at-most-once hook that
+// began is never started again (see resumeOnce); any other hook is run,
+// again if it was cut short.
+func (e *Executor) runPhase(ctx context.Context, a *attempt, rec journal.Record, p phase, env []string) error {
+	if strings.TrimSpace(p.command) == "" {
+		return nil
+	}
+	if prev, began := rec.Hook(p.name); began {
+		if prev.Succeeded() {
+			return nil
+		}
+		if p.atMostOnce {
+			return e.resumeOnce(ctx, a.step.key(), p.name, prev)
+		}
+	}
+	if p.poll {
+		return e.pollHealth(ctx, a, p.command, env)
+	}
+	_, err := e.runHook(ctx, a, p.name, p.command, env, e.opts.Hooks.EffectiveTimeout(), false)
+	return err
+}
+
+// runHook journals the hook's begin, runs it, journals its end. If the begin
+// cannot be journaled the hook does not run: without that record a restart
+// could run it twice.
+func (e *Executor) runHook(ctx context.Context, a *attempt, name, command string, env []string, timeout time.Duration, captureStdout bool) (hooks.Result, error) {
+	key := a.step.key()
+	if ctx.Err() != nil {
+		// Closing: do not journal a begin for a hook that will not start,
+		// or an install would count as begun without having run.
+		return hooks.Result{}, errInterrupted
+	}
+	if err := e.opts.Journal.HookBegin(key, name); err != nil {
+		return hooks.Result{}, fmt.Errorf("hook %s not run: %w", name, err)
+	}
+	e.setHook(a, name)
+	res := hooks.Run(ctx, hooks.Spec{
+		Name:          name,
+		Command:       command,
+		Env:           env,
+		Timeout:       timeout,
+		CaptureStdout: captureStdout,
+		Started: func(pid int) {
+			if err := e.opts.Journal.HookStarted(key, name, pid); err != nil {
+				e.log.Warn("journal hook pid", "txn", key.TxnID, "attempt", key.Attempt, "hook", name, "pid", pid, "error", err)
+			}
+		},
+	})
+	e.hookEnded(a, res.Output)
+	interrupted := ctx.Err() != nil
+	out := journal.Outcome{ExitCode: res.ExitCode, Output: res.Output, Interrupted: interrupted}
+	if res.Err != nil {
+		out.Error = res.Err.Error()
+	}
+	if err := e.opts.Journal.HookEnd(key, name, out); err != nil {
+		// The hook ran; a restart will treat it as interrupted, which is
+		// safe for install (never rerun) and harmless for the others.
+		e.log.Warn("journal hook end", "txn", key.TxnID, "attempt", key.Attempt, "hook", name, "error", err)
+	}
+	e.log.Debug("hook ended", "txn", key.TxnID, "attempt", key.Attempt, "hook", name,
+		"pid", res.PID, "exit", res.ExitCode, "duration", res.Duration, "error", res.Err)
+	if interrupted {
+		return res, errInterrupted
+	}
+	return res, res.Err
+}
+
+// pollHealth runs the health hook every HealthInterval until it passes, or
+// fails the step once the hook timeout has passed since the first poll.
+func (e *Executor) pollHealth(ctx context.Context, a *attempt, command string, env []string) error {
+	limit := e.opts.Hooks.EffectiveTimeout()
+	deadline := time.Now().Add(limit)
+	for {
+		_, err := e.runHook(ctx, a, HookHealth, command, env, time.Until(deadline), false)
+		if err == nil || errors.Is(err, errInterrupted) {
+			return err
+		}
+		if time.Until(deadline) <= 0 {
+			return fmt.Errorf("health hook did not pass within %s: %w", limit, err)
+		}
+		wait := time.NewTimer(min(e.opts.HealthInterval, time.Until(deadline)))
+		select {
+		case <-ctx.Done():
+			wait.Stop()
+			return errInterrupted
+		case <-wait.C:
+		}
+	}
+}
+
+// checkVersion runs the version hook: the step is done only when it prints
+// the target version.
+func (e *Executor) checkVersion(ctx context.Context, a *attempt, env []string) outcome {
+	res, err := e.runHook(ctx, a, HookVersion, e.opts.Hooks.Version, env, e.opts.Hooks.EffectiveTimeout(), true)
+	if err != nil {
+		if errors.Is(err, errInterrupted) {
+			return outcome{err: err}
+		}
+		return failed(err)
+	}
+	got := strings.TrimSpace(res.Stdout)
+	if got != a.step.TargetVersion {
+		return outcome{
+			state:   StateFailed,
+			version: got,
+			err:     fmt.Errorf("version hook printed %s, want %s", quoteEmpty(got), a.step.TargetVersion),
+		}
+	}
+	return outcome{state: StateDone, version: got}
+}
+
+// quoteEmpty makes an empty version visible in an error message.
+func quoteEmpty(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return s
+}

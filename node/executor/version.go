@@ -1,0 +1,35 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/baton-upgrade/baton/node/hooks"
+)
+
+// CurrentVersion returns the version installed on this node: what the
+// version hook prints (trimmed), or Options.BuildVersion when there is no
+// version hook. ctx bounds the hook, as does the hook timeout.
+func (e *Executor) CurrentVersion(ctx context.Context) (string, error) {
+	command := e.opts.Hooks.Version
+	if strings.TrimSpace(command) == "" {
+		return e.opts.BuildVersion, nil
+	}
+	res := hooks.Run(ctx, hooks.Spec{
+		Name:          HookVersion,
+		Command:       command,
+		Env:           hooks.Env(hooks.StepEnv{NodeID: e.opts.NodeID}),
+		Timeout:       e.opts.Hooks.EffectiveTimeout(),
+		CaptureStdout: true,
+	})
+	if res.Err != nil {
+		return "", fmt.Errorf("current version: %w", res.Err)
+	}
+	v := strings.TrimSpace(res.Stdout)
+	if v == "" {
+		return "", errors.New("current version: version hook printed nothing")
+	}
+	return v, nil
+}

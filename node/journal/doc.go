@@ -1,0 +1,16 @@
+// Package journal is the node's durable record of the steps it was asked to
+// run: one record per (transaction, attempt) holding the step, each hook's
+// begin and end (pid, exit code, output tail), the final state and version,
+// and whether the leader has acknowledged the completion notice.
+//
+// It is a bbolt file. Every write is its own fsync'd transaction, so what a
+// call returned survives a SIGKILL or power loss the moment it returns; the
+// executor writes a hook's begin before starting it, which is what makes
+// "install runs at most once per attempt" (invariant I2) hold across agent
+// restarts, and keeps unacknowledged outcomes so a completion notice is
+// never lost (I5).
+//
+// The journal only records; it must never run a hook, decide what to run
+// next, or overwrite a record: Begin for an existing (txn, attempt) returns
+// that record untouched, and a finished record never changes state again.
+package journal

@@ -1,0 +1,385 @@
+package journal
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// DefaultMaxRecords is how many records Open keeps; beyond it the oldest
+// finished and acknowledged records are pruned.
+const DefaultMaxRecords = 1000
+
+// DefaultOpenTimeout bounds the wait for the journal file's lock.
+const DefaultOpenTimeout = time.Second
+
+var (
+	// ErrNotFound is returned for a key with no record.
+	ErrNotFound = errors.New("no such journal record")
+	// ErrFinished is returned when writing hook progress to, or finishing,
+	// a record that is already finished.
+	ErrFinished = errors.New("journal record already finished")
+	// ErrNotFinished is returned by MarkAcked for a record still running.
+	ErrNotFinished = errors.New("journal record not finished")
+	// ErrLocked is returned by Open when another process holds the file.
+	ErrLocked = errors.New("journal is locked by another process")
+)
+
+var (
+	bucketRecords = []byte("records") // Key.encode() -> JSON Record
+	bucketOrder   = []byte("order")   // Seq, 8 bytes big-endian -> Key.encode()
+)
+
+// Options tune OpenWith; zero fields take the defaults.
+type Options struct {
+	// MaxRecords is how many records to keep (DefaultMaxRecords).
+	MaxRecords int
+	// OpenTimeout bounds the wait for the file lock (DefaultOpenTimeout).
+	OpenTimeout time.Duration
+}
+
+// Journal is an open journal file. Its methods are safe for concurrent use.
+type Journal struct {
+	db         *bolt.DB
+	maxRecords int
+}
+
+// Open opens or creates the journal at path with the default options. When
+// another process (another agent on the same data dir) holds the file, Open
+// gives up after DefaultOpenTimeout with an error wrapping ErrLocked.
+func Open(path string) (*Journal, error) {
+	return OpenWith(path, Options{})
+}
+
+// OpenWith is Open with explicit options.
+func OpenWith(path string, opts Options) (*Journal, error) {
+	if opts.MaxRecords <= 0 {
+		opts.MaxRecords = DefaultMaxRecords
+	}
+	if opts.OpenTimeout <= 0 {
+		opts.OpenTimeout = DefaultOpenTimeout
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.OpenTimeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("open journal %s: %w (waited %s; is another agent using this data dir?): %w", path, ErrLocked, opts.OpenTimeout, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open journal %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketRecords, bucketOrder} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open journal %s: create buckets: %w", path, err)
+	}
+	return &Journal{db: db, maxRecords: opts.MaxRecords}, nil
+}
+
+// Close closes the file. Calls after Close fail.
+func (j *Journal) Close() error {
+	if err := j.db.Close(); err != nil {
+		return fmt.Errorf("close journal: %w", err)
+	}
+	return nil
+}
+
+// Begin journals a new attempt in StateRunning and returns it with
+// existed=false. If the (txn, attempt) is already journaled, that record is
+// returned unchanged with existed=true: a re-sent step is answered from the
+// journal, never begun twice.
+func (j *Journal) Begin(step Step) (rec Record, existed bool, err error) {
+	if err := validateKey(step.Key()); err != nil {
+		return Record{}, false, fmt.Errorf("journal begin: %w", err)
+	}
+	err = j.db.Update(func(tx *bolt.Tx) error {
+		records, order := tx.Bucket(bucketRecords), tx.Bucket(bucketOrder)
+		key := step.Key().encode()
+		if raw := records.Get(key); raw != nil {
+			existed = true
+			return json.Unmarshal(raw, &rec)
+		}
+		seq, err := order.NextSequence()
+		if err != nil {
+			return err
+		}
+		rec = Record{Step: step, Seq: seq, State: StateRunning, Began: now()}
+		if err := putRecord(records, rec); err != nil {
+			return err
+		}
+		if err := order.Put(binary.BigEndian.AppendUint64(nil, seq), key); err != nil {
+			return err
+		}
+		return j.prune(tx)
+	})
+	if err != nil {
+		return Record{}, false, fmt.Errorf("journal begin %s: %w", step.Key(), err)
+	}
+	return rec, existed, nil
+}
+
+// HookBegin journals that hook is about to start in the running attempt
+// key. Call it before starting the process: if the agent dies right after,
+// the record still shows the hook may have run.
+func (j *Journal) HookBegin(key Key, hook string) error {
+	return j.updateRunning(key, "hook begin "+hook, func(rec *Record) error {
+		run := HookRun{Name: hook, Began: now()}
+		if i := rec.hookIndex(hook); i >= 0 {
+			run.Runs = rec.Hooks[i].Runs + 1
+			rec.Hooks[i] = run
+			return nil
+		}
+		run.Runs = 1
+		rec.Hooks = append(rec.Hooks, run)
+		return nil
+	})
+}
+
+// HookStarted journals the pid of hook, begun with HookBegin, so that a
+// restarted agent can tell whether it still runs.
+func (j *Journal) HookStarted(key Key, hook string, pid int) error {
+	return j.updateRunning(key, "hook started "+hook, func(rec *Record) error {
+		i, err := openHook(rec, hook)
+		if err != nil {
+			return err
+		}
+		rec.Hooks[i].PID = pid
+		return nil
+	})
+}
+
+// HookEnd journals how hook, begun with HookBegin, ended.
+func (j *Journal) HookEnd(key Key, hook string, out Outcome) error {
+	return j.updateRunning(key, "hook end "+hook, func(rec *Record) error {
+		i, err := openHook(rec, hook)
+		if err != nil {
+			return err
+		}
+		h := &rec.Hooks[i]
+		h.Ended = now()
+		h.ExitCode = out.ExitCode
+		h.Output = out.Output
+		h.Error = out.Error
+		h.Interrupted = out.Interrupted
+		return nil
+	})
+}
+
+// Finish moves the running attempt key to state (StateDone or StateFailed)
+// with the version the node now runs and, when failed, why. A record is
+// finished once: finishing it again returns ErrFinished.
+func (j *Journal) Finish(key Key, state State, version, errText string) error {
+	if !state.Finished() {
+		return fmt.Errorf("journal finish %s: %q is not a final state", key, state)
+	}
+	return j.updateRunning(key, "finish", func(rec *Record) error {
+		rec.State = state
+		rec.Version = version
+		rec.Error = errText
+		rec.Finished = now()
+		return nil
+	})
+}
+
+// MarkAcked journals that the leader acknowledged the completion notice of
+// the finished attempt key. Marking twice is harmless.
+func (j *Journal) MarkAcked(key Key) error {
+	err := j.db.Update(func(tx *bolt.Tx) error {
+		records := tx.Bucket(bucketRecords)
+		rec, err := getRecord(records, key)
+		if err != nil {
+			return err
+		}
+		if !rec.State.Finished() {
+			return ErrNotFinished
+		}
+		if rec.Acked {
+			return nil
+		}
+		rec.Acked = true
+		if err := putRecord(records, rec); err != nil {
+			return err
+		}
+		return j.prune(tx)
+	})
+	if err != nil {
+		return fmt.Errorf("journal mark acked %s: %w", key, err)
+	}
+	return nil
+}
+
+// Get returns the record of key, or an error wrapping ErrNotFound.
+func (j *Journal) Get(key Key) (Record, error) {
+	var rec Record
+	err := j.db.View(func(tx *bolt.Tx) error {
+		var err error
+		rec, err = getRecord(tx.Bucket(bucketRecords), key)
+		return err
+	})
+	if err != nil {
+		return Record{}, fmt.Errorf("journal get %s: %w", key, err)
+	}
+	return rec, nil
+}
+
+// Unfinished returns the records still running, oldest first: the attempts
+// a restarted agent must resume.
+func (j *Journal) Unfinished() ([]Record, error) {
+	return j.filter("unfinished", func(r Record) bool { return r.State == StateRunning })
+}
+
+// Unacked returns the finished records whose completion notice the leader
+// has not acknowledged, oldest first: the notices to (re)send.
+func (j *Journal) Unacked() ([]Record, error) {
+	return j.filter("unacked", func(r Record) bool { return r.State.Finished() && !r.Acked })
+}
+
+// Records returns every record, oldest first.
+func (j *Journal) Records() ([]Record, error) {
+	return j.filter("records", func(Record) bool { return true })
+}
+
+func (j *Journal) filter(what string, keep func(Record) bool) ([]Record, error) {
+	var out []Record
+	err := j.db.View(func(tx *bolt.Tx) error {
+		records := tx.Bucket(bucketRecords)
+		return tx.Bucket(bucketOrder).ForEach(func(_, key []byte) error {
+			rec, err := decodeRecord(records.Get(key))
+			if err != nil {
+				return err
+			}
+			if keep(rec) {
+				out = append(out, rec)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// updateRunning applies change to the running record of key in one fsync'd
+// transaction.
+func (j *Journal) updateRunning(key Key, what string, change func(*Record) error) error {
+	err := j.db.Update(func(tx *bolt.Tx) error {
+		records := tx.Bucket(bucketRecords)
+		rec, err := getRecord(records, key)
+		if err != nil {
+			return err
+		}
+		if rec.State != StateRunning {
+			return fmt.Errorf("%w (%s)", ErrFinished, rec.State)
+		}
+		if err := change(&rec); err != nil {
+			return err
+		}
+		return putRecord(records, rec)
+	})
+	if err != nil {
+		return fmt.Errorf("journal %s %s: %w", what, key, err)
+	}
+	return nil
+}
+
+// prune deletes the oldest finished and acknowledged records while there
+// are more than maxRecords. Running or unacknowledged records are never
+// pruned, whatever their age: they are still needed.
+func (j *Journal) prune(tx *bolt.Tx) error {
+	records, order := tx.Bucket(bucketRecords), tx.Bucket(bucketOrder)
+	// Count with a cursor: Bucket.Stats reads committed pages only and would
+	// miss this transaction's own writes.
+	count := 0
+	c := order.Cursor()
+	for seq, _ := c.First(); seq != nil; seq, _ = c.Next() {
+		count++
+	}
+	excess := count - j.maxRecords
+	if excess <= 0 {
+		return nil
+	}
+	var seqs, keys [][]byte
+	for seq, key := c.First(); seq != nil && len(keys) < excess; seq, key = c.Next() {
+		rec, err := decodeRecord(records.Get(key))
+		if err != nil {
+			return err
+		}
+		if rec.State.Finished() && rec.Acked {
+			seqs = append(seqs, seq)
+			keys = append(keys, key)
+		}
+	}
+	// Deleting after the scan: deleting under a bbolt cursor can skip keys.
+	for i := range keys {
+		if err := records.Delete(keys[i]); err != nil {
+			return err
+		}
+		if err := order.Delete(seqs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openHook finds hook's run, which must have begun and not yet ended.
+func openHook(rec *Record, hook string) (int, error) {
+	i := rec.hookIndex(hook)
+	if i < 0 {
+		return -1, fmt.Errorf("hook %s was never begun", hook)
+	}
+	if rec.Hooks[i].HasEnded() {
+		return -1, fmt.Errorf("hook %s already ended", hook)
+	}
+	return i, nil
+}
+
+func validateKey(k Key) error {
+	if k.TxnID == "" {
+		return errors.New("empty transaction id")
+	}
+	if strings.IndexByte(k.TxnID, 0) >= 0 {
+		return fmt.Errorf("transaction id %q contains NUL", k.TxnID)
+	}
+	return nil
+}
+
+func getRecord(records *bolt.Bucket, key Key) (Record, error) {
+	raw := records.Get(key.encode())
+	if raw == nil {
+		return Record{}, ErrNotFound
+	}
+	return decodeRecord(raw)
+}
+
+func decodeRecord(raw []byte) (Record, error) {
+	var rec Record
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return Record{}, fmt.Errorf("decode record: %w", err)
+	}
+	return rec, nil
+}
+
+func putRecord(records *bolt.Bucket, rec Record) error {
+	raw, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode record: %w", err)
+	}
+	return records.Put(rec.Key().encode(), raw)
+}
+
+// now is the journal's clock; UTC so records read the same anywhere.
+func now() time.Time {
+	return time.Now().UTC()
+}

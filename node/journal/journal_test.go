@@ -1,0 +1,265 @@
+package journal
+
+import (
+	"bytes"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func openTemp(t *testing.T, opts Options) (*Journal, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "journal.db")
+	j, err := OpenWith(path, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = j.Close() })
+	return j, path
+}
+
+func step(txn string, attempt uint64) Step {
+	return Step{
+		TxnID: txn, Node: "n1", Attempt: attempt, TargetVersion: "2.0.0", FromVersion: "1.0.0",
+		ArtifactURL: "https://example.test/app.tgz", ArtifactSHA256: "ab", ProtocolVersion: 2,
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	j, _ := openTemp(t, Options{})
+	s := step("txn-1", 1)
+	rec, existed, err := j.Begin(s)
+	require.NoError(t, err)
+	require.False(t, existed)
+	require.Equal(t, StateRunning, rec.State)
+	require.Equal(t, s, rec.Step)
+
+	key := s.Key()
+	require.NoError(t, j.HookBegin(key, "install"))
+	require.NoError(t, j.HookStarted(key, "install", 4242))
+	mid, err := j.Get(key)
+	require.NoError(t, err)
+	run, ok := mid.Hook("install")
+	require.True(t, ok)
+	require.Equal(t, 4242, run.PID)
+	require.False(t, run.HasEnded())
+
+	require.NoError(t, j.HookEnd(key, "install", Outcome{ExitCode: 0, Output: "installed\n"}))
+	require.NoError(t, j.Finish(key, StateDone, "2.0.0", ""))
+
+	got, err := j.Get(key)
+	require.NoError(t, err)
+	require.Equal(t, StateDone, got.State)
+	require.Equal(t, "2.0.0", got.Version)
+	require.Empty(t, got.Error)
+	require.False(t, got.Acked)
+	require.False(t, got.Finished.IsZero())
+	require.Len(t, got.Hooks, 1)
+	run = got.Hooks[0]
+	require.Equal(t, "install", run.Name)
+	require.Equal(t, 1, run.Runs)
+	require.Equal(t, 4242, run.PID)
+	require.Equal(t, "installed\n", run.Output)
+	require.True(t, run.Succeeded())
+
+	require.NoError(t, j.MarkAcked(key))
+	require.NoError(t, j.MarkAcked(key), "marking twice is harmless")
+	got, err = j.Get(key)
+	require.NoError(t, err)
+	require.True(t, got.Acked)
+}
+
+func TestReopenKeepsEverything(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.db")
+	j, err := Open(path)
+	require.NoError(t, err)
+	key := step("txn-1", 2).Key()
+	_, _, err = j.Begin(step("txn-1", 2))
+	require.NoError(t, err)
+	require.NoError(t, j.HookBegin(key, "drain"))
+	require.NoError(t, j.HookEnd(key, "drain", Outcome{ExitCode: 1, Output: "busy", Error: "hook drain exited 1: busy"}))
+	require.NoError(t, j.Finish(key, StateFailed, "1.0.0", "hook drain exited 1: busy"))
+	before, err := j.Get(key)
+	require.NoError(t, err)
+	require.NoError(t, j.Close())
+
+	j, err = Open(path)
+	require.NoError(t, err)
+	defer j.Close()
+	after, err := j.Get(key)
+	require.NoError(t, err)
+	require.Equal(t, before, after)
+	require.False(t, after.Hooks[0].Succeeded())
+}
+
+func TestBeginTwiceReturnsTheExistingRecord(t *testing.T) {
+	j, _ := openTemp(t, Options{})
+	first, existed, err := j.Begin(step("txn-1", 1))
+	require.NoError(t, err)
+	require.False(t, existed)
+	require.NoError(t, j.HookBegin(first.Key(), "install"))
+
+	changed := step("txn-1", 1)
+	changed.TargetVersion = "9.9.9"
+	second, existed, err := j.Begin(changed)
+	require.NoError(t, err)
+	require.True(t, existed)
+	require.Equal(t, "2.0.0", second.Step.TargetVersion, "Begin must never overwrite")
+	require.Equal(t, first.Seq, second.Seq)
+	require.Len(t, second.Hooks, 1)
+
+	third, existed, err := j.Begin(step("txn-1", 2))
+	require.NoError(t, err)
+	require.False(t, existed, "a new attempt is a new record")
+	require.Greater(t, third.Seq, first.Seq)
+}
+
+func TestHookBeginAgainReplacesTheRun(t *testing.T) {
+	j, _ := openTemp(t, Options{})
+	key := step("txn-1", 1).Key()
+	_, _, err := j.Begin(step("txn-1", 1))
+	require.NoError(t, err)
+	for i := 0; i < 3; i++ {
+		require.NoError(t, j.HookBegin(key, "health"))
+		require.NoError(t, j.HookEnd(key, "health", Outcome{ExitCode: 1, Error: "not yet"}))
+	}
+	rec, err := j.Get(key)
+	require.NoError(t, err)
+	require.Len(t, rec.Hooks, 1)
+	require.Equal(t, 3, rec.Hooks[0].Runs)
+}
+
+func TestWritesRejectedOutOfOrder(t *testing.T) {
+	j, _ := openTemp(t, Options{})
+	key := step("txn-1", 1).Key()
+
+	_, err := j.Get(key)
+	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorIs(t, j.HookBegin(key, "install"), ErrNotFound)
+
+	_, _, err = j.Begin(step("txn-1", 1))
+	require.NoError(t, err)
+	require.ErrorContains(t, j.HookEnd(key, "install", Outcome{}), "never begun")
+	require.ErrorContains(t, j.HookStarted(key, "install", 1), "never begun")
+	require.ErrorIs(t, j.MarkAcked(key), ErrNotFinished)
+	require.Error(t, j.Finish(key, StateRunning, "", ""))
+
+	require.NoError(t, j.HookBegin(key, "install"))
+	require.NoError(t, j.HookEnd(key, "install", Outcome{}))
+	require.ErrorContains(t, j.HookEnd(key, "install", Outcome{}), "already ended")
+
+	require.NoError(t, j.Finish(key, StateDone, "2.0.0", ""))
+	require.ErrorIs(t, j.Finish(key, StateFailed, "", "late"), ErrFinished)
+	require.ErrorIs(t, j.HookBegin(key, "version"), ErrFinished)
+	rec, err := j.Get(key)
+	require.NoError(t, err)
+	require.Equal(t, StateDone, rec.State, "a finished record never changes state")
+}
+
+func TestBeginRejectsBadKeys(t *testing.T) {
+	j, _ := openTemp(t, Options{})
+	_, _, err := j.Begin(step("", 1))
+	require.ErrorContains(t, err, "empty transaction id")
+	_, _, err = j.Begin(step("a\x00b", 1))
+	require.ErrorContains(t, err, "NUL")
+}
+
+func TestUnfinishedAndUnacked(t *testing.T) {
+	j, _ := openTemp(t, Options{})
+	running := step("txn-a", 1)
+	doneAcked := step("txn-b", 1)
+	doneUnacked := step("txn-c", 1)
+	failedUnacked := step("txn-d", 1)
+	for _, s := range []Step{running, doneAcked, doneUnacked, failedUnacked} {
+		_, _, err := j.Begin(s)
+		require.NoError(t, err)
+	}
+	require.NoError(t, j.Finish(doneAcked.Key(), StateDone, "2.0.0", ""))
+	require.NoError(t, j.MarkAcked(doneAcked.Key()))
+	require.NoError(t, j.Finish(doneUnacked.Key(), StateDone, "2.0.0", ""))
+	require.NoError(t, j.Finish(failedUnacked.Key(), StateFailed, "1.0.0", "boom"))
+
+	unfinished, err := j.Unfinished()
+	require.NoError(t, err)
+	require.Equal(t, []Key{running.Key()}, keys(unfinished))
+
+	unacked, err := j.Unacked()
+	require.NoError(t, err)
+	require.Equal(t, []Key{doneUnacked.Key(), failedUnacked.Key()}, keys(unacked))
+}
+
+func TestPruneDropsOnlyOldestFinishedAndAcked(t *testing.T) {
+	j, _ := openTemp(t, Options{MaxRecords: 3})
+	var all []Step
+	for i := 1; i <= 3; i++ {
+		s := step("txn", uint64(i))
+		all = append(all, s)
+		_, _, err := j.Begin(s)
+		require.NoError(t, err)
+	}
+	// Attempt 1 stays running and 2 unacknowledged: neither may go.
+	require.NoError(t, j.Finish(all[1].Key(), StateFailed, "", "x"))
+	require.NoError(t, j.Finish(all[2].Key(), StateDone, "2.0.0", ""))
+	require.NoError(t, j.MarkAcked(all[2].Key()))
+
+	_, _, err := j.Begin(step("txn", 4))
+	require.NoError(t, err)
+	recs, err := j.Records()
+	require.NoError(t, err)
+	require.Equal(t, []Key{{"txn", 1}, {"txn", 2}, {"txn", 4}}, keys(recs), "attempt 3, the oldest acked, is pruned")
+
+	// Over the limit with nothing prunable: kept rather than lost.
+	_, _, err = j.Begin(step("txn", 5))
+	require.NoError(t, err)
+	recs, err = j.Records()
+	require.NoError(t, err)
+	require.Len(t, recs, 4)
+
+	// Acknowledging makes room again.
+	require.NoError(t, j.MarkAcked(all[1].Key()))
+	recs, err = j.Records()
+	require.NoError(t, err)
+	require.Equal(t, []Key{{"txn", 1}, {"txn", 4}, {"txn", 5}}, keys(recs))
+}
+
+func TestPruneAtDefaultLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes over a thousand fsync'd records")
+	}
+	j, _ := openTemp(t, Options{})
+	for i := 1; i <= DefaultMaxRecords+5; i++ {
+		s := step("txn", uint64(i))
+		_, _, err := j.Begin(s)
+		require.NoError(t, err)
+		require.NoError(t, j.Finish(s.Key(), StateDone, "2.0.0", ""))
+		require.NoError(t, j.MarkAcked(s.Key()))
+	}
+	recs, err := j.Records()
+	require.NoError(t, err)
+	require.Len(t, recs, DefaultMaxRecords)
+	require.Equal(t, uint64(6), recs[0].Step.Attempt)
+}
+
+func TestOpenLockedGivesAClearError(t *testing.T) {
+	_, path := openTemp(t, Options{})
+	start := time.Now()
+	_, err := OpenWith(path, Options{OpenTimeout: 100 * time.Millisecond})
+	require.ErrorIs(t, err, ErrLocked)
+	require.Contains(t, err.Error(), path)
+	require.Less(t, time.Since(start), 30*time.Second)
+}
+
+func TestKeysSortByTxnThenAttempt(t *testing.T) {
+	ordered := []Key{{"a", 1}, {"a", 2}, {"a", 10}, {"a", 256}, {"ab", 1}, {"b", 0}}
+	for i := 1; i < len(ordered); i++ {
+		require.Negative(t, bytes.Compare(ordered[i-1].encode(), ordered[i].encode()), "%s < %s", ordered[i-1], ordered[i])
+	}
+}
+
+func keys(recs []Record) []Key {
+	out := make([]Key, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, r.Key())
+	}
+	return out
+}

@@ -1,0 +1,142 @@
+package journal
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// Key identifies one attempt of one step. A node runs at most one step per
+// transaction, so the transaction id and the attempt number are enough.
+type Key struct {
+	TxnID   string
+	Attempt uint64
+}
+
+// String formats k as "txn/attempt" for logs and errors.
+func (k Key) String() string {
+	return fmt.Sprintf("%s/%d", k.TxnID, k.Attempt)
+}
+
+// encode gives keys that sort by transaction id, then numerically by
+// attempt: the id, a NUL separator (ids may not contain NUL), then the
+// attempt as 8 big-endian bytes.
+func (k Key) encode() []byte {
+	b := make([]byte, 0, len(k.TxnID)+1+8)
+	b = append(b, k.TxnID...)
+	b = append(b, 0)
+	return binary.BigEndian.AppendUint64(b, k.Attempt)
+}
+
+// Step is what the leader asked this node to do, as journaled. It mirrors
+// executor.Step field for field so the two convert directly.
+type Step struct {
+	TxnID           string
+	Node            string
+	Attempt         uint64
+	TargetVersion   string
+	FromVersion     string
+	ArtifactURL     string
+	ArtifactSHA256  string
+	ProtocolVersion int
+	Rollback        bool
+}
+
+// Key returns the journal key of s.
+func (s Step) Key() Key {
+	return Key{TxnID: s.TxnID, Attempt: s.Attempt}
+}
+
+// State is where a journaled attempt stands.
+type State string
+
+const (
+	// StateRunning: begun and not finished; Resume continues it.
+	StateRunning State = "running"
+	// StateDone: the version hook printed the target version.
+	StateDone State = "done"
+	// StateFailed: a hook or a check failed; Error says which and why.
+	StateFailed State = "failed"
+)
+
+// Finished reports whether s is a final state.
+func (s State) Finished() bool {
+	return s == StateDone || s == StateFailed
+}
+
+// HookRun is the latest run of one hook within an attempt. A hook that is
+// run again (health is polled; drain may be re-run after a restart) replaces
+// its previous run and counts up Runs, so a record stays small.
+type HookRun struct {
+	Name string
+	// Runs counts how many times the hook was begun in this attempt.
+	Runs int
+	// PID is the hook's process id, 0 until it has started.
+	PID   int
+	Began time.Time
+	// Ended is zero while the hook runs, or when the agent died first.
+	Ended    time.Time
+	ExitCode int
+	Output   string
+	// Error is empty when the hook succeeded.
+	Error string
+	// Interrupted marks a run whose outcome is unknown: the agent stopped
+	// or died while it ran. Error then says what is known.
+	Interrupted bool
+}
+
+// HasEnded reports whether the run's end was journaled.
+func (h HookRun) HasEnded() bool {
+	return !h.Ended.IsZero()
+}
+
+// Succeeded reports whether the run ended and is known to have exited 0.
+func (h HookRun) Succeeded() bool {
+	return h.HasEnded() && !h.Interrupted && h.Error == ""
+}
+
+// Outcome is how a hook run ended, as HookEnd records it.
+type Outcome struct {
+	ExitCode    int
+	Output      string
+	Error       string
+	Interrupted bool
+}
+
+// Record is everything journaled about one attempt.
+type Record struct {
+	Step Step
+	// Seq orders records by the time Begin created them; pruning drops the
+	// lowest first.
+	Seq   uint64
+	State State
+	// Hooks holds the latest run of each hook, in the order first begun.
+	Hooks    []HookRun
+	Version  string
+	Error    string
+	Acked    bool
+	Began    time.Time
+	Finished time.Time
+}
+
+// Key returns the journal key of r.
+func (r Record) Key() Key {
+	return r.Step.Key()
+}
+
+// Hook returns the latest run of the named hook, if it was ever begun.
+func (r Record) Hook(name string) (HookRun, bool) {
+	if i := r.hookIndex(name); i >= 0 {
+		return r.Hooks[i], true
+	}
+	return HookRun{}, false
+}
+
+func (r Record) hookIndex(name string) int {
+	for i, h := range r.Hooks {
+		if h.Name == name {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,77 @@
+package rpc
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+)
+
+// StartUpgrade starts a transaction.
+func (c *Client) StartUpgrade(ctx context.Context, req StartRequest) (Txn, error) {
+	var out Txn
+	_, err := c.Do(ctx, http.MethodPost, "/v1/upgrades", nil, req, &out)
+	return out, err
+}
+
+// PlanUpgrade computes a transaction's plan without starting it.
+func (c *Client) PlanUpgrade(ctx context.Context, req StartRequest) (Plan, error) {
+	var out Plan
+	_, err := c.Do(ctx, http.MethodPost, "/v1/upgrades/plan", nil, req, &out)
+	return out, err
+}
+
+// Upgrade reads a transaction: an id, "active", or "latest" (the active
+// one, else the newest). It returns the state index it was read at.
+func (c *Client) Upgrade(ctx context.Context, id string, w Wait) (Txn, uint64, error) {
+	var out Txn
+	idx, err := c.Do(ctx, http.MethodGet, "/v1/upgrades/"+url.PathEscape(id), w.query(), nil, &out)
+	return out, idx, err
+}
+
+// Upgrades lists the transactions kept, oldest first.
+func (c *Client) Upgrades(ctx context.Context) ([]Txn, error) {
+	var out []Txn
+	_, err := c.Do(ctx, http.MethodGet, "/v1/upgrades", nil, nil, &out)
+	return out, err
+}
+
+// ControlUpgrade pauses, resumes, retries or aborts the transaction id (or
+// "active").
+func (c *Client) ControlUpgrade(ctx context.Context, id, action string, abort AbortRequest) (Txn, error) {
+	var out Txn
+	var body any
+	if action == ActionAbort {
+		body = abort
+	}
+	_, err := c.Do(ctx, http.MethodPost, fmt.Sprintf("/v1/upgrades/%s/%s", url.PathEscape(id), action), nil, body, &out)
+	return out, err
+}
+
+// Notice sends a completion notice; it reaches the leader through any agent.
+func (c *Client) Notice(ctx context.Context, n Notice) error {
+	_, err := c.Do(ctx, http.MethodPost, "/v1/internal/notices", nil, n, nil)
+	return err
+}
+
+// RunStep asks this agent's node to run a step.
+func (c *Client) RunStep(ctx context.Context, req StepRequest) (StepStatus, error) {
+	var out StepStatus
+	_, err := c.Do(ctx, http.MethodPost, "/v1/internal/steps", nil, req, &out)
+	return out, err
+}
+
+// StepStatus asks this agent's node about an attempt; a 404 means it never
+// heard of it.
+func (c *Client) StepStatus(ctx context.Context, txnID string, attempt uint64) (StepStatus, error) {
+	var out StepStatus
+	_, err := c.Do(ctx, http.MethodGet, fmt.Sprintf("/v1/internal/steps/%s/%d", url.PathEscape(txnID), attempt), nil, nil, &out)
+	return out, err
+}
+
+// Diagnostic probes this agent's node.
+func (c *Client) Diagnostic(ctx context.Context) (Diagnostic, error) {
+	var out Diagnostic
+	_, err := c.Do(ctx, http.MethodGet, "/v1/internal/diagnostic", nil, nil, &out)
+	return out, err
+}
