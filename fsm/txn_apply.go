@@ -121,7 +121,10 @@ func (s *State) applyStepBegin(now time.Time, c StepBegin) error {
 	}
 	st.State, st.Attempt, st.Rollback = StepRunning, c.Attempt, c.Rollback
 	st.StartedAt, st.FinishedAt, st.Error = now, time.Time{}, ""
-	st.FromVersion, st.ToVersion = s.Members[c.Node].Version, t.TargetVersion
+	if m, ok := s.Members[c.Node]; ok {
+		st.FromVersion = m.Version
+	}
+	st.ToVersion = t.TargetVersion
 	if c.Rollback {
 		st.ToVersion = st.PriorVersion
 	}
@@ -196,9 +199,10 @@ func (s *State) applyStepComplete(now time.Time, c StepComplete) error {
 		return fmt.Errorf("%w: %s reports version %q, but the step's target is %q", ErrInvalid, c.Node, c.Version, st.ToVersion)
 	}
 	st.State, st.FinishedAt, st.Error = final, now, ""
-	m := s.Members[c.Node]
-	m.Version = c.Version
-	s.Members[c.Node] = m
+	if m, ok := s.Members[c.Node]; ok {
+		m.Version = c.Version
+		s.Members[c.Node] = m
+	}
 	t.UpdatedAt, t.LastProgressAt = now, now
 	if t.Count(StepDone) == len(t.Steps) && (t.State == TxnRunning || t.State == TxnPaused) {
 		t.State, t.Reason = TxnFinalizing, ""
@@ -238,6 +242,9 @@ func (s *State) applyStepFail(now time.Time, c StepFail) error {
 func joinReason(a, b string) string {
 	if a == "" {
 		return b
+	}
+	if b == "" {
+		return a
 	}
 	return a + "; " + b
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/node/executor"
+	"github.com/baton-upgrade/baton/node/journal"
 	"github.com/baton-upgrade/baton/rpc"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
@@ -20,6 +22,11 @@ type Agent struct {
 	fsm          *fsm.FSM
 	parts        *raftParts
 	leaderNotify chan bool
+
+	journal *journal.Journal
+	exec    *executor.Executor
+	notices *noticeQueue
+	idle    idleMeter
 
 	// leaderDuties are started on every gain of leadership and stopped on
 	// its loss; each gets a context that ends with the leadership.
@@ -43,6 +50,7 @@ func New(cfg Config) (*Agent, error) {
 		log:          cfg.Logger,
 		fsm:          fsm.New(cfg.Protocol.Min),
 		leaderNotify: make(chan bool, 16),
+		notices:      newNoticeQueue(),
 		ctx:          ctx,
 		cancel:       cancel,
 	}, nil
@@ -67,6 +75,12 @@ func (a *Agent) Start() error {
 		return err
 	}
 	a.parts = parts
+	if err := a.startExecutor(); err != nil {
+		_ = parts.close()
+		return err
+	}
+	a.wg.Add(1)
+	go a.sendNotices()
 	a.log.Info("raft started", "id", a.cfg.ID, "raft_addr", a.cfg.RaftAddr,
 		"existing_state", parts.existing, "bootstrap", a.cfg.Bootstrap && !parts.existing)
 	a.wg.Add(1)
@@ -120,10 +134,16 @@ func (a *Agent) Shutdown() error {
 	var err error
 	a.stopOnce.Do(func() {
 		a.cancel()
+		if a.exec != nil {
+			a.exec.Close()
+		}
+		a.wg.Wait()
 		if a.parts != nil {
 			err = a.parts.close()
 		}
-		a.wg.Wait()
+		if a.journal != nil {
+			_ = a.journal.Close()
+		}
 	})
 	return err
 }
@@ -161,6 +181,9 @@ func (a *Agent) Leader() (id, httpAddr string) {
 func (a *Agent) Barrier(ctx context.Context) error {
 	return a.wait(ctx, a.parts.raft.Barrier(0))
 }
+
+// LastIndex is the index of the last entry in this agent's Raft log.
+func (a *Agent) LastIndex() uint64 { return a.parts.raft.LastIndex() }
 
 // Health describes the agent and its Raft state.
 func (a *Agent) Health() rpc.Health {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/node/config"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -31,6 +32,8 @@ type Config struct {
 	Version string
 	// Protocol is the range of protocol versions this build speaks.
 	Protocol fsm.ProtocolRange
+	// Hooks are this node's upgrade hooks, from its local config file.
+	Hooks config.Hooks
 	// Labels are free-form member labels (zone, rack, role).
 	Labels map[string]string
 	// RaftMultiplier scales Raft's timeouts: 1 keeps hashicorp/raft's

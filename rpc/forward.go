@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -51,6 +52,7 @@ func (s *Server) forwardToLeader(w http.ResponseWriter, r *http.Request, local f
 		return
 	}
 	defer resp.Body.Close()
+	s.catchUp(r.Context(), resp)
 	for _, h := range []string{"Content-Type", IndexHeader} {
 		if v := resp.Header.Get(h); v != "" {
 			w.Header().Set(h, v)
@@ -80,4 +82,20 @@ func (s *Server) waitForLeader(ctx context.Context) (string, error) {
 		case <-tick.C:
 		}
 	}
+}
+
+// catchUp waits (briefly) until this agent has applied the leader's answer
+// to a forwarded write, so that a client reading from this agent right
+// after its write sees it.
+func (s *Server) catchUp(ctx context.Context, resp *http.Response) {
+	if resp.StatusCode >= 300 {
+		return
+	}
+	index, err := strconv.ParseUint(resp.Header.Get(IndexHeader), 10, 64)
+	if err != nil || index == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	s.b.FSM().WaitIndex(ctx, index-1)
 }

@@ -203,4 +203,6 @@ func (s *Server) stepStatus(r *http.Request) (any, error) {
 	return st, nil
 }
 
-func (s *Server) diagnostic(r *http.Request) (any, error) { return s.opts.Steps.Diagnostic(r.Context()), nil }
+func (s *Server) diagnostic(r *http.Request) (any, error) {
+	return s.opts.Steps.Diagnostic(r.Context()), nil
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/baton-upgrade/baton/coordinator"
 	"github.com/baton-upgrade/baton/internal/build"
 	"github.com/baton-upgrade/baton/node"
 	"github.com/baton-upgrade/baton/node/config"
@@ -77,7 +78,7 @@ func agentConfig(c *cli.Context) (node.Config, error) {
 		if err != nil {
 			return node.Config{}, err
 		}
-		cfg.Labels = fc.Labels
+		cfg.Labels, cfg.Hooks = fc.Labels, fc.Upgrade
 	}
 	return cfg, nil
 }
@@ -114,6 +115,8 @@ func runAgent(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on --http-addr %s: %w", cfg.HTTPAddr, err)
 	}
+	coord := coordinator.New(agent, coordinator.HTTPNodes{Token: cfg.Token}, coordinator.Options{Logger: cfg.Logger})
+	agent.OnLeadership(coord.Run)
 	if err := agent.Start(); err != nil {
 		ln.Close()
 		return err
@@ -124,7 +127,8 @@ func runAgent(c *cli.Context) error {
 	if err != nil {
 		cfg.Logger.Warn("metrics disabled", "error", err)
 	}
-	api := rpc.NewServer(agent, rpc.ServerOptions{Token: cfg.Token, Metrics: metrics, Logger: cfg.Logger.Named("api")})
+	api := rpc.NewServer(agent, rpc.ServerOptions{Token: cfg.Token, Metrics: metrics, Logger: cfg.Logger.Named("api"),
+		Upgrades: coord, Steps: agent})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -67,6 +67,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			agentCommand(),
 			membersCommand(),
 			leaderCommand(),
+			upgradeCommand(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {

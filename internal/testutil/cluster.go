@@ -133,7 +133,7 @@ func (a *Agent) Start(extra ...string) {
 		a.c.t.Fatalf("agent %s is already running", a.ID)
 	}
 	args := []string{"agent", "--id", a.ID, "--data-dir", a.DataDir, "--raft-addr", a.RaftAddr,
-		"--http-addr", a.HTTPAddr, "--log-level", "debug"}
+		"--http-addr", a.HTTPAddr, "--log-level", "debug", "--log-format", "json"}
 	if a.c.Token != "" {
 		args = append(args, "--token", a.c.Token)
 	}
@@ -205,6 +205,17 @@ func (a *Agent) Kill() {
 	}
 	_ = a.cmd.Process.Signal(syscall.SIGKILL)
 	<-a.exited
+	a.appendLog(fmt.Sprintf(`{"@message":%q,"at":%q,"id":%q}`, killedMessage, time.Now().UTC().Format(time.RFC3339Nano), a.ID))
+}
+
+// appendLog adds a line to the agent's log, for events the harness causes.
+func (a *Agent) appendLog(line string) {
+	f, err := os.OpenFile(a.LogPath, os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintln(f, line)
 }
 
 // Stop sends SIGTERM and waits for a clean exit.

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/baton-upgrade/baton/rpc"
+	"github.com/urfave/cli/v2"
+)
+
+// upgradeCommand groups the commands that plan, start, follow and steer
+// upgrade transactions. They only talk to an agent's API: every decision is
+// the leader's, so the server validates versions, strategies and limits.
+func upgradeCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "upgrade",
+		Usage: "plan, start, watch and steer rolling upgrade transactions",
+		Description: "An upgrade is one Raft-replicated transaction: its steps upgrade the nodes batch\n" +
+			"by batch, never taking down more voters than quorum allows, and hand leadership\n" +
+			"off before the leader's own step. At most one transaction is active; commands\n" +
+			"given no TXN_ID act on it.",
+		Subcommands: []*cli.Command{
+			upgradePlanCommand(),
+			upgradeStartCommand(),
+			upgradeStatusCommand(),
+			upgradeControlCommand(rpc.ActionPause, "pause the active transaction (or TXN_ID) after the running steps",
+				"Steps already running finish; no new step starts until `baton upgrade resume`."),
+			upgradeControlCommand(rpc.ActionResume, "resume a paused transaction",
+				"The transaction goes on with the next pending steps."),
+			upgradeControlCommand(rpc.ActionRetry, "retry the failed steps of a halted transaction",
+				"A transaction that halted on a failed step (state failed) runs that step again,\n"+
+					"as a new attempt, and goes on."),
+			upgradeControlCommand(rpc.ActionAbort, "abort a transaction, optionally rolling back the steps done",
+				"No new step starts. With --rollback the steps already done are rolled back, in\n"+
+					"reverse order, before the transaction ends aborted."),
+			upgradeListCommand(),
+		},
+	}
+}
+
+// policyFlags are the flags that shape a transaction, shared by plan and
+// start. Their defaults are the server's: an unset flag sends nothing.
+func policyFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "version", Usage: "target `VERSION` to install, such as 2.0.0 (required)"},
+		&cli.StringFlag{Name: "strategy", Usage: "order of the nodes: `NAME` is by-id, secondaries-first or primary-first (default: by-id)"},
+		&cli.StringFlag{Name: "max-parallel", Usage: "`N|P%` nodes upgraded at once, a count or a share of all nodes (default: 1)"},
+		&cli.StringFlag{Name: "on-failure", Usage: "`halt|rollback` on a failed step: halt waits for an operator's retry or abort, rollback undoes the steps done (default: halt)"},
+	}
+}
+
+// startFlags are start's flags beyond the policy.
+func startFlags() []cli.Flag {
+	return append(policyFlags(),
+		&cli.StringFlag{Name: "artifact", Usage: "`URL` of the artifact each node downloads and verifies (needs --sha256)"},
+		&cli.StringFlag{Name: "sha256", Usage: "expected SHA-256 `HEX` digest of --artifact"},
+		&cli.StringFlag{Name: "step-timeout", Usage: "fail a node's step after `DURATION` (default: 10m)"},
+		&cli.StringFlag{Name: "progress-deadline", Usage: "halt when no step completes for `DURATION` (default: 30m)"},
+		&cli.BoolFlag{Name: "allow-leader-upgrade", Usage: "let a one-voter cluster upgrade its leader in place"},
+		&cli.BoolFlag{Name: "watch", Usage: "then follow the transaction as upgrade status --watch does"},
+	)
+}
+
+// policyRequest maps plan's flags to a request, refusing the mistakes that
+// need no server to find; the server validates the rest.
+func policyRequest(c *cli.Context) (rpc.StartRequest, error) {
+	if err := upgradeNoArgs(c); err != nil {
+		return rpc.StartRequest{}, err
+	}
+	req := rpc.StartRequest{
+		TargetVersion: c.String("version"),
+		Strategy:      c.String("strategy"),
+		MaxParallel:   c.String("max-parallel"),
+		OnFailure:     c.String("on-failure"),
+	}
+	if req.TargetVersion == "" {
+		return req, usagef("%s: --version is required", upgradeName(c))
+	}
+	return req, nil
+}
+
+// startRequest maps start's flags to a request, as policyRequest does.
+func startRequest(c *cli.Context) (rpc.StartRequest, error) {
+	req, err := policyRequest(c)
+	if err != nil {
+		return req, err
+	}
+	req.ArtifactURL = c.String("artifact")
+	req.ArtifactSHA256 = c.String("sha256")
+	req.StepTimeout = c.String("step-timeout")
+	req.ProgressDeadline = c.String("progress-deadline")
+	req.AllowLeaderUpgrade = c.Bool("allow-leader-upgrade")
+	if req.ArtifactURL != "" && req.ArtifactSHA256 == "" {
+		return req, usagef("%s: --artifact needs --sha256, the digest each node checks it against", upgradeName(c))
+	}
+	if req.ArtifactSHA256 != "" && req.ArtifactURL == "" {
+		return req, usagef("%s: --sha256 needs --artifact, the URL it is the digest of", upgradeName(c))
+	}
+	return req, nil
+}
+
+// upgradeName names the command being run in messages, such as "upgrade
+// start".
+func upgradeName(c *cli.Context) string { return "upgrade " + c.Command.Name }
+
+// upgradeNoArgs refuses positional arguments, naming the command in full.
+func upgradeNoArgs(c *cli.Context) error {
+	if c.Args().Present() {
+		return usagef("%s takes no arguments, got %q", upgradeName(c), c.Args().First())
+	}
+	return nil
+}
+
+// txnArg returns the optional TXN_ID, or fallback when none is given.
+// urfave/cli stops reading flags at the first argument, so a flag after
+// TXN_ID gets a hint rather than a puzzling "too many arguments".
+func txnArg(c *cli.Context, fallback string) (string, error) {
+	args := c.Args().Slice()
+	for _, a := range args[min(1, len(args)):] {
+		if strings.HasPrefix(a, "-") {
+			return "", usagef("%s: put flags before TXN_ID (%q comes after %q)", upgradeName(c), a, args[0])
+		}
+	}
+	switch len(args) {
+	case 0:
+		return fallback, nil
+	case 1:
+		return args[0], nil
+	}
+	return "", usagef("%s takes at most one TXN_ID, got %d arguments", upgradeName(c), len(args))
+}
+
+func upgradePlanCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "plan",
+		Usage: "show what an upgrade to --version would do, without starting it",
+		Description: "Asks the leader to compute the transaction's batches from the members, the\n" +
+			"strategy and --max-parallel, capped by the quorum budget (how many voters may\n" +
+			"be down at once). The batch holding the leader hands leadership off first.\n" +
+			"Nothing changes on the cluster.",
+		ArgsUsage: " ",
+		Flags:     clientFlags(policyFlags()...),
+		Action: func(c *cli.Context) error {
+			req, err := policyRequest(c)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := requestContext(c)
+			defer cancel()
+			plan, err := clientOf(c).PlanUpgrade(ctx, req)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(c.App.Writer, plan)
+			}
+			return writePlan(c.App.Writer, plan)
+		},
+	}
+}
+
+func upgradeStartCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "start",
+		Usage: "start an upgrade transaction to --version and print its id",
+		Description: "Commits a new transaction; the leader then upgrades the nodes batch by batch,\n" +
+			"running each node's install, restart and health hooks. Only one transaction\n" +
+			"may be active (409 otherwise). Prints the transaction id, or the transaction\n" +
+			"with --json; --watch then follows it like `upgrade status --watch`, with no\n" +
+			"time limit unless --timeout is given, and exits 0 when it is done, 1 when it\n" +
+			"ends otherwise.",
+		ArgsUsage: " ",
+		Flags:     clientFlags(startFlags()...),
+		Action: func(c *cli.Context) error {
+			req, err := startRequest(c)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := requestContext(c)
+			defer cancel()
+			txn, err := clientOf(c).StartUpgrade(ctx, req)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") && !c.Bool("watch") {
+				return printJSON(c.App.Writer, txn)
+			}
+			if !c.Bool("json") {
+				if _, err := fmt.Fprintln(c.App.Writer, txn.ID); err != nil {
+					return err
+				}
+			}
+			if !c.Bool("watch") {
+				return nil
+			}
+			// With --json the started transaction opens the stream of
+			// compact objects, one a line, that the watch goes on with.
+			w := newWatcher(c, txn.ID)
+			if err := w.show(txn); err != nil {
+				return err
+			}
+			return w.run(c)
+		},
+	}
+}
+
+func upgradeStatusCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show a transaction and its steps (the latest one without TXN_ID)",
+		Description: "Without TXN_ID shows the active transaction, else the newest one. --watch\n" +
+			"follows it, long-polling the agent, until it is done (exit 0), aborted or\n" +
+			"failed (exit 1; failed means halted, waiting for retry or abort). It rides out\n" +
+			"agent restarts and elections, and runs until then unless --timeout is given.\n" +
+			"With --json, --watch prints one transaction per line at every change.",
+		ArgsUsage: "[TXN_ID]",
+		Flags:     clientFlags(&cli.BoolFlag{Name: "watch", Usage: "follow the transaction until it ends"}),
+		Action: func(c *cli.Context) error {
+			id, err := txnArg(c, "latest")
+			if err != nil {
+				return err
+			}
+			if c.Bool("watch") {
+				return newWatcher(c, id).run(c)
+			}
+			ctx, cancel := requestContext(c)
+			defer cancel()
+			txn, _, err := clientOf(c).Upgrade(ctx, id, rpcNoWait)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(c.App.Writer, txn)
+			}
+			return writeTxn(c.App.Writer, txn)
+		},
+	}
+}
+
+// upgradeControlCommand builds pause, resume, retry and abort, which differ
+// only in their action and abort's --rollback.
+func upgradeControlCommand(action, usage, description string) *cli.Command {
+	var flags []cli.Flag
+	if action == rpc.ActionAbort {
+		flags = append(flags, &cli.BoolFlag{Name: "rollback", Usage: "roll back the steps already done before ending"})
+	}
+	return &cli.Command{
+		Name:        action,
+		Usage:       usage,
+		Description: description + "\nWithout TXN_ID acts on the active transaction.",
+		ArgsUsage:   "[TXN_ID]",
+		Flags:       clientFlags(flags...),
+		Action: func(c *cli.Context) error {
+			id, err := txnArg(c, "active")
+			if err != nil {
+				return err
+			}
+			ctx, cancel := requestContext(c)
+			defer cancel()
+			txn, err := clientOf(c).ControlUpgrade(ctx, id, action, rpc.AbortRequest{Rollback: c.Bool("rollback")})
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(c.App.Writer, txn)
+			}
+			_, err = fmt.Fprintf(c.App.Writer, "transaction %s is now %s\n", txn.ID, txn.State)
+			return err
+		},
+	}
+}
+
+func upgradeListCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "list",
+		Usage:     "list the transactions kept, oldest first",
+		ArgsUsage: " ",
+		Flags:     clientFlags(),
+		Action: func(c *cli.Context) error {
+			if err := upgradeNoArgs(c); err != nil {
+				return err
+			}
+			ctx, cancel := requestContext(c)
+			defer cancel()
+			txns, err := clientOf(c).Upgrades(ctx)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				if txns == nil {
+					txns = []rpc.Txn{}
+				}
+				return printJSON(c.App.Writer, txns)
+			}
+			return writeTxnList(c.App.Writer, txns)
+		},
+	}
+}

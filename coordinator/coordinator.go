@@ -1,0 +1,103 @@
+package coordinator
+
+import (
+	"context"
+	"time"
+
+	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/rpc"
+	"github.com/hashicorp/go-hclog"
+)
+
+// Cluster is what the coordinator needs from the local agent.
+type Cluster interface {
+	// ID is this agent's member id.
+	ID() string
+	// FSM is the local state machine.
+	FSM() *fsm.FSM
+	// Apply commits a command (leader only).
+	Apply(ctx context.Context, t fsm.CommandType, body any) (uint64, error)
+	// TransferLeadership hands leadership to the voter to.
+	TransferLeadership(ctx context.Context, to string) (string, error)
+	// LastIndex is the last index of the local Raft log.
+	LastIndex() uint64
+}
+
+// Nodes calls other agents.
+type Nodes interface {
+	RunStep(ctx context.Context, httpAddr string, req rpc.StepRequest) (rpc.StepStatus, error)
+	StepStatus(ctx context.Context, httpAddr, txnID string, attempt uint64) (rpc.StepStatus, error)
+	Diagnostic(ctx context.Context, httpAddr string) (rpc.Diagnostic, error)
+}
+
+// Options tune a Coordinator; zero fields take the defaults.
+type Options struct {
+	// Weights are S4's idle weights for choosing a successor.
+	Weights IdleWeights
+	// MaxLag is how many log entries a successor may lag behind (S5).
+	MaxLag uint64
+	// HandoffPatience is how long the coordinator retries finding a
+	// successor before it pauses the transaction.
+	HandoffPatience time.Duration
+	// ReconcileInterval is how often running steps are checked with their
+	// nodes, as a safety net for lost notices.
+	ReconcileInterval time.Duration
+	// CallTimeout bounds one call to another agent.
+	CallTimeout time.Duration
+	// DefaultStepTimeout and DefaultProgressDeadline apply when a start
+	// request gives none.
+	DefaultStepTimeout      time.Duration
+	DefaultProgressDeadline time.Duration
+	// Now is the leader's clock; time.Now by default.
+	Now func() time.Time
+	// Logger receives the coordinator's decisions.
+	Logger hclog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Weights == (IdleWeights{}) {
+		o.Weights = DefaultIdleWeights
+	}
+	if o.MaxLag == 0 {
+		o.MaxLag = 64
+	}
+	if o.HandoffPatience == 0 {
+		o.HandoffPatience = 30 * time.Second
+	}
+	if o.ReconcileInterval == 0 {
+		o.ReconcileInterval = 5 * time.Second
+	}
+	if o.CallTimeout == 0 {
+		o.CallTimeout = 5 * time.Second
+	}
+	if o.DefaultStepTimeout == 0 {
+		o.DefaultStepTimeout = 10 * time.Minute
+	}
+	if o.DefaultProgressDeadline == 0 {
+		o.DefaultProgressDeadline = 30 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+}
+
+// Coordinator drives the active transaction while this agent leads, and
+// serves the transaction API (rpc.Upgrades) on the leader.
+type Coordinator struct {
+	c    Cluster
+	n    Nodes
+	opts Options
+	log  hclog.Logger
+}
+
+// New returns a coordinator over the local agent c, calling other agents
+// through n.
+func New(c Cluster, n Nodes, opts Options) *Coordinator {
+	opts.defaults()
+	return &Coordinator{c: c, n: n, opts: opts, log: opts.Logger.Named("coordinator")}
+}
+
+var _ rpc.Upgrades = (*Coordinator)(nil)

@@ -1,0 +1,14 @@
+// Package coordinator drives upgrade transactions. It runs only on the Raft
+// leader: it starts when leadership is gained (after a barrier) and stops
+// when it is lost, and everything it knows it reads from the replicated
+// state, so a new leader's coordinator simply goes on where the old one
+// stopped.
+//
+// Its loop is driven by changes of the state machine (and by the deadlines
+// of the running steps), never by polling on a fixed beat. Its effects go
+// through small interfaces (Cluster to commit commands and move leadership,
+// Nodes to call other agents) so it can be tested with fakes. It must never
+// send a step to a node before the step's begin is committed (write-ahead
+// intent), never start the leader's own upgrade while it leads (I4), and
+// never run more than max-parallel steps at once (I3).
+package coordinator

@@ -1,0 +1,147 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/rpc"
+	"github.com/hashicorp/raft"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeCluster is a single in-process state machine that applies commands at
+// once; TransferLeadership just renames the leader.
+type fakeCluster struct {
+	mu        sync.Mutex
+	id        string
+	f         *fsm.FSM
+	idx       uint64
+	now       time.Time
+	transfers []string
+}
+
+func newFakeCluster(t *testing.T, leader string, members ...fsm.Member) *fakeCluster {
+	t.Helper()
+	c := &fakeCluster{id: leader, f: fsm.New(1), now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	for _, m := range members {
+		_, err := c.Apply(context.Background(), fsm.CmdMemberJoin, fsm.MemberJoin{Member: m})
+		require.NoError(t, err)
+	}
+	return c
+}
+
+func (c *fakeCluster) ID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.id
+}
+func (c *fakeCluster) FSM() *fsm.FSM     { return c.f }
+func (c *fakeCluster) LastIndex() uint64 { return c.f.Read().Index }
+func (c *fakeCluster) clock() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+func (c *fakeCluster) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func (c *fakeCluster) Apply(_ context.Context, t fsm.CommandType, body any) (uint64, error) {
+	c.mu.Lock()
+	c.idx++
+	idx, now := c.idx, c.now
+	c.mu.Unlock()
+	b, err := fsm.Encode(t, 1, now, body)
+	if err != nil {
+		return 0, err
+	}
+	res := c.f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: b}).(*fsm.Result)
+	return res.Index, res.Err
+}
+
+func (c *fakeCluster) TransferLeadership(_ context.Context, to string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.transfers = append(c.transfers, to)
+	c.id = to
+	return to, nil
+}
+
+// fakeNodes records steps sent and answers probes from a table.
+type fakeNodes struct {
+	mu       sync.Mutex
+	sent     []rpc.StepRequest
+	down     map[string]bool // addr -> unreachable
+	unhealth map[string]bool // addr -> health hook failing
+	version  map[string]string
+	known    map[string]rpc.StepStatus // "addr/txn/attempt"
+}
+
+func newFakeNodes() *fakeNodes {
+	return &fakeNodes{down: map[string]bool{}, unhealth: map[string]bool{}, version: map[string]string{}, known: map[string]rpc.StepStatus{}}
+}
+
+var errDown = errors.New("connection refused")
+
+func (n *fakeNodes) RunStep(_ context.Context, addr string, req rpc.StepRequest) (rpc.StepStatus, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.down[addr] {
+		return rpc.StepStatus{}, errDown
+	}
+	n.sent = append(n.sent, req)
+	st := rpc.StepStatus{TxnID: req.TxnID, Node: req.Node, Attempt: req.Attempt, State: rpc.StepRunning}
+	n.known[fmt.Sprintf("%s/%s/%d", addr, req.TxnID, req.Attempt)] = st
+	return st, nil
+}
+
+func (n *fakeNodes) StepStatus(_ context.Context, addr, txn string, attempt uint64) (rpc.StepStatus, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.down[addr] {
+		return rpc.StepStatus{}, errDown
+	}
+	st, ok := n.known[fmt.Sprintf("%s/%s/%d", addr, txn, attempt)]
+	if !ok {
+		return st, &rpc.APIError{Status: 404, Message: "unknown attempt"}
+	}
+	return st, nil
+}
+
+func (n *fakeNodes) Diagnostic(_ context.Context, addr string) (rpc.Diagnostic, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.down[addr] {
+		return rpc.Diagnostic{}, errDown
+	}
+	return rpc.Diagnostic{ID: addr, Healthy: !n.unhealth[addr], AppliedIndex: 1 << 40, Version: n.version[addr], IdleCPU: 0.5, IdleMem: 0.5}, nil
+}
+
+func (n *fakeNodes) sentNodes() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []string
+	for _, r := range n.sent {
+		out = append(out, fmt.Sprintf("%s#%d", r.Node, r.Attempt))
+	}
+	return out
+}
+
+// members returns n voters n1..n with their API address equal to their id,
+// so the fakes can key on either.
+func members(n int) []fsm.Member {
+	var out []fsm.Member
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("n%d", i)
+		out = append(out, fsm.Member{ID: id, RaftAddr: fmt.Sprintf("127.0.0.1:%d", 7000+i), HTTPAddr: id + ":80",
+			Version: "1.0.0", Voter: true, Protocol: fsm.ProtocolRange{Min: 1, Max: 1}})
+	}
+	return out
+}

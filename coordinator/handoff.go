@@ -1,0 +1,86 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/baton-upgrade/baton/fsm"
+)
+
+// handoff hands leadership to the best other voter before this node's own
+// step (S1, with S5's checks and S4's idle weight). batch lists the nodes
+// about to upgrade, none of which may take over. When no voter qualifies it
+// keeps trying for HandoffPatience, with the reason on the transaction,
+// then pauses the transaction. This node never starts its own upgrade while
+// it leads (I4).
+func (co *Coordinator) handoff(ctx context.Context, tm *term, st *fsm.State, t *fsm.Txn, batch []string) time.Duration {
+	decided := co.opts.Now()
+	probes := co.probe(ctx, st, t)
+	exclude := append([]string{co.c.ID()}, batch...)
+	chosen, ok, rejections := ChooseSuccessor(probes, exclude, co.c.LastIndex(), co.opts.MaxLag, co.opts.Weights)
+	if !ok {
+		var why []string
+		for _, r := range rejections {
+			why = append(why, r.ID+": "+r.Reason)
+		}
+		reason := fmt.Sprintf("no voter can take leadership before %s upgrades (%s)", co.c.ID(), strings.Join(why, "; "))
+		if len(why) == 0 {
+			reason = fmt.Sprintf("no other voter to take leadership before %s upgrades", co.c.ID())
+		}
+		if tm.handoffSince.IsZero() {
+			tm.handoffSince = decided
+		}
+		if decided.Sub(tm.handoffSince) >= co.opts.HandoffPatience {
+			co.log.Warn("pausing: no successor", "txn", t.ID, "reason", reason)
+			_, _ = co.c.Apply(ctx, fsm.CmdTxnPause, fsm.TxnControl{TxnID: t.ID, Reason: reason})
+			tm.handoffSince = time.Time{}
+			return idle
+		}
+		co.note(ctx, tm, t, reason+"; retrying")
+		return time.Second
+	}
+	co.log.Info("handing leadership off", "txn", t.ID, "to", chosen, "decided_at", decided.Format(time.RFC3339Nano))
+	if _, err := co.c.TransferLeadership(ctx, chosen); err != nil && ctx.Err() == nil {
+		co.log.Warn("leadership handoff failed; retrying", "to", chosen, "error", err)
+		return 200 * time.Millisecond
+	}
+	co.log.Info("leadership handed off", "txn", t.ID, "to", chosen, "took", co.opts.Now().Sub(decided))
+	return idle
+}
+
+// probe asks every other voter for its diagnostic, all at once.
+func (co *Coordinator) probe(ctx context.Context, st *fsm.State, t *fsm.Txn) []Probe {
+	var (
+		mu     sync.Mutex
+		wg     sync.WaitGroup
+		probes []Probe
+	)
+	for _, m := range st.MemberList() {
+		if m.ID == co.c.ID() {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := Probe{ID: m.ID, Voter: m.Voter}
+			cctx, cancel := context.WithTimeout(ctx, co.opts.CallTimeout)
+			defer cancel()
+			if m.Voter {
+				d, err := co.n.Diagnostic(cctx, m.HTTPAddr)
+				if err == nil {
+					p.Reachable, p.Healthy, p.AppliedIndex = true, d.Healthy, d.AppliedIndex
+					p.Upgraded = d.Version == t.TargetVersion
+					p.IdleCPU, p.IdleMem = d.IdleCPU, d.IdleMem
+				}
+			}
+			mu.Lock()
+			probes = append(probes, p)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return probes
+}

@@ -1,0 +1,32 @@
+package coordinator
+
+import (
+	"context"
+	"slices"
+
+	"github.com/baton-upgrade/baton/coordinator/strategy"
+	"github.com/baton-upgrade/baton/rpc"
+)
+
+// HTTPNodes calls other agents over their HTTP API.
+type HTTPNodes struct {
+	// Token is sent with writes.
+	Token string
+}
+
+// RunStep implements Nodes.
+func (h HTTPNodes) RunStep(ctx context.Context, addr string, req rpc.StepRequest) (rpc.StepStatus, error) {
+	return rpc.NewClient(addr, h.Token).RunStep(ctx, req)
+}
+
+// StepStatus implements Nodes.
+func (h HTTPNodes) StepStatus(ctx context.Context, addr, txnID string, attempt uint64) (rpc.StepStatus, error) {
+	return rpc.NewClient(addr, h.Token).StepStatus(ctx, txnID, attempt)
+}
+
+// Diagnostic implements Nodes.
+func (h HTTPNodes) Diagnostic(ctx context.Context, addr string) (rpc.Diagnostic, error) {
+	return rpc.NewClient(addr, h.Token).Diagnostic(ctx)
+}
+
+func sortIDs(ids []string) { slices.SortFunc(ids, strategy.CompareID) }

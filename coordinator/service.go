@@ -1,0 +1,238 @@
+package coordinator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/baton-upgrade/baton/coordinator/strategy"
+	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/rpc"
+)
+
+// request is a start request with its defaults applied and checked.
+type request struct {
+	rpc.StartRequest
+	maxParallel      int
+	stepTimeout      time.Duration
+	progressDeadline time.Duration
+}
+
+// parseRequest validates a start request against the members; every error
+// names the bad field and wraps fsm.ErrInvalid.
+func (co *Coordinator) parseRequest(req rpc.StartRequest, members []fsm.Member) (request, error) {
+	r := request{StartRequest: req}
+	if req.TargetVersion == "" {
+		return r, fmt.Errorf("%w: a target version is required (--version)", fsm.ErrInvalid)
+	}
+	if err := fsm.ValidateVersion(req.TargetVersion); err != nil {
+		return r, err
+	}
+	if r.Strategy == "" {
+		r.Strategy = strategy.ByID
+	}
+	if err := strategy.Validate(r.Strategy); err != nil {
+		return r, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
+	}
+	if r.OnFailure == "" {
+		r.OnFailure = fsm.OnFailureHalt
+	}
+	if r.OnFailure != fsm.OnFailureHalt && r.OnFailure != fsm.OnFailureRollback {
+		return r, fmt.Errorf("%w: on-failure %q: want halt or rollback", fsm.ErrInvalid, r.OnFailure)
+	}
+	if r.MaxParallel == "" {
+		r.MaxParallel = "1"
+	}
+	var err error
+	if r.maxParallel, err = strategy.ParseMaxParallel(r.MaxParallel, len(members)); err != nil {
+		return r, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
+	}
+	if r.stepTimeout, err = parseDuration("step-timeout", r.StepTimeout, co.opts.DefaultStepTimeout); err != nil {
+		return r, err
+	}
+	if r.progressDeadline, err = parseDuration("progress-deadline", r.ProgressDeadline, co.opts.DefaultProgressDeadline); err != nil {
+		return r, err
+	}
+	if (r.ArtifactURL == "") != (r.ArtifactSHA256 == "") {
+		return r, fmt.Errorf("%w: --artifact and --sha256 go together", fsm.ErrInvalid)
+	}
+	if r.ArtifactSHA256 != "" {
+		if err := fsm.ValidateSHA256(r.ArtifactSHA256); err != nil {
+			return r, err
+		}
+	}
+	voters := 0
+	for _, m := range members {
+		if m.Voter {
+			voters++
+		}
+	}
+	if voters == 1 && !r.AllowLeaderUpgrade {
+		return r, fmt.Errorf("%w: this cluster has a single voter, which has nobody to hand leadership to; "+
+			"add voters, or pass --allow-leader-upgrade to upgrade it in place", fsm.ErrInvalid)
+	}
+	if voters > 1 && r.AllowLeaderUpgrade {
+		return r, fmt.Errorf("%w: --allow-leader-upgrade is only for a one-voter cluster; this one has %d voters", fsm.ErrInvalid, voters)
+	}
+	return r, nil
+}
+
+func parseDuration(name, s string, def time.Duration) (time.Duration, error) {
+	if s == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%w: %s %q: want a positive duration such as 10m", fsm.ErrInvalid, name, s)
+	}
+	return d, nil
+}
+
+// plan orders and batches the members for a request.
+func (co *Coordinator) plan(r request, members []fsm.Member, leader string) (rpc.Plan, error) {
+	nodes := make([]strategy.Node, len(members))
+	voters := 0
+	for i, m := range members {
+		nodes[i] = strategy.Node{ID: m.ID, Voter: m.Voter, Labels: m.Labels}
+		if m.Voter {
+			voters++
+		}
+	}
+	order, err := strategy.Order(r.Strategy, nodes, leader)
+	if err != nil {
+		return rpc.Plan{}, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
+	}
+	batches, err := strategy.Batches(order, nodes, r.maxParallel)
+	if err != nil {
+		return rpc.Plan{}, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
+	}
+	p := rpc.Plan{TargetVersion: r.TargetVersion, Strategy: r.Strategy, MaxParallel: r.maxParallel,
+		OnFailure: r.OnFailure, Leader: leader, Voters: voters, QuorumBudget: strategy.QuorumBudget(voters)}
+	for _, b := range batches {
+		p.Batches = append(p.Batches, rpc.PlanBatch{Nodes: b, Handoff: slices.Contains(b, leader) && !r.AllowLeaderUpgrade})
+	}
+	for _, m := range members {
+		if m.Version == r.TargetVersion {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s already runs %s; its step will only check the version", m.ID, m.Version))
+		}
+	}
+	if voters <= 2 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("with %d voter(s), writes stop while a voter upgrades", voters))
+	}
+	return p, nil
+}
+
+// Plan computes what a transaction would do, changing nothing. Any agent
+// can answer it from its own state.
+func (co *Coordinator) Plan(ctx context.Context, req rpc.StartRequest) (rpc.Plan, error) {
+	st := co.c.FSM().Read()
+	members := st.MemberList()
+	r, err := co.parseRequest(req, members)
+	if err != nil {
+		return rpc.Plan{}, err
+	}
+	return co.plan(r, members, co.leaderHint())
+}
+
+// leaderHint is the leader's id as this agent knows it.
+func (co *Coordinator) leaderHint() string {
+	if l, ok := co.c.(interface{ Leader() (string, string) }); ok {
+		id, _ := l.Leader()
+		return id
+	}
+	return co.c.ID()
+}
+
+// Start validates the request, fixes the order of the steps and commits a
+// new transaction (leader only).
+func (co *Coordinator) Start(ctx context.Context, req rpc.StartRequest) (*fsm.Txn, error) {
+	st := co.c.FSM().Read()
+	if a := st.ActiveTxn(); a != nil {
+		return nil, fmt.Errorf("%w: transaction %s is already %s; abort it or wait for it to end", fsm.ErrConflict, a.ID, a.State)
+	}
+	members := st.MemberList()
+	r, err := co.parseRequest(req, members)
+	if err != nil {
+		return nil, err
+	}
+	p, err := co.plan(r, members, co.c.ID())
+	if err != nil {
+		return nil, err
+	}
+	t := fsm.Txn{ID: newTxnID(co.opts.Now()), TargetVersion: r.TargetVersion, ArtifactURL: r.ArtifactURL,
+		ArtifactSHA256: r.ArtifactSHA256, Strategy: r.Strategy, MaxParallel: r.maxParallel, OnFailure: r.OnFailure,
+		StepTimeout: fsm.Duration(r.stepTimeout), ProgressDeadline: fsm.Duration(r.progressDeadline),
+		AllowLeaderUpgrade: r.AllowLeaderUpgrade, LeaderAtStart: co.c.ID()}
+	for i, b := range p.Batches {
+		for _, id := range b.Nodes {
+			t.Steps = append(t.Steps, fsm.Step{Node: id, Batch: i})
+		}
+	}
+	if err := st.ValidateTxn(t); err != nil {
+		return nil, err
+	}
+	if _, err := co.c.Apply(ctx, fsm.CmdTxnStart, fsm.TxnStart{Txn: t}); err != nil {
+		return nil, err
+	}
+	co.log.Info("transaction started", "txn", t.ID, "target", t.TargetVersion, "strategy", t.Strategy,
+		"max_parallel", t.MaxParallel, "batches", len(p.Batches))
+	return co.c.FSM().Read().Txn(t.ID), nil
+}
+
+func newTxnID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return "t-" + now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// Control pauses, resumes, retries or aborts a transaction (leader only).
+func (co *Coordinator) Control(ctx context.Context, id, action string, abort rpc.AbortRequest) (*fsm.Txn, error) {
+	var (
+		typ  fsm.CommandType
+		body any = fsm.TxnControl{TxnID: id}
+	)
+	switch action {
+	case rpc.ActionPause:
+		typ = fsm.CmdTxnPause
+	case rpc.ActionResume:
+		typ = fsm.CmdTxnResume
+	case rpc.ActionRetry:
+		typ = fsm.CmdTxnRetry
+	case rpc.ActionAbort:
+		typ, body = fsm.CmdTxnAbort, fsm.TxnAbort{TxnID: id, Rollback: abort.Rollback}
+	default:
+		return nil, fmt.Errorf("%w: unknown action %q", fsm.ErrInvalid, action)
+	}
+	if _, err := co.c.Apply(ctx, typ, body); err != nil {
+		return nil, err
+	}
+	co.log.Info("transaction "+action, "txn", id, "rollback", abort.Rollback)
+	return co.c.FSM().Read().Txn(id), nil
+}
+
+// Notice commits a node's completion notice (leader only).
+func (co *Coordinator) Notice(ctx context.Context, n rpc.Notice) error {
+	var err error
+	switch n.State {
+	case rpc.StepDone:
+		_, err = co.c.Apply(ctx, fsm.CmdStepDone, fsm.StepComplete{TxnID: n.TxnID, Node: n.Node, Attempt: n.Attempt, Version: n.Version})
+	case rpc.StepFailed:
+		_, err = co.c.Apply(ctx, fsm.CmdStepFail, fsm.StepFail{TxnID: n.TxnID, Node: n.Node, Attempt: n.Attempt, Error: orUnknown(n.Error)})
+	default:
+		return fmt.Errorf("%w: notice state %q: want done or failed", fsm.ErrInvalid, n.State)
+	}
+	if err == nil {
+		co.log.Info("completion notice committed", "txn", n.TxnID, "node", n.Node, "attempt", n.Attempt, "state", n.State)
+	}
+	return err
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "failed without an error message"
+	}
+	return s
+}

@@ -1,0 +1,258 @@
+package integration
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/rpc"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFiveNodeUpgradeByID(t *testing.T) {
+	c, hooks := upgradeCluster(t, 5)
+	id := startUpgrade(t, c.Agent("n3"), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id", MaxParallel: "1"})
+	txn := waitTxn(t, c, id, 2*time.Minute, fsm.TxnDone)
+
+	require.Equal(t, []string{"n1", "n2", "n3", "n4", "n5"}, stepNodes(txn))
+	for _, s := range txn.Steps {
+		require.Equal(t, fsm.StepDone, s.State)
+		require.Equal(t, uint64(1), s.Attempt)
+		require.Equal(t, "1.0.0", s.FromVersion)
+	}
+	requireInstalledOnce(t, c, hooks, "2.0.0")
+	requireNoOverlap(t, hooks, 1)
+	requireNoLeaderInstall(t, c, hooks)
+	for _, m := range membersJSON(t, c.Agent("n1")) {
+		require.Equal(t, "2.0.0", m.Version, "member %s", m.ID)
+	}
+}
+
+func stepNodes(txn rpc.Txn) []string {
+	var out []string
+	for _, s := range txn.Steps {
+		out = append(out, s.Node)
+	}
+	return out
+}
+
+// runningStep waits until some step of txn runs and returns it.
+func runningStep(t *testing.T, c *testutil.Cluster, id string) fsm.Step {
+	t.Helper()
+	var step fsm.Step
+	testutil.Eventually(t, time.Minute, func() error {
+		txn := waitTxn(t, c, id, 30*time.Second, fsm.TxnRunning)
+		for _, s := range txn.Steps {
+			if s.State == fsm.StepRunning {
+				step = s
+				return nil
+			}
+		}
+		return errNoRunningStep
+	})
+	return step
+}
+
+var errNoRunningStep = errorString("no step running yet")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+func currentLeader(t *testing.T, c *testutil.Cluster) *testutil.Agent {
+	t.Helper()
+	var leader *testutil.Agent
+	testutil.Eventually(t, 30*time.Second, func() error {
+		for _, a := range c.Agents {
+			if a.Exited() {
+				continue
+			}
+			if id := leaderSeenBy(a); id != "" {
+				leader = c.Agent(id)
+				return nil
+			}
+		}
+		return errorString("no leader")
+	})
+	return leader
+}
+
+func TestLeaderKilledMidStepResumesOnNewLeader(t *testing.T) {
+	c, hooks := upgradeCluster(t, 5)
+	require.NoError(t, hooks.Set("install-sleep", "1.5"))
+	id := startUpgrade(t, c.Agent("n2"), rpc.StartRequest{TargetVersion: "2.0.0"})
+
+	// Wait for a step to run on a node that is not the leader, then kill
+	// the leader with SIGKILL.
+	step := runningStep(t, c, id)
+	leader := currentLeader(t, c)
+	require.NotEqual(t, step.Node, leader.ID, "I4: the leader's own step must not run")
+	leader.Kill()
+	t.Logf("killed leader %s while %s's step ran", leader.ID, step.Node)
+
+	// The survivors go on; the killed node comes back for its own step.
+	time.Sleep(500 * time.Millisecond)
+	leader.Restart()
+	waitTxn(t, c, id, 3*time.Minute, fsm.TxnDone)
+	requireInstalledOnce(t, c, hooks, "2.0.0")
+	requireNoOverlap(t, hooks, 1)
+	requireNoLeaderInstall(t, c, hooks)
+}
+
+func TestAgentKilledDuringItsStepResumes(t *testing.T) {
+	c, hooks := upgradeCluster(t, 3)
+	require.NoError(t, hooks.Set("install-sleep", "2"))
+	id := startUpgrade(t, c.Agent("n1"), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
+
+	step := runningStep(t, c, id)
+	victim := c.Agent(step.Node)
+	// Let the install begin, then kill the agent (its hook keeps running).
+	testutil.Eventually(t, 30*time.Second, func() error {
+		if len(installs(t, hooks)[victim.ID]) == 0 {
+			return errorString("install not begun yet")
+		}
+		return nil
+	})
+	victim.Kill()
+	time.Sleep(300 * time.Millisecond)
+	victim.Restart()
+
+	txn := waitTxn(t, c, id, 3*time.Minute, fsm.TxnDone)
+	require.Equal(t, uint64(1), txn.Step(victim.ID).Attempt, "the step resumed within its attempt")
+	requireInstalledOnce(t, c, hooks, "2.0.0")
+	requireNoLeaderInstall(t, c, hooks)
+}
+
+func TestFailingInstallHaltsThenRetrySucceeds(t *testing.T) {
+	c, hooks := upgradeCluster(t, 3)
+	require.NoError(t, hooks.Set("fail-install-n2", ""))
+	id := startUpgrade(t, c.Agent("n1"), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first", OnFailure: "halt"})
+
+	txn := waitTxn(t, c, id, time.Minute, fsm.TxnFailed)
+	require.Equal(t, fsm.StepFailed, txn.Step("n2").State)
+	require.Contains(t, txn.Step("n2").Error, "install exited 3")
+	require.Contains(t, txn.Reason, "n2")
+	require.Equal(t, fsm.StepPending, txn.Step("n3").State, "halt: nothing after the failure began")
+
+	require.NoError(t, hooks.Clear("fail-install-n2"))
+	res := c.Agent("n3").CLI("upgrade", "retry", id)
+	require.Equal(t, 0, res.Code, res.Stderr)
+	txn = waitTxn(t, c, id, 2*time.Minute, fsm.TxnDone)
+	require.Equal(t, uint64(2), txn.Step("n2").Attempt)
+	ins := installs(t, hooks)
+	require.Len(t, ins["n2"], 2, "one install per attempt")
+	require.Equal(t, []uint64{1, 2}, []uint64{ins["n2"][0].Attempt, ins["n2"][1].Attempt})
+	require.Len(t, ins["n1"], 1)
+	require.Len(t, ins["n3"], 1)
+}
+
+func TestFailingInstallRollsBack(t *testing.T) {
+	c, hooks := upgradeCluster(t, 3)
+	require.NoError(t, hooks.Set("fail-install-n3", ""))
+	id := startUpgrade(t, c.Agent("n1"), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id", OnFailure: "rollback"})
+
+	txn := waitTxn(t, c, id, 2*time.Minute, fsm.TxnAborted)
+	require.Contains(t, txn.Reason, "n3")
+	events, err := hooks.Journal()
+	require.NoError(t, err)
+	var rollbacks []string
+	for _, e := range events {
+		if e.Hook == "rollback" && e.Kind == "begin" {
+			rollbacks = append(rollbacks, e.Node)
+			require.Equal(t, "1.0.0", e.Target)
+		}
+	}
+	require.Equal(t, []string{"n3", "n2", "n1"}, rollbacks, "roll back the failed step, then the upgraded ones, newest first")
+	for _, a := range c.Agents {
+		require.Equal(t, "1.0.0", hooks.Version(a.ID))
+		require.Equal(t, fsm.StepRolledBack, txn.Step(a.ID).State)
+	}
+	requireNoLeaderInstall(t, c, hooks)
+}
+
+func TestAbortStopsNewSteps(t *testing.T) {
+	c, hooks := upgradeCluster(t, 3)
+	require.NoError(t, hooks.Set("install-sleep", "1.5"))
+	id := startUpgrade(t, c.Agent("n1"), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
+	runningStep(t, c, id)
+
+	res := c.Agent("n2").CLI("upgrade", "abort")
+	require.Equal(t, 0, res.Code, res.Stderr)
+	abortedAt := time.Now()
+	txn := waitTxn(t, c, id, time.Minute, fsm.TxnAborted)
+	require.Equal(t, 1, txn.Count(fsm.StepDone), "the running step finished; nothing else began")
+	require.Equal(t, 2, txn.Count(fsm.StepPending))
+	// I8: no install began after the abort was committed.
+	for node, evs := range installs(t, hooks) {
+		for _, e := range evs {
+			require.True(t, e.At.Before(abortedAt), "install on %s began after the abort", node)
+		}
+	}
+	res = c.Agent("n2").CLI("upgrade", "abort", id)
+	require.Equal(t, 1, res.Code)
+	require.Contains(t, res.Stderr, "already aborted")
+}
+
+func TestUpgradeBadInputChangesNothing(t *testing.T) {
+	c, hooks := upgradeCluster(t, 3)
+	a := c.Agent("n2")
+	ctx := context.Background()
+	before, _, err := a.Client().Members(ctx, rpc.Wait{})
+	require.NoError(t, err)
+
+	for _, tc := range []struct {
+		req rpc.StartRequest
+		msg string
+	}{
+		{rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "zigzag"}, `unknown strategy "zigzag"`},
+		{rpc.StartRequest{TargetVersion: "two"}, `version "two"`},
+		{rpc.StartRequest{TargetVersion: "2.0.0", MaxParallel: "0"}, `max-parallel "0"`},
+		{rpc.StartRequest{TargetVersion: "2.0.0", OnFailure: "pray"}, `on-failure "pray"`},
+		{rpc.StartRequest{TargetVersion: "2.0.0", ArtifactURL: "file:///nowhere"}, "go together"},
+		{rpc.StartRequest{TargetVersion: "2.0.0", ArtifactURL: "file:///x", ArtifactSHA256: "abc"}, `sha256 "abc"`},
+		{rpc.StartRequest{TargetVersion: "2.0.0", StepTimeout: "soon"}, `step-timeout "soon"`},
+	} {
+		_, err := a.Client().StartUpgrade(ctx, tc.req)
+		require.ErrorIs(t, err, fsm.ErrInvalid, tc.msg)
+		require.Contains(t, err.Error(), tc.msg)
+	}
+	list, err := a.Client().Upgrades(ctx)
+	require.NoError(t, err)
+	require.Empty(t, list, "no transaction was created")
+
+	// A second start while one is active is a conflict (409).
+	require.NoError(t, hooks.Set("install-sleep", "1"))
+	id := startUpgrade(t, a, rpc.StartRequest{TargetVersion: "2.0.0"})
+	_, err = a.Client().StartUpgrade(ctx, rpc.StartRequest{TargetVersion: "3.0.0"})
+	var apiErr *rpc.APIError
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, 409, apiErr.Status)
+	require.Contains(t, err.Error(), "already running")
+	list, err = a.Client().Upgrades(ctx)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	waitTxn(t, c, id, 2*time.Minute, fsm.TxnDone)
+
+	after, _, err := a.Client().Members(ctx, rpc.Wait{})
+	require.NoError(t, err)
+	require.Len(t, after, len(before))
+}
+
+func TestArtifactDigestMismatchNeverInstalls(t *testing.T) {
+	c, hooks := upgradeCluster(t, 3)
+	artifact := c.Root + "/artifact.tar"
+	require.NoError(t, writeFile(artifact, "the new build"))
+	wrong := "0000000000000000000000000000000000000000000000000000000000000000"
+	id := startUpgrade(t, c.Agent("n1"), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first",
+		ArtifactURL: "file://" + artifact, ArtifactSHA256: wrong})
+	txn := waitTxn(t, c, id, time.Minute, fsm.TxnFailed)
+	failed := txn.Steps[0]
+	require.Equal(t, fsm.StepFailed, failed.State)
+	require.Contains(t, failed.Error, wrong)
+	require.Empty(t, installs(t, hooks), "install never ran with a bad artifact")
+	for _, a := range c.Agents {
+		require.Equal(t, "1.0.0", hooks.Version(a.ID))
+	}
+}

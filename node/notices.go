@@ -1,0 +1,96 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/baton-upgrade/baton/rpc"
+)
+
+// noticeQueue holds completion notices not yet acknowledged by the leader.
+type noticeQueue struct {
+	mu      sync.Mutex
+	pending map[string]rpc.Notice
+	wake    chan struct{}
+}
+
+func newNoticeQueue() *noticeQueue {
+	return &noticeQueue{pending: map[string]rpc.Notice{}, wake: make(chan struct{}, 1)}
+}
+
+func noticeKey(n rpc.Notice) string { return n.TxnID + "/" + itoa(n.Attempt) }
+
+func (q *noticeQueue) add(n rpc.Notice) {
+	q.mu.Lock()
+	q.pending[noticeKey(n)] = n
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *noticeQueue) snapshot() []rpc.Notice {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := make([]rpc.Notice, 0, len(q.pending))
+	for _, n := range q.pending {
+		out = append(out, n)
+	}
+	return out
+}
+
+func (q *noticeQueue) remove(n rpc.Notice) {
+	q.mu.Lock()
+	delete(q.pending, noticeKey(n))
+	q.mu.Unlock()
+}
+
+// sendNotices keeps sending every pending completion notice through this
+// agent's own API (which forwards it to the leader) until the leader
+// acknowledges it: committed, or refused for good (a 4xx: a stale attempt
+// is never accepted later). Acknowledged notices are marked in the journal
+// so a restart does not send them again; unacknowledged ones survive a
+// restart in the journal and are sent again (I5).
+func (a *Agent) sendNotices() {
+	defer a.wg.Done()
+	client := rpc.NewClient(a.cfg.HTTPAddr, a.cfg.Token)
+	backoff := 50 * time.Millisecond
+	for {
+		failed := false
+		for _, n := range a.notices.snapshot() {
+			ctx, cancel := context.WithTimeout(a.ctx, 15*time.Second)
+			err := client.Notice(ctx, n)
+			cancel()
+			var apiErr *rpc.APIError
+			if err != nil && !(errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500) {
+				a.log.Debug("completion notice not yet delivered", "txn", n.TxnID, "attempt", n.Attempt, "error", err)
+				failed = true
+				continue
+			}
+			if err != nil {
+				a.log.Warn("completion notice refused", "txn", n.TxnID, "attempt", n.Attempt, "error", err)
+			} else {
+				a.log.Info("completion notice acknowledged", "txn", n.TxnID, "attempt", n.Attempt, "state", n.State)
+			}
+			if err := a.exec.MarkAcked(n.TxnID, n.Attempt); err != nil {
+				a.log.Warn("journal: mark notice acknowledged", "error", err)
+			}
+			a.notices.remove(n)
+		}
+		wait := time.Hour
+		if failed {
+			wait, backoff = backoff, min(2*backoff, 2*time.Second)
+		} else {
+			backoff = 50 * time.Millisecond
+		}
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-a.notices.wake:
+		case <-time.After(wait):
+		}
+	}
+}

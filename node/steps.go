@@ -1,0 +1,141 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/node/executor"
+	"github.com/baton-upgrade/baton/node/hooks"
+	"github.com/baton-upgrade/baton/node/journal"
+	"github.com/baton-upgrade/baton/rpc"
+	"github.com/hashicorp/raft"
+)
+
+// startExecutor opens the step journal and the executor, and resumes the
+// attempts a previous run of the agent left unfinished.
+func (a *Agent) startExecutor() error {
+	j, err := journal.Open(filepath.Join(a.cfg.DataDir, "journal.db"))
+	if err != nil {
+		return fmt.Errorf("open step journal: %w", err)
+	}
+	a.journal = j
+	a.exec = executor.New(executor.Options{
+		NodeID: a.cfg.ID, Hooks: a.cfg.Hooks, Journal: j,
+		ArtifactDir: filepath.Join(a.cfg.DataDir, "artifacts"),
+		Logger:      a.log, BuildVersion: a.cfg.Version,
+		OnFinish: func(_ executor.Step, st executor.Status) { a.notices.add(a.noticeOf(st)) },
+	})
+	if a.cfg.Hooks.Version != "" {
+		ctx, cancel := context.WithTimeout(a.ctx, a.cfg.Hooks.EffectiveTimeout())
+		v, err := a.exec.CurrentVersion(ctx)
+		cancel()
+		if err != nil {
+			a.log.Warn("version hook failed; reporting the build version", "error", err)
+		} else {
+			a.cfg.Version = v
+		}
+	}
+	unacked, err := a.exec.Unacked()
+	if err != nil {
+		return fmt.Errorf("read unacknowledged notices: %w", err)
+	}
+	for _, st := range unacked {
+		a.notices.add(a.noticeOf(st))
+	}
+	if err := a.exec.Resume(); err != nil {
+		return fmt.Errorf("resume steps: %w", err)
+	}
+	return nil
+}
+
+func (a *Agent) noticeOf(st executor.Status) rpc.Notice {
+	return rpc.Notice{TxnID: st.TxnID, Node: a.cfg.ID, Attempt: st.Attempt, State: string(st.State),
+		Version: st.Version, Error: st.Error}
+}
+
+// RunStep starts a step on this node, or reports the attempt when it is
+// already known. It refuses to start while this node is the Raft leader
+// (I4): the leader hands leadership off first. Only a one-voter cluster's
+// leader, with the transaction's explicit permission, upgrades in place.
+func (a *Agent) RunStep(ctx context.Context, req rpc.StepRequest) (rpc.StepStatus, error) {
+	if req.Node != a.cfg.ID {
+		return rpc.StepStatus{}, fmt.Errorf("%w: step for %q sent to %q", fsm.ErrInvalid, req.Node, a.cfg.ID)
+	}
+	if st, ok := a.StepStatus(req.TxnID, req.Attempt); ok {
+		return st, nil
+	}
+	if a.IsLeader() {
+		if !req.AllowLeader || a.voterCount() != 1 {
+			return rpc.StepStatus{}, fmt.Errorf("%w: %s is the Raft leader and never upgrades in place; hand leadership off first", fsm.ErrConflict, a.cfg.ID)
+		}
+	}
+	st, err := a.exec.Start(executor.Step{
+		TxnID: req.TxnID, Node: req.Node, Attempt: req.Attempt, TargetVersion: req.TargetVersion,
+		FromVersion: req.FromVersion, ArtifactURL: req.ArtifactURL, ArtifactSHA256: req.ArtifactSHA256,
+		ProtocolVersion: req.ProtocolVersion, Rollback: req.Rollback,
+	})
+	switch {
+	case errors.Is(err, executor.ErrBusy):
+		return rpc.StepStatus{}, fmt.Errorf("%w: %v", fsm.ErrConflict, err)
+	case errors.Is(err, executor.ErrInvalidStep):
+		return rpc.StepStatus{}, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
+	case err != nil:
+		return rpc.StepStatus{}, err
+	}
+	a.log.Info("step started", "txn", req.TxnID, "attempt", req.Attempt, "target", req.TargetVersion, "rollback", req.Rollback)
+	return a.stepStatusOf(st), nil
+}
+
+func (a *Agent) voterCount() int {
+	f := a.parts.raft.GetConfiguration()
+	if f.Error() != nil {
+		return 0
+	}
+	n := 0
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			n++
+		}
+	}
+	return n
+}
+
+// StepStatus reports an attempt this node's journal knows of.
+func (a *Agent) StepStatus(txnID string, attempt uint64) (rpc.StepStatus, bool) {
+	st, ok := a.exec.Status(txnID, attempt)
+	if !ok {
+		return rpc.StepStatus{}, false
+	}
+	return a.stepStatusOf(st), true
+}
+
+func (a *Agent) stepStatusOf(st executor.Status) rpc.StepStatus {
+	return rpc.StepStatus{TxnID: st.TxnID, Node: a.cfg.ID, Attempt: st.Attempt, State: string(st.State),
+		Hook: st.Hook, Version: st.Version, Error: st.Error}
+}
+
+// Diagnostic answers the leader's probe: whether this node serves (its
+// health hook passes), how far its log is applied, what it runs, and how
+// idle it is.
+func (a *Agent) Diagnostic(ctx context.Context) rpc.Diagnostic {
+	d := rpc.Diagnostic{ID: a.cfg.ID, Healthy: true, AppliedIndex: a.parts.raft.AppliedIndex(), Version: a.cfg.Version}
+	a.fsm.View(func(s *fsm.State) {
+		if m, ok := s.Members[a.cfg.ID]; ok {
+			d.Version = m.Version
+		}
+	})
+	d.IdleCPU, d.IdleMem = a.idle.sample()
+	if h := a.cfg.Hooks.Health; h != "" {
+		ctx, cancel := context.WithTimeout(ctx, min(a.cfg.Hooks.EffectiveTimeout(), 10*time.Second))
+		defer cancel()
+		res := hooks.Run(ctx, hooks.Spec{Name: "health", Command: h, Env: hooks.Env(hooks.StepEnv{NodeID: a.cfg.ID})})
+		if res.Err != nil {
+			d.Healthy, d.HealthError = false, res.Err.Error()
+		}
+	}
+	return d
+}
