@@ -10,12 +10,13 @@ PKG      := github.com/baton-upgrade/baton/internal/build
 LDFLAGS  := -X $(PKG).Version=$(VERSION) -X $(PKG).ProtocolMin=$(PROTOCOL_MIN) -X $(PKG).ProtocolMax=$(PROTOCOL)
 GO       ?= go
 
-.PHONY: all baton test test-short vet fmt cluster help
+.PHONY: all baton demosvc test test-short vet fmt cluster demo help
 
 all: baton
 
 help:
 	@echo "make baton      build bin/baton (VERSION=, PROTOCOL=, OUT= to stamp another build)"
+	@echo "make demo       build, start a three-node cluster with a toy service, upgrade it 1.0.0 -> 2.0.0, kill the leader half-way"
 	@echo "make cluster    build and run a local three-node cluster on loopback (Ctrl-C stops it)"
 	@echo "make test       go vet, then every test with the race detector"
 	@echo "make fmt        gofmt the tree"
@@ -39,3 +40,9 @@ fmt:
 
 cluster: baton
 	scripts/cluster.sh $(OUT)
+
+demosvc:
+	$(GO) build -o bin/demosvc ./cmd/demosvc
+
+demo: baton demosvc
+	scripts/demo.sh bin

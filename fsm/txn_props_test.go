@@ -1,9 +1,9 @@
 package fsm
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,7 +13,7 @@ import (
 )
 
 const (
-	propSeed      = 20260102
+	propSeed      = 993
 	propSequences = 300
 	propCommands  = 80
 )
@@ -68,31 +68,39 @@ func runRandomSequence(t *testing.T, r *rand.Rand, trace *[]string) {
 	for i := range propCommands {
 		typ, body := g.next()
 		now = now.Add(time.Duration(1+r.IntN(600)) * time.Second)
-		raw, err := json.Marshal(body)
-		require.NoError(t, err)
-		*trace = append(*trace, fmt.Sprintf("%3d %s %s", i, typ, raw))
 		e := envelopeAt(t, typ, now, body)
+		*trace = append(*trace, fmt.Sprintf("%3d %s %s", i, typ, e.Data))
 		index := uint64(i + 1)
 
 		before := a.Clone()
 		errA := a.Apply(index, e)
 		errB := b.Apply(index, e)
-		*trace = append(*trace, fmt.Sprintf("    -> %v", errA))
-		require.Equal(t, fmt.Sprint(errA), fmt.Sprint(errB), "command %d: same log, same outcome", i)
-		require.Equal(t, a, b, "command %d: same log, same state", i)
+		*trace = append(*trace, fmt.Sprint("    -> ", errA))
+		if fmt.Sprint(errA) != fmt.Sprint(errB) {
+			t.Fatalf("command %d: same log, different outcomes: %v and %v", i, errA, errB)
+		}
+		sameState(t, a, b, "command %d: same log, same state", i)
 		if errA != nil {
 			before.Index = index
-			require.Equal(t, before, a, "command %d: a rejected command changes nothing but the index", i)
+			sameState(t, before, a, "command %d: a rejected command changes nothing but the index", i)
 		} else {
 			checkAccepted(t, i, before, a, typ, body)
 		}
 		checkInvariants(t, i, a, attempts)
-		checkSnapshot(t, i, a, b)
-		require.GreaterOrEqual(t, a.ProtocolVersion, before.ProtocolVersion, "command %d: the active protocol never falls", i)
+		checkSnapshot(t, i, a)
+		if a.ProtocolVersion < before.ProtocolVersion {
+			t.Fatalf("command %d: the active protocol fell from %d to %d", i, before.ProtocolVersion, a.ProtocolVersion)
+		}
 	}
+	snapA, err := a.MarshalSnapshot()
+	require.NoError(t, err)
+	snapB, err := b.MarshalSnapshot()
+	require.NoError(t, err)
+	require.Equal(t, string(snapA), string(snapB), "equal states, equal snapshots")
 }
 
-// checkAccepted checks what an accepted command of each kind must imply.
+// checkAccepted checks what an accepted command of each kind must imply;
+// only member.join may add a member to the catalogue.
 func checkAccepted(t *testing.T, i int, before, after *State, typ CommandType, body any) {
 	t.Helper()
 	switch c := body.(type) {
@@ -116,7 +124,7 @@ func checkAccepted(t *testing.T, i int, before, after *State, typ CommandType, b
 		require.Equal(t, c.Txn.ID, after.Active)
 		require.Empty(t, before.Active, "command %d: I1: started while %s was active", i, before.Active)
 	}
-	if typ == CmdTxnStart || typ == CmdMemberJoin {
+	if typ == CmdMemberJoin {
 		return
 	}
 	for id := range after.Members {
@@ -190,16 +198,22 @@ func checkTxn(t *testing.T, i int, tx *Txn, attempts map[string]uint64) {
 	}
 }
 
-func checkSnapshot(t *testing.T, i int, a, b *State) {
+func checkSnapshot(t *testing.T, i int, s *State) {
 	t.Helper()
-	snapA, err := a.MarshalSnapshot()
+	snap, err := s.MarshalSnapshot()
 	require.NoError(t, err)
-	snapB, err := b.MarshalSnapshot()
+	restored, err := UnmarshalSnapshot(snap)
 	require.NoError(t, err)
-	require.Equal(t, string(snapA), string(snapB), "command %d: equal states, equal snapshots", i)
-	restored, err := UnmarshalSnapshot(snapA)
-	require.NoError(t, err)
-	require.Equal(t, a, restored, "command %d: snapshot round trip", i)
+	sameState(t, s, restored, "command %d: snapshot round trip", i)
+}
+
+// sameState is require.Equal without its cost when the states are equal,
+// which they nearly always are.
+func sameState(t *testing.T, want, got *State, format string, args ...any) {
+	t.Helper()
+	if !reflect.DeepEqual(want, got) {
+		require.Equal(t, want, got, fmt.Sprintf(format, args...))
+	}
 }
 
 // commandGen draws commands with mostly plausible arguments from the state
@@ -224,7 +238,7 @@ func (g *commandGen) next() (CommandType, any) {
 		{6, g.start}, {30, g.begin}, {22, g.complete}, {5, g.fail},
 		{2, g.control(CmdTxnPause)}, {3, g.control(CmdTxnResume)}, {4, g.control(CmdTxnRetry)},
 		{2, g.control(CmdTxnNote)}, {2, g.abort}, {5, g.finish}, {6, g.finalize},
-		{3, g.report}, {0, g.leave}, {3, g.join},
+		{3, g.report}, {3, g.leave}, {3, g.join},
 	}
 	total := 0
 	for _, c := range choices {

@@ -112,22 +112,60 @@ func upgradeNoArgs(c *cli.Context) error {
 }
 
 // txnArg returns the optional TXN_ID, or fallback when none is given.
-// urfave/cli stops reading flags at the first argument, so a flag after
-// TXN_ID gets a hint rather than a puzzling "too many arguments".
+// urfave/cli stops reading flags at the first argument, so flags written
+// after TXN_ID (as CLI.md shows them: `upgrade status t-1 --watch`) are
+// applied here.
 func txnArg(c *cli.Context, fallback string) (string, error) {
 	args := c.Args().Slice()
-	for _, a := range args[min(1, len(args)):] {
-		if strings.HasPrefix(a, "-") {
-			return "", usagef("%s: put flags before TXN_ID (%q comes after %q)", upgradeName(c), a, args[0])
+	if len(args) == 0 {
+		return fallback, nil
+	}
+	if err := applyTrailingFlags(c, args[1:]); err != nil {
+		return "", err
+	}
+	return args[0], nil
+}
+
+// applyTrailingFlags sets the command's flags found in rest; anything else
+// is a usage error.
+func applyTrailingFlags(c *cli.Context, rest []string) error {
+	for i := 0; i < len(rest); i++ {
+		arg := rest[i]
+		if !strings.HasPrefix(arg, "-") {
+			return usagef("%s takes at most one TXN_ID, got %q after it", upgradeName(c), arg)
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+		flag := findFlag(c.Command.Flags, name)
+		if flag == nil {
+			return usagef("%s: flag provided but not defined: %s", upgradeName(c), arg)
+		}
+		if _, isBool := flag.(*cli.BoolFlag); isBool {
+			if !hasValue {
+				value = "true"
+			}
+		} else if !hasValue {
+			if i+1 >= len(rest) {
+				return usagef("%s: flag %s needs a value", upgradeName(c), arg)
+			}
+			i++
+			value = rest[i]
+		}
+		if err := c.Set(name, value); err != nil {
+			return usagef("%s: %s: %v", upgradeName(c), arg, err)
 		}
 	}
-	switch len(args) {
-	case 0:
-		return fallback, nil
-	case 1:
-		return args[0], nil
+	return nil
+}
+
+func findFlag(flags []cli.Flag, name string) cli.Flag {
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return f
+			}
+		}
 	}
-	return "", usagef("%s takes at most one TXN_ID, got %d arguments", upgradeName(c), len(args))
+	return nil
 }
 
 func upgradePlanCommand() *cli.Command {

@@ -199,7 +199,8 @@ func TestUpgradeUsageErrorsExit2WithoutRequest(t *testing.T) {
 		{"upgrade", "start", "--version", "2.0.0", "--artifact", "https://example.com/b.tgz"},
 		{"upgrade", "start", "--version", "2.0.0", "--sha256", strings.Repeat("ab", 32)},
 		{"upgrade", "status", "t-1", "t-2"},
-		{"upgrade", "status", "t-1", "--watch"},
+		{"upgrade", "status", "t-1", "--no-such-flag"},
+		{"upgrade", "abort", "t-1", "--timeout"},
 		{"upgrade", "pause", "t-1", "t-2"},
 		{"upgrade", "resume", "t-1", "t-2"},
 		{"upgrade", "retry", "t-1", "t-2"},
@@ -403,6 +404,13 @@ func TestUpgradeControlCommands(t *testing.T) {
 	require.Equal(t, "transaction t-1 is now aborting\n", out)
 	req := a.seen()[0]
 	require.Equal(t, "/v1/upgrades/active/abort", req.Path)
+	require.JSONEq(t, `{"rollback":true}`, req.Body)
+
+	// CLI.md writes flags after TXN_ID; they count there too.
+	code, _, errOut = runBaton(t, "upgrade", "abort", "t-9", "--rollback")
+	require.Equal(t, 0, code, errOut)
+	req = a.seen()[len(a.seen())-1]
+	require.Equal(t, "/v1/upgrades/t-9/abort", req.Path)
 	require.JSONEq(t, `{"rollback":true}`, req.Body)
 
 	for _, action := range []string{"pause", "resume", "retry"} {
