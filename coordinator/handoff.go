@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	metrics "github.com/armon/go-metrics"
 	"github.com/baton-upgrade/baton/fsm"
 )
 
@@ -48,6 +49,7 @@ func (co *Coordinator) handoff(ctx context.Context, tm *term, st *fsm.State, t *
 		return 200 * time.Millisecond
 	}
 	co.log.Info("leadership handed off", "txn", t.ID, "to", chosen, "took", co.opts.Now().Sub(decided))
+	metrics.MeasureSince([]string{"coordinator", "handoff"}, decided)
 	return idle
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	metrics "github.com/armon/go-metrics"
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc"
 )
@@ -160,6 +161,7 @@ func (co *Coordinator) begin(ctx context.Context, t *fsm.Txn, s fsm.Step, rollba
 		return false
 	}
 	co.log.Info("step begun", "txn", t.ID, "node", s.Node, "attempt", attempt, "rollback", rollback)
+	metrics.IncrCounter([]string{"coordinator", "steps", "begun"}, 1)
 	co.send(ctx, st, nt, *nt.Step(s.Node))
 	return true
 }

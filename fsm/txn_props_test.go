@@ -13,7 +13,7 @@ import (
 )
 
 const (
-	propSeed      = 993
+	propSeed      = 20260102
 	propSequences = 300
 	propCommands  = 80
 )

@@ -23,6 +23,8 @@ type Agent struct {
 	parts        *raftParts
 	leaderNotify chan bool
 
+	joinMu sync.Mutex
+
 	journal *journal.Journal
 	exec    *executor.Executor
 	notices *noticeQueue

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	metrics "github.com/armon/go-metrics"
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc"
 	"github.com/hashicorp/raft"
@@ -33,13 +34,18 @@ func (a *Agent) Apply(ctx context.Context, t fsm.CommandType, body any) (uint64,
 	if err != nil {
 		return 0, err
 	}
+	start := time.Now()
 	f := a.parts.raft.Apply(data, 5*time.Second)
+	defer metrics.MeasureSinceWithLabels([]string{"agent", "apply"}, start, []metrics.Label{{Name: "command", Value: string(t)}})
 	if err := a.wait(ctx, f); err != nil {
 		return 0, fmt.Errorf("apply %s: %w", t, err)
 	}
 	res, ok := f.Response().(*fsm.Result)
 	if !ok {
 		return 0, fmt.Errorf("apply %s: unexpected response %T", t, f.Response())
+	}
+	if res.Err != nil {
+		metrics.IncrCounterWithLabels([]string{"agent", "apply", "rejected"}, 1, []metrics.Label{{Name: "command", Value: string(t)}})
 	}
 	return res.Index, res.Err
 }

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+
+	metrics "github.com/armon/go-metrics"
 	"sync"
 	"time"
 )
@@ -31,6 +33,8 @@ func (a *Agent) monitorLeadership() {
 			switch {
 			case leader && stop == nil:
 				a.log.Info("leadership gained", "id", a.cfg.ID, "at", time.Now().UTC().Format(time.RFC3339Nano))
+				metrics.SetGauge([]string{"agent", "leader"}, 1)
+				metrics.IncrCounter([]string{"agent", "leadership", "gained"}, 1)
 				ctx, cancel := context.WithCancel(a.ctx)
 				stop = cancel
 				wg.Add(1)
@@ -40,6 +44,7 @@ func (a *Agent) monitorLeadership() {
 				}()
 			case !leader && stop != nil:
 				a.log.Info("leadership lost", "id", a.cfg.ID, "at", time.Now().UTC().Format(time.RFC3339Nano))
+				metrics.SetGauge([]string{"agent", "leader"}, 0)
 				revoke()
 			}
 		}

@@ -16,6 +16,10 @@ import (
 // already in the configuration keeps its suffrage. Joining again with the
 // same id and Raft address is harmless, so a joiner may retry freely.
 func (a *Agent) Join(ctx context.Context, m fsm.Member) (fsm.Member, error) {
+	// Joins are serialised: counting the voters and adding one must not
+	// interleave with another join, or both could become the fifth voter.
+	a.joinMu.Lock()
+	defer a.joinMu.Unlock()
 	var err error
 	a.fsm.View(func(s *fsm.State) { err = s.CheckJoin(m) })
 	if err != nil {

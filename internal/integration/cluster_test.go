@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"testing"
 	"time"
 
@@ -144,4 +146,33 @@ func TestLeaderTransfer(t *testing.T) {
 	res = via.CLI("leader", "transfer", "--to", "n9")
 	require.Equal(t, 1, res.Code)
 	require.Contains(t, res.Stderr, `member "n9" is not in the raft configuration`)
+}
+
+func TestSixthMemberJoinsAsNonVoterAndMetricsAreServed(t *testing.T) {
+	c := testutil.NewCluster(t, batonBin)
+	c.RaftMultiplier = 0.3
+	c.Start(6)
+	ms := membersJSON(t, c.Agent("n6"))
+	require.Len(t, ms, 6)
+	voters := 0
+	for _, m := range ms {
+		if m.Voter {
+			voters++
+		}
+	}
+	// The joins race, so which member comes sixth varies; the count does not.
+	require.Equal(t, 5, voters, "the first five members are voters, the sixth is not")
+
+	// Metrics: Raft's own and the agent's, in Prometheus text.
+	leader := c.Agent(leaderOf(ms))
+	resp, err := http.Get("http://" + leader.HTTPAddr + "/v1/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.StatusCode)
+	text := string(body)
+	require.Contains(t, text, "baton_raft_")
+	require.Contains(t, text, `baton_agent_apply_count{command="member.join"}`)
+	require.Contains(t, text, "baton_agent_leader 1")
 }
