@@ -15,7 +15,13 @@ type FSM struct {
 	mu      sync.RWMutex
 	state   *State
 	changed chan struct{} // closed and replaced after every apply or restore
+	onApply func(index uint64, e Envelope, err error)
 }
+
+// OnApply registers fn to be told of every command applied, with its
+// outcome. fn runs inside Apply, under the state lock: it must be quick,
+// must not block and must not read the FSM. Register it before Raft starts.
+func (f *FSM) OnApply(fn func(index uint64, e Envelope, err error)) { f.onApply = fn }
 
 // New returns an FSM over the empty state of a new cluster at the given
 // protocol version.
@@ -41,6 +47,9 @@ func (f *FSM) Apply(l *raft.Log) any {
 		return &Result{Index: l.Index, Err: err}
 	}
 	err = f.state.Apply(l.Index, e)
+	if f.onApply != nil {
+		f.onApply(l.Index, e, err)
+	}
 	return &Result{Index: l.Index, Err: err}
 }
 

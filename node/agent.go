@@ -28,6 +28,7 @@ type Agent struct {
 	journal *journal.Journal
 	exec    *executor.Executor
 	notices *noticeQueue
+	events  *eventLog
 	idle    idleMeter
 
 	// leaderDuties are started on every gain of leadership and stopped on
@@ -47,15 +48,18 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Agent{
+	a := &Agent{
 		cfg:          cfg,
 		log:          cfg.Logger,
 		fsm:          fsm.New(cfg.Protocol.Min),
 		leaderNotify: make(chan bool, 16),
 		notices:      newNoticeQueue(),
+		events:       newEventLog(),
 		ctx:          ctx,
 		cancel:       cancel,
-	}, nil
+	}
+	a.fsm.OnApply(a.recordApply)
+	return a, nil
 }
 
 // OnLeadership registers a duty run on this agent while it is the leader,

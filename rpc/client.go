@@ -144,3 +144,12 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 	_, err := c.Do(ctx, http.MethodGet, "/v1/health", nil, nil, &out)
 	return out, err
 }
+
+// Events reads the agent's events after the cursor, waiting up to wait for
+// the first one.
+func (c *Client) Events(ctx context.Context, after uint64, wait time.Duration) (Events, error) {
+	var out Events
+	q := url.Values{"after": {strconv.FormatUint(after, 10)}, "wait": {wait.String()}}
+	_, err := c.Do(ctx, http.MethodGet, "/v1/events", q, nil, &out)
+	return out, err
+}

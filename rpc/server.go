@@ -56,6 +56,15 @@ type ServerOptions struct {
 	Upgrades Upgrades
 	// Steps serves the node's step routes; nil leaves them out.
 	Steps Steps
+	// Events serves /v1/events; nil leaves it out.
+	Events EventSource
+}
+
+// EventSource is an agent's event log.
+type EventSource interface {
+	// Events returns the events after the cursor, waiting until there is
+	// one or ctx ends.
+	Events(ctx context.Context, after uint64) Events
 }
 
 // Server is the HTTP API of one agent.
@@ -108,6 +117,9 @@ func (s *Server) routes() {
 		s.opts.Metrics.ServeHTTP(w, r)
 	})
 	s.upgradeRoutes()
+	if s.opts.Events != nil {
+		s.mux.HandleFunc("GET /v1/events", s.events)
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: no route %s %s", fsm.ErrNotFound, r.Method, r.URL.Path))
 	})
@@ -241,4 +253,30 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, StatusOf(err), ErrorBody{Error: err.Error()})
+}
+
+// events serves GET /v1/events?after=SEQ&wait=D: this agent's events after
+// the cursor, waiting up to D (default 30s) for the first one.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var after uint64
+	if v := q.Get("after"); v != "" {
+		var err error
+		if after, err = strconv.ParseUint(v, 10, 64); err != nil {
+			writeError(w, badRequest("after=%q: want a non-negative integer", v))
+			return
+		}
+	}
+	wait := 30 * time.Second
+	if v := q.Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			writeError(w, badRequest("wait=%q: want a duration such as 30s", v))
+			return
+		}
+		wait = min(d, maxWait)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	writeJSON(w, http.StatusOK, s.opts.Events.Events(ctx, after))
 }

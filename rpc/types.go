@@ -1,6 +1,10 @@
 package rpc
 
-import "github.com/baton-upgrade/baton/fsm"
+import (
+	"time"
+
+	"github.com/baton-upgrade/baton/fsm"
+)
 
 // Member is a catalogue record as the API shows it, with whether the member
 // is the Raft leader as seen by the answering agent.
@@ -49,3 +53,34 @@ const IndexHeader = "X-Baton-Index"
 // ForwardedHeader marks a request one agent forwarded to the leader, so that
 // it is never forwarded twice.
 const ForwardedHeader = "X-Baton-Forwarded-By"
+
+// Event types beside the command types of the state machine (member.join,
+// txn.start, step.begin, step.complete, step.fail, txn.finalize, …).
+const (
+	EventLeadershipGained = "leadership.gained"
+	EventLeadershipLost   = "leadership.lost"
+)
+
+// Event is one thing an agent saw: an accepted command applied to its state
+// machine (Time is the leader's stamp in the command) or a change of its own
+// leadership (Time is the agent's clock). Index is the Raft index.
+type Event struct {
+	Seq      uint64    `json:"seq"`
+	Index    uint64    `json:"index"`
+	Type     string    `json:"type"`
+	Time     time.Time `json:"time"`
+	Agent    string    `json:"agent"`
+	Txn      string    `json:"txn,omitempty"`
+	Node     string    `json:"node,omitempty"`
+	Attempt  uint64    `json:"attempt,omitempty"`
+	Version  string    `json:"version,omitempty"`
+	Protocol int       `json:"protocol,omitempty"`
+	Rollback bool      `json:"rollback,omitempty"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// Events is a page of events; pass Next as ?after= to wait for the next.
+type Events struct {
+	Events []Event `json:"events"`
+	Next   uint64  `json:"next"`
+}

@@ -28,6 +28,32 @@ func TestFiveNodeUpgradeByID(t *testing.T) {
 	for _, m := range membersJSON(t, c.Agent("n1")) {
 		require.Equal(t, "2.0.0", m.Version, "member %s", m.ID)
 	}
+
+	// The event stream tells the same story, with Raft indexes.
+	ctx := context.Background()
+	evs, err := c.Agent("n4").Client().Events(ctx, 0, time.Second)
+	require.NoError(t, err)
+	count := map[string]int{}
+	var lastIndex uint64
+	for _, e := range evs.Events {
+		if e.Txn == id || e.Type == rpc.EventLeadershipGained {
+			count[e.Type]++
+		}
+		if e.Type != rpc.EventLeadershipGained && e.Type != rpc.EventLeadershipLost {
+			require.Greater(t, e.Index, lastIndex, "applied events come in index order")
+			lastIndex = e.Index
+		}
+	}
+	require.Equal(t, 5, count["step.begin"])
+	require.Equal(t, 5, count["step.complete"])
+	require.Equal(t, 1, count["txn.finalize"])
+	require.Equal(t, 1, count["txn.start"])
+	// A read at the cursor waits for the next event instead of returning at once.
+	start := time.Now()
+	more, err := c.Agent("n4").Client().Events(ctx, evs.Next, 300*time.Millisecond)
+	require.NoError(t, err)
+	require.Empty(t, more.Events)
+	require.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
 }
 
 func stepNodes(txn rpc.Txn) []string {
