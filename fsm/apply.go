@@ -21,6 +21,7 @@ var handlers = map[CommandType]func(s *State, now time.Time, data json.RawMessag
 	CmdMemberJoin:   handle((*State).applyMemberJoin),
 	CmdMemberLeave:  handle((*State).applyMemberLeave),
 	CmdMemberReport: handle((*State).applyMemberReport),
+	CmdMemberStatus: handle((*State).applyMemberStatus),
 	CmdTxnStart:     handle((*State).applyTxnStart),
 	CmdStepBegin:    handle((*State).applyStepBegin),
 	CmdStepDone:     handle((*State).applyStepComplete),

@@ -15,7 +15,28 @@ const (
 	CmdMemberJoin   CommandType = "member.join"
 	CmdMemberLeave  CommandType = "member.leave"
 	CmdMemberReport CommandType = "member.report"
+	// CmdMemberStatus is new in protocol 2: a member's report of the build
+	// it runs. It is proposed only once the cluster's active protocol is 2.
+	CmdMemberStatus CommandType = "member.status"
 )
+
+// commandProtocol is the protocol version that introduced each command
+// type; types not listed are protocol 1. A command is proposed only when
+// the active protocol is at least its version (so an older build never
+// receives it), and a build applies only commands of the protocols it
+// speaks. Every new command type or field follows this rule: see
+// docs/protocol.md.
+var commandProtocol = map[CommandType]int{
+	CmdMemberStatus: 2,
+}
+
+// CommandProtocol returns the protocol version that introduced t.
+func CommandProtocol(t CommandType) int {
+	if v, ok := commandProtocol[t]; ok {
+		return v
+	}
+	return 1
+}
 
 // Envelope is the versioned frame of every log entry.
 //
@@ -61,6 +82,19 @@ type MemberJoin struct {
 // MemberLeave removes a member from the catalogue.
 type MemberLeave struct {
 	ID string `json:"id"`
+}
+
+// BuildInfo describes the build a member runs (protocol 2).
+type BuildInfo struct {
+	Version   string        `json:"version"`
+	Protocol  ProtocolRange `json:"protocol"`
+	GoVersion string        `json:"go_version"`
+}
+
+// MemberStatus reports the build a member runs (protocol 2).
+type MemberStatus struct {
+	ID    string    `json:"id"`
+	Build BuildInfo `json:"build"`
 }
 
 // MemberReport updates what a member says about itself: the version it runs

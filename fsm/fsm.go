@@ -12,6 +12,9 @@ import (
 // FSM adapts State to raft.FSM. It guards the state with a lock, and wakes
 // readers waiting for the state to move past an index (long polling).
 type FSM struct {
+	// speaks is the newest protocol this build speaks: commands introduced
+	// by a newer protocol are unknown to it.
+	speaks  int
 	mu      sync.RWMutex
 	state   *State
 	changed chan struct{} // closed and replaced after every apply or restore
@@ -24,9 +27,15 @@ type FSM struct {
 func (f *FSM) OnApply(fn func(index uint64, e Envelope, err error)) { f.onApply = fn }
 
 // New returns an FSM over the empty state of a new cluster at the given
-// protocol version.
-func New(protocol int) *FSM {
-	return &FSM{state: NewState(protocol), changed: make(chan struct{})}
+// protocol version, for a build that speaks protocols up to protocol.
+func New(protocol int) *FSM { return NewFor(protocol, protocol) }
+
+// NewFor returns an FSM over the empty state of a new cluster at protocol
+// active, for a build that speaks protocols up to speaks. A command this
+// build does not speak is treated as unknown: skipped if optional, an error
+// otherwise (which the protocol rule makes impossible in a healthy cluster).
+func NewFor(active, speaks int) *FSM {
+	return &FSM{state: NewState(active), speaks: speaks, changed: make(chan struct{})}
 }
 
 // Apply implements raft.FSM. Commands come back as *Result; configuration and
@@ -46,11 +55,24 @@ func (f *FSM) Apply(l *raft.Log) any {
 		f.state.Index = l.Index
 		return &Result{Index: l.Index, Err: err}
 	}
-	err = f.state.Apply(l.Index, e)
+	if CommandProtocol(e.Type) > f.speaks {
+		err = f.unknown(l.Index, e)
+	} else {
+		err = f.state.Apply(l.Index, e)
+	}
 	if f.onApply != nil {
 		f.onApply(l.Index, e, err)
 	}
 	return &Result{Index: l.Index, Err: err}
+}
+
+// unknown handles a command of a protocol this build does not speak.
+func (f *FSM) unknown(index uint64, e Envelope) error {
+	f.state.Index = index
+	if e.Optional {
+		return nil
+	}
+	return fmt.Errorf("%w: %q needs protocol %d, this build speaks up to %d", ErrUnknownCommand, e.Type, CommandProtocol(e.Type), f.speaks)
 }
 
 func (f *FSM) notifyLocked() {

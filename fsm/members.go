@@ -10,7 +10,16 @@ func (s *State) applyMemberJoin(_ time.Time, c MemberJoin) error {
 	if err := s.CheckJoin(m); err != nil {
 		return err
 	}
+	if old, ok := s.Members[m.ID]; ok && m.Build == nil {
+		m.Build = old.Build
+	}
+	if s.ProtocolVersion == 0 {
+		// The first member of a new cluster sets its protocol: the newest
+		// the member speaks. It comes from the log, so every server agrees.
+		s.ProtocolVersion = m.Protocol.Max
+	}
 	s.Members[m.ID] = m.clone()
+	s.noteBuild(m.Version, m.Protocol)
 	return nil
 }
 
@@ -70,5 +79,24 @@ func (s *State) applyMemberReport(_ time.Time, c MemberReport) error {
 	m.Version = c.Version
 	m.Protocol = c.Protocol
 	s.Members[c.ID] = m
+	s.noteBuild(c.Version, c.Protocol)
+	return nil
+}
+
+func (s *State) applyMemberStatus(_ time.Time, c MemberStatus) error {
+	m, ok := s.Members[c.ID]
+	if !ok {
+		return fmt.Errorf("%w: member %q", ErrNotFound, c.ID)
+	}
+	if err := ValidateProtocol(c.Build.Protocol); err != nil {
+		return err
+	}
+	if err := ValidateVersion(c.Build.Version); err != nil {
+		return err
+	}
+	b := c.Build
+	m.Build = &b
+	s.Members[c.ID] = m
+	s.noteBuild(b.Version, b.Protocol)
 	return nil
 }

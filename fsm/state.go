@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 )
 
@@ -23,6 +24,9 @@ type Member struct {
 	Voter    bool              `json:"voter"`
 	Protocol ProtocolRange     `json:"protocol"`
 	Labels   map[string]string `json:"labels,omitempty"`
+	// Build is the build the member reported with member.status; set only
+	// once the cluster speaks protocol 2.
+	Build *BuildInfo `json:"build,omitempty"`
 }
 
 // State is the whole replicated state. It is snapshotted and restored whole.
@@ -32,7 +36,9 @@ type State struct {
 	// Members is the catalogue, keyed by member id.
 	Members map[string]Member `json:"members"`
 	// ProtocolVersion is the cluster's active protocol version (S1): what
-	// every agent speaks, whatever newer version its build could.
+	// every agent speaks, whatever newer version its build could. It is 0
+	// until the first member joins, which sets it to the newest protocol
+	// that member speaks; only finalize raises it after that.
 	ProtocolVersion int `json:"protocol_version"`
 	// Txns holds the active transaction and the bounded history, by id.
 	Txns map[string]*Txn `json:"txns"`
@@ -40,6 +46,10 @@ type State struct {
 	TxnOrder []string `json:"txn_order"`
 	// Active is the id of the active transaction, or "".
 	Active string `json:"active"`
+	// Builds records, for every version a member has reported, the protocol
+	// range it spoke, so that an upgrade to a version that cannot speak the
+	// active protocol (a downgrade past finalize) is refused.
+	Builds map[string]ProtocolRange `json:"builds,omitempty"`
 }
 
 // MaxHistory bounds how many finished transactions are kept.
@@ -63,10 +73,20 @@ func (s *State) Clone() *State {
 		c.Txns[id] = t.clone()
 	}
 	c.TxnOrder = append([]string(nil), s.TxnOrder...)
+	if s.Builds != nil {
+		c.Builds = make(map[string]ProtocolRange, len(s.Builds))
+		for v, p := range s.Builds {
+			c.Builds[v] = p
+		}
+	}
 	return &c
 }
 
 func (m Member) clone() Member {
+	if m.Build != nil {
+		b := *m.Build
+		m.Build = &b
+	}
 	if m.Labels != nil {
 		l := make(map[string]string, len(m.Labels))
 		for k, v := range m.Labels {
@@ -75,6 +95,29 @@ func (m Member) clone() Member {
 		m.Labels = l
 	}
 	return m
+}
+
+// noteBuild records the protocol range a version speaks.
+func (s *State) noteBuild(version string, p ProtocolRange) {
+	if version == "" {
+		return
+	}
+	if s.Builds == nil {
+		s.Builds = map[string]ProtocolRange{}
+	}
+	s.Builds[version] = p
+}
+
+// CheckTarget refuses a transaction to a version known to speak only
+// protocols below the active one: after finalize, the old build cannot
+// rejoin the cluster.
+func (s *State) CheckTarget(version string) error {
+	p, ok := s.Builds[version]
+	if ok && p.Max < s.ProtocolVersion {
+		return fmt.Errorf("%w: version %s speaks protocol %d-%d, below the cluster's active protocol %d; "+
+			"a cluster cannot go back past a finalized protocol", ErrConflict, version, p.Min, p.Max, s.ProtocolVersion)
+	}
+	return nil
 }
 
 // MemberList returns the members sorted by id.

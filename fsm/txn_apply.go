@@ -21,6 +21,9 @@ func (s *State) ValidateTxn(t Txn) error {
 	if err := ValidateVersion(t.TargetVersion); err != nil {
 		return err
 	}
+	if err := s.CheckTarget(t.TargetVersion); err != nil {
+		return err
+	}
 	if (t.ArtifactURL == "") != (t.ArtifactSHA256 == "") {
 		return fmt.Errorf("%w: an artifact needs both a URL and its sha256", ErrInvalid)
 	}

@@ -51,7 +51,7 @@ func New(cfg Config) (*Agent, error) {
 	a := &Agent{
 		cfg:          cfg,
 		log:          cfg.Logger,
-		fsm:          fsm.New(cfg.Protocol.Min),
+		fsm:          fsm.NewFor(0, cfg.Protocol.Max),
 		leaderNotify: make(chan bool, 16),
 		notices:      newNoticeQueue(),
 		events:       newEventLog(),
@@ -87,6 +87,10 @@ func (a *Agent) Start() error {
 	}
 	a.wg.Add(1)
 	go a.sendNotices()
+	if a.cfg.Protocol.Max >= fsm.CommandProtocol(fsm.CmdMemberStatus) {
+		a.wg.Add(1)
+		go a.reportBuild()
+	}
 	a.log.Info("raft started", "id", a.cfg.ID, "raft_addr", a.cfg.RaftAddr,
 		"existing_state", parts.existing, "bootstrap", a.cfg.Bootstrap && !parts.existing)
 	a.wg.Add(1)

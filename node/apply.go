@@ -30,6 +30,12 @@ func (a *Agent) Apply(ctx context.Context, t fsm.CommandType, body any) (uint64,
 	}
 	var protocol int
 	a.fsm.View(func(s *fsm.State) { protocol = s.ProtocolVersion })
+	if need := fsm.CommandProtocol(t); need > protocol {
+		// The protocol rule: never propose what a member of the cluster
+		// might not be able to apply.
+		return 0, fmt.Errorf("%w: %s needs protocol %d, but the cluster speaks %d until every member is upgraded and the transaction finalizes",
+			fsm.ErrConflict, t, need, protocol)
+	}
 	data, err := fsm.Encode(t, protocol, time.Now(), body)
 	if err != nil {
 		return 0, err

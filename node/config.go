@@ -28,8 +28,11 @@ type Config struct {
 	Join []string
 	// Token is sent with this agent's own writes to other agents.
 	Token string
-	// Version is the version this node reports for itself.
+	// Version is the version this node reports for itself: its version
+	// hook's output, or else BuildVersion.
 	Version string
+	// BuildVersion is the version of this agent's own build.
+	BuildVersion string
 	// Protocol is the range of protocol versions this build speaks.
 	Protocol fsm.ProtocolRange
 	// Hooks are this node's upgrade hooks, from its local config file.
@@ -76,6 +79,9 @@ func (c *Config) validate() error {
 	}
 	if c.RaftMultiplier < 0.05 || c.RaftMultiplier > 20 {
 		return fmt.Errorf("--raft-multiplier %v: want a value between 0.05 and 20", c.RaftMultiplier)
+	}
+	if c.BuildVersion == "" {
+		c.BuildVersion = c.Version
 	}
 	if c.MaxVoters == 0 {
 		c.MaxVoters = DefaultMaxVoters

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
@@ -26,8 +28,9 @@ func (a *Agent) startExecutor() error {
 	a.exec = executor.New(executor.Options{
 		NodeID: a.cfg.ID, Hooks: a.cfg.Hooks, Journal: j,
 		ArtifactDir: filepath.Join(a.cfg.DataDir, "artifacts"),
-		Logger:      a.log, BuildVersion: a.cfg.Version,
-		OnFinish: func(_ executor.Step, st executor.Status) { a.notices.add(a.noticeOf(st)) },
+		Logger:      a.log, BuildVersion: a.cfg.BuildVersion,
+		OnFinish:    func(_ executor.Step, st executor.Status) { a.notices.add(a.noticeOf(st)) },
+		SelfRestart: a.reexec,
 	})
 	if a.cfg.Hooks.Version != "" {
 		ctx, cancel := context.WithTimeout(a.ctx, a.cfg.Hooks.EffectiveTimeout())
@@ -138,4 +141,18 @@ func (a *Agent) Diagnostic(ctx context.Context) rpc.Diagnostic {
 		}
 	}
 	return d
+}
+
+// reexec replaces this process with a fresh run of its executable (which
+// the install hook may have replaced), with the same arguments and
+// environment. Every acknowledged write is already on disk, and the journal
+// says the restart began, so the new process resumes the step. It returns
+// only on failure.
+func (a *Agent) reexec() error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable: %w", err)
+	}
+	a.log.Info("re-executing", "executable", exe)
+	return syscall.Exec(exe, os.Args, os.Environ())
 }

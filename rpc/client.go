@@ -153,3 +153,16 @@ func (c *Client) Events(ctx context.Context, after uint64, wait time.Duration) (
 	_, err := c.Do(ctx, http.MethodGet, "/v1/events", q, nil, &out)
 	return out, err
 }
+
+// ReportStatus reports member id's build (protocol 2 clusters only).
+func (c *Client) ReportStatus(ctx context.Context, id string, b fsm.BuildInfo) error {
+	_, err := c.Do(ctx, http.MethodPost, "/v1/members/"+url.PathEscape(id)+"/status", nil, b, nil)
+	return err
+}
+
+// Protocol reads the active protocol version, waiting as w says.
+func (c *Client) Protocol(ctx context.Context, w Wait) (ProtocolInfo, uint64, error) {
+	var out ProtocolInfo
+	idx, err := c.Do(ctx, http.MethodGet, "/v1/protocol", w.query(), nil, &out)
+	return out, idx, err
+}

@@ -81,3 +81,36 @@ func (s *Server) transfer(r *http.Request) (any, error) {
 }
 
 func (s *Server) health(r *http.Request) (any, error) { return s.b.Health(), nil }
+
+func (s *Server) memberStatus(r *http.Request) (any, error) {
+	var b fsm.BuildInfo
+	if err := decode(r, &b); err != nil {
+		return nil, err
+	}
+	st := fsm.MemberStatus{ID: r.PathValue("id"), Build: b}
+	if err := fsm.ValidateID(st.ID); err != nil {
+		return nil, err
+	}
+	if err := s.b.ReportStatus(r.Context(), st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// ProtocolInfo is the cluster's active protocol version and what each
+// member speaks.
+type ProtocolInfo struct {
+	Active  int                          `json:"active"`
+	Members map[string]fsm.ProtocolRange `json:"members"`
+}
+
+func (s *Server) protocol(r *http.Request) (any, error) {
+	out := ProtocolInfo{Members: map[string]fsm.ProtocolRange{}}
+	s.b.FSM().View(func(st *fsm.State) {
+		out.Active = st.ProtocolVersion
+		for id, m := range st.Members {
+			out.Members[id] = m.Protocol
+		}
+	})
+	return out, nil
+}

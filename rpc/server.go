@@ -39,6 +39,9 @@ type Backend interface {
 	TransferLeadership(ctx context.Context, to string) (string, error)
 	// Health describes the agent and its Raft state.
 	Health() Health
+	// ReportStatus commits a member's build report (leader only; protocol
+	// 2).
+	ReportStatus(ctx context.Context, st fsm.MemberStatus) error
 }
 
 // ServerOptions configure a Server.
@@ -58,6 +61,9 @@ type ServerOptions struct {
 	Steps Steps
 	// Events serves /v1/events; nil leaves it out.
 	Events EventSource
+	// Speaks is the newest protocol this build speaks; routes of newer
+	// protocols are left out, as an older build would not have them.
+	Speaks int
 }
 
 // EventSource is an agent's event log.
@@ -109,6 +115,10 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/leader", s.read(s.leader))
 	s.mux.Handle("POST /v1/leader/transfer", s.write(s.transfer))
 	s.mux.Handle("GET /v1/health", s.read(s.health))
+	s.mux.Handle("GET /v1/protocol", s.read(s.protocol))
+	if s.opts.Speaks >= fsm.CommandProtocol(fsm.CmdMemberStatus) {
+		s.mux.Handle("POST /v1/members/{id}/status", s.write(s.memberStatus))
+	}
 	s.mux.HandleFunc("GET /v1/metrics", func(w http.ResponseWriter, r *http.Request) {
 		if s.opts.Metrics == nil {
 			writeError(w, fmt.Errorf("%w: metrics are not enabled", fsm.ErrNotFound))

@@ -128,7 +128,7 @@ func runAgent(c *cli.Context) error {
 		cfg.Logger.Warn("metrics disabled", "error", err)
 	}
 	api := rpc.NewServer(agent, rpc.ServerOptions{Token: cfg.Token, Metrics: metrics, Logger: cfg.Logger.Named("api"),
-		Upgrades: coord, Steps: agent, Events: agent})
+		Upgrades: coord, Steps: agent, Events: agent, Speaks: cfg.Protocol.Max})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

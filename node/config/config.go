@@ -48,7 +48,7 @@ func (h Hooks) CanUpgrade() error {
 	if strings.TrimSpace(h.Install) == "" {
 		missing = append(missing, "upgrade.install")
 	}
-	if strings.TrimSpace(h.Version) == "" {
+	if strings.TrimSpace(h.Version) == "" && !h.SelfRestart() {
 		missing = append(missing, "upgrade.version")
 	}
 	if len(missing) == 0 {
@@ -56,6 +56,16 @@ func (h Hooks) CanUpgrade() error {
 	}
 	return fmt.Errorf("%w: %s not set in the agent config", ErrCannotUpgrade, strings.Join(missing, " and "))
 }
+
+// RestartSelf is the restart hook value that makes the agent re-execute
+// its own executable after install: the way an agent upgrades itself
+// without a supervisor.
+const RestartSelf = "self"
+
+// SelfRestart reports whether the restart hook is RestartSelf. Such an
+// agent upgrades itself, so without a version hook it reports its own
+// build's version.
+func (h Hooks) SelfRestart() bool { return strings.TrimSpace(h.Restart) == RestartSelf }
 
 // EffectiveTimeout is Timeout, or DefaultTimeout when Timeout is not positive.
 func (h Hooks) EffectiveTimeout() time.Duration {

@@ -98,6 +98,10 @@ type Options struct {
 	// BuildVersion is reported by CurrentVersion when there is no version
 	// hook: the agent's own build.
 	BuildVersion string
+	// SelfRestart re-executes the agent, for the restart hook "self". It
+	// does not return when it succeeds; the new process resumes the
+	// attempt from the journal.
+	SelfRestart func() error
 }
 
 // Executor runs steps on this node. Its methods are safe for concurrent use.

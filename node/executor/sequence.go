@@ -130,7 +130,7 @@ func (e *Executor) canRun(step Step) error {
 	if strings.TrimSpace(h.Rollback) == "" {
 		missing = append(missing, "upgrade.rollback")
 	}
-	if strings.TrimSpace(h.Version) == "" {
+	if strings.TrimSpace(h.Version) == "" && !h.SelfRestart() {
 		missing = append(missing, "upgrade.version")
 	}
 	if len(missing) > 0 {
@@ -159,7 +159,12 @@ func (e *Executor) artifactFor(ctx context.Context, step Step, rec journal.Recor
 func (e *Executor) phases(step Step) []phase {
 	h := e.opts.Hooks
 	if step.Rollback {
-		return []phase{{name: HookRollback, command: h.Rollback, atMostOnce: true}}
+		ps := []phase{{name: HookRollback, command: h.Rollback, atMostOnce: true}}
+		if h.SelfRestart() {
+			// The rollback put the old binary back: run it.
+			ps = append(ps, phase{name: HookRestart, command: h.Restart})
+		}
+		return ps
 	}
 	return []phase{
 		{name: HookDrain, command: h.Drain},
@@ -188,6 +193,9 @@ func resumePoint(phases []phase, rec journal.Record) []phase {
 func (e *Executor) runPhase(ctx context.Context, a *attempt, rec journal.Record, p phase, env []string) error {
 	if strings.TrimSpace(p.command) == "" {
 		return nil
+	}
+	if p.name == HookRestart && e.opts.Hooks.SelfRestart() {
+		return e.restartSelf(a, rec)
 	}
 	if prev, began := rec.Hook(p.name); began {
 		if prev.Succeeded() {
@@ -272,17 +280,46 @@ func (e *Executor) pollHealth(ctx context.Context, a *attempt, command string, e
 	}
 }
 
-// checkVersion runs the version hook: the step is done only when it prints
-// the target version.
-func (e *Executor) checkVersion(ctx context.Context, a *attempt, env []string) outcome {
-	res, err := e.runHook(ctx, a, HookVersion, e.opts.Hooks.Version, env, e.opts.Hooks.EffectiveTimeout(), true)
-	if err != nil {
-		if errors.Is(err, errInterrupted) {
-			return outcome{err: err}
-		}
-		return failed(err)
+// restartSelf journals the restart and re-executes the agent. In the new
+// process the journal shows the restart begun: that process is the restart,
+// so it is journaled as done and the sequence goes on.
+func (e *Executor) restartSelf(a *attempt, rec journal.Record) error {
+	key := a.step.key()
+	if _, began := rec.Hook(HookRestart); began {
+		return e.opts.Journal.HookEnd(key, HookRestart, journal.Outcome{})
 	}
-	got := strings.TrimSpace(res.Stdout)
+	if e.opts.SelfRestart == nil {
+		return errors.New(`restart "self" is not available in this agent`)
+	}
+	if err := e.opts.Journal.HookBegin(key, HookRestart); err != nil {
+		return fmt.Errorf("restart not run: %w", err)
+	}
+	e.setHook(a, HookRestart)
+	e.log.Info("re-executing the agent to finish the step", "txn", key.TxnID, "attempt", key.Attempt)
+	if err := e.opts.SelfRestart(); err != nil {
+		_ = e.opts.Journal.HookEnd(key, HookRestart, journal.Outcome{ExitCode: -1, Error: err.Error()})
+		return fmt.Errorf("restart self: %w", err)
+	}
+	return nil
+}
+
+// checkVersion runs the version hook: the step is done only when it prints
+// the target version. Without a version hook (a self-upgrading agent) the
+// version is this build's own.
+func (e *Executor) checkVersion(ctx context.Context, a *attempt, env []string) outcome {
+	var got string
+	if strings.TrimSpace(e.opts.Hooks.Version) == "" {
+		got = e.opts.BuildVersion
+	} else {
+		res, err := e.runHook(ctx, a, HookVersion, e.opts.Hooks.Version, env, e.opts.Hooks.EffectiveTimeout(), true)
+		if err != nil {
+			if errors.Is(err, errInterrupted) {
+				return outcome{err: err}
+			}
+			return failed(err)
+		}
+		got = strings.TrimSpace(res.Stdout)
+	}
 	if got != a.step.TargetVersion {
 		return outcome{
 			state:   StateFailed,

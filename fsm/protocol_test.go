@@ -1,0 +1,66 @@
+package fsm
+
+import (
+	"testing"
+
+	"github.com/hashicorp/raft"
+	"github.com/stretchr/testify/require"
+)
+
+func applyLog(t *testing.T, f *FSM, index uint64, typ CommandType, body any) *Result {
+	t.Helper()
+	b, err := Encode(typ, 1, t0, body)
+	require.NoError(t, err)
+	return f.Apply(&raft.Log{Index: index, Type: raft.LogCommand, Data: b}).(*Result)
+}
+
+func TestFirstMemberSetsTheClusterProtocol(t *testing.T) {
+	f := NewFor(0, 2)
+	m := member("n1", "7001", "8001")
+	m.Protocol = ProtocolRange{Min: 1, Max: 2}
+	require.NoError(t, applyLog(t, f, 1, CmdMemberJoin, MemberJoin{m}).Err)
+	require.Equal(t, 2, f.Read().ProtocolVersion)
+
+	// A build that only speaks protocol 1 cannot join a protocol-2 cluster.
+	old := member("n2", "7002", "8002")
+	res := applyLog(t, f, 2, CmdMemberJoin, MemberJoin{old})
+	require.ErrorIs(t, res.Err, ErrConflict)
+	require.Contains(t, res.Err.Error(), "active protocol is 2")
+	require.NotContains(t, f.Read().Members, "n2")
+}
+
+func TestProtocolTwoCommandUnknownToAProtocolOneBuild(t *testing.T) {
+	status := MemberStatus{ID: "n1", Build: BuildInfo{Version: "2.0.0", Protocol: ProtocolRange{1, 2}, GoVersion: "go1.26"}}
+	for _, tc := range []struct {
+		speaks int
+		err    error
+	}{{1, ErrUnknownCommand}, {2, nil}} {
+		f := NewFor(0, tc.speaks)
+		require.NoError(t, applyLog(t, f, 1, CmdMemberJoin, MemberJoin{member("n1", "7001", "8001")}).Err)
+		before := f.Read()
+		res := applyLog(t, f, 2, CmdMemberStatus, status)
+		if tc.err != nil {
+			require.ErrorIs(t, res.Err, tc.err)
+			before.Index = 2
+			require.Equal(t, before, f.Read(), "an unknown command changes nothing")
+			continue
+		}
+		require.NoError(t, res.Err)
+		require.Equal(t, &status.Build, f.Read().Members["n1"].Build)
+	}
+	require.Equal(t, 2, CommandProtocol(CmdMemberStatus))
+	require.Equal(t, 1, CommandProtocol(CmdTxnStart))
+}
+
+func TestDowngradePastFinalizeIsRefused(t *testing.T) {
+	s := threeMembers()
+	s.noteBuild("1.0.0", ProtocolRange{1, 1})
+	s.noteBuild("2.0.0", ProtocolRange{1, 2})
+	require.NoError(t, s.CheckTarget("1.0.0"), "before finalize, going back is fine")
+	s.ProtocolVersion = 2
+	err := s.CheckTarget("1.0.0")
+	require.ErrorIs(t, err, ErrConflict)
+	require.Contains(t, err.Error(), "below the cluster's active protocol 2")
+	require.NoError(t, s.CheckTarget("2.0.0"))
+	require.NoError(t, s.CheckTarget("9.9.9"), "an unknown version is not refused")
+}
