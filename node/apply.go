@@ -29,7 +29,7 @@ func (a *Agent) Apply(ctx context.Context, t fsm.CommandType, body any) (uint64,
 		defer cancel()
 	}
 	var protocol int
-	a.fsm.View(func(s *fsm.State) { protocol = s.ProtocolVersion })
+	a.fsm.View(func(s *fsm.State) { protocol = max(s.ProtocolVersion, 1) })
 	if need := fsm.CommandProtocol(t); need > protocol {
 		// The protocol rule: never propose what a member of the cluster
 		// might not be able to apply.
