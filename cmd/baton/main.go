@@ -65,6 +65,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ExitErrHandler:  func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			agentCommand(),
+			versionCommand(),
 			membersCommand(),
 			leaderCommand(),
 			upgradeCommand(),

@@ -26,13 +26,21 @@ func membersCommand() *cli.Command {
 			if c.Bool("json") {
 				return printJSON(c.App.Writer, members)
 			}
+			proto, _, err := clientOf(c).Protocol(ctx, rpcNoWait)
+			if err != nil {
+				return err
+			}
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tRAFT ADDR\tHTTP ADDR\tVERSION\tPROTOCOL\tVOTER\tLEADER")
 			for _, m := range members {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d-%d\t%s\t%s\n", m.ID, m.RaftAddr, m.HTTPAddr, m.Version,
 					m.Protocol.Min, m.Protocol.Max, yesNo(m.Voter), yesNo(m.Leader))
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, "active protocol: %d\n", proto.Active)
+			return nil
 		},
 	}
 }
