@@ -10,13 +10,14 @@ PKG      := github.com/baton-upgrade/baton/internal/build
 LDFLAGS  := -X $(PKG).Version=$(VERSION) -X $(PKG).ProtocolMin=$(PROTOCOL_MIN) -X $(PKG).ProtocolMax=$(PROTOCOL)
 GO       ?= go
 
-.PHONY: all baton demosvc test test-short vet fmt cluster demo help
+.PHONY: all baton demosvc test test-short vet fmt cluster demo demo-self help
 
 all: baton
 
 help:
 	@echo "make baton      build bin/baton (VERSION=, PROTOCOL=, OUT= to stamp another build)"
 	@echo "make demo       build, start a three-node cluster with a toy service, upgrade it 1.0.0 -> 2.0.0, kill the leader half-way"
+	@echo "make demo-self  three agents of Baton 1.0.0 upgrade themselves to 2.0.0; the protocol switches at the end"
 	@echo "make cluster    build and run a local three-node cluster on loopback (Ctrl-C stops it)"
 	@echo "make test       go vet, then every test with the race detector"
 	@echo "make fmt        gofmt the tree"
@@ -46,3 +47,8 @@ demosvc:
 
 demo: baton demosvc
 	scripts/demo.sh bin
+
+demo-self:
+	$(MAKE) baton VERSION=1.0.0 PROTOCOL=1 OUT=bin/baton-1.0.0
+	$(MAKE) baton VERSION=2.0.0 PROTOCOL=2 OUT=bin/baton-2.0.0
+	scripts/demo-self.sh bin/baton-1.0.0 bin/baton-2.0.0

@@ -24,14 +24,14 @@ func newHarness(t *testing.T, size int, req rpc.StartRequest) *harness {
 	t.Helper()
 	h := &harness{t: t, c: newFakeCluster(t, "n1", members(size)...), n: newFakeNodes(), ctx: context.Background()}
 	h.co = New(h.c, h.n, Options{Now: h.c.clock, HandoffPatience: 10 * time.Second})
-	h.tm = &term{reconciledAt: map[string]time.Time{}}
+	h.tm = newTerm()
 	txn, err := h.co.Start(h.ctx, req)
 	require.NoError(t, err)
 	h.txnID = txn.ID
 	return h
 }
 
-func (h *harness) drive() { h.co.drive(h.ctx, h.tm, h.c.FSM().Read()) }
+func (h *harness) drive() { h.co.turn(h.ctx, h.tm) }
 
 func (h *harness) txn() *fsm.Txn { return h.c.FSM().Read().Txn(h.txnID) }
 

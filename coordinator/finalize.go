@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
@@ -26,14 +25,30 @@ func TargetProtocol(st *fsm.State) int {
 // protocol version. Every member must answer first: a member that is down
 // might still run an old build, so it blocks finalize, with the reason on
 // the transaction, until it is back or removed.
-func (co *Coordinator) finalize(ctx context.Context, tm *term, st *fsm.State, t *fsm.Txn) time.Duration {
-	if down := co.unreachable(ctx, st); len(down) > 0 {
+func (co *Coordinator) finalize(ctx context.Context, tm *term, t *fsm.Txn) time.Duration {
+	var (
+		members []fsm.Member
+		v       int
+		blocked error
+	)
+	co.c.FSM().View(func(s *fsm.State) {
+		members = s.MemberList()
+		v = TargetProtocol(s)
+		blocked = s.CheckFinalize(t, v)
+	})
+	down, stale := co.checkMembers(ctx, members)
+	if len(down) > 0 {
 		co.note(ctx, tm, t, fmt.Sprintf("finalize blocked: %s unreachable; bring it back or remove it", strings.Join(down, ", ")))
 		return 2 * time.Second
 	}
-	v := TargetProtocol(st)
-	if err := st.CheckFinalize(t, v); err != nil {
-		co.note(ctx, tm, t, "finalize blocked: "+err.Error())
+	if len(stale) > 0 {
+		// A node that restarted into a new build re-registers its protocol
+		// range; finalize must not count the old one.
+		co.note(ctx, tm, t, fmt.Sprintf("finalize waits for %s to register the protocol range of the build it now runs", strings.Join(stale, ", ")))
+		return 500 * time.Millisecond
+	}
+	if blocked != nil {
+		co.note(ctx, tm, t, "finalize blocked: "+blocked.Error())
 		return 2 * time.Second
 	}
 	if _, err := co.c.Apply(ctx, fsm.CmdTxnFinalize, fsm.TxnFinalize{TxnID: t.ID, ProtocolVersion: v}); err != nil {
@@ -44,31 +59,36 @@ func (co *Coordinator) finalize(ctx context.Context, tm *term, st *fsm.State, t 
 	return idle
 }
 
-// unreachable lists the members (other than this one) whose diagnostic
-// call fails.
-func (co *Coordinator) unreachable(ctx context.Context, st *fsm.State) []string {
-	var (
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-		down []string
-	)
-	for _, m := range st.MemberList() {
-		if m.ID == co.c.ID() {
-			continue
+// checkMembers probes every member: down lists those whose diagnostic call
+// fails, stale those whose running build speaks a protocol range the
+// catalogue does not hold yet (builds that predate the field report none).
+// It asks maxInFlight of them at a time.
+func (co *Coordinator) checkMembers(ctx context.Context, members []fsm.Member) (down, stale []string) {
+	var others []fsm.Member
+	for _, m := range members {
+		if m.ID != co.c.ID() {
+			others = append(others, m)
+		} else if self, ok := co.c.(interface{ Self() fsm.Member }); ok && self.Self().Protocol != m.Protocol {
+			stale = append(stale, m.ID)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, co.opts.CallTimeout)
-			defer cancel()
-			if _, err := co.n.Diagnostic(cctx, m.HTTPAddr); err != nil {
-				mu.Lock()
-				down = append(down, m.ID)
-				mu.Unlock()
-			}
-		}()
 	}
-	wg.Wait()
+	failed := make([]bool, len(others))
+	changed := make([]bool, len(others))
+	co.fanOut(len(others), func(i int) {
+		cctx, cancel := context.WithTimeout(ctx, co.opts.CallTimeout)
+		defer cancel()
+		d, err := co.n.Diagnostic(cctx, others[i].HTTPAddr)
+		failed[i] = err != nil
+		changed[i] = err == nil && d.Protocol != (fsm.ProtocolRange{}) && d.Protocol != others[i].Protocol
+	})
+	for i, m := range others {
+		if failed[i] {
+			down = append(down, m.ID)
+		} else if changed[i] {
+			stale = append(stale, m.ID)
+		}
+	}
 	sortIDs(down)
-	return down
+	sortIDs(stale)
+	return down, stale
 }

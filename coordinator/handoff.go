@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	metrics "github.com/armon/go-metrics"
@@ -17,9 +16,9 @@ import (
 // keeps trying for HandoffPatience, with the reason on the transaction,
 // then pauses the transaction. This node never starts its own upgrade while
 // it leads (I4).
-func (co *Coordinator) handoff(ctx context.Context, tm *term, st *fsm.State, t *fsm.Txn, batch []string) time.Duration {
+func (co *Coordinator) handoff(ctx context.Context, tm *term, t *fsm.Txn, batch []string) time.Duration {
 	decided := co.opts.Now()
-	probes := co.probe(ctx, st, t)
+	probes := co.probe(ctx, t)
 	exclude := append([]string{co.c.ID()}, batch...)
 	chosen, ok, rejections := ChooseSuccessor(probes, exclude, co.c.LastIndex(), co.opts.MaxLag, co.opts.Weights)
 	if !ok {
@@ -53,36 +52,35 @@ func (co *Coordinator) handoff(ctx context.Context, tm *term, st *fsm.State, t *
 	return idle
 }
 
-// probe asks every other voter for its diagnostic, all at once.
-func (co *Coordinator) probe(ctx context.Context, st *fsm.State, t *fsm.Txn) []Probe {
-	var (
-		mu     sync.Mutex
-		wg     sync.WaitGroup
-		probes []Probe
-	)
-	for _, m := range st.MemberList() {
-		if m.ID == co.c.ID() {
-			continue
+// probe asks every other voter for its diagnostic, all at once; the other
+// members are listed as non-voters, which never qualify.
+func (co *Coordinator) probe(ctx context.Context, t *fsm.Txn) []Probe {
+	var members []fsm.Member
+	co.c.FSM().View(func(s *fsm.State) { members = s.MemberList() })
+	var probes []Probe
+	var voters []fsm.Member
+	for _, m := range members {
+		switch {
+		case m.ID == co.c.ID():
+		case m.Voter:
+			voters = append(voters, m)
+		default:
+			probes = append(probes, Probe{ID: m.ID})
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p := Probe{ID: m.ID, Voter: m.Voter}
-			cctx, cancel := context.WithTimeout(ctx, co.opts.CallTimeout)
-			defer cancel()
-			if m.Voter {
-				d, err := co.n.Diagnostic(cctx, m.HTTPAddr)
-				if err == nil {
-					p.Reachable, p.Healthy, p.AppliedIndex = true, d.Healthy, d.AppliedIndex
-					p.Upgraded = d.Version == t.TargetVersion
-					p.IdleCPU, p.IdleMem = d.IdleCPU, d.IdleMem
-				}
-			}
-			mu.Lock()
-			probes = append(probes, p)
-			mu.Unlock()
-		}()
 	}
-	wg.Wait()
-	return probes
+	answers := make([]Probe, len(voters))
+	co.fanOut(len(voters), func(i int) {
+		m := voters[i]
+		p := Probe{ID: m.ID, Voter: true}
+		cctx, cancel := context.WithTimeout(ctx, co.opts.CallTimeout)
+		defer cancel()
+		d, err := co.n.Diagnostic(cctx, m.HTTPAddr)
+		if err == nil {
+			p.Reachable, p.Healthy, p.AppliedIndex = true, d.Healthy, d.AppliedIndex
+			p.Upgraded = d.Version == t.TargetVersion
+			p.IdleCPU, p.IdleMem = d.IdleCPU, d.IdleMem
+		}
+		answers[i] = p
+	})
+	return append(probes, answers...)
 }

@@ -128,13 +128,27 @@ func (co *Coordinator) plan(r request, members []fsm.Member, leader string) (rpc
 // Plan computes what a transaction would do, changing nothing. Any agent
 // can answer it from its own state.
 func (co *Coordinator) Plan(ctx context.Context, req rpc.StartRequest) (rpc.Plan, error) {
-	st := co.c.FSM().Read()
-	members := st.MemberList()
+	members := co.members()
 	r, err := co.parseRequest(req, members)
 	if err != nil {
 		return rpc.Plan{}, err
 	}
 	return co.plan(r, members, co.leaderHint())
+}
+
+// members returns a copy of the catalogue sorted by id. It copies nothing
+// else: the transaction history can be much larger.
+func (co *Coordinator) members() []fsm.Member {
+	var members []fsm.Member
+	co.c.FSM().View(func(s *fsm.State) { members = s.MemberList() })
+	return members
+}
+
+// txn returns a copy of the transaction id, or nil.
+func (co *Coordinator) txn(id string) *fsm.Txn {
+	var t *fsm.Txn
+	co.c.FSM().View(func(s *fsm.State) { t = s.Txn(id) })
+	return t
 }
 
 // leaderHint is the leader's id as this agent knows it.
@@ -149,11 +163,16 @@ func (co *Coordinator) leaderHint() string {
 // Start validates the request, fixes the order of the steps and commits a
 // new transaction (leader only).
 func (co *Coordinator) Start(ctx context.Context, req rpc.StartRequest) (*fsm.Txn, error) {
-	st := co.c.FSM().Read()
-	if a := st.ActiveTxn(); a != nil {
-		return nil, fmt.Errorf("%w: transaction %s is already %s; abort it or wait for it to end", fsm.ErrConflict, a.ID, a.State)
+	var active error
+	co.c.FSM().View(func(s *fsm.State) {
+		if a := s.ActiveTxn(); a != nil {
+			active = fmt.Errorf("%w: transaction %s is already %s; abort it or wait for it to end", fsm.ErrConflict, a.ID, a.State)
+		}
+	})
+	if active != nil {
+		return nil, active
 	}
-	members := st.MemberList()
+	members := co.members()
 	r, err := co.parseRequest(req, members)
 	if err != nil {
 		return nil, err
@@ -171,15 +190,17 @@ func (co *Coordinator) Start(ctx context.Context, req rpc.StartRequest) (*fsm.Tx
 			t.Steps = append(t.Steps, fsm.Step{Node: id, Batch: i})
 		}
 	}
-	if err := st.ValidateTxn(t); err != nil {
-		return nil, err
+	var invalid error
+	co.c.FSM().View(func(s *fsm.State) { invalid = s.ValidateTxn(t) })
+	if invalid != nil {
+		return nil, invalid
 	}
 	if _, err := co.c.Apply(ctx, fsm.CmdTxnStart, fsm.TxnStart{Txn: t}); err != nil {
 		return nil, err
 	}
 	co.log.Info("transaction started", "txn", t.ID, "target", t.TargetVersion, "strategy", t.Strategy,
 		"max_parallel", t.MaxParallel, "batches", len(p.Batches))
-	return co.c.FSM().Read().Txn(t.ID), nil
+	return co.txn(t.ID), nil
 }
 
 func newTxnID(now time.Time) string {
@@ -210,7 +231,7 @@ func (co *Coordinator) Control(ctx context.Context, id, action string, abort rpc
 		return nil, err
 	}
 	co.log.Info("transaction "+action, "txn", id, "rollback", abort.Rollback)
-	return co.c.FSM().Read().Txn(id), nil
+	return co.txn(id), nil
 }
 
 // Notice commits a node's completion notice (leader only).

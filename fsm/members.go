@@ -34,16 +34,20 @@ func (s *State) CheckJoin(m Member) error {
 	if old, ok := s.Members[m.ID]; ok && old.RaftAddr != m.RaftAddr {
 		return fmt.Errorf("%w: member id %q is already taken by raft address %s", ErrConflict, m.ID, old.RaftAddr)
 	}
-	for _, o := range s.MemberList() {
-		if o.ID == m.ID {
-			continue
+	// The clash with the lowest id is reported, as a walk in id order would
+	// find it; the map is walked without sorting or copying it, since a
+	// join with thousands of members happens thousands of times.
+	clash := ""
+	for id, o := range s.Members {
+		if id != m.ID && (o.RaftAddr == m.RaftAddr || o.HTTPAddr == m.HTTPAddr) && (clash == "" || id < clash) {
+			clash = id
 		}
-		if o.RaftAddr == m.RaftAddr {
-			return fmt.Errorf("%w: raft address %s is already used by member %q", ErrConflict, m.RaftAddr, o.ID)
-		}
-		if o.HTTPAddr == m.HTTPAddr {
-			return fmt.Errorf("%w: http address %s is already used by member %q", ErrConflict, m.HTTPAddr, o.ID)
-		}
+	}
+	if clash != "" && s.Members[clash].RaftAddr == m.RaftAddr {
+		return fmt.Errorf("%w: raft address %s is already used by member %q", ErrConflict, m.RaftAddr, clash)
+	}
+	if clash != "" {
+		return fmt.Errorf("%w: http address %s is already used by member %q", ErrConflict, m.HTTPAddr, clash)
 	}
 	if s.ProtocolVersion > 0 && !m.Protocol.Supports(s.ProtocolVersion) {
 		return fmt.Errorf("%w: member %q speaks protocol %d-%d but the cluster's active protocol is %d",

@@ -186,5 +186,8 @@ func UnmarshalSnapshot(b []byte) (*State, error) {
 	if s.Txns == nil {
 		s.Txns = map[string]*Txn{}
 	}
+	for _, t := range s.Txns {
+		t.reindex()
+	}
 	return s, nil
 }

@@ -112,10 +112,92 @@ type Txn struct {
 	UpdatedAt       time.Time `json:"updated_at"`
 	LastProgressAt  time.Time `json:"last_progress_at"`
 	FinishedAt      time.Time `json:"finished_at,omitzero"`
+
+	// index makes the lookups every step command does constant-time; see
+	// stepIndex. It is not part of the replicated state.
+	index stepIndex
+}
+
+// stepIndex is derived from a transaction's steps so that Step, Count and
+// CurrentBatch need not scan them: with ten thousand steps, scanning on
+// every command made a transaction quadratic. The state machine builds it
+// when a transaction starts or is restored (reindex) and keeps it current
+// through setStepState, the only way it changes a step's state. A Txn made
+// anywhere else (decoded from the API, built by a caller) has none, and its
+// methods scan.
+type stepIndex struct {
+	built bool
+	// pos maps each node to its step's position. Steps never change order
+	// or number after a transaction starts, so copies share the map.
+	pos map[string]int
+	// counts holds how many steps are in each state, by stateSlot.
+	counts [len(stepStates)]int
+	// firstOpen is the position of the first step not done, or len(Steps).
+	firstOpen int
+}
+
+// stepStates lists the step states in the order of stepIndex.counts.
+var stepStates = [...]StepState{StepPending, StepRunning, StepDone, StepFailed, StepRolledBack}
+
+func stateSlot(s StepState) int {
+	for i, x := range stepStates {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// reindex rebuilds the step index from the steps.
+func (t *Txn) reindex() {
+	ix := stepIndex{built: true, pos: make(map[string]int, len(t.Steps)), firstOpen: len(t.Steps)}
+	for i, st := range t.Steps {
+		ix.pos[st.Node] = i
+		if slot := stateSlot(st.State); slot >= 0 {
+			ix.counts[slot]++
+		}
+		if st.State != StepDone && i < ix.firstOpen {
+			ix.firstOpen = i
+		}
+	}
+	t.index = ix
+}
+
+// setStepState moves st, one of t's steps, to state to, keeping the index.
+func (t *Txn) setStepState(st *Step, to StepState) {
+	from := st.State
+	st.State = to
+	if !t.index.built || from == to {
+		return
+	}
+	if slot := stateSlot(from); slot >= 0 {
+		t.index.counts[slot]--
+	}
+	if slot := stateSlot(to); slot >= 0 {
+		t.index.counts[slot]++
+	}
+	pos, ok := t.index.pos[st.Node]
+	if !ok {
+		t.reindex()
+		return
+	}
+	switch {
+	case to != StepDone && pos < t.index.firstOpen:
+		t.index.firstOpen = pos
+	case to == StepDone && pos == t.index.firstOpen:
+		for t.index.firstOpen < len(t.Steps) && t.Steps[t.index.firstOpen].State == StepDone {
+			t.index.firstOpen++
+		}
+	}
 }
 
 // Step returns the step of node, or nil.
 func (t *Txn) Step(node string) *Step {
+	if t.index.built {
+		if i, ok := t.index.pos[node]; ok && i < len(t.Steps) && t.Steps[i].Node == node {
+			return &t.Steps[i]
+		}
+	}
 	for i := range t.Steps {
 		if t.Steps[i].Node == node {
 			return &t.Steps[i]
@@ -126,6 +208,9 @@ func (t *Txn) Step(node string) *Step {
 
 // Count returns how many steps are in state s.
 func (t *Txn) Count(s StepState) int {
+	if slot := stateSlot(s); t.index.built && slot >= 0 {
+		return t.index.counts[slot]
+	}
 	n := 0
 	for _, st := range t.Steps {
 		if st.State == s {
@@ -146,7 +231,11 @@ func (t *Txn) Batches() int {
 // CurrentBatch returns the lowest batch holding a step that is not done, or
 // -1 when every step is done.
 func (t *Txn) CurrentBatch() int {
-	for _, st := range t.Steps {
+	from := 0
+	if t.index.built {
+		from = t.index.firstOpen
+	}
+	for _, st := range t.Steps[min(from, len(t.Steps)):] {
 		if st.State != StepDone {
 			return st.Batch
 		}

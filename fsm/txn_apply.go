@@ -85,6 +85,7 @@ func (s *State) applyTxnStart(now time.Time, c TxnStart) error {
 		*st = Step{Node: st.Node, Batch: st.Batch, State: StepPending,
 			PriorVersion: v, FromVersion: v, ToVersion: t.TargetVersion}
 	}
+	t.reindex()
 	s.Txns[t.ID] = &t
 	s.TxnOrder = append(s.TxnOrder, t.ID)
 	s.Active = t.ID
@@ -122,7 +123,8 @@ func (s *State) applyStepBegin(now time.Time, c StepBegin) error {
 	} else if err := canBeginUpgrade(t, st); err != nil {
 		return err
 	}
-	st.State, st.Attempt, st.Rollback = StepRunning, c.Attempt, c.Rollback
+	t.setStepState(st, StepRunning)
+	st.Attempt, st.Rollback = c.Attempt, c.Rollback
 	st.StartedAt, st.FinishedAt, st.Error = now, time.Time{}, ""
 	if m, ok := s.Members[c.Node]; ok {
 		st.FromVersion = m.Version
@@ -201,7 +203,8 @@ func (s *State) applyStepComplete(now time.Time, c StepComplete) error {
 	if c.Version != st.ToVersion {
 		return fmt.Errorf("%w: %s reports version %q, but the step's target is %q", ErrInvalid, c.Node, c.Version, st.ToVersion)
 	}
-	st.State, st.FinishedAt, st.Error = final, now, ""
+	t.setStepState(st, final)
+	st.FinishedAt, st.Error = now, ""
 	if m, ok := s.Members[c.Node]; ok {
 		m.Version = c.Version
 		s.Members[c.Node] = m
@@ -228,7 +231,8 @@ func (s *State) applyStepFail(now time.Time, c StepFail) error {
 	if st.Rollback {
 		what = "rollback"
 	}
-	st.State, st.FinishedAt, st.Error = StepFailed, now, c.Error
+	t.setStepState(st, StepFailed)
+	st.FinishedAt, st.Error = now, c.Error
 	t.UpdatedAt = now
 	reason := fmt.Sprintf("%s on %s failed (attempt %d): %s", what, c.Node, c.Attempt, c.Error)
 	switch {
@@ -295,7 +299,7 @@ func (s *State) applyTxnRetry(now time.Time, c TxnControl) error {
 	}
 	for i := range t.Steps {
 		if t.Steps[i].State == StepFailed {
-			t.Steps[i].State = StepPending
+			t.setStepState(&t.Steps[i], StepPending)
 		}
 	}
 	t.State, t.Reason, t.UpdatedAt, t.LastProgressAt = TxnRunning, "", now, now

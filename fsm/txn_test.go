@@ -206,6 +206,11 @@ func runTxnCases(t *testing.T, cases []txnCase) {
 			if tc.want != nil || tc.check == nil {
 				if tc.want != nil {
 					tc.want(before)
+					// want sets step states directly: derive their index again,
+					// so the comparison also checks the index Apply kept.
+					for _, tx := range before.Txns {
+						tx.reindex()
+					}
 				}
 				require.Equal(t, before, sc.s)
 			}

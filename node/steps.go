@@ -125,7 +125,8 @@ func (a *Agent) stepStatusOf(st executor.Status) rpc.StepStatus {
 // health hook passes), how far its log is applied, what it runs, and how
 // idle it is.
 func (a *Agent) Diagnostic(ctx context.Context) rpc.Diagnostic {
-	d := rpc.Diagnostic{ID: a.cfg.ID, Healthy: true, AppliedIndex: a.parts.raft.AppliedIndex(), Version: a.cfg.Version}
+	d := rpc.Diagnostic{ID: a.cfg.ID, Healthy: true, AppliedIndex: a.parts.raft.AppliedIndex(), Version: a.cfg.Version,
+		Protocol: a.cfg.Protocol}
 	a.fsm.View(func(s *fsm.State) {
 		if m, ok := s.Members[a.cfg.ID]; ok {
 			d.Version = m.Version

@@ -91,11 +91,14 @@ type Notice = StepStatus
 // Diagnostic is a node's answer to the leader's probe before a handoff
 // (S5: does it serve, is its log caught up; S4: how idle is it).
 type Diagnostic struct {
-	ID           string  `json:"id"`
-	Healthy      bool    `json:"healthy"`
-	HealthError  string  `json:"health_error,omitempty"`
-	AppliedIndex uint64  `json:"applied_index"`
-	Version      string  `json:"version"`
-	IdleCPU      float64 `json:"idle_cpu"`
-	IdleMem      float64 `json:"idle_mem"`
+	ID           string `json:"id"`
+	Healthy      bool   `json:"healthy"`
+	HealthError  string `json:"health_error,omitempty"`
+	AppliedIndex uint64 `json:"applied_index"`
+	Version      string `json:"version"`
+	// Protocol is the range of protocol versions the node's running build
+	// speaks (zero from builds that predate the field).
+	Protocol fsm.ProtocolRange `json:"protocol"`
+	IdleCPU  float64           `json:"idle_cpu"`
+	IdleMem  float64           `json:"idle_mem"`
 }

@@ -8,8 +8,9 @@ import (
 	"github.com/baton-upgrade/baton/internal/testutil"
 )
 
-// batonBin is the baton binary built once for the whole test run.
-var batonBin string
+// batonBin is the baton binary built once for the whole test run: version
+// 1.0.0, protocol 1. buildDir holds it and any other build a test makes.
+var batonBin, buildDir string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "baton-integration-")
@@ -17,6 +18,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	buildDir = dir
 	batonBin, err = testutil.Build(dir, testutil.BuildOptions{Version: "1.0.0", ProtocolMin: 1, ProtocolMax: 1})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -50,6 +50,9 @@ func waitTxn(t *testing.T, c *testutil.Cluster, id string, timeout time.Duration
 					return nil
 				}
 			}
+			if got.State.Terminal() || got.State == fsm.TxnFailed {
+				t.Fatalf("transaction %s ended %s (%s), want %v", got.ID, got.State, got.Reason, states)
+			}
 			return fmt.Errorf("transaction %s is %s (%s), want %v", got.ID, got.State, got.Reason, states)
 		}
 		return fmt.Errorf("no agent answered: %v", lastErr)

@@ -11,15 +11,26 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/baton-upgrade/baton/rpc"
 )
 
+// TB is what the harness needs from its caller. *testing.T and *testing.B
+// satisfy it, and so does a benchmark driver that runs outside `go test`.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Cleanup(fn func())
+	TempDir() string
+	Failed() bool
+}
+
 // Cluster is a set of real baton agent processes on loopback.
 type Cluster struct {
-	t      testing.TB
+	t      TB
 	Bin    string
 	Root   string
 	Token  string
@@ -28,6 +39,9 @@ type Cluster struct {
 	RaftMultiplier float64
 	// ConfigFor, when set, returns the --config file for an agent id.
 	ConfigFor func(id string) string
+	// OwnBinary gives every agent its own copy of the binary (at
+	// Root/ID-bin/baton), so that an agent can replace its own executable.
+	OwnBinary bool
 }
 
 // Agent is one agent process and everything needed to restart it.
@@ -38,16 +52,20 @@ type Agent struct {
 	DataDir  string
 	LogPath  string
 	Bin      string
-	c        *Cluster
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	exitErr  error
+	// Wrap, when set, is a command prefix the agent runs under, such as
+	// `ip netns exec NAME` to run it inside a network namespace. The
+	// prefix must exec the agent (keep its pid) for signals to reach it.
+	Wrap    []string
+	c       *Cluster
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	exitErr error
 }
 
 // NewCluster prepares a cluster whose files live under t.TempDir(). Every
 // process it starts is killed when the test ends; on failure the tail of
 // each agent's log is printed.
-func NewCluster(t testing.TB, bin string) *Cluster {
+func NewCluster(t TB, bin string) *Cluster {
 	c := &Cluster{t: t, Bin: bin, Root: t.TempDir()}
 	t.Cleanup(func() {
 		for _, a := range c.Agents {
@@ -62,21 +80,67 @@ func NewCluster(t testing.TB, bin string) *Cluster {
 	return c
 }
 
+// NewClusterAt prepares a cluster whose files live under root, for callers
+// that are not tests (the chaos suite). Nothing is cleaned up by itself:
+// call Close when done. Methods that fail a test with t.Fatal panic on such
+// a cluster instead; use the error-returning ones (AddAt, Launch,
+// StopWithin).
+func NewClusterAt(root, bin string) *Cluster {
+	return &Cluster{Bin: bin, Root: root}
+}
+
+// Close kills every agent of the cluster with its process group and waits
+// (boundedly) for each to end. It is what NewCluster's cleanup does.
+func (c *Cluster) Close() {
+	for _, a := range c.Agents {
+		a.kill()
+	}
+}
+
+// helper marks the caller as a test helper when the cluster belongs to a
+// test.
+func (c *Cluster) helper() {
+	if c.t != nil {
+		c.t.Helper()
+	}
+}
+
+// fatalf fails the test, or panics on a cluster made by NewClusterAt.
+func (c *Cluster) fatalf(format string, args ...any) {
+	if c.t == nil {
+		panic(fmt.Sprintf(format, args...))
+	}
+	c.t.Helper()
+	c.t.Fatalf(format, args...)
+}
+
+// AddAt creates an agent record with the given addresses without starting
+// it.
+func (c *Cluster) AddAt(id, raftAddr, httpAddr string) *Agent {
+	a := &Agent{ID: id, RaftAddr: raftAddr, HTTPAddr: httpAddr, c: c, Bin: c.Bin,
+		DataDir: filepath.Join(c.Root, id), LogPath: filepath.Join(c.Root, id+".log")}
+	if c.OwnBinary {
+		a.Bin = filepath.Join(c.Root, id+"-bin", "baton")
+		if err := copyFile(c.Bin, a.Bin); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	c.Agents = append(c.Agents, a)
+	return a
+}
+
 // Add creates an agent record with fresh ports without starting it.
 func (c *Cluster) Add(id string) *Agent {
-	c.t.Helper()
+	c.helper()
 	raftAddr, err := FreeAddr()
 	if err != nil {
-		c.t.Fatal(err)
+		c.fatalf("%v", err)
 	}
 	httpAddr, err := FreeAddr()
 	if err != nil {
-		c.t.Fatal(err)
+		c.fatalf("%v", err)
 	}
-	a := &Agent{ID: id, RaftAddr: raftAddr, HTTPAddr: httpAddr, c: c, Bin: c.Bin,
-		DataDir: filepath.Join(c.Root, id), LogPath: filepath.Join(c.Root, id+".log")}
-	c.Agents = append(c.Agents, a)
-	return a
+	return c.AddAt(id, raftAddr, httpAddr)
 }
 
 // Agent returns the agent with the given id.
@@ -86,7 +150,7 @@ func (c *Cluster) Agent(id string) *Agent {
 			return a
 		}
 	}
-	c.t.Fatalf("no agent %q", id)
+	c.fatalf("no agent %q", id)
 	return nil
 }
 
@@ -126,11 +190,20 @@ func (c *Cluster) WaitMembers(a *Agent, n int, timeout time.Duration) {
 	})
 }
 
-// Start launches the agent process with the base flags plus extra.
+// Start launches the agent process with the base flags plus extra, and
+// fails the test if it cannot.
 func (a *Agent) Start(extra ...string) {
-	a.c.t.Helper()
+	a.c.helper()
+	if err := a.Launch(extra...); err != nil {
+		a.c.fatalf("%v", err)
+	}
+}
+
+// Launch starts the agent process with the base flags plus extra (under
+// Wrap, when set) and returns once it runs.
+func (a *Agent) Launch(extra ...string) error {
 	if a.cmd != nil && !a.Exited() {
-		a.c.t.Fatalf("agent %s is already running", a.ID)
+		return fmt.Errorf("agent %s is already running", a.ID)
 	}
 	args := []string{"agent", "--id", a.ID, "--data-dir", a.DataDir, "--raft-addr", a.RaftAddr,
 		"--http-addr", a.HTTPAddr, "--log-level", "debug", "--log-format", "json"}
@@ -148,15 +221,16 @@ func (a *Agent) Start(extra ...string) {
 	args = append(args, extra...)
 	logf, err := os.OpenFile(a.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		a.c.t.Fatal(err)
+		return err
 	}
-	fmt.Fprintf(logf, "==== start %s %s\n", a.Bin, strings.Join(args, " "))
-	cmd := exec.Command(a.Bin, args...)
+	argv := append(append(append([]string(nil), a.Wrap...), a.Bin), args...)
+	fmt.Fprintf(logf, "==== start %s\n", strings.Join(argv, " "))
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		a.c.t.Fatalf("start %s: %v", a.ID, err)
+		return fmt.Errorf("start %s: %w", a.ID, err)
 	}
 	a.cmd, a.exited = cmd, make(chan struct{})
 	go func() {
@@ -164,6 +238,7 @@ func (a *Agent) Start(extra ...string) {
 		logf.Close()
 		close(a.exited)
 	}()
+	return nil
 }
 
 // Restart starts a stopped agent again with only its data directory and
@@ -197,9 +272,18 @@ func (a *Agent) WaitExit(timeout time.Duration) (int, error) {
 	return 0, a.exitErr
 }
 
+// Signal sends sig to the agent process (not to its hooks), such as
+// SIGSTOP and SIGCONT to pause and resume it.
+func (a *Agent) Signal(sig syscall.Signal) error {
+	if a.cmd == nil || a.Exited() {
+		return fmt.Errorf("agent %s is not running", a.ID)
+	}
+	return a.cmd.Process.Signal(sig)
+}
+
 // Kill sends SIGKILL to the agent (not to its hooks) and waits for it to die.
 func (a *Agent) Kill() {
-	a.c.t.Helper()
+	a.c.helper()
 	if a.cmd == nil || a.Exited() {
 		return
 	}
@@ -220,14 +304,22 @@ func (a *Agent) appendLog(line string) {
 
 // Stop sends SIGTERM and waits for a clean exit.
 func (a *Agent) Stop() {
-	a.c.t.Helper()
+	a.c.helper()
+	if err := a.StopWithin(30 * time.Second); err != nil {
+		a.c.fatalf("%v", err)
+	}
+}
+
+// StopWithin sends SIGTERM (and SIGCONT, in case the agent is paused) and
+// waits up to timeout for the agent to exit.
+func (a *Agent) StopWithin(timeout time.Duration) error {
 	if a.cmd == nil || a.Exited() {
-		return
+		return nil
 	}
 	_ = a.cmd.Process.Signal(syscall.SIGTERM)
-	if _, err := a.WaitExit(30 * time.Second); err != nil {
-		a.c.t.Fatal(err)
-	}
+	_ = a.cmd.Process.Signal(syscall.SIGCONT)
+	_, err := a.WaitExit(timeout)
+	return err
 }
 
 // kill ends the agent and its process group, for cleanup.
@@ -236,6 +328,7 @@ func (a *Agent) kill() {
 		return
 	}
 	_ = syscall.Kill(-a.cmd.Process.Pid, syscall.SIGKILL)
+	_ = syscall.Kill(a.cmd.Process.Pid, syscall.SIGCONT)
 	select {
 	case <-a.exited:
 	case <-time.After(10 * time.Second):
@@ -254,33 +347,48 @@ type CLIResult struct {
 // CLI runs the baton binary with args against this agent (BATON_ADDR and
 // BATON_TOKEN are set) and returns its output and exit status.
 func (a *Agent) CLI(args ...string) CLIResult {
-	a.c.t.Helper()
+	a.c.helper()
 	return RunCLI(a.c.t, a.Bin, []string{"BATON_ADDR=" + a.HTTPAddr, "BATON_TOKEN=" + a.c.Token}, args...)
 }
 
 // RunCLI runs bin with args and extra environment, bounded by two minutes.
-func RunCLI(t testing.TB, bin string, env []string, args ...string) CLIResult {
+func RunCLI(t TB, bin string, env []string, args ...string) CLIResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	res := CLIResult{Stdout: out.String(), Stderr: errb.String()}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		res.Code = ee.ExitCode()
-	} else if err != nil {
+	res, err := RunCLIContext(ctx, nil, bin, env, args...)
+	if err != nil {
 		t.Fatalf("run baton %v: %v", args, err)
 	}
 	return res
 }
 
+// RunCLIContext runs bin with args and extra environment under the command
+// prefix wrap (none when empty), until it exits or ctx ends. A non-zero
+// exit is a result, not an error; the error says the command could not run
+// or was cut short by ctx.
+func RunCLIContext(ctx context.Context, wrap []string, bin string, env []string, args ...string) (CLIResult, error) {
+	argv := append(append(append([]string(nil), wrap...), bin), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	res := CLIResult{Stdout: out.String(), Stderr: errb.String()}
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("run baton %v: %w", args, ctx.Err())
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		res.Code = ee.ExitCode()
+		return res, nil
+	}
+	return res, err
+}
+
 // Eventually calls fn until it returns nil or timeout passes, then fails the
 // test with fn's last error.
-func Eventually(t testing.TB, timeout time.Duration, fn func() error) {
+func Eventually(t TB, timeout time.Duration, fn func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -305,4 +413,16 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// copyFile copies an executable to dst, creating dst's directory.
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o755)
 }

@@ -19,16 +19,54 @@ import (
 //	fail-install-NODE   install exits 3
 //	install-sleep       seconds install takes (default 0.2)
 //	unhealthy-NODE      health exits 1
+//
+// The chaos suite adds faults drawn at a set probability. Each hook run
+// draws a number in 0..99 from the cksum of fault-seed, the node, the
+// transaction, the attempt and the hook, so the faults follow from the seed
+// and the transactions, not from the shell's randomness:
+//
+//	fail-percent        install fails (exit 3) when the draw is below it
+//	hang-percent        install hangs when the draw is in the next band,
+//	                    health hangs when its own draw is below half of it
+//	hang-seconds        how long a hang sleeps (default 30)
+//	binary-upgrades     restart asks the harness to restart the agent with
+//	                    the build of the target version (restart-request-NODE)
+//	                    and waits, boundedly, until running-NODE names it
+//
+// A hanging install may be killed at its hook timeout; a watcher in its own
+// session then journals "killed", so the journal keeps when the install
+// really ended.
 const hookScript = `#!/bin/sh
 state="$1"; hook="$2"; node="$BATON_NODE_ID"
 now() { date +%s.%N; }
 log() { echo "$1 $hook $node $BATON_TXN_ID $BATON_ATTEMPT $(now) $BATON_TARGET_VERSION" >> "$state/journal"; }
+roll() {
+  printf '%s %s %s %s %s' "$(cat "$state/fault-seed" 2>/dev/null)" "$node" "$BATON_TXN_ID" "$BATON_ATTEMPT" "$1" |
+    cksum | { read -r sum rest; echo $((sum % 100)); }
+}
+setting() { cat "$state/$1" 2>/dev/null || echo "$2"; }
+hang() {
+  if [ "$hook" = install ]; then
+    setsid "$0" "$state" __watch $$ </dev/null >/dev/null 2>&1 &
+    watched=1
+  fi
+  sleep "$(setting hang-seconds 30)"
+}
 case "$hook" in
+__watch)
+  pid="$3"; i=0
+  while kill -0 "$pid" 2>/dev/null && [ $i -lt 3000 ]; do sleep 0.05; i=$((i+1)); done
+  [ -e "$state/ended-$pid" ] || echo "killed install $node $BATON_TXN_ID $BATON_ATTEMPT $(now) $BATON_TARGET_VERSION" >> "$state/journal"
+  rm -f "$state/ended-$pid" ;;
 install)
   log begin
   if [ -e "$state/fail-install-$node" ]; then echo "disk full on $node" >&2; log fail; exit 3; fi
-  sleep "$(cat "$state/install-sleep" 2>/dev/null || echo 0.2)"
+  draw=$(roll install); fail=$(setting fail-percent 0); hangp=$(setting hang-percent 0)
+  if [ "$draw" -lt "$fail" ]; then echo "injected install failure on $node" >&2; log fail; exit 3; fi
+  if [ "$draw" -lt $((fail + hangp)) ]; then hang; fi
+  sleep "$(setting install-sleep 0.2)"
   echo "$BATON_TARGET_VERSION" > "$state/version-$node"
+  [ -z "$watched" ] || touch "$state/ended-$$"
   log end ;;
 rollback)
   log begin
@@ -37,14 +75,28 @@ rollback)
 version)
   cat "$state/version-$node" 2>/dev/null || cat "$state/initial-version" ;;
 health)
-  [ ! -e "$state/unhealthy-$node" ] ;;
-drain|restart) log begin; log end ;;
+  [ ! -e "$state/unhealthy-$node" ] || exit 1
+  if [ -n "$BATON_TXN_ID" ] && [ "$(roll health)" -lt $(($(setting hang-percent 0) / 2)) ]; then hang; fi ;;
+restart)
+  log begin
+  if [ -e "$state/binary-upgrades" ]; then
+    i=0
+    while [ "$(cat "$state/running-$node" 2>/dev/null)" != "$BATON_TARGET_VERSION" ] && [ $i -lt 300 ]; do
+      echo "$BATON_TARGET_VERSION" > "$state/restart-request-$node"
+      sleep 0.1; i=$((i+1))
+    done
+  fi
+  log end ;;
+drain) log begin; log end ;;
 esac
 `
 
 // Hooks is a test hook set: a state directory and one config per node.
 type Hooks struct {
 	Dir string
+	// Timeout bounds each hook run ("60s" when empty). Set it before the
+	// first ConfigFor.
+	Timeout string
 }
 
 // NewHooks writes the hook script into dir (created if needed) with the
@@ -71,11 +123,18 @@ func (h *Hooks) ConfigFor(id string) string {
 	cmd := func(hook string) string { return fmt.Sprintf("%s %s %s", filepath.Join(h.Dir, "hook.sh"), h.Dir, hook) }
 	cfg := map[string]any{"upgrade": map[string]any{
 		"drain": cmd("drain"), "install": cmd("install"), "restart": cmd("restart"), "health": cmd("health"),
-		"version": cmd("version"), "rollback": cmd("rollback"), "timeout": "60s",
+		"version": cmd("version"), "rollback": cmd("rollback"), "timeout": h.timeout(),
 	}}
 	b, _ := json.Marshal(cfg)
 	_ = os.WriteFile(path, b, 0o644)
 	return path
+}
+
+func (h *Hooks) timeout() string {
+	if h.Timeout == "" {
+		return "60s"
+	}
+	return h.Timeout
 }
 
 // Set creates a control file (fail-install-n2, install-sleep, …) with
@@ -104,7 +163,7 @@ func (h *Hooks) Version(id string) string {
 
 // HookEvent is one line of the hook journal.
 type HookEvent struct {
-	Kind    string // begin, end or fail
+	Kind    string // begin, end, fail, or killed (a hanging install killed at its timeout)
 	Hook    string
 	Node    string
 	Txn     string

@@ -1,0 +1,199 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"time"
+)
+
+// Target is a goal for one statistic of a row: Stat (median, p99 or max)
+// compared with Value by Op (< or <=).
+type Target struct {
+	Stat  string  `json:"stat"`
+	Op    string  `json:"op"`
+	Value float64 `json:"value"`
+}
+
+// Met reports whether s meets the target.
+func (t Target) Met(s Summary) bool {
+	v := map[string]float64{"median": s.Median, "p99": s.P99, "max": s.Max}[t.Stat]
+	if s.N == 0 || math.IsNaN(v) {
+		return false
+	}
+	if t.Op == "<" {
+		return v < t.Value
+	}
+	return v <= t.Value
+}
+
+func (t Target) String() string {
+	op := map[string]string{"<": "<", "<=": "≤"}[t.Op]
+	return fmt.Sprintf("%s %s %s", t.Stat, op, trimFloat(t.Value))
+}
+
+// Row is one measured figure.
+type Row struct {
+	Section string  `json:"section"`
+	Name    string  `json:"name"`
+	Unit    string  `json:"unit"`
+	Summary Summary `json:"summary"`
+	// Samples are kept for figures with few of them, so a reader can see
+	// every run; large sample sets are summarised only.
+	Samples []float64 `json:"samples,omitempty"`
+	Target  *Target   `json:"target,omitempty"`
+	Met     *bool     `json:"met,omitempty"`
+	// Note says how the figure was taken and, for a target not met, what
+	// holds it back and what was tried.
+	Note string `json:"note,omitempty"`
+	// Err says why the figure could not be measured in this run.
+	Err string `json:"error,omitempty"`
+}
+
+// NewRow summarises samples into a row, judging the target if there is one.
+func NewRow(section, name, unit string, samples []float64, target *Target, note string) Row {
+	r := Row{Section: section, Name: name, Unit: unit, Summary: Summarize(samples), Target: target, Note: note}
+	if len(samples) <= 60 {
+		r.Samples = samples
+	}
+	if target != nil {
+		met := target.Met(r.Summary)
+		r.Met = &met
+	}
+	return r
+}
+
+// FailedRow records a figure that could not be measured, and why.
+func FailedRow(section, name, unit string, target *Target, err error) Row {
+	r := Row{Section: section, Name: name, Unit: unit, Target: target, Err: err.Error()}
+	if target != nil {
+		met := false
+		r.Met = &met
+	}
+	return r
+}
+
+// Report is the outcome of one run of the benchmarks.
+type Report struct {
+	Command  string        `json:"command"`
+	Started  time.Time     `json:"started"`
+	Took     string        `json:"took"`
+	Machine  Machine       `json:"machine"`
+	Setup    []string      `json:"setup,omitempty"`
+	Sections []Section     `json:"sections"`
+	Rows     []Row         `json:"rows"`
+	GoBench  []GoBenchmark `json:"go_benchmarks,omitempty"`
+	// Appendix is Markdown appended after the tables (how the figures
+	// were improved, with before/after).
+	Appendix string `json:"-"`
+}
+
+// Section introduces a group of rows.
+type Section struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	Intro string `json:"intro"`
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// Markdown renders the report as the page docs/benchmarks.md.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Baton benchmarks\n\n")
+	fmt.Fprintf(&b, "Written by `%s` on %s (the run took %s). Every figure below was measured in that run;\n", r.Command, r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Took)
+	b.WriteString("nothing is copied from an earlier one. Times are in milliseconds unless the unit says otherwise.\n")
+	b.WriteString("Each figure gives its number of samples (n), median, 99th percentile and spread: the interquartile\n")
+	b.WriteString("range p25–p75 and the extremes. With fewer than 100 samples the p99 is interpolated between the two\n")
+	b.WriteString("largest. A target is judged on the statistic it names.\n\n")
+	b.WriteString("## Machine\n\n| | |\n|---|---|\n")
+	m := r.Machine
+	for _, kv := range [][2]string{
+		{"CPU", fmt.Sprintf("%s, %d logical cores", m.CPU, m.Cores)},
+		{"memory", fmt.Sprintf("%.1f GiB", m.MemoryGiB)},
+		{"OS", fmt.Sprintf("%s, Linux %s", m.OS, m.Kernel)},
+		{"Go", m.Go},
+		{"data directory", fmt.Sprintf("`%s` on %s", m.DataDir, m.DataDisk)},
+	} {
+		fmt.Fprintf(&b, "| %s | %s |\n", kv[0], kv[1])
+	}
+	if len(r.Setup) > 0 {
+		b.WriteString("\n**Set-up done by this run:**\n\n")
+		for _, s := range r.Setup {
+			fmt.Fprintf(&b, "- %s\n", s)
+		}
+	}
+	for _, sec := range r.Sections {
+		fmt.Fprintf(&b, "\n## %s\n\n", sec.Title)
+		if sec.Intro != "" {
+			b.WriteString(sec.Intro + "\n\n")
+		}
+		b.WriteString("| figure | unit | n | median | p99 | spread p25–p75 (min–max) | target | met | notes |\n")
+		b.WriteString("|---|---|--:|--:|--:|---|---|---|---|\n")
+		for _, row := range r.Rows {
+			if row.Section == sec.ID {
+				b.WriteString(row.markdown())
+			}
+		}
+	}
+	if len(r.GoBench) > 0 {
+		b.WriteString("\n## Go benchmarks\n\n")
+		b.WriteString("`go test -run '^$' -bench . -benchmem` over the hot paths, repeated; each figure is per operation.\n\n")
+		b.WriteString("| benchmark | runs | median ns/op | p99 ns/op | spread (min–max) | median B/op | median allocs/op |\n")
+		b.WriteString("|---|--:|--:|--:|---|--:|--:|\n")
+		for _, g := range r.GoBench {
+			s := g.NsPerOp
+			fmt.Fprintf(&b, "| `%s` | %d | %s | %s | %s–%s | %s | %s |\n", g.Name, s.N, num(s.Median), num(s.P99),
+				num(s.Min), num(s.Max), num(g.BytesPerOp.Median), num(g.AllocsPerOp.Median))
+		}
+	}
+	if r.Appendix != "" {
+		b.WriteString("\n" + strings.TrimSpace(r.Appendix) + "\n")
+	}
+	return b.String()
+}
+
+func (row Row) markdown() string {
+	target, met := "", ""
+	if row.Target != nil {
+		target = row.Target.String()
+	}
+	if row.Met != nil {
+		met = map[bool]string{true: "yes", false: "**no**"}[*row.Met]
+	}
+	note := strings.ReplaceAll(row.Note, "\n", " ")
+	if row.Err != "" {
+		note = strings.TrimSpace("not measured: " + row.Err + ". " + note)
+		return fmt.Sprintf("| %s | %s | 0 | – | – | – | %s | %s | %s |\n", row.Name, row.Unit, target, met, note)
+	}
+	s := row.Summary
+	return fmt.Sprintf("| %s | %s | %d | %s | %s | %s–%s (%s–%s) | %s | %s | %s |\n", row.Name, row.Unit, s.N,
+		num(s.Median), num(s.P99), num(s.P25), num(s.P75), num(s.Min), num(s.Max), target, met, note)
+}
+
+// num prints a figure with three significant digits, without exponent.
+func num(v float64) string {
+	switch a := math.Abs(v); {
+	case a == 0:
+		return "0"
+	case a >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 10:
+		return fmt.Sprintf("%.1f", v)
+	case a >= 1:
+		return fmt.Sprintf("%.2f", v)
+	default:
+		return fmt.Sprintf("%.3g", v)
+	}
+}
+
+func trimFloat(v float64) string { return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.3f", v), "0"), ".") }
