@@ -1,0 +1,178 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/baton-upgrade/baton/fsm"
+	"github.com/hashicorp/raft"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeBackend is an agent with an in-process state machine; leader says
+// which fake leads, and httpAddr of the leader is looked up in addrs.
+type fakeBackend struct {
+	id     string
+	f      *fsm.FSM
+	mu     sync.Mutex
+	leader string
+	addrs  map[string]string
+	joins  []fsm.Member
+	index  uint64
+}
+
+func (b *fakeBackend) ID() string     { return b.id }
+func (b *fakeBackend) FSM() *fsm.FSM  { return b.f }
+func (b *fakeBackend) IsLeader() bool { b.mu.Lock(); defer b.mu.Unlock(); return b.leader == b.id }
+func (b *fakeBackend) Health() Health { return Health{ID: b.id} }
+func (b *fakeBackend) Barrier(context.Context) error {
+	if !b.IsLeader() {
+		return errors.New("not leader")
+	}
+	return nil
+}
+func (b *fakeBackend) Leader() (string, string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.leader, b.addrs[b.leader]
+}
+func (b *fakeBackend) Join(_ context.Context, m fsm.Member) (fsm.Member, error) {
+	b.mu.Lock()
+	b.joins = append(b.joins, m)
+	b.index++
+	idx := b.index
+	b.mu.Unlock()
+	data, _ := fsm.Encode(fsm.CmdMemberJoin, 1, time.Unix(0, 0), fsm.MemberJoin{Member: m})
+	res := b.f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: data}).(*fsm.Result)
+	return m, res.Err
+}
+func (b *fakeBackend) Leave(context.Context, string) error { return nil }
+func (b *fakeBackend) TransferLeadership(context.Context, string) (string, error) {
+	return "", fmt.Errorf("%w: transfer failed", ErrNoLeader)
+}
+func (b *fakeBackend) ReportStatus(context.Context, fsm.MemberStatus) error { return nil }
+
+func member(id string, port int) fsm.Member {
+	return fsm.Member{ID: id, RaftAddr: fmt.Sprintf("127.0.0.1:%d", port), HTTPAddr: fmt.Sprintf("127.0.0.1:%d", port+1),
+		Version: "1.0.0", Protocol: fsm.ProtocolRange{Min: 1, Max: 1}}
+}
+
+// pair starts a leader and a follower API on loopback.
+func pair(t *testing.T, token string) (leader, follower *fakeBackend, lsrv, fsrv *httptest.Server) {
+	t.Helper()
+	addrs := map[string]string{}
+	leader = &fakeBackend{id: "n1", f: fsm.New(1), leader: "n1", addrs: addrs}
+	follower = &fakeBackend{id: "n2", f: fsm.New(1), leader: "n1", addrs: addrs}
+	lsrv = httptest.NewServer(NewServer(leader, ServerOptions{Token: token}))
+	fsrv = httptest.NewServer(NewServer(follower, ServerOptions{Token: token, LeaderWait: 300 * time.Millisecond}))
+	t.Cleanup(lsrv.Close)
+	t.Cleanup(fsrv.Close)
+	addrs["n1"] = strings.TrimPrefix(lsrv.URL, "http://")
+	return
+}
+
+func TestWritesAreForwardedToTheLeader(t *testing.T) {
+	leader, follower, _, fsrv := pair(t, "tok")
+	_, err := NewClient(fsrv.URL, "tok").Join(context.Background(), member("n3", 7000))
+	require.NoError(t, err)
+	require.Len(t, leader.joins, 1, "the leader applied the join")
+	require.Empty(t, follower.joins, "the follower did not")
+}
+
+func TestWriteWithoutLeaderIs503(t *testing.T) {
+	_, follower, _, fsrv := pair(t, "")
+	follower.mu.Lock()
+	follower.leader = ""
+	follower.mu.Unlock()
+	_, err := NewClient(fsrv.URL, "").Join(context.Background(), member("n3", 7000))
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusServiceUnavailable, apiErr.Status)
+	require.Contains(t, err.Error(), "no leader elected")
+}
+
+func TestForwardedRequestIsNotForwardedAgain(t *testing.T) {
+	_, follower, _, fsrv := pair(t, "")
+	follower.mu.Lock()
+	follower.leader = "n9" // it believes someone else leads
+	follower.mu.Unlock()
+	req, _ := http.NewRequest(http.MethodPost, fsrv.URL+"/v1/members", strings.NewReader(`{}`))
+	req.Header.Set(ForwardedHeader, "n1")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+}
+
+func TestTokenIsCheckedBeforeForwarding(t *testing.T) {
+	leader, _, _, fsrv := pair(t, "tok")
+	for token, status := range map[string]int{"": 401, "wrong": 403} {
+		_, err := NewClient(fsrv.URL, token).Join(context.Background(), member("n3", 7000))
+		var apiErr *APIError
+		require.ErrorAs(t, err, &apiErr)
+		require.Equal(t, status, apiErr.Status)
+	}
+	require.Empty(t, leader.joins)
+}
+
+func TestLongPollWaitsForTheNextChange(t *testing.T) {
+	leader, _, lsrv, _ := pair(t, "")
+	c := NewClient(lsrv.URL, "")
+	_, idx, err := c.Members(context.Background(), Wait{})
+	require.NoError(t, err)
+	done := make(chan []Member, 1)
+	go func() {
+		ms, _, _ := c.Members(context.Background(), Wait{Index: idx, Wait: time.Minute})
+		done <- ms
+	}()
+	select {
+	case <-done:
+		t.Fatal("the read returned before anything changed")
+	case <-time.After(200 * time.Millisecond):
+	}
+	_, err = leader.Join(context.Background(), member("n3", 7000))
+	require.NoError(t, err)
+	select {
+	case ms := <-done:
+		require.Len(t, ms, 1)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read did not wake on the change")
+	}
+}
+
+func TestStatusOfMapsEachSentinel(t *testing.T) {
+	for err, status := range map[error]int{
+		fsm.ErrInvalid: 400, ErrBadRequest: 400, fsm.ErrUnknownCommand: 400, ErrUnauthorized: 401,
+		ErrForbidden: 403, fsm.ErrNotFound: 404, fsm.ErrConflict: 409, fsm.ErrStale: 409,
+		ErrNoLeader: 503, ErrUnknownOutcome: 503, errors.New("boom"): 500,
+	} {
+		require.Equal(t, status, StatusOf(fmt.Errorf("wrapped: %w", err)), "%v", err)
+		if status != 500 && status != 503 || err == ErrNoLeader {
+			require.ErrorIs(t, &APIError{Status: status}, canonical(status), "client side of %d", status)
+		}
+	}
+}
+
+// canonical is the sentinel an APIError of a status matches.
+func canonical(status int) error {
+	switch status {
+	case 400:
+		return ErrBadRequest
+	case 401:
+		return ErrUnauthorized
+	case 403:
+		return ErrForbidden
+	case 404:
+		return fsm.ErrNotFound
+	case 409:
+		return fsm.ErrConflict
+	}
+	return ErrNoLeader
+}
