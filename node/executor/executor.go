@@ -28,24 +28,10 @@ var (
 )
 
 // Step is one step of a transaction as the leader sends it: upgrade this
-// node to TargetVersion, attempt Attempt.
-type Step struct {
-	TxnID           string
-	Node            string
-	Attempt         uint64
-	TargetVersion   string
-	FromVersion     string
-	ArtifactURL     string
-	ArtifactSHA256  string
-	ProtocolVersion int
-	// Rollback runs the rollback hook instead of the upgrade sequence;
-	// TargetVersion is then the version to go back to.
-	Rollback bool
-}
-
-func (s Step) key() journal.Key {
-	return journal.Key{TxnID: s.TxnID, Attempt: s.Attempt}
-}
+// node to TargetVersion, attempt Attempt (with Rollback, go back to
+// TargetVersion with the rollback hook). It is the journal's record of the
+// step, so what runs is exactly what was journaled.
+type Step = journal.Step
 
 // State is where an attempt stands.
 type State string
@@ -150,33 +136,33 @@ func New(opts Options) *Executor {
 // ErrInvalidStep and changes nothing.
 func (e *Executor) Start(step Step) (Status, error) {
 	if err := e.validate(step); err != nil {
-		return Status{}, fmt.Errorf("start step %s: %w", step.key(), err)
+		return Status{}, fmt.Errorf("start step %s: %w", step.Key(), err)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return Status{}, fmt.Errorf("start step %s: %w", step.key(), ErrClosed)
+		return Status{}, fmt.Errorf("start step %s: %w", step.Key(), ErrClosed)
 	}
-	if a, ok := e.live[step.key()]; ok {
+	if a, ok := e.live[step.Key()]; ok {
 		return a.status(), nil
 	}
-	if rec, err := e.opts.Journal.Get(step.key()); err == nil {
+	if rec, err := e.opts.Journal.Get(step.Key()); err == nil {
 		return statusOf(rec), nil
 	} else if !errors.Is(err, journal.ErrNotFound) {
-		return Status{}, fmt.Errorf("start step %s: %w", step.key(), err)
+		return Status{}, fmt.Errorf("start step %s: %w", step.Key(), err)
 	}
 	if running, busy := e.runningKey(); busy {
-		return Status{}, fmt.Errorf("start step %s: %w (%s)", step.key(), ErrBusy, running)
+		return Status{}, fmt.Errorf("start step %s: %w (%s)", step.Key(), ErrBusy, running)
 	}
 	rec, existed, err := e.opts.Journal.Begin(journal.Step(step))
 	if err != nil {
-		return Status{}, fmt.Errorf("start step %s: %w", step.key(), err)
+		return Status{}, fmt.Errorf("start step %s: %w", step.Key(), err)
 	}
 	if existed {
 		return statusOf(rec), nil
 	}
 	a := &attempt{step: step}
-	e.live[step.key()] = a
+	e.live[step.Key()] = a
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()

@@ -466,7 +466,7 @@ func TestResumeWaitsForALiveInstall(t *testing.T) {
 
 func TestResumeRerunsUnfinishedDrain(t *testing.T) {
 	f := newFixture(t, standardHooks)
-	key := upgradeStep(1).key()
+	key := upgradeStep(1).Key()
 	_, _, err := f.journal.Begin(journal.Step(upgradeStep(1)))
 	require.NoError(t, err)
 	require.NoError(t, f.journal.HookBegin(key, "drain"))
@@ -480,7 +480,7 @@ func TestResumeRerunsUnfinishedDrain(t *testing.T) {
 func TestResumeSkipsHooksThatSucceeded(t *testing.T) {
 	f := newFixture(t, standardHooks)
 	writeFile(t, f.path("version"), "2.0.0\n")
-	key := upgradeStep(1).key()
+	key := upgradeStep(1).Key()
 	_, _, err := f.journal.Begin(journal.Step(upgradeStep(1)))
 	require.NoError(t, err)
 	for _, hook := range []string{"drain", "install", "restart"} {
@@ -495,7 +495,7 @@ func TestResumeSkipsHooksThatSucceeded(t *testing.T) {
 
 func TestResumeReportsAFailedInstallFromTheJournal(t *testing.T) {
 	f := newFixture(t, standardHooks)
-	key := upgradeStep(1).key()
+	key := upgradeStep(1).Key()
 	_, _, err := f.journal.Begin(journal.Step(upgradeStep(1)))
 	require.NoError(t, err)
 	require.NoError(t, f.journal.HookBegin(key, "install"))
@@ -536,7 +536,7 @@ func beginInstall(t *testing.T, j *journal.Journal, step Step, pid int) journal.
 	t.Helper()
 	_, _, err := j.Begin(journal.Step(step))
 	require.NoError(t, err)
-	key := step.key()
+	key := step.Key()
 	require.NoError(t, j.HookBegin(key, "install"))
 	require.NoError(t, j.HookStarted(key, "install", pid))
 	return key

@@ -50,7 +50,7 @@ type outcome struct {
 // run began: it says which hooks already ran.
 func (e *Executor) execute(a *attempt, rec journal.Record) {
 	out := e.runAttempt(e.ctx, a, rec)
-	key := a.step.key()
+	key := a.step.Key()
 	if errors.Is(out.err, errInterrupted) {
 		e.forget(key)
 		e.log.Info("step interrupted; it resumes on the next start", "txn", key.TxnID, "attempt", key.Attempt)
@@ -202,7 +202,7 @@ func (e *Executor) runPhase(ctx context.Context, a *attempt, rec journal.Record,
 			return nil
 		}
 		if p.atMostOnce {
-			return e.resumeOnce(ctx, a.step.key(), p.name, prev)
+			return e.resumeOnce(ctx, a.step.Key(), p.name, prev)
 		}
 	}
 	if p.poll {
@@ -216,7 +216,7 @@ func (e *Executor) runPhase(ctx context.Context, a *attempt, rec journal.Record,
 // cannot be journaled the hook does not run: without that record a restart
 // could run it twice.
 func (e *Executor) runHook(ctx context.Context, a *attempt, name, command string, env []string, timeout time.Duration, captureStdout bool) (hooks.Result, error) {
-	key := a.step.key()
+	key := a.step.Key()
 	if ctx.Err() != nil {
 		// Closing: do not journal a begin for a hook that will not start,
 		// or an install would count as begun without having run.
@@ -284,7 +284,7 @@ func (e *Executor) pollHealth(ctx context.Context, a *attempt, command string, e
 // process the journal shows the restart begun: that process is the restart,
 // so it is journaled as done and the sequence goes on.
 func (e *Executor) restartSelf(a *attempt, rec journal.Record) error {
-	key := a.step.key()
+	key := a.step.Key()
 	if _, began := rec.Hook(HookRestart); began {
 		return e.opts.Journal.HookEnd(key, HookRestart, journal.Outcome{})
 	}

@@ -28,8 +28,9 @@ func (k Key) encode() []byte {
 	return binary.BigEndian.AppendUint64(b, k.Attempt)
 }
 
-// Step is what the leader asked this node to do, as journaled. It mirrors
-// executor.Step field for field so the two convert directly.
+// Step is what the leader asked this node to do, as journaled; the
+// executor runs it as it is. Rollback runs the rollback hook instead of the
+// upgrade sequence, and TargetVersion is then the version to go back to.
 type Step struct {
 	TxnID           string
 	Node            string
