@@ -154,6 +154,17 @@ func (a *Agent) reexec() error {
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)
 	}
+	if a.IsLeader() {
+		// It did not lead when its step began (I4), but it may have been
+		// elected since; hand leadership on rather than vanish with it.
+		ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+		if to, err := a.TransferLeadership(ctx, ""); err != nil {
+			a.log.Warn("leadership transfer before re-executing failed", "error", err)
+		} else {
+			a.log.Info("leadership handed on before re-executing", "to", to)
+		}
+		cancel()
+	}
 	a.log.Info("re-executing", "executable", exe)
 	return syscall.Exec(exe, os.Args, os.Environ())
 }
