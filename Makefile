@@ -9,8 +9,15 @@ PROTOCOL_MIN := $(shell p=$(PROTOCOL); [ $$p -gt 1 ] && echo $$((p-1)) || echo 1
 PKG      := github.com/baton-upgrade/baton/internal/build
 LDFLAGS  := -X $(PKG).Version=$(VERSION) -X $(PKG).ProtocolMin=$(PROTOCOL_MIN) -X $(PKG).ProtocolMax=$(PROTOCOL)
 GO       ?= go
+# make jepsen: the chaos suite (docs/jepsen.md). OUT= names its output
+# directory here (out/jepsen unless given on the command line).
+DURATION ?= 10m
+NODES    ?= 5
+NEMESES  ?= all
+SEED     ?= 0
+JEPSEN_OUT := $(if $(filter command line environment,$(origin OUT)),$(OUT),out/jepsen)
 
-.PHONY: all baton demosvc test test-short vet fmt cluster demo demo-self help
+.PHONY: all baton demosvc test test-short vet fmt cluster demo demo-self bench help jepsen
 
 all: baton
 
@@ -19,8 +26,11 @@ help:
 	@echo "make demo       build, start a three-node cluster with a toy service, upgrade it 1.0.0 -> 2.0.0, kill the leader half-way"
 	@echo "make demo-self  three agents of Baton 1.0.0 upgrade themselves to 2.0.0; the protocol switches at the end"
 	@echo "make cluster    build and run a local three-node cluster on loopback (Ctrl-C stops it)"
-	@echo "make test       go vet, then every test with the race detector"
+	@echo "make test       go vet, then every test with the race detector (a 150 s chaos run included)"
+	@echo "make jepsen     the chaos suite: DURATION=10m NODES=5 NEMESES=all SEED= OUT=out/jepsen (docs/jepsen.md)"
 	@echo "make fmt        gofmt the tree"
+	@echo "make bench      measure Baton against its limits (about 7 minutes; installs Debian's ansible if missing)"
+	@echo "                and write docs/benchmarks.md and docs/benchmarks.json; never part of make test"
 
 baton:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(OUT) ./cmd/baton
@@ -52,3 +62,18 @@ demo-self:
 	$(MAKE) baton VERSION=1.0.0 PROTOCOL=1 OUT=bin/baton-1.0.0
 	$(MAKE) baton VERSION=2.0.0 PROTOCOL=2 OUT=bin/baton-2.0.0
 	scripts/demo-self.sh bin/baton-1.0.0 bin/baton-2.0.0
+
+jepsen:
+	$(GO) build -o bin/batonjepsen ./jepsen/cmd/batonjepsen
+	bin/batonjepsen -duration $(DURATION) -nodes $(NODES) -nemeses $(NEMESES) -seed $(SEED) -out $(JEPSEN_OUT)
+
+# The Go benchmarks of the hot paths run first; batonbench then measures the
+# limits, real clusters, handoffs, crash recovery, a 10,000-member state and
+# Ansible, and writes the report with the Go benchmarks in it.
+bench:
+	@tmp=$$(mktemp -d) && \
+	echo "go test -run '^$$' -bench . -benchmem -count 5 -benchtime 300ms ./fsm ./coordinator" && \
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 -benchtime 300ms -timeout 5m ./fsm ./coordinator > $$tmp/gobench.txt; \
+	status=$$?; cat $$tmp/gobench.txt; \
+	if [ $$status -eq 0 ]; then BATONBENCH_VIA_MAKE=1 $(GO) run ./cmd/batonbench -gobench $$tmp/gobench.txt; status=$$?; fi; \
+	rm -rf $$tmp; exit $$status

@@ -123,6 +123,40 @@ func TestUndeliveredStepIsSentAgainWithTheSameAttempt(t *testing.T) {
 	require.Equal(t, uint64(1), h.txn().Step("n2").Attempt)
 }
 
+func TestUndeliveredStepIsRetriedSoonerThanTheSafetyNet(t *testing.T) {
+	h := newHarness(t, 3, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
+	h.n.down["n2:80"] = true
+	h.drive()
+	require.Empty(t, h.n.sentNodes())
+	h.n.down["n2:80"] = false
+	h.c.advance(firstRetry)
+	h.drive()
+	require.Equal(t, []string{"n2#1"}, h.n.sentNodes(), "re-sent after %s, not after %s", firstRetry, h.co.opts.ReconcileInterval)
+}
+
+func TestDeliveredStepIsNotCheckedAgainAtOnce(t *testing.T) {
+	h := newHarness(t, 3, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
+	h.drive()
+	require.Equal(t, []string{"n2#1"}, h.n.sentNodes())
+	h.drive()
+	h.c.advance(time.Second)
+	h.drive()
+	require.Zero(t, h.n.checks, "the node took the step: no status call until the safety net's interval")
+	h.c.advance(h.co.opts.ReconcileInterval)
+	h.drive()
+	require.Equal(t, 1, h.n.checks)
+}
+
+func TestNewTermChecksEveryRunningStep(t *testing.T) {
+	h := newHarness(t, 5, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first", MaxParallel: "2"})
+	h.drive()
+	require.Len(t, h.running(), 2, "both steps of the batch begin in one turn")
+	require.Zero(t, h.n.checks)
+	h.tm = newTerm() // leadership lost and regained
+	h.drive()
+	require.Equal(t, 2, h.n.checks, "a new term checks every running step with its node")
+}
+
 func TestReconcileTurnsAFinishedAttemptIntoItsNotice(t *testing.T) {
 	h := newHarness(t, 3, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
 	h.drive()

@@ -82,6 +82,7 @@ type fakeNodes struct {
 	unhealth map[string]bool // addr -> health hook failing
 	version  map[string]string
 	known    map[string]rpc.StepStatus // "addr/txn/attempt"
+	checks   int                       // StepStatus calls
 }
 
 func newFakeNodes() *fakeNodes {
@@ -105,6 +106,7 @@ func (n *fakeNodes) RunStep(_ context.Context, addr string, req rpc.StepRequest)
 func (n *fakeNodes) StepStatus(_ context.Context, addr, txn string, attempt uint64) (rpc.StepStatus, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.checks++
 	if n.down[addr] {
 		return rpc.StepStatus{}, errDown
 	}

@@ -128,7 +128,8 @@ func (co *Coordinator) decide(t *fsm.Txn, tm *term, now time.Time) plan {
 	if t.Count(fsm.StepRunning) == 0 {
 		running = nil
 	}
-	for _, s := range running {
+	for i := range running {
+		s := &running[i]
 		if s.State != fsm.StepRunning {
 			continue
 		}
@@ -137,7 +138,7 @@ func (co *Coordinator) decide(t *fsm.Txn, tm *term, now time.Time) plan {
 			deadline = progress
 		}
 		if !now.Before(deadline) {
-			p.overdue = append(p.overdue, s)
+			p.overdue = append(p.overdue, *s)
 			continue
 		}
 		p.wait = min(p.wait, deadline.Sub(now))
@@ -145,7 +146,7 @@ func (co *Coordinator) decide(t *fsm.Txn, tm *term, now time.Time) plan {
 			p.wait = min(p.wait, at.Sub(now))
 			continue
 		}
-		p.check = append(p.check, s)
+		p.check = append(p.check, *s)
 	}
 	switch {
 	case t.State == fsm.TxnRunning:
@@ -161,14 +162,11 @@ func (co *Coordinator) decide(t *fsm.Txn, tm *term, now time.Time) plan {
 
 // decideBatch plans the start of the current batch's pending steps.
 func (co *Coordinator) decideBatch(t *fsm.Txn, p *plan) {
-	batch := t.CurrentBatch()
 	var nodes []string
-	for _, s := range t.Steps {
-		if s.Batch == batch {
-			nodes = append(nodes, s.Node)
-			if s.State == fsm.StepPending {
-				p.begin = append(p.begin, s)
-			}
+	for _, s := range t.BatchSteps(t.CurrentBatch()) {
+		nodes = append(nodes, s.Node)
+		if s.State == fsm.StepPending {
+			p.begin = append(p.begin, s)
 		}
 	}
 	if slices.Contains(nodes, co.c.ID()) && !t.AllowLeaderUpgrade {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sort"
 	"time"
 )
 
@@ -241,6 +242,15 @@ func (t *Txn) CurrentBatch() int {
 		}
 	}
 	return -1
+}
+
+// BatchSteps returns the steps of batch b, in order: a part of t.Steps,
+// not a copy. Steps are stored batch by batch, so it is found by binary
+// search.
+func (t *Txn) BatchSteps(b int) []Step {
+	lo := sort.Search(len(t.Steps), func(i int) bool { return t.Steps[i].Batch >= b })
+	hi := sort.Search(len(t.Steps), func(i int) bool { return t.Steps[i].Batch > b })
+	return t.Steps[lo:hi]
 }
 
 func (t *Txn) clone() *Txn {

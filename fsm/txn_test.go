@@ -1041,3 +1041,38 @@ func requireCatalogueIntact(t *testing.T, s *State) {
 		require.NoError(t, ValidateMember(m), "member record %q", id)
 	}
 }
+
+func TestBatchStepsAndIndex(t *testing.T) {
+	tx := &Txn{Steps: []Step{{Node: "a", Batch: 0}, {Node: "b", Batch: 1}, {Node: "c", Batch: 1}, {Node: "d", Batch: 2}}}
+	require.Equal(t, []string{"b", "c"}, stepNodes(tx.BatchSteps(1)))
+	require.Empty(t, tx.BatchSteps(-1))
+	require.Empty(t, tx.BatchSteps(3))
+	for i := range tx.Steps {
+		tx.Steps[i].State = StepPending
+	}
+	tx.reindex()
+	require.Equal(t, 0, tx.CurrentBatch())
+	tx.setStepState(tx.Step("a"), StepDone)
+	tx.setStepState(tx.Step("b"), StepRunning)
+	require.Equal(t, 1, tx.CurrentBatch())
+	require.Equal(t, 1, tx.Count(StepRunning))
+	require.Equal(t, 2, tx.Count(StepPending))
+	tx.setStepState(tx.Step("b"), StepDone)
+	tx.setStepState(tx.Step("c"), StepDone)
+	require.Equal(t, 2, tx.CurrentBatch())
+	tx.setStepState(tx.Step("a"), StepRunning) // a rollback begins
+	require.Equal(t, 0, tx.CurrentBatch())
+	copied := tx.clone()
+	copied.setStepState(copied.Step("d"), StepDone)
+	require.Equal(t, 1, tx.Count(StepPending), "a copy's index is its own")
+	require.Equal(t, 0, copied.Count(StepPending))
+	require.Nil(t, tx.Step("z"))
+}
+
+func stepNodes(steps []Step) []string {
+	var out []string
+	for _, s := range steps {
+		out = append(out, s.Node)
+	}
+	return out
+}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
@@ -59,7 +60,7 @@ func (a *Agent) startRaft() (*raftParts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolve --raft-addr %s: %w", a.cfg.RaftAddr, err)
 	}
-	parts.transport, err = raft.NewTCPTransportWithLogger(a.cfg.RaftAddr, advertise, 3, 10*time.Second, a.log.Named("transport"))
+	parts.transport, err = newTransport(a.cfg.RaftAddr, advertise, a.log.Named("transport"))
 	if err != nil {
 		return nil, fmt.Errorf("listen on --raft-addr %s: %w", a.cfg.RaftAddr, err)
 	}
@@ -106,4 +107,19 @@ func (p *raftParts) close() error {
 		}
 	}
 	return first
+}
+
+// newTransport is Raft's TCP transport with pipelined replication turned
+// off (MaxRPCsInFlight 1: every append is a plain request and response).
+// hashicorp/raft v1.7.3's pipeline can deadlock after a follower rejects an
+// append: its send loop parks on inprogressCh while decodeResponses parks on
+// doneCh, so replicate() never returns. The follower then gets heartbeats
+// but never another entry, and when the leader steps down or stops, its
+// Shutdown waits forever for that goroutine (the chaos suite saw agents
+// ignore SIGTERM this way). Synchronous appends cost Baton nothing that
+// matters: its commands are few and small.
+func newTransport(bind string, advertise net.Addr, logger hclog.Logger) (*raft.NetworkTransport, error) {
+	return raft.NewTCPTransportWithConfig(bind, advertise, &raft.NetworkTransportConfig{
+		MaxPool: 3, Timeout: 10 * time.Second, Logger: logger, MaxRPCsInFlight: 1,
+	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/baton-upgrade/baton/internal/build"
 	"github.com/baton-upgrade/baton/node"
 	"github.com/baton-upgrade/baton/node/config"
+	"github.com/baton-upgrade/baton/node/failover"
 	"github.com/baton-upgrade/baton/rpc"
 	"github.com/hashicorp/go-hclog"
 	"github.com/urfave/cli/v2"
@@ -122,6 +123,13 @@ func runAgent(c *cli.Context) error {
 		return err
 	}
 	defer agent.Shutdown()
+	watchCtx, stopWatch := context.WithCancel(c.Context)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		failover.Watch(watchCtx, agent, failover.LeaseTimeout(cfg.RaftMultiplier), cfg.Logger)
+	}()
+	defer func() { stopWatch(); <-watched }()
 
 	metrics, err := node.MetricsHandler()
 	if err != nil {

@@ -161,4 +161,3 @@ func scaleChild(ctx context.Context, args []string) error {
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
-

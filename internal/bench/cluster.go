@@ -97,6 +97,7 @@ func waitTxnEnd(t *T, c *testutil.Cluster, id string, timeout time.Duration) rpc
 	var index uint64
 	var last error
 	for time.Now().Before(deadline) {
+		answered := false
 		for _, a := range c.Agents {
 			if a.Exited() {
 				continue
@@ -106,7 +107,7 @@ func waitTxnEnd(t *T, c *testutil.Cluster, id string, timeout time.Duration) rpc
 			cancel()
 			if err != nil {
 				last = err
-				index = 0
+				index = 0 // the next agent's index is its own
 				continue
 			}
 			switch txn.State {
@@ -115,9 +116,12 @@ func waitTxnEnd(t *T, c *testutil.Cluster, id string, timeout time.Duration) rpc
 			case fsm.TxnFailed:
 				t.Fatalf("transaction %s failed: %s", id, txn.Reason)
 			}
-			index = idx
+			index, answered = idx, true
 			last = fmt.Errorf("transaction %s is %s (%s)", id, txn.State, txn.Reason)
-			break
+			break // long-poll the same agent again
+		}
+		if !answered {
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	t.Fatalf("transaction %s did not end within %s: %v", id, timeout, last)
@@ -203,4 +207,3 @@ func firstAfter(events []logEvent, t time.Time, match func(logEvent) bool) (logE
 
 // versionFor names the target version of the i-th benchmark transaction.
 func versionFor(i int) string { return fmt.Sprintf("1.%d.0", i+1) }
-

@@ -19,6 +19,23 @@ type Machine struct {
 	Go        string  `json:"go"`
 	DataDir   string  `json:"data_dir"`
 	DataDisk  string  `json:"data_disk"`
+	// LoadStart and LoadEnd are the one-minute load averages when the run
+	// began and ended: other work on the machine shows up in every figure.
+	LoadStart string `json:"load_start"`
+	LoadEnd   string `json:"load_end"`
+}
+
+// loadAverage reads the one-, five- and fifteen-minute load averages.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // DescribeMachine reads /proc and /etc for the machine's description; what
@@ -35,6 +52,7 @@ func DescribeMachine(dataDir string) Machine {
 	}
 	m.OS = strings.Trim(procField("/etc/os-release", "PRETTY_NAME"), `"`)
 	m.DataDisk = diskOf(dataDir)
+	m.LoadStart = loadAverage()
 	return m
 }
 

@@ -46,15 +46,28 @@ type OverheadResult struct {
 	// PerStep is, for each transaction, its time (leader-stamped creation
 	// to finish) divided by its steps.
 	PerStep []time.Duration
-	// StepRun is, for every step, the time from its begin to its
-	// completion notice, both committed.
-	StepRun []time.Duration
-	// Gap is, between consecutive steps of a transaction, the time from
-	// one step's completion to the next one's begin.
-	Gap []time.Duration
 	// Handoffs are the handoff episodes seen in these transactions.
 	Handoffs HandoffResult
+	// Parts is, for each part of a transaction's time (see stepParts), its
+	// share per step in each transaction.
+	Parts map[string][]time.Duration
+
+	created, finished []time.Time
 }
+
+// The parts of a transaction's time, in the order a step goes through them.
+const (
+	PartStart    = "start: txn.start committed to the first step begun"
+	PartDeliver  = "delivery: step begun to the node's executor started"
+	PartNode     = "node: executor, hooks and journal, start to finish"
+	PartNotice   = "notice: step finished on the node to its notice committed"
+	PartTurn     = "turn: notice committed to the next step begun"
+	PartHandoff  = "handoff: notice committed to the next step begun on the new leader"
+	PartFinalize = "finalize: last notice committed to the transaction done"
+)
+
+// PartOrder lists the parts for the report.
+var PartOrder = []string{PartStart, PartDeliver, PartNode, PartNotice, PartTurn, PartHandoff, PartFinalize}
 
 // CoordinationOverhead starts a cluster of nodes real agents with no-op
 // hooks and the default Raft timings, and runs `runs` transactions over it,
@@ -72,16 +85,78 @@ func CoordinationOverhead(t *T, bin string, nodes, runs int) OverheadResult {
 			continue
 		}
 		ids = append(ids, txn.ID)
+		res.created, res.finished = append(res.created, done.CreatedAt), append(res.finished, done.FinishedAt)
 		res.PerStep = append(res.PerStep, done.FinishedAt.Sub(done.CreatedAt)/time.Duration(len(done.Steps)))
-		for j, s := range done.Steps {
-			res.StepRun = append(res.StepRun, s.FinishedAt.Sub(s.StartedAt))
-			if j > 0 {
-				res.Gap = append(res.Gap, s.StartedAt.Sub(done.Steps[j-1].FinishedAt))
-			}
-		}
 	}
 	res.Handoffs = handoffsIn(t, c, ids)
+	events, err := readEvents(c)
+	if err != nil {
+		t.Fatalf("read logs: %v", err)
+	}
+	res.Parts = map[string][]time.Duration{}
+	for i, id := range ids {
+		for part, d := range stepParts(events, id, res.created[i], res.finished[i]) {
+			res.Parts[part] = append(res.Parts[part], d)
+		}
+	}
 	return res
+}
+
+// stepParts splits the time of transaction id (created and finished as the
+// leader stamped them) into the parts of PartOrder, from the agents' logs,
+// and returns each part's time per step.
+func stepParts(events []logEvent, id string, created, finished time.Time) map[string]time.Duration {
+	total := map[string]time.Duration{}
+	var (
+		steps     int
+		lastMark  time.Time // the previous notice committed (or the start)
+		lastKind  = PartStart
+		handoff   bool
+		startedOn = map[string]time.Time{}
+		begunAt   = map[string]time.Time{}
+		doneOn    = map[string]time.Time{}
+	)
+	lastMark = created
+	for _, e := range events {
+		if e.str("txn") != id {
+			continue
+		}
+		switch e.Msg {
+		case "handing leadership off":
+			handoff = true
+		case "step begun":
+			node := e.str("node")
+			begunAt[node] = e.At
+			kind := lastKind
+			if handoff {
+				kind = PartHandoff
+			}
+			total[kind] += e.At.Sub(lastMark)
+			handoff = false
+		case "step started":
+			if _, ok := startedOn[e.Agent]; !ok {
+				startedOn[e.Agent] = e.At
+				total[PartDeliver] += e.At.Sub(begunAt[e.Agent])
+			}
+		case "step finished":
+			doneOn[e.Agent] = e.At
+			total[PartNode] += e.At.Sub(startedOn[e.Agent])
+		case "completion notice committed":
+			node := e.str("node")
+			total[PartNotice] += e.At.Sub(doneOn[node])
+			lastMark, lastKind = e.At, PartTurn
+			steps++
+		}
+	}
+	if steps == 0 {
+		return nil
+	}
+	total[PartFinalize] += finished.Sub(lastMark)
+	per := map[string]time.Duration{}
+	for _, part := range PartOrder {
+		per[part] = total[part] / time.Duration(steps)
+	}
+	return per
 }
 
 // Handoffs runs transactions on a three-node cluster with the primary-first

@@ -145,4 +145,3 @@ func (rc *rawCluster) close() {
 func scaleDuration(d time.Duration, m float64) time.Duration { return time.Duration(float64(d) * m) }
 
 func bytesReader(s string) io.Reader { return bytes.NewReader([]byte(s)) }
-

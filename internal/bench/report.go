@@ -110,8 +110,9 @@ func (r *Report) WriteJSON(path string) error {
 func (r *Report) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Baton benchmarks\n\n")
-	fmt.Fprintf(&b, "Written by `%s` on %s (the run took %s). Every figure below was measured in that run;\n", r.Command, r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Took)
-	b.WriteString("nothing is copied from an earlier one. Times are in milliseconds unless the unit says otherwise.\n")
+	fmt.Fprintf(&b, "Written by `%s` on %s (the run took %s); run `make bench` to measure again (it installs\n", r.Command, r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Took)
+	b.WriteString("Debian's `ansible` when it is missing, and writes this page and `docs/benchmarks.json`). Every figure in\n")
+	b.WriteString("the tables was measured in that run. Times are in milliseconds unless the unit says otherwise.\n")
 	b.WriteString("Each figure gives its number of samples (n), median, 99th percentile and spread: the interquartile\n")
 	b.WriteString("range p25–p75 and the extremes. With fewer than 100 samples the p99 is interpolated between the two\n")
 	b.WriteString("largest. A target is judged on the statistic it names.\n\n")
@@ -123,6 +124,7 @@ func (r *Report) Markdown() string {
 		{"OS", fmt.Sprintf("%s, Linux %s", m.OS, m.Kernel)},
 		{"Go", m.Go},
 		{"data directory", fmt.Sprintf("`%s` on %s", m.DataDir, m.DataDisk)},
+		{"load average (1, 5, 15 min)", fmt.Sprintf("%s at the start, %s at the end (other work on the machine shows in every figure)", m.LoadStart, m.LoadEnd)},
 	} {
 		fmt.Fprintf(&b, "| %s | %s |\n", kv[0], kv[1])
 	}
@@ -196,4 +198,6 @@ func num(v float64) string {
 	}
 }
 
-func trimFloat(v float64) string { return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.3f", v), "0"), ".") }
+func trimFloat(v float64) string {
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.3f", v), "0"), ".")
+}

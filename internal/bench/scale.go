@@ -46,7 +46,7 @@ type ScaleResult struct {
 	SnapshotMB  []float64 `json:"snapshot_mb"`     // per Raft snapshot
 	PeakRSSMB   float64   `json:"peak_rss_mb"`     // the process's high-water mark
 	HeapMB      float64   `json:"heap_in_use_mb"`  // Go heap in use after the runs
-	EntryMB     float64   `json:"txn_start_kb"`    // size of the txn.start log entry, in KiB
+	EntryKiB    float64   `json:"txn_start_kib"`   // size of the txn.start log entry
 	Commits     uint64    `json:"raft_last_index"` // the log's last index at the end
 }
 
@@ -119,7 +119,7 @@ func Scale(ctx context.Context, opts ScaleOptions) (ScaleResult, error) {
 		}
 		if i == 0 {
 			if b, err := fsm.Encode(fsm.CmdTxnStart, 1, time.Now(), fsm.TxnStart{Txn: *txn}); err == nil {
-				res.EntryMB = float64(len(b)) / 1024
+				res.EntryKiB = float64(len(b)) / 1024
 			}
 		}
 		done, err := waitTxnDone(ctx, agent.FSM(), txn.ID)
@@ -233,7 +233,7 @@ func waitFor(ctx context.Context, cond func() bool) error {
 
 // peakRSSMB reads the process's resident-set high-water mark.
 func peakRSSMB() float64 {
-	kb, _ := strconv.ParseFloat(strings.Fields(procField("/proc/self/status", "VmHWM")+" 0")[0], 64)
+	kb, _ := strconv.ParseFloat(strings.Fields(procField("/proc/self/status", "VmHWM") + " 0")[0], 64)
 	return kb / 1024
 }
 

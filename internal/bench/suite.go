@@ -45,7 +45,7 @@ type counts struct {
 }
 
 var (
-	fullCounts  = counts{500, 5000, 2000, 500, 50, 100, 10, 50, 20, 10000, 1, 5, 3}
+	fullCounts  = counts{500, 5000, 2000, 500, 50, 100, 30, 200, 50, 10000, 3, 5, 3}
 	quickCounts = counts{100, 500, 200, 100, 10, 20, 3, 10, 3, 2000, 1, 3, 1}
 )
 
@@ -81,6 +81,7 @@ func Run(ctx context.Context, cfg Config) *Report {
 		}
 	}
 	r.Took = time.Since(r.Started).Round(time.Second).String()
+	r.Machine.LoadEnd = loadAverage()
 	return r
 }
 
@@ -90,9 +91,9 @@ type suite struct {
 	r   *Report
 	rng *rand.Rand
 	// limits measured in this run, medians in ms
-	rtt, hooks float64
-	commit     map[int]float64 // by Baton cluster size
-	overheads  map[int]OverheadResult
+	rtt, hooks, node float64
+	commit           map[int]float64 // by Baton cluster size
+	overheads        map[int]OverheadResult
 }
 
 func (s *suite) logf(format string, args ...any) {

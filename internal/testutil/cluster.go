@@ -224,7 +224,7 @@ func (a *Agent) Launch(extra ...string) error {
 		return err
 	}
 	argv := append(append(append([]string(nil), a.Wrap...), a.Bin), args...)
-	fmt.Fprintf(logf, "==== start %s\n", strings.Join(argv, " "))
+	fmt.Fprintf(logf, "%s%s\n", startMarker, strings.Join(argv, " "))
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -55,7 +55,10 @@ hang() {
 case "$hook" in
 __watch)
   pid="$3"; i=0
-  while kill -0 "$pid" 2>/dev/null && [ $i -lt 3000 ]; do sleep 0.05; i=$((i+1)); done
+  # Alive: the process exists and is not a zombie waiting to be reaped.
+  while [ -r "/proc/$pid/stat" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$pid/stat" 2>/dev/null && [ $i -lt 3000 ]; do
+    sleep 0.05; i=$((i+1))
+  done
   [ -e "$state/ended-$pid" ] || echo "killed install $node $BATON_TXN_ID $BATON_ATTEMPT $(now) $BATON_TARGET_VERSION" >> "$state/journal"
   rm -f "$state/ended-$pid" ;;
 install)

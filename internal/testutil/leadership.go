@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"os"
 	"sort"
@@ -10,6 +11,9 @@ import (
 
 // killedMessage marks, in an agent's log, the moment the harness killed it.
 const killedMessage = "killed by the test harness"
+
+// startMarker begins the line Agent.Launch writes before each process.
+const startMarker = "==== start "
 
 // Tenure is a span of time during which one agent led.
 type Tenure struct {
@@ -44,21 +48,39 @@ func tenuresFromLog(id, path string) ([]Tenure, error) {
 	var (
 		out  []Tenure
 		open *Tenure
+		last time.Time // the latest time the running process logged
 	)
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		var line struct {
-			Msg string `json:"@message"`
-			At  string `json:"at"`
+		if bytes.HasPrefix(sc.Bytes(), []byte(startMarker)) {
+			// A new process: the previous one has ended, and its leadership
+			// with it, even if it exited without logging the loss (a clean
+			// stop of a leader does not). It ended after its last line.
+			if open != nil {
+				open.Till, open = last, nil
+			}
+			continue
 		}
-		if json.Unmarshal(sc.Bytes(), &line) != nil || line.At == "" {
+		var line struct {
+			Msg       string `json:"@message"`
+			At        string `json:"at"`
+			Timestamp string `json:"@timestamp"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) != nil {
+			continue
+		}
+		if ts, err := time.Parse(time.RFC3339Nano, line.Timestamp); err == nil {
+			last = ts
+		}
+		if line.At == "" {
 			continue
 		}
 		at, err := time.Parse(time.RFC3339Nano, line.At)
 		if err != nil {
 			continue
 		}
+		last = at
 		switch line.Msg {
 		case "leadership gained":
 			if open == nil {

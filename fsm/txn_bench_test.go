@@ -1,0 +1,123 @@
+package fsm
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// Benchmarks of the state machine at scale: a catalogue of benchMembers
+// and one transaction over all of them. `go test` runs none of them
+// without -bench; `make bench` does.
+
+const benchMembers = 10000
+
+// benchState returns a state with n members (one voter) and, when
+// withTxn, a running transaction over all of them, max-parallel 100.
+func benchState(b *testing.B, n int, withTxn bool) *State {
+	b.Helper()
+	s := NewState(1)
+	for i := range n {
+		id := fmt.Sprintf("m%05d", i)
+		s.Members[id] = Member{ID: id, RaftAddr: fmt.Sprintf("10.0.%d.%d:7071", i/250, i%250),
+			HTTPAddr: fmt.Sprintf("10.0.%d.%d:7070", i/250, i%250), Version: "1.0.0", Voter: i == 0,
+			Protocol: ProtocolRange{Min: 1, Max: 1}}
+	}
+	if withTxn {
+		benchStart(b, s, "tx-bench")
+	}
+	return s
+}
+
+func benchStart(b *testing.B, s *State, id string) {
+	b.Helper()
+	t := Txn{ID: id, TargetVersion: "2.0.0", Strategy: "by-id", MaxParallel: 100, OnFailure: OnFailureHalt,
+		StepTimeout: Duration(time.Hour), ProgressDeadline: Duration(time.Hour)}
+	for i, m := range s.MemberList() {
+		t.Steps = append(t.Steps, Step{Node: m.ID, Batch: i / 100})
+	}
+	benchApply(b, s, CmdTxnStart, TxnStart{Txn: t})
+}
+
+func benchApply(b *testing.B, s *State, typ CommandType, body any) {
+	b.Helper()
+	data, err := json.Marshal(body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Apply(s.Index+1, Envelope{Type: typ, Protocol: 1, Time: time.Unix(1e9, 0), Data: data}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkStepCommands applies one step's begin and completion notice per
+// operation, walking a 10,000-step transaction in order (a new one starts
+// when it ends): the work the state machine does per step.
+func BenchmarkStepCommands(b *testing.B) {
+	s := benchState(b, benchMembers, true)
+	ids := make([]string, 0, benchMembers)
+	for _, m := range s.MemberList() {
+		ids = append(ids, m.ID)
+	}
+	txn, next, round := "tx-bench", 0, 0
+	b.ResetTimer()
+	for range b.N {
+		if next == len(ids) {
+			b.StopTimer()
+			s.Txns[txn].State, s.Active = TxnDone, ""
+			round++
+			txn, next = fmt.Sprintf("tx-bench-%d", round), 0
+			benchStart(b, s, txn)
+			b.StartTimer()
+		}
+		node := ids[next]
+		next++
+		benchApply(b, s, CmdStepBegin, StepBegin{TxnID: txn, Node: node, Attempt: 1})
+		benchApply(b, s, CmdStepDone, StepComplete{TxnID: txn, Node: node, Attempt: 1, Version: "2.0.0"})
+	}
+}
+
+// BenchmarkClone copies the whole state of 10,000 members and a
+// transaction over them: what the coordinator's loop used to do after
+// every commit.
+func BenchmarkClone(b *testing.B) {
+	s := benchState(b, benchMembers, true)
+	b.ResetTimer()
+	for range b.N {
+		_ = s.Clone()
+	}
+}
+
+// BenchmarkActiveTxnCopy copies only the active transaction of 10,000
+// steps.
+func BenchmarkActiveTxnCopy(b *testing.B) {
+	s := benchState(b, benchMembers, true)
+	b.ResetTimer()
+	for range b.N {
+		_ = s.Txn(s.Active)
+	}
+}
+
+// BenchmarkSnapshot serialises the state of 10,000 members and a
+// transaction over them, as a Raft snapshot does.
+func BenchmarkSnapshot(b *testing.B) {
+	s := benchState(b, benchMembers, true)
+	b.ResetTimer()
+	for range b.N {
+		if _, err := s.MarshalSnapshot(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMemberJoin checks and applies the join of one more member to a
+// catalogue of 10,000 (the same one again each time: a re-join).
+func BenchmarkMemberJoin(b *testing.B) {
+	s := benchState(b, benchMembers, false)
+	m := s.Members["m05000"]
+	b.ResetTimer()
+	for range b.N {
+		benchApply(b, s, CmdMemberJoin, MemberJoin{Member: m})
+	}
+}

@@ -1,0 +1,63 @@
+package checker
+
+import (
+	"fmt"
+
+	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/rpc"
+)
+
+// CheckNoticesKept checks I5: every completion notice the leader
+// acknowledged to a node is in the committed log, and the final state still
+// shows it (a later attempt may have replaced it, a rollback may have
+// undone it, a retry may have reset a failure; nothing may erase a done
+// step of the same attempt).
+func CheckNoticesKept(in Input) Result {
+	committed := map[string]bool{}
+	rollbacks := map[string]bool{} // txn/node/attempt begun as a rollback
+	for _, e := range in.Commands {
+		switch fsm.CommandType(e.Type) {
+		case fsm.CmdStepBegin:
+			if e.Rollback {
+				rollbacks[fmt.Sprintf("%s/%s/%d", e.Txn, e.Node, e.Attempt)] = true
+			}
+		case fsm.CmdStepDone:
+			committed[fmt.Sprintf("%s/%s/%d/%s", e.Txn, e.Node, e.Attempt, rpc.StepDone)] = true
+		case fsm.CmdStepFail:
+			committed[fmt.Sprintf("%s/%s/%d/%s", e.Txn, e.Node, e.Attempt, rpc.StepFailed)] = true
+		}
+	}
+	final := finalTxns(in)
+	checked := 0
+	for _, a := range in.Acks {
+		checked++
+		if !committed[fmt.Sprintf("%s/%s/%d/%s", a.Txn, a.Node, a.Attempt, a.State)] {
+			return verdict(checked, &Violation{At: a.At, Txn: a.Txn, Nodes: []string{a.Node},
+				What: fmt.Sprintf("the %s notice of attempt %d was acknowledged but is not in the committed log", a.State, a.Attempt)})
+		}
+		t, ok := final[a.Txn]
+		if !ok {
+			continue
+		}
+		s := t.Step(a.Node)
+		done := fsm.StepDone
+		if rollbacks[fmt.Sprintf("%s/%s/%d", a.Txn, a.Node, a.Attempt)] {
+			done = fsm.StepRolledBack // a rollback's done notice
+		}
+		switch {
+		case s == nil:
+			return verdict(checked, &Violation{At: a.At, Txn: a.Txn, Nodes: []string{a.Node},
+				What: "acknowledged notice for a step the final state does not have"})
+		case s.Attempt < a.Attempt:
+			return verdict(checked, &Violation{At: a.At, Txn: a.Txn, Nodes: []string{a.Node},
+				What: fmt.Sprintf("acknowledged notice of attempt %d, but the final state is at attempt %d", a.Attempt, s.Attempt)})
+		case s.Attempt == a.Attempt && a.State == rpc.StepDone && s.State != done:
+			return verdict(checked, &Violation{At: a.At, Txn: a.Txn, Nodes: []string{a.Node},
+				What: fmt.Sprintf("acknowledged done notice of attempt %d, but the final step is %s", a.Attempt, s.State)})
+		case s.Attempt == a.Attempt && a.State == rpc.StepFailed && s.State != fsm.StepFailed && s.State != fsm.StepPending:
+			return verdict(checked, &Violation{At: a.At, Txn: a.Txn, Nodes: []string{a.Node},
+				What: fmt.Sprintf("acknowledged failure of attempt %d, but the final step is %s", a.Attempt, s.State)})
+		}
+	}
+	return verdict(checked, nil)
+}

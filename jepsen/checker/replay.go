@@ -1,0 +1,276 @@
+package checker
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/jepsen/history"
+)
+
+// replay re-enacts the committed log at the coarse grain the invariants
+// speak of: each transaction's state, and each step's attempt, kind
+// (upgrade or rollback) and state. It is an independent model of what the
+// state machine must do with the commands it accepted; an accepted command
+// the model finds out of order is a counter-example.
+type replay struct {
+	txns     map[string]*replayTxn
+	order    []string
+	active   string
+	protocol int
+	found    map[string]*Violation // first counter-example per invariant
+	counts   map[string]int        // commands checked per invariant
+	// changes lists, in log order, the commands that change a
+	// transaction's coarse state (or that a client sent), for the
+	// linearizability model.
+	changes []change
+}
+
+type replayTxn struct {
+	id          string
+	state       fsm.TxnState
+	known       bool // the final state describes it (policy, steps)
+	onFailure   string
+	maxParallel int
+	steps       map[string]*replayStep
+	nsteps      int
+}
+
+type replayStep struct {
+	attempt   uint64
+	rollback  bool
+	state     fsm.StepState
+	completed map[uint64]bool // upgrade attempts that completed
+	begunAt   map[uint64]history.Event
+}
+
+// change is one write of the linearizability model: a command that changes
+// a transaction's coarse state or that a client sent, with the states it
+// leaves behind.
+type change struct {
+	seq    int
+	event  history.Event
+	txn    string
+	state  fsm.TxnState // the transaction's state after the command
+	active string       // the active transaction after the command
+}
+
+func newReplay(in Input) *replay {
+	r := &replay{txns: map[string]*replayTxn{}, found: map[string]*Violation{}, counts: map[string]int{},
+		protocol: max(in.InitialProtocol, 1)}
+	for _, t := range in.Final {
+		rt := r.txn(t.ID)
+		rt.known, rt.onFailure, rt.maxParallel, rt.nsteps = true, t.OnFailure, t.MaxParallel, len(t.Steps)
+		for _, s := range t.Steps {
+			rt.step(s.Node)
+		}
+	}
+	for _, e := range in.Commands {
+		r.apply(e)
+	}
+	return r
+}
+
+func (r *replay) txn(id string) *replayTxn {
+	t, ok := r.txns[id]
+	if !ok {
+		t = &replayTxn{id: id, steps: map[string]*replayStep{}}
+		r.txns[id] = t
+	}
+	return t
+}
+
+func (t *replayTxn) step(node string) *replayStep {
+	s, ok := t.steps[node]
+	if !ok {
+		s = &replayStep{state: fsm.StepPending, completed: map[uint64]bool{}, begunAt: map[uint64]history.Event{}}
+		t.steps[node] = s
+	}
+	return s
+}
+
+func (t *replayTxn) count(state fsm.StepState, rollback bool) int {
+	n := 0
+	for _, s := range t.steps {
+		if s.state == state && s.rollback == rollback {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *replay) violate(inv string, e history.Event, format string, args ...any) {
+	if r.found[inv] != nil {
+		return
+	}
+	nodes := []string{}
+	if e.Node != "" {
+		nodes = append(nodes, e.Node)
+	}
+	r.found[inv] = &Violation{At: e.Time, Txn: e.Txn, Nodes: nodes,
+		What: fmt.Sprintf("raft index %d (%s): ", e.Index, e.Type) + fmt.Sprintf(format, args...)}
+}
+
+// apply re-enacts one committed command.
+func (r *replay) apply(e history.Event) {
+	if e.Txn == "" {
+		return
+	}
+	t := r.txn(e.Txn)
+	before, activeBefore := t.state, r.active
+	client := false
+	switch fsm.CommandType(e.Type) {
+	case fsm.CmdTxnStart:
+		client = true
+		r.counts["I1"]++
+		if r.active != "" && r.active != t.id {
+			r.violate("I1", e, "transaction %s started while %s was %s", t.id, r.active, r.txns[r.active].state)
+		}
+		t.state, r.active = fsm.TxnRunning, t.id
+		r.order = append(r.order, t.id)
+	case fsm.CmdStepBegin:
+		r.begin(t, e)
+	case fsm.CmdStepDone:
+		r.complete(t, e)
+	case fsm.CmdStepFail:
+		r.fail(t, e)
+	case fsm.CmdTxnPause:
+		client = true
+		r.expect(t, e, fsm.TxnRunning)
+		t.state = fsm.TxnPaused
+	case fsm.CmdTxnResume:
+		client = true
+		r.expect(t, e, fsm.TxnPaused)
+		t.state = fsm.TxnRunning
+	case fsm.CmdTxnRetry:
+		client = true
+		r.expect(t, e, fsm.TxnFailed)
+		for _, s := range t.steps {
+			if s.state == fsm.StepFailed {
+				s.state = fsm.StepPending
+			}
+		}
+		t.state = fsm.TxnRunning
+	case fsm.CmdTxnAbort:
+		client = true
+		r.counts["I8"]++
+		if t.state.Terminal() {
+			r.violate("I8", e, "abort accepted for a transaction already %s", t.state)
+		}
+		t.state = fsm.TxnAborting
+	case fsm.CmdTxnFinish:
+		r.expect(t, e, fsm.TxnAborting)
+		t.state = fsm.TxnAborted
+	case fsm.CmdTxnFinalize:
+		r.expect(t, e, fsm.TxnFinalizing)
+		t.state = fsm.TxnDone
+		r.protocol = max(r.protocol, e.Protocol)
+	default:
+		return
+	}
+	if t.state.Terminal() && r.active == t.id {
+		r.active = ""
+	}
+	if client || t.state != before || r.active != activeBefore {
+		r.changes = append(r.changes, change{seq: len(r.changes) + 1, event: e, txn: t.id, state: t.state, active: r.active})
+	}
+}
+
+// expect reports (under I1, the invariant of the transaction state machine)
+// a command accepted in a state that should have refused it.
+func (r *replay) expect(t *replayTxn, e history.Event, want ...fsm.TxnState) {
+	for _, w := range want {
+		if t.state == w {
+			return
+		}
+	}
+	r.violate("I1", e, "accepted while the transaction was %q (want %v)", t.state, want)
+}
+
+func (r *replay) begin(t *replayTxn, e history.Event) {
+	s := t.step(e.Node)
+	r.counts["I8"]++
+	if e.Attempt != s.attempt+1 {
+		r.violate("I2", e, "attempt %d of %s begun after attempt %d", e.Attempt, e.Node, s.attempt)
+	}
+	if e.Rollback {
+		if t.state != fsm.TxnAborting {
+			r.violate("I8", e, "rollback of %s begun while the transaction was %s", e.Node, t.state)
+		}
+	} else {
+		if t.state != fsm.TxnRunning {
+			r.violate("I8", e, "step of %s begun while the transaction was %s", e.Node, t.state)
+		}
+		r.counts["I3"]++
+		if t.known && t.count(fsm.StepRunning, false)+1 > t.maxParallel {
+			r.violate("I3", e, "step of %s begun with %d steps already running (max-parallel %d)",
+				e.Node, t.count(fsm.StepRunning, false), t.maxParallel)
+		}
+	}
+	s.attempt, s.rollback, s.state = e.Attempt, e.Rollback, fsm.StepRunning
+	s.begunAt[e.Attempt] = e
+}
+
+func (r *replay) complete(t *replayTxn, e history.Event) {
+	s := t.step(e.Node)
+	r.counts["I2"]++
+	final := fsm.StepDone
+	if s.rollback {
+		final = fsm.StepRolledBack
+	}
+	if e.Attempt != s.attempt {
+		r.violate("I2", e, "stale completion notice accepted: attempt %d of %s, but attempt %d is current", e.Attempt, e.Node, s.attempt)
+		return
+	}
+	if s.state == final {
+		return // a repeated notice, accepted without effect
+	}
+	if s.state != fsm.StepRunning {
+		r.violate("I2", e, "completion notice accepted for %s whose step is %s", e.Node, s.state)
+	}
+	if !s.rollback {
+		if len(s.completed) > 0 {
+			r.violate("I2", e, "step of %s completed twice (attempt %d after %v)", e.Node, e.Attempt, keys(s.completed))
+		}
+		s.completed[e.Attempt] = true
+	}
+	s.state = final
+	if t.known && !s.rollback && t.count(fsm.StepDone, false) == t.nsteps &&
+		(t.state == fsm.TxnRunning || t.state == fsm.TxnPaused) {
+		t.state = fsm.TxnFinalizing
+	}
+}
+
+func (r *replay) fail(t *replayTxn, e history.Event) {
+	s := t.step(e.Node)
+	r.counts["I2"]++
+	if e.Attempt != s.attempt {
+		r.violate("I2", e, "stale failure notice accepted: attempt %d of %s, but attempt %d is current", e.Attempt, e.Node, s.attempt)
+		return
+	}
+	if s.state == fsm.StepFailed {
+		return
+	}
+	s.state = fsm.StepFailed
+	switch {
+	case t.state == fsm.TxnAborting:
+	case t.onFailure == fsm.OnFailureRollback:
+		t.state = fsm.TxnAborting
+	case t.known:
+		t.state = fsm.TxnFailed
+	}
+}
+
+func keys(m map[uint64]bool) []uint64 {
+	var out []uint64
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// commitWindow is when a command committed at the latest: when the first
+// agent's stream delivered it (an agent applies only committed entries).
+func commitWindow(e history.Event) (from, till time.Time) {
+	return e.Time, e.Received
+}

@@ -1,0 +1,110 @@
+package workload
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/jepsen/harness"
+	"github.com/baton-upgrade/baton/jepsen/history"
+	"github.com/baton-upgrade/baton/rpc"
+)
+
+// cli runs `baton` against node with the suite's token. Its exit status is
+// the op's Status; 0 is ok, 2 a usage error (fail), and 1 fails when the
+// message names a definite refusal (conflict, stale, not found, invalid)
+// and leaves a write's outcome unknown otherwise.
+func (cl *client) cli(ctx context.Context, op *history.Op, node string, args ...string) (string, history.Type) {
+	env := []string{"BATON_ADDR=" + cl.c.Addr(node), "BATON_TOKEN=" + harness.Token}
+	res, err := testutil.RunCLIContext(ctx, nil, cl.c.Bin(), env, args...)
+	if err != nil {
+		op.Error = err.Error()
+		if op.IsWrite() {
+			return "", history.Info
+		}
+		return "", history.Fail
+	}
+	op.Status = res.Code
+	switch {
+	case res.Code == 0:
+		return res.Stdout, history.OK
+	case res.Code == 2:
+		op.Error = strings.TrimSpace(res.Stderr)
+		return "", history.Fail
+	}
+	op.Error = strings.TrimSpace(res.Stderr)
+	for _, definite := range []string{"conflict:", "stale:", "not found:", "invalid:", "bad request:"} {
+		if strings.Contains(res.Stderr, definite) {
+			return "", history.Fail
+		}
+	}
+	if op.IsWrite() {
+		return "", history.Info
+	}
+	return "", history.Fail
+}
+
+func decodeTxn(out string, op *history.Op) bool {
+	var t rpc.Txn
+	if json.Unmarshal([]byte(out), &t) != nil || t.ID == "" {
+		return false
+	}
+	op.Results, op.Found = []history.TxnView{view(t)}, true
+	return true
+}
+
+// cliStart runs `baton upgrade start … --json`.
+func (cl *client) cliStart(node string, p history.StartParams) history.Op {
+	return cl.do(history.Op{Kind: history.KindStart, Node: node, Request: &p}, func(ctx context.Context, op *history.Op) history.Type {
+		out, t := cl.cli(ctx, op, node, "upgrade", "start", "--version", p.TargetVersion, "--strategy", p.Strategy,
+			"--max-parallel", p.MaxParallel, "--on-failure", p.OnFailure, "--step-timeout", cl.opts.StepTimeout.String(),
+			"--progress-deadline", cl.opts.ProgressDeadline.String(), "--json")
+		if t == history.OK && !decodeTxn(out, op) {
+			op.Error = "unreadable --json output: " + out
+			return history.Info
+		}
+		return t
+	})
+}
+
+// cliControl runs `baton upgrade ACTION [ID] --json`; an empty id means the
+// active transaction.
+func (cl *client) cliControl(node, action, id string, rollback bool) history.Op {
+	return cl.do(history.Op{Kind: action, Node: node, Txn: id}, func(ctx context.Context, op *history.Op) history.Type {
+		args := []string{"upgrade", action}
+		if id != "" {
+			args = append(args, id)
+		}
+		if rollback {
+			args = append(args, "--rollback")
+		}
+		out, t := cl.cli(ctx, op, node, append(args, "--json")...)
+		if t == history.OK && !decodeTxn(out, op) {
+			op.Error = "unreadable --json output: " + out
+			return history.Info
+		}
+		return t
+	})
+}
+
+// cliStatus runs `baton upgrade status [ID] --json`: a local read.
+func (cl *client) cliStatus(node, id string) history.Op {
+	kind := history.KindRead
+	if id == "" {
+		kind = history.KindReadActive
+	}
+	return cl.do(history.Op{Kind: kind, Node: node, Txn: id}, func(ctx context.Context, op *history.Op) history.Type {
+		args := []string{"upgrade", "status"}
+		if id != "" {
+			args = append(args, id)
+		} else {
+			args = append(args, "active")
+		}
+		out, t := cl.cli(ctx, op, node, append(args, "--json")...)
+		if t == history.OK && !decodeTxn(out, op) {
+			return history.Fail
+		}
+		return t
+	})
+}

@@ -1,0 +1,185 @@
+package workload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/baton-upgrade/baton/jepsen/harness"
+	"github.com/baton-upgrade/baton/jepsen/history"
+	"github.com/baton-upgrade/baton/rpc"
+)
+
+// callTimeout bounds one operation.
+const callTimeout = 10 * time.Second
+
+// Options configure the workload.
+type Options struct {
+	APIClients int
+	CLIClients int
+	Seed       int64
+	// StepTimeout and ProgressDeadline are given to every transaction.
+	StepTimeout      time.Duration
+	ProgressDeadline time.Duration
+	Recorder         *history.Recorder
+}
+
+// client is one process of the workload.
+type client struct {
+	name string
+	via  string
+	c    *harness.Cluster
+	rec  *history.Recorder
+	rng  *rand.Rand
+	opts Options
+	// what this client last learned of the cluster
+	lastTxn   string
+	lastState string
+	protocol  int
+}
+
+// do runs one recorded operation: call performs it and classifies its end.
+func (cl *client) do(op history.Op, call func(ctx context.Context, op *history.Op) history.Type) history.Op {
+	op.Process, op.Via = cl.name, cl.via
+	op = cl.rec.Begin(op)
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	t := call(ctx, &op)
+	op = cl.rec.Finish(op, t)
+	if op.Type == history.OK && len(op.Results) > 0 {
+		r := op.Result()
+		if r.ID != "" && (op.Kind != history.KindList) {
+			cl.lastTxn, cl.lastState = r.ID, r.State
+			if r.Protocol > 0 {
+				cl.protocol = r.Protocol
+			}
+		}
+	}
+	if op.Kind == history.KindReadActive && op.Type == history.Fail && op.Status == 404 {
+		cl.lastState = "none"
+	}
+	return op
+}
+
+// classify sorts an API error: a definite refusal (4xx) fails; anything
+// else leaves a write's outcome unknown. A read that got no answer simply
+// failed.
+func classify(op *history.Op, err error) history.Type {
+	if err == nil {
+		return history.OK
+	}
+	op.Error = err.Error()
+	var apiErr *rpc.APIError
+	if errors.As(err, &apiErr) {
+		op.Status = apiErr.Status
+		if apiErr.Status >= 400 && apiErr.Status < 500 {
+			return history.Fail
+		}
+	}
+	if op.IsWrite() {
+		return history.Info
+	}
+	return history.Fail
+}
+
+func view(t rpc.Txn) history.TxnView {
+	return history.TxnView{ID: t.ID, State: string(t.State), Protocol: t.ProtocolVersion}
+}
+
+// apiRead reads a transaction (or the active one) from node.
+func (cl *client) apiRead(node, id string, consistent bool) history.Op {
+	kind := history.KindRead
+	if id == "" {
+		kind = history.KindReadActive
+	}
+	return cl.do(history.Op{Kind: kind, Node: node, Txn: id, Consistent: consistent}, func(ctx context.Context, op *history.Op) history.Type {
+		path := "active"
+		if id != "" {
+			path = id
+		}
+		q := url.Values{}
+		if consistent {
+			q.Set("consistent", "true")
+		}
+		var t rpc.Txn
+		_, err := cl.c.Client(node).Do(ctx, http.MethodGet, "/v1/upgrades/"+url.PathEscape(path), q, nil, &t)
+		if err == nil {
+			op.Results, op.Found = []history.TxnView{view(t)}, true
+		}
+		return classify(op, err)
+	})
+}
+
+// apiList lists every transaction from node.
+func (cl *client) apiList(node string, consistent bool) history.Op {
+	return cl.do(history.Op{Kind: history.KindList, Node: node, Consistent: consistent}, func(ctx context.Context, op *history.Op) history.Type {
+		q := url.Values{}
+		if consistent {
+			q.Set("consistent", "true")
+		}
+		var ts []rpc.Txn
+		_, err := cl.c.Client(node).Do(ctx, http.MethodGet, "/v1/upgrades", q, nil, &ts)
+		for _, t := range ts {
+			op.Results = append(op.Results, view(t))
+		}
+		op.Found = err == nil
+		return classify(op, err)
+	})
+}
+
+// apiStart starts a transaction through node.
+func (cl *client) apiStart(node string, p history.StartParams) history.Op {
+	return cl.do(history.Op{Kind: history.KindStart, Node: node, Request: &p}, func(ctx context.Context, op *history.Op) history.Type {
+		t, err := cl.c.Client(node).StartUpgrade(ctx, cl.startRequest(p))
+		if err == nil {
+			op.Results, op.Found = []history.TxnView{view(t)}, true
+		}
+		return classify(op, err)
+	})
+}
+
+func (cl *client) startRequest(p history.StartParams) rpc.StartRequest {
+	return rpc.StartRequest{TargetVersion: p.TargetVersion, Strategy: p.Strategy, MaxParallel: p.MaxParallel,
+		OnFailure: p.OnFailure, StepTimeout: cl.opts.StepTimeout.String(), ProgressDeadline: cl.opts.ProgressDeadline.String()}
+}
+
+// apiControl pauses, resumes, retries or aborts transaction id through node.
+func (cl *client) apiControl(node, action, id string, rollback bool) history.Op {
+	return cl.do(history.Op{Kind: action, Node: node, Txn: id}, func(ctx context.Context, op *history.Op) history.Type {
+		t, err := cl.c.Client(node).ControlUpgrade(ctx, id, action, rpc.AbortRequest{Rollback: rollback})
+		if err == nil {
+			op.Results, op.Found = []history.TxnView{view(t)}, true
+		}
+		return classify(op, err)
+	})
+}
+
+// startParams draws a transaction's shape; its target is one version past
+// the cluster's active protocol, the version whose build speaks it.
+func (cl *client) startParams() history.StartParams {
+	strategies := []string{"by-id", "secondaries-first", "primary-first"}
+	p := history.StartParams{
+		TargetVersion: fmt.Sprintf("%d.0.0", max(cl.protocol, 1)+1),
+		Strategy:      strategies[cl.rng.Intn(len(strategies))],
+		MaxParallel:   []string{"1", "1", "2"}[cl.rng.Intn(3)],
+		OnFailure:     "halt",
+	}
+	if cl.rng.Intn(5) < 2 {
+		p.OnFailure = "rollback"
+	}
+	return p
+}
+
+// learnProtocol asks a node for the active protocol version (not recorded:
+// it only shapes the next start).
+func (cl *client) learnProtocol(node string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if h, err := cl.c.Client(node).Health(ctx); err == nil && h.ProtocolVersion > 0 {
+		cl.protocol = h.ProtocolVersion
+	}
+}
