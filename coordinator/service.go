@@ -163,6 +163,11 @@ func (co *Coordinator) leaderHint() string {
 // Start validates the request, fixes the order of the steps and commits a
 // new transaction (leader only).
 func (co *Coordinator) Start(ctx context.Context, req rpc.StartRequest) (*fsm.Txn, error) {
+	// Judge "already active" on a state holding every committed entry: a
+	// leader just elected may not have applied them yet.
+	if err := co.barrier(ctx); err != nil {
+		return nil, err
+	}
 	var active error
 	co.c.FSM().View(func(s *fsm.State) {
 		if a := s.ActiveTxn(); a != nil {
@@ -256,4 +261,13 @@ func orUnknown(s string) string {
 		return "failed without an error message"
 	}
 	return s
+}
+
+// barrier waits until the local state holds every committed entry, when the
+// cluster can say so (a real agent can; the test fakes apply at once).
+func (co *Coordinator) barrier(ctx context.Context) error {
+	if b, ok := co.c.(interface{ Barrier(context.Context) error }); ok {
+		return b.Barrier(ctx)
+	}
+	return nil
 }

@@ -20,6 +20,13 @@ func (a *Agent) Join(ctx context.Context, m fsm.Member) (fsm.Member, error) {
 	// interleave with another join, or both could become the fifth voter.
 	a.joinMu.Lock()
 	defer a.joinMu.Unlock()
+	// A refusal makes the joiner give up for good, so judge it only on a
+	// state that holds every committed entry: a leader just elected (after
+	// a restart, say) may not have applied them yet. Off the leader the
+	// barrier fails with "no leader", which the joiner retries.
+	if err := a.Barrier(ctx); err != nil {
+		return fsm.Member{}, fmt.Errorf("join %s: %w", m.ID, err)
+	}
 	var err error
 	a.fsm.View(func(s *fsm.State) { err = s.CheckJoin(m) })
 	if err != nil {

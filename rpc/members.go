@@ -29,11 +29,7 @@ func (s *Server) join(r *http.Request) (any, error) {
 	if err := fsm.ValidateMember(m); err != nil {
 		return nil, err
 	}
-	var err error
-	s.b.FSM().View(func(st *fsm.State) { err = st.CheckJoin(m) })
-	if err != nil {
-		return nil, err
-	}
+	// Conflicts are judged by the backend, on state confirmed by a barrier.
 	return s.b.Join(r.Context(), m)
 }
 

@@ -158,6 +158,10 @@ func (s *Server) controlTxn(r *http.Request) (any, error) {
 	}
 	id := r.PathValue("id")
 	if id == "active" {
+		// Resolve on confirmed state: a leader just elected may lag.
+		if err := s.b.Barrier(r.Context()); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrNoLeader, err)
+		}
 		s.b.FSM().View(func(st *fsm.State) { id = st.Active })
 		if id == "" {
 			return nil, fmt.Errorf("%w: no transaction is active", fsm.ErrNotFound)

@@ -77,7 +77,8 @@ func (s *suite) overhead(ctx context.Context) {
 		s.overheads[size] = res
 		limit := s.limitOf(size)
 		s.add(NewRow(SecOverhead, name, "ms", msAll(res.PerStep), nil,
-			fmt.Sprintf("limit %s ms = 2 × %s (commit) + %s (round trip) + %s (hooks)", num(limit), num(s.commit[size]), num(s.rtt), num(s.hooks))))
+			fmt.Sprintf("limit %s ms = 2 × %s (commit) + %s (round trip) + %s (hooks); before this work: %s ms", num(limit), num(s.commit[size]),
+				num(s.rtt), num(s.hooks), beforePerStep[size])))
 		var ratios []float64
 		for _, d := range res.PerStep {
 			ratios = append(ratios, ms(d)/limit)
