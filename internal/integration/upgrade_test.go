@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -29,25 +30,37 @@ func TestFiveNodeUpgradeByID(t *testing.T) {
 		require.Equal(t, "2.0.0", m.Version, "member %s", m.ID)
 	}
 
-	// The event stream tells the same story, with Raft indexes.
+	// The event stream tells the same story, with Raft indexes, once n4
+	// has applied everything (the transaction may be done elsewhere first).
 	ctx := context.Background()
-	evs, err := c.Agent("n4").Client().Events(ctx, 0, time.Second)
-	require.NoError(t, err)
-	count := map[string]int{}
-	var lastIndex uint64
-	for _, e := range evs.Events {
-		if e.Txn == id || e.Type == rpc.EventLeadershipGained {
-			count[e.Type]++
+	var evs rpc.Events
+	testutil.Eventually(t, 30*time.Second, func() error {
+		var err error
+		evs, err = c.Agent("n4").Client().Events(ctx, 0, time.Second)
+		if err != nil {
+			return err
 		}
-		if e.Type != rpc.EventLeadershipGained && e.Type != rpc.EventLeadershipLost {
-			require.Greater(t, e.Index, lastIndex, "applied events come in index order")
-			lastIndex = e.Index
+		count := map[string]int{}
+		var lastIndex uint64
+		for _, e := range evs.Events {
+			if e.Txn == id {
+				count[e.Type]++
+			}
+			if e.Type != rpc.EventLeadershipGained && e.Type != rpc.EventLeadershipLost {
+				if e.Index <= lastIndex {
+					t.Fatalf("applied events out of index order: %d after %d", e.Index, lastIndex)
+				}
+				lastIndex = e.Index
+			}
 		}
-	}
-	require.Equal(t, 5, count["step.begin"])
-	require.Equal(t, 5, count["step.complete"])
-	require.Equal(t, 1, count["txn.finalize"])
-	require.Equal(t, 1, count["txn.start"])
+		want := map[string]int{"txn.start": 1, "step.begin": 5, "step.complete": 5, "txn.finalize": 1}
+		for typ, n := range want {
+			if count[typ] != n {
+				return fmt.Errorf("n4 has %d %s events, want %d", count[typ], typ, n)
+			}
+		}
+		return nil
+	})
 	// A read at the cursor waits for the next event instead of returning at once.
 	start := time.Now()
 	more, err := c.Agent("n4").Client().Events(ctx, evs.Next, 300*time.Millisecond)
