@@ -73,7 +73,7 @@ func NewCluster(t TB, bin string) *Cluster {
 		}
 		if t.Failed() {
 			for _, a := range c.Agents {
-				t.Logf("---- log of %s (%s), last lines:\n%s", a.ID, a.LogPath, tail(a.LogPath, 40))
+				t.Logf("---- log of %s (%s), last lines:\n%s", a.ID, a.LogPath, Tail(a.LogPath, 40))
 			}
 		}
 	})
@@ -403,7 +403,8 @@ func Eventually(t TB, timeout time.Duration, fn func() error) {
 	}
 }
 
-func tail(path string, n int) string {
+// Tail returns the last n lines of a file, or the error reading it.
+func Tail(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()

@@ -457,7 +457,7 @@ func (c *Cluster) watchCrashes(ctx context.Context) {
 			c.mu.Unlock()
 			if !down && n.agent.Exited() && ctx.Err() == nil {
 				code, _ := n.agent.WaitExit(time.Second)
-				crash := Crash{Node: id, At: time.Now(), Code: code, Tail: tailFile(n.agent.LogPath, 15)}
+				crash := Crash{Node: id, At: time.Now(), Code: code, Tail: testutil.Tail(n.agent.LogPath, 15)}
 				c.mu.Lock()
 				c.crashes = append(c.crashes, crash)
 				c.mu.Unlock()
@@ -573,16 +573,4 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
-}
-
-func tailFile(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
