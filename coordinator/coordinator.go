@@ -27,7 +27,9 @@ type Cluster interface {
 type Nodes interface {
 	RunStep(ctx context.Context, httpAddr string, req rpc.StepRequest) (rpc.StepStatus, error)
 	StepStatus(ctx context.Context, httpAddr, txnID string, attempt uint64) (rpc.StepStatus, error)
-	Diagnostic(ctx context.Context, httpAddr string) (rpc.Diagnostic, error)
+	// Diagnostic probes a node; its health hook runs only when health is
+	// true.
+	Diagnostic(ctx context.Context, httpAddr string, health bool) (rpc.Diagnostic, error)
 }
 
 // Options tune a Coordinator; zero fields take the defaults.

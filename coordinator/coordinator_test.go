@@ -233,3 +233,18 @@ func TestPlanMarksTheHandoffBatch(t *testing.T) {
 	require.Equal(t, []rpc.PlanBatch{{Nodes: []string{"n2", "n3"}}, {Nodes: []string{"n4", "n5"}}, {Nodes: []string{"n1"}, Handoff: true}}, p.Batches)
 	require.Empty(t, c.FSM().Read().TxnList(), "plan changes nothing")
 }
+
+func TestFinalizeDoesNotRunHealthHooks(t *testing.T) {
+	h := newHarness(t, 3, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
+	for h.txn().State == fsm.TxnRunning {
+		h.drive()
+		for _, n := range h.running() {
+			h.complete(n)
+		}
+	}
+	require.Equal(t, fsm.TxnFinalizing, h.txn().State)
+	before := h.n.healthChecks
+	h.drive()
+	require.Equal(t, fsm.TxnDone, h.txn().State)
+	require.Equal(t, before, h.n.healthChecks, "finalize only needs an answer and a protocol range")
+}

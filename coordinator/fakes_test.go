@@ -117,9 +117,12 @@ func (n *fakeNodes) StepStatus(_ context.Context, addr, txn string, attempt uint
 	return st, nil
 }
 
-func (n *fakeNodes) Diagnostic(_ context.Context, addr string) (rpc.Diagnostic, error) {
+func (n *fakeNodes) Diagnostic(_ context.Context, addr string, health bool) (rpc.Diagnostic, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if health {
+		n.healthChecks++
+	}
 	if n.down[addr] {
 		return rpc.Diagnostic{}, errDown
 	}

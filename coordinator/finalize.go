@@ -77,7 +77,8 @@ func (co *Coordinator) checkMembers(ctx context.Context, members []fsm.Member) (
 	co.fanOut(len(others), func(i int) {
 		cctx, cancel := context.WithTimeout(ctx, co.opts.CallTimeout)
 		defer cancel()
-		d, err := co.n.Diagnostic(cctx, others[i].HTTPAddr)
+		// Finalize needs an answer and a protocol range, not the health hook.
+		d, err := co.n.Diagnostic(cctx, others[i].HTTPAddr, false)
 		failed[i] = err != nil
 		changed[i] = err == nil && d.Protocol != (fsm.ProtocolRange{}) && d.Protocol != others[i].Protocol
 	})

@@ -29,10 +29,9 @@ type term struct {
 	nextCheck map[attemptKey]time.Time
 	// retry is the current delay before an unreachable node is tried
 	// again; it doubles up to ReconcileInterval.
-	retry         map[attemptKey]time.Duration
-	handoffSince  time.Time // first failed search for a successor
-	lastNote      string
-	finalizeRetry time.Time
+	retry        map[attemptKey]time.Duration
+	handoffSince time.Time // first failed search for a successor
+	lastNote     string
 }
 
 func newTerm() *term {

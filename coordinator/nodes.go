@@ -25,8 +25,8 @@ func (h HTTPNodes) StepStatus(ctx context.Context, addr, txnID string, attempt u
 }
 
 // Diagnostic implements Nodes.
-func (h HTTPNodes) Diagnostic(ctx context.Context, addr string) (rpc.Diagnostic, error) {
-	return rpc.NewClient(addr, h.Token).Diagnostic(ctx)
+func (h HTTPNodes) Diagnostic(ctx context.Context, addr string, health bool) (rpc.Diagnostic, error) {
+	return rpc.NewClient(addr, h.Token).Diagnostic(ctx, health)
 }
 
 func sortIDs(ids []string) { slices.SortFunc(ids, strategy.CompareID) }

@@ -122,9 +122,9 @@ func (a *Agent) stepStatusOf(st executor.Status) rpc.StepStatus {
 }
 
 // Diagnostic answers the leader's probe: whether this node serves (its
-// health hook passes), how far its log is applied, what it runs, and how
-// idle it is.
-func (a *Agent) Diagnostic(ctx context.Context) rpc.Diagnostic {
+// health hook passes; checked only when health is true), how far its log is
+// applied, what it runs and speaks, and how idle it is.
+func (a *Agent) Diagnostic(ctx context.Context, health bool) rpc.Diagnostic {
 	d := rpc.Diagnostic{ID: a.cfg.ID, Healthy: true, AppliedIndex: a.parts.raft.AppliedIndex(), Version: a.cfg.Version,
 		Protocol: a.cfg.Protocol}
 	a.fsm.View(func(s *fsm.State) {
@@ -133,7 +133,7 @@ func (a *Agent) Diagnostic(ctx context.Context) rpc.Diagnostic {
 		}
 	})
 	d.IdleCPU, d.IdleMem = a.idle.sample()
-	if h := a.cfg.Hooks.Health; h != "" {
+	if h := a.cfg.Hooks.Health; h != "" && health {
 		ctx, cancel := context.WithTimeout(ctx, min(a.cfg.Hooks.EffectiveTimeout(), 10*time.Second))
 		defer cancel()
 		res := hooks.Run(ctx, hooks.Spec{Name: "health", Command: h, Env: hooks.Env(hooks.StepEnv{NodeID: a.cfg.ID})})

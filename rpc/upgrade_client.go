@@ -70,8 +70,15 @@ func (c *Client) StepStatus(ctx context.Context, txnID string, attempt uint64) (
 }
 
 // Diagnostic probes this agent's node.
-func (c *Client) Diagnostic(ctx context.Context) (Diagnostic, error) {
+//
+// With health false the node skips its health hook (Healthy is then not
+// checked): enough to learn that it answers and what it runs.
+func (c *Client) Diagnostic(ctx context.Context, health bool) (Diagnostic, error) {
 	var out Diagnostic
-	_, err := c.Do(ctx, http.MethodGet, "/v1/internal/diagnostic", nil, nil, &out)
+	var q url.Values
+	if !health {
+		q = url.Values{"health": {"false"}}
+	}
+	_, err := c.Do(ctx, http.MethodGet, "/v1/internal/diagnostic", q, nil, &out)
 	return out, err
 }

@@ -27,8 +27,9 @@ type Steps interface {
 	RunStep(ctx context.Context, req StepRequest) (StepStatus, error)
 	// StepStatus reports an attempt this node knows of.
 	StepStatus(txnID string, attempt uint64) (StepStatus, bool)
-	// Diagnostic answers the leader's probe.
-	Diagnostic(ctx context.Context) Diagnostic
+	// Diagnostic answers the leader's probe; the health hook runs only
+	// when health is true.
+	Diagnostic(ctx context.Context, health bool) Diagnostic
 }
 
 // Control actions.
@@ -208,5 +209,5 @@ func (s *Server) stepStatus(r *http.Request) (any, error) {
 }
 
 func (s *Server) diagnostic(r *http.Request) (any, error) {
-	return s.opts.Steps.Diagnostic(r.Context()), nil
+	return s.opts.Steps.Diagnostic(r.Context(), r.URL.Query().Get("health") != "false"), nil
 }

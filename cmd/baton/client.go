@@ -19,7 +19,7 @@ func clientFlags(extra ...cli.Flag) []cli.Flag {
 		&cli.StringFlag{Name: "token", EnvVars: []string{"BATON_TOKEN"},
 			Usage: "bearer token for writes, when the agents were started with one"},
 		&cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON on standard output"},
-		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up on the agent after this long"},
+		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up on the agent after this long (a --watch has no limit unless this is given)"},
 	}, extra...)
 }
 

@@ -299,6 +299,6 @@ func (s *simAgents) StepStatus(_ context.Context, addr, txnID string, attempt ui
 }
 
 // Diagnostic implements coordinator.Nodes.
-func (s *simAgents) Diagnostic(_ context.Context, addr string) (rpc.Diagnostic, error) {
+func (s *simAgents) Diagnostic(_ context.Context, addr string, _ bool) (rpc.Diagnostic, error) {
 	return rpc.Diagnostic{Healthy: true, AppliedIndex: s.agent.LastIndex(), IdleCPU: 0.5, IdleMem: 0.5}, nil
 }
