@@ -83,6 +83,8 @@ type fakeNodes struct {
 	version  map[string]string
 	known    map[string]rpc.StepStatus // "addr/txn/attempt"
 	checks   int                       // StepStatus calls
+	// healthChecks counts diagnostics that ran the health hook.
+	healthChecks int
 }
 
 func newFakeNodes() *fakeNodes {
