@@ -200,12 +200,25 @@ func (s *Server) longPoll(r *http.Request) error {
 }
 
 func (s *Server) write(h handler) http.Handler {
+	return s.authorized(func(w http.ResponseWriter, r *http.Request) {
+		s.forwardToLeader(w, r, func() { s.serve(w, r, h) })
+	})
+}
+
+// localWrite serves a write addressed to this very agent: token check, no
+// forwarding.
+func (s *Server) localWrite(h handler) http.Handler {
+	return s.authorized(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, h) })
+}
+
+// authorized runs next only for a request that passes the token check.
+func (s *Server) authorized(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := s.checkToken(r); err != nil {
 			writeError(w, err)
 			return
 		}
-		s.forwardToLeader(w, r, func() { s.serve(w, r, h) })
+		next(w, r)
 	})
 }
 

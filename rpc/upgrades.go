@@ -56,18 +56,6 @@ func (s *Server) upgradeRoutes() {
 	}
 }
 
-// localWrite serves a write addressed to this very agent: token check, no
-// forwarding.
-func (s *Server) localWrite(h handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.checkToken(r); err != nil {
-			writeError(w, err)
-			return
-		}
-		s.serve(w, r, h)
-	})
-}
-
 // txnView wraps a transaction with the protocol version as read.
 func txnView(st *fsm.State, t *fsm.Txn) Txn {
 	v := Txn{Txn: *t, ProtocolVersion: st.ProtocolVersion}
