@@ -176,3 +176,32 @@ func canonical(status int) error {
 	}
 	return ErrNoLeader
 }
+
+// fakeSteps counts the steps it was asked to run.
+type fakeSteps struct{ runs int }
+
+func (f *fakeSteps) RunStep(_ context.Context, req StepRequest) (StepStatus, error) {
+	f.runs++
+	return StepStatus{TxnID: req.TxnID, Attempt: req.Attempt, State: StepRunning}, nil
+}
+func (f *fakeSteps) StepStatus(string, uint64) (StepStatus, bool) { return StepStatus{}, false }
+func (f *fakeSteps) Diagnostic(context.Context, bool) Diagnostic  { return Diagnostic{} }
+
+func TestStepsAreServedLocallyAndNeedTheToken(t *testing.T) {
+	b := &fakeBackend{id: "n2", f: fsm.New(1), leader: "n1", addrs: map[string]string{}}
+	steps := &fakeSteps{}
+	srv := httptest.NewServer(NewServer(b, ServerOptions{Token: "tok", Steps: steps}))
+	defer srv.Close()
+	req := StepRequest{TxnID: "t-1", Node: "n2", Attempt: 1, TargetVersion: "2.0.0"}
+
+	_, err := NewClient(srv.URL, "").RunStep(context.Background(), req)
+	require.ErrorIs(t, err, ErrUnauthorized)
+	require.Zero(t, steps.runs)
+
+	// A follower runs its own step; it is never forwarded to the leader
+	// (whose address is unknown here, so forwarding would fail).
+	st, err := NewClient(srv.URL, "tok").RunStep(context.Background(), req)
+	require.NoError(t, err)
+	require.Equal(t, StepRunning, st.State)
+	require.Equal(t, 1, steps.runs)
+}
