@@ -244,7 +244,7 @@ func (co *Coordinator) Notice(ctx context.Context, n rpc.Notice) error {
 	var err error
 	switch n.State {
 	case rpc.StepDone:
-		_, err = co.c.Apply(ctx, fsm.CmdStepDone, fsm.StepComplete{TxnID: n.TxnID, Node: n.Node, Attempt: n.Attempt, Version: n.Version})
+		_, err = co.c.Apply(ctx, fsm.CmdStepComplete, fsm.StepComplete{TxnID: n.TxnID, Node: n.Node, Attempt: n.Attempt, Version: n.Version})
 	case rpc.StepFailed:
 		_, err = co.c.Apply(ctx, fsm.CmdStepFail, fsm.StepFail{TxnID: n.TxnID, Node: n.Node, Attempt: n.Attempt, Error: orUnknown(n.Error)})
 	default:

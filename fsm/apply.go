@@ -24,7 +24,7 @@ var handlers = map[CommandType]func(s *State, now time.Time, data json.RawMessag
 	CmdMemberStatus: handle((*State).applyMemberStatus),
 	CmdTxnStart:     handle((*State).applyTxnStart),
 	CmdStepBegin:    handle((*State).applyStepBegin),
-	CmdStepDone:     handle((*State).applyStepComplete),
+	CmdStepComplete: handle((*State).applyStepComplete),
 	CmdStepFail:     handle((*State).applyStepFail),
 	CmdTxnPause:     handle((*State).applyTxnPause),
 	CmdTxnResume:    handle((*State).applyTxnResume),
@@ -62,10 +62,4 @@ func (s *State) Apply(index uint64, e Envelope) error {
 		return fmt.Errorf("%s: %w", e.Type, err)
 	}
 	return nil
-}
-
-// KnownCommand reports whether this build can apply commands of type t.
-func KnownCommand(t CommandType) bool {
-	_, ok := handlers[t]
-	return ok
 }

@@ -74,7 +74,7 @@ func BenchmarkStepCommands(b *testing.B) {
 		node := ids[next]
 		next++
 		benchApply(b, s, CmdStepBegin, StepBegin{TxnID: txn, Node: node, Attempt: 1})
-		benchApply(b, s, CmdStepDone, StepComplete{TxnID: txn, Node: node, Attempt: 1, Version: "2.0.0"})
+		benchApply(b, s, CmdStepComplete, StepComplete{TxnID: txn, Node: node, Attempt: 1, Version: "2.0.0"})
 	}
 }
 

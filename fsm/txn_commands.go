@@ -2,17 +2,17 @@ package fsm
 
 // Transaction command types.
 const (
-	CmdTxnStart    CommandType = "txn.start"
-	CmdStepBegin   CommandType = "step.begin"
-	CmdStepDone    CommandType = "step.complete" // the completion notice
-	CmdStepFail    CommandType = "step.fail"
-	CmdTxnPause    CommandType = "txn.pause"
-	CmdTxnResume   CommandType = "txn.resume"
-	CmdTxnRetry    CommandType = "txn.retry"
-	CmdTxnAbort    CommandType = "txn.abort"
-	CmdTxnFinish   CommandType = "txn.finish"
-	CmdTxnFinalize CommandType = "txn.finalize"
-	CmdTxnNote     CommandType = "txn.note"
+	CmdTxnStart     CommandType = "txn.start"
+	CmdStepBegin    CommandType = "step.begin"
+	CmdStepComplete CommandType = "step.complete" // the completion notice
+	CmdStepFail     CommandType = "step.fail"
+	CmdTxnPause     CommandType = "txn.pause"
+	CmdTxnResume    CommandType = "txn.resume"
+	CmdTxnRetry     CommandType = "txn.retry"
+	CmdTxnAbort     CommandType = "txn.abort"
+	CmdTxnFinish    CommandType = "txn.finish"
+	CmdTxnFinalize  CommandType = "txn.finalize"
+	CmdTxnNote      CommandType = "txn.note"
 )
 
 // TxnStart creates a transaction with its steps already ordered and cut

@@ -378,7 +378,7 @@ func (g *commandGen) complete() (CommandType, any) {
 			version = st.PriorVersion
 		}
 	}
-	return CmdStepDone, StepComplete{TxnID: id, Node: g.node(st), Attempt: g.attempt(st, 0), Version: version}
+	return CmdStepComplete, StepComplete{TxnID: id, Node: g.node(st), Attempt: g.attempt(st, 0), Version: version}
 }
 
 func (g *commandGen) fail() (CommandType, any) {

@@ -85,7 +85,7 @@ func (sc *scene) beginRollback(node string, attempt uint64) {
 
 func (sc *scene) complete(node string, attempt uint64, version string) {
 	sc.t.Helper()
-	sc.do(CmdStepDone, StepComplete{TxnID: txID, Node: node, Attempt: attempt, Version: version})
+	sc.do(CmdStepComplete, StepComplete{TxnID: txID, Node: node, Attempt: attempt, Version: version})
 }
 
 func (sc *scene) fail(node string, attempt uint64, msg string) {
@@ -480,58 +480,58 @@ func TestStepComplete(t *testing.T) {
 		}
 	}
 	cases := []txnCase{
-		{name: "completes the step and records the member's new version", setup: phaseN1Running, typ: CmdStepDone,
+		{name: "completes the step and records the member's new version", setup: phaseN1Running, typ: CmdStepComplete,
 			body: complete("n1", 1, target), want: finished("n1", StepDone, target)},
-		{name: "the last step moves a running transaction to finalizing", setup: phaseN3Running, typ: CmdStepDone,
+		{name: "the last step moves a running transaction to finalizing", setup: phaseN3Running, typ: CmdStepComplete,
 			body: complete("n3", 1, target),
 			want: func(s *State) { finished("n3", StepDone, target)(s); txnOf(s).State = TxnFinalizing }},
 		{name: "the last step moves a paused transaction to finalizing",
 			setup: func(sc *scene) { phaseN3Running(sc); sc.control(CmdTxnPause, "maintenance window") },
-			typ:   CmdStepDone, body: complete("n3", 1, target),
+			typ:   CmdStepComplete, body: complete("n3", 1, target),
 			want: func(s *State) {
 				finished("n3", StepDone, target)(s)
 				txnOf(s).State, txnOf(s).Reason = TxnFinalizing, ""
 			}},
 		{name: "a step that was running when paused completes", setup: func(sc *scene) { phaseN1Running(sc); sc.control(CmdTxnPause, "") },
-			typ: CmdStepDone, body: complete("n1", 1, target), want: finished("n1", StepDone, target)},
+			typ: CmdStepComplete, body: complete("n1", 1, target), want: finished("n1", StepDone, target)},
 		{name: "a step that was running at abort completes; the transaction stays aborting", setup: phaseAbortingN1Running,
-			typ: CmdStepDone, body: complete("n1", 1, target), want: finished("n1", StepDone, target)},
+			typ: CmdStepComplete, body: complete("n1", 1, target), want: finished("n1", StepDone, target)},
 		{name: "the last step of an aborting transaction leaves it aborting",
 			setup: func(sc *scene) { phaseN3Running(sc); sc.abort(false) },
-			typ:   CmdStepDone, body: complete("n3", 1, target), want: finished("n3", StepDone, target)},
+			typ:   CmdStepComplete, body: complete("n3", 1, target), want: finished("n3", StepDone, target)},
 		{name: "a sibling of a failed step completes; the transaction stays failed",
 			setup: func(sc *scene) { phaseParallelSiblings(sc); sc.fail("n2", 1, "disk full") },
-			typ:   CmdStepDone, body: complete("n3", 1, target), want: finished("n3", StepDone, target)},
-		{name: "a rollback completes with the prior version", setup: phaseN2RollingBack, typ: CmdStepDone,
+			typ:   CmdStepComplete, body: complete("n3", 1, target), want: finished("n3", StepDone, target)},
+		{name: "a rollback completes with the prior version", setup: phaseN2RollingBack, typ: CmdStepComplete,
 			body: complete("n2", 2, "1.0.0"), want: finished("n2", StepRolledBack, "1.0.0")},
 		{name: "the retried attempt completes",
 			setup: func(sc *scene) { phaseFailed(sc); sc.control(CmdTxnRetry, ""); sc.begin("n1", 2) },
-			typ:   CmdStepDone, body: complete("n1", 2, target),
+			typ:   CmdStepComplete, body: complete("n1", 2, target),
 			want: func(s *State) { finished("n1", StepDone, target)(s); stepOf(s, "n1").Error = "" }},
 
 		// I2: a step completes once; a repeated notice is acknowledged without effect.
-		{name: "repeated notice", setup: phaseN1Done, typ: CmdStepDone, body: complete("n1", 1, target)},
-		{name: "repeated notice after a later step moved on", setup: phaseN2Running, typ: CmdStepDone, body: complete("n1", 1, target)},
-		{name: "repeated rollback notice", setup: phaseN2RolledBack, typ: CmdStepDone, body: complete("n2", 2, "1.0.0")},
+		{name: "repeated notice", setup: phaseN1Done, typ: CmdStepComplete, body: complete("n1", 1, target)},
+		{name: "repeated notice after a later step moved on", setup: phaseN2Running, typ: CmdStepComplete, body: complete("n1", 1, target)},
+		{name: "repeated rollback notice", setup: phaseN2RolledBack, typ: CmdStepComplete, body: complete("n2", 2, "1.0.0")},
 
 		{name: "notice of an old attempt",
 			setup: func(sc *scene) { phaseFailed(sc); sc.control(CmdTxnRetry, ""); sc.begin("n1", 2) },
-			typ:   CmdStepDone, body: complete("n1", 1, target), wantErr: ErrStale},
-		{name: "notice of a future attempt", setup: phaseN1Running, typ: CmdStepDone, body: complete("n1", 2, target), wantErr: ErrStale},
-		{name: "notice of a step never begun", setup: phaseRunning, typ: CmdStepDone, body: complete("n1", 0, target), wantErr: ErrStale},
-		{name: "notice of a failed attempt", setup: phaseFailed, typ: CmdStepDone, body: complete("n1", 1, target), wantErr: ErrStale},
-		{name: "upgrade notice of an attempt now rolled back", setup: phaseN2RolledBack, typ: CmdStepDone,
+			typ:   CmdStepComplete, body: complete("n1", 1, target), wantErr: ErrStale},
+		{name: "notice of a future attempt", setup: phaseN1Running, typ: CmdStepComplete, body: complete("n1", 2, target), wantErr: ErrStale},
+		{name: "notice of a step never begun", setup: phaseRunning, typ: CmdStepComplete, body: complete("n1", 0, target), wantErr: ErrStale},
+		{name: "notice of a failed attempt", setup: phaseFailed, typ: CmdStepComplete, body: complete("n1", 1, target), wantErr: ErrStale},
+		{name: "upgrade notice of an attempt now rolled back", setup: phaseN2RolledBack, typ: CmdStepComplete,
 			body: complete("n2", 1, target), wantErr: ErrStale},
-		{name: "another version than the target", setup: phaseN1Running, typ: CmdStepDone, body: complete("n1", 1, "2.0.1"), wantErr: ErrInvalid},
-		{name: "still the old version", setup: phaseN1Running, typ: CmdStepDone, body: complete("n1", 1, "1.0.0"), wantErr: ErrInvalid},
-		{name: "empty version", setup: phaseN1Running, typ: CmdStepDone, body: complete("n1", 1, ""), wantErr: ErrInvalid},
-		{name: "rollback notice with the target version", setup: phaseN2RollingBack, typ: CmdStepDone,
+		{name: "another version than the target", setup: phaseN1Running, typ: CmdStepComplete, body: complete("n1", 1, "2.0.1"), wantErr: ErrInvalid},
+		{name: "still the old version", setup: phaseN1Running, typ: CmdStepComplete, body: complete("n1", 1, "1.0.0"), wantErr: ErrInvalid},
+		{name: "empty version", setup: phaseN1Running, typ: CmdStepComplete, body: complete("n1", 1, ""), wantErr: ErrInvalid},
+		{name: "rollback notice with the target version", setup: phaseN2RollingBack, typ: CmdStepComplete,
 			body: complete("n2", 2, target), wantErr: ErrInvalid},
-		{name: "unknown transaction", setup: phaseN1Running, typ: CmdStepDone,
+		{name: "unknown transaction", setup: phaseN1Running, typ: CmdStepComplete,
 			body: StepComplete{TxnID: "tx9", Node: "n1", Attempt: 1, Version: target}, wantErr: ErrNotFound},
-		{name: "unknown node", setup: phaseN1Running, typ: CmdStepDone, body: complete("n9", 1, target), wantErr: ErrNotFound},
-		{name: "done transaction", setup: phaseDone, typ: CmdStepDone, body: complete("n3", 1, target), wantErr: ErrStale},
-		{name: "aborted transaction", setup: phaseAborted, typ: CmdStepDone, body: complete("n1", 1, target), wantErr: ErrStale},
+		{name: "unknown node", setup: phaseN1Running, typ: CmdStepComplete, body: complete("n9", 1, target), wantErr: ErrNotFound},
+		{name: "done transaction", setup: phaseDone, typ: CmdStepComplete, body: complete("n3", 1, target), wantErr: ErrStale},
+		{name: "aborted transaction", setup: phaseAborted, typ: CmdStepComplete, body: complete("n1", 1, target), wantErr: ErrStale},
 	}
 	runTxnCases(t, cases)
 }
@@ -842,21 +842,21 @@ func TestMemberLeaveDuringTxn(t *testing.T) {
 func TestFinishedTxnRejectsEveryCommand(t *testing.T) {
 	bodies := func(id string) map[CommandType]any {
 		return map[CommandType]any{
-			CmdStepBegin:   StepBegin{TxnID: id, Node: "n1", Attempt: 2},
-			CmdStepDone:    StepComplete{TxnID: id, Node: "n1", Attempt: 1, Version: target},
-			CmdStepFail:    StepFail{TxnID: id, Node: "n1", Attempt: 1, Error: "late"},
-			CmdTxnPause:    TxnControl{TxnID: id},
-			CmdTxnResume:   TxnControl{TxnID: id},
-			CmdTxnRetry:    TxnControl{TxnID: id},
-			CmdTxnAbort:    TxnAbort{TxnID: id, Rollback: true},
-			CmdTxnFinish:   TxnFinish{TxnID: id},
-			CmdTxnFinalize: TxnFinalize{TxnID: id, ProtocolVersion: 1},
-			CmdTxnNote:     TxnControl{TxnID: id, Reason: "late"},
+			CmdStepBegin:    StepBegin{TxnID: id, Node: "n1", Attempt: 2},
+			CmdStepComplete: StepComplete{TxnID: id, Node: "n1", Attempt: 1, Version: target},
+			CmdStepFail:     StepFail{TxnID: id, Node: "n1", Attempt: 1, Error: "late"},
+			CmdTxnPause:     TxnControl{TxnID: id},
+			CmdTxnResume:    TxnControl{TxnID: id},
+			CmdTxnRetry:     TxnControl{TxnID: id},
+			CmdTxnAbort:     TxnAbort{TxnID: id, Rollback: true},
+			CmdTxnFinish:    TxnFinish{TxnID: id},
+			CmdTxnFinalize:  TxnFinalize{TxnID: id, ProtocolVersion: 1},
+			CmdTxnNote:      TxnControl{TxnID: id, Reason: "late"},
 		}
 	}
-	stale := map[CommandType]bool{CmdStepBegin: true, CmdStepDone: true, CmdStepFail: true}
+	stale := map[CommandType]bool{CmdStepBegin: true, CmdStepComplete: true, CmdStepFail: true}
 	var cases []txnCase
-	for _, typ := range []CommandType{CmdStepBegin, CmdStepDone, CmdStepFail, CmdTxnPause, CmdTxnResume,
+	for _, typ := range []CommandType{CmdStepBegin, CmdStepComplete, CmdStepFail, CmdTxnPause, CmdTxnResume,
 		CmdTxnRetry, CmdTxnAbort, CmdTxnFinish, CmdTxnFinalize, CmdTxnNote} {
 		want := ErrConflict
 		if stale[typ] {
@@ -897,7 +897,7 @@ func TestHaltPolicyRetry(t *testing.T) {
 	require.ErrorIs(t, sc.apply(CmdStepBegin, StepBegin{TxnID: txID, Node: "n1", Attempt: 1}), ErrStale)
 
 	sc.begin("n1", 2)
-	require.ErrorIs(t, sc.apply(CmdStepDone, StepComplete{TxnID: txID, Node: "n1", Attempt: 1, Version: target}), ErrStale)
+	require.ErrorIs(t, sc.apply(CmdStepComplete, StepComplete{TxnID: txID, Node: "n1", Attempt: 1, Version: target}), ErrStale)
 	require.ErrorIs(t, sc.apply(CmdStepFail, StepFail{TxnID: txID, Node: "n1", Attempt: 1, Error: "late"}), ErrStale)
 	sc.complete("n1", 2, target)
 	require.Equal(t, StepDone, stepOf(sc.s, "n1").State)
@@ -985,7 +985,7 @@ func TestHistoryKeepsNewest(t *testing.T) {
 	require.Len(t, sc.s.TxnOrder, MaxHistory+1)
 	require.Equal(t, "last", sc.s.LatestTxn().ID)
 	sc.do(CmdStepBegin, StepBegin{TxnID: "last", Node: "n1", Attempt: 1})
-	sc.do(CmdStepDone, StepComplete{TxnID: "last", Node: "n1", Attempt: 1, Version: target})
+	sc.do(CmdStepComplete, StepComplete{TxnID: "last", Node: "n1", Attempt: 1, Version: target})
 	sc.do(CmdTxnFinalize, TxnFinalize{TxnID: "last", ProtocolVersion: 1})
 	require.Len(t, sc.s.TxnOrder, MaxHistory)
 	require.Equal(t, "last", sc.s.TxnOrder[MaxHistory-1])
@@ -1009,7 +1009,7 @@ func TestDepartedMemberIsNotRecreated(t *testing.T) {
 			_ = sc.apply(CmdMemberLeave, MemberLeave{ID: "n1"})
 			_ = sc.apply(CmdTxnRetry, TxnControl{TxnID: txID})
 			_ = sc.apply(CmdStepBegin, StepBegin{TxnID: txID, Node: "n1", Attempt: 2})
-			_ = sc.apply(CmdStepDone, StepComplete{TxnID: txID, Node: "n1", Attempt: 2, Version: target})
+			_ = sc.apply(CmdStepComplete, StepComplete{TxnID: txID, Node: "n1", Attempt: 2, Version: target})
 		}},
 		{name: "rollback of a done step", run: func(sc *scene) {
 			sc.start(plan())
@@ -1017,7 +1017,7 @@ func TestDepartedMemberIsNotRecreated(t *testing.T) {
 			_ = sc.apply(CmdMemberLeave, MemberLeave{ID: "n1"})
 			_ = sc.apply(CmdTxnAbort, TxnAbort{TxnID: txID, Rollback: true})
 			_ = sc.apply(CmdStepBegin, StepBegin{TxnID: txID, Node: "n1", Attempt: 2, Rollback: true})
-			_ = sc.apply(CmdStepDone, StepComplete{TxnID: txID, Node: "n1", Attempt: 2, Version: "1.0.0"})
+			_ = sc.apply(CmdStepComplete, StepComplete{TxnID: txID, Node: "n1", Attempt: 2, Version: "1.0.0"})
 		}},
 	}
 	for _, tc := range cases {

@@ -89,5 +89,3 @@ func memIdle() float64 {
 	}
 	return avail / total
 }
-
-func itoa(v uint64) string { return strconv.FormatUint(v, 10) }

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 
@@ -20,7 +21,7 @@ func newNoticeQueue() *noticeQueue {
 	return &noticeQueue{pending: map[string]rpc.Notice{}, wake: make(chan struct{}, 1)}
 }
 
-func noticeKey(n rpc.Notice) string { return n.TxnID + "/" + itoa(n.Attempt) }
+func noticeKey(n rpc.Notice) string { return n.TxnID + "/" + strconv.FormatUint(n.Attempt, 10) }
 
 func (q *noticeQueue) add(n rpc.Notice) {
 	q.mu.Lock()

@@ -71,7 +71,7 @@ func TestOnce(t *testing.T) {
 		b.in.Commands = b.in.Commands[:len(b.in.Commands)-1] // drop finalize
 		b.in.Final[0].State = fsm.TxnFinalizing
 		b.cmd(3600, fsm.CmdStepBegin, "t1", "n1", 2)
-		b.cmd(3700, fsm.CmdStepDone, "t1", "n1", 2)
+		b.cmd(3700, fsm.CmdStepComplete, "t1", "n1", 2)
 		require.Contains(t, requireCaught(t, CheckOnce, b.in, "t1", "n1").What, "completed twice")
 	})
 }
@@ -122,7 +122,7 @@ func TestNoticesKeptAfterRollback(t *testing.T) {
 	b.in.Commands = b.in.Commands[:len(b.in.Commands)-1] // no finalize: aborted with a rollback
 	b.cmd(3600, fsm.CmdTxnAbort, "t1", "", 0, rollback)
 	b.cmd(3700, fsm.CmdStepBegin, "t1", "n1", 2, rollback)
-	b.cmd(3800, fsm.CmdStepDone, "t1", "n1", 2)
+	b.cmd(3800, fsm.CmdStepComplete, "t1", "n1", 2)
 	b.in.Acks = append(b.in.Acks, NoticeAck{Node: "n1", Txn: "t1", Attempt: 2, State: "done", At: b.at(3810)})
 	b.in.Final[0].State = fsm.TxnAborted
 	b.in.Final[0].Steps[2] = fsm.Step{Node: "n1", State: fsm.StepRolledBack, Attempt: 2}

@@ -21,7 +21,7 @@ func CheckNoticesKept(in Input) Result {
 			if e.Rollback {
 				rollbacks[fmt.Sprintf("%s/%s/%d", e.Txn, e.Node, e.Attempt)] = true
 			}
-		case fsm.CmdStepDone:
+		case fsm.CmdStepComplete:
 			committed[fmt.Sprintf("%s/%s/%d/%s", e.Txn, e.Node, e.Attempt, rpc.StepDone)] = true
 		case fsm.CmdStepFail:
 			committed[fmt.Sprintf("%s/%s/%d/%s", e.Txn, e.Node, e.Attempt, rpc.StepFailed)] = true

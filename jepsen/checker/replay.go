@@ -130,7 +130,7 @@ func (r *replay) apply(e history.Event) {
 		r.order = append(r.order, t.id)
 	case fsm.CmdStepBegin:
 		r.begin(t, e)
-	case fsm.CmdStepDone:
+	case fsm.CmdStepComplete:
 		r.complete(t, e)
 	case fsm.CmdStepFail:
 		r.fail(t, e)
