@@ -2,10 +2,7 @@ package node
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
-	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/node/executor"
@@ -31,6 +28,11 @@ type Agent struct {
 	events  *eventLog
 	idle    idleMeter
 
+	// versionMu guards version: what this node last found it runs (its
+	// version hook's output, or the build version without one).
+	versionMu sync.Mutex
+	version   string
+
 	// leaderDuties are started on every gain of leadership and stopped on
 	// its loss; each gets a context that ends with the leadership.
 	dutiesMu     sync.Mutex
@@ -55,6 +57,7 @@ func New(cfg Config) (*Agent, error) {
 		leaderNotify: make(chan bool, 16),
 		notices:      newNoticeQueue(),
 		events:       newEventLog(),
+		version:      cfg.Version,
 		ctx:          ctx,
 		cancel:       cancel,
 	}
@@ -96,46 +99,6 @@ func (a *Agent) Start() error {
 	a.wg.Add(1)
 	go a.monitorLeadership()
 	return nil
-}
-
-// Register makes sure this agent's catalogue record is current: it asks the
-// cluster (through the members in Join, or through its own API, which
-// forwards to the leader) to admit it, retrying while no leader is reachable.
-// It fails on a refusal (a conflicting id or address) or when ctx ends.
-func (a *Agent) Register(ctx context.Context) error {
-	targets := a.cfg.Join
-	if a.parts.existing || len(targets) == 0 {
-		targets = []string{a.cfg.HTTPAddr}
-	}
-	self := a.Self()
-	backoff := 100 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		target := targets[attempt%len(targets)]
-		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		_, err := rpc.NewClient(target, a.cfg.Token).Join(cctx, self)
-		cancel()
-		if err == nil {
-			a.log.Info("registered in the catalogue", "via", target)
-			return nil
-		}
-		var apiErr *rpc.APIError
-		if errors.As(err, &apiErr) && apiErr.Status != 503 {
-			return fmt.Errorf("join via %s refused: %w", target, err)
-		}
-		a.log.Debug("join not yet possible", "via", target, "error", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("join: gave up after %d attempts: last error: %w", attempt+1, err)
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 2*time.Second)
-	}
-}
-
-// Self is this agent's catalogue record as it would register it.
-func (a *Agent) Self() fsm.Member {
-	return fsm.Member{ID: a.cfg.ID, RaftAddr: a.cfg.RaftAddr, HTTPAddr: a.cfg.HTTPAddr,
-		Version: a.cfg.Version, Protocol: a.cfg.Protocol, Labels: a.cfg.Labels}
 }
 
 // Shutdown stops leader duties, Raft and the stores. It is safe to call more

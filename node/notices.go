@@ -33,6 +33,13 @@ func (q *noticeQueue) add(n rpc.Notice) {
 	}
 }
 
+// len is the number of notices not yet acknowledged.
+func (q *noticeQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending)
+}
+
 func (q *noticeQueue) snapshot() []rpc.Notice {
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -33,13 +33,8 @@ func (a *Agent) startExecutor() error {
 		SelfRestart: a.reexec,
 	})
 	if a.cfg.Hooks.Version != "" {
-		ctx, cancel := context.WithTimeout(a.ctx, a.cfg.Hooks.EffectiveTimeout())
-		v, err := a.exec.CurrentVersion(ctx)
-		cancel()
-		if err != nil {
-			a.log.Warn("version hook failed; reporting the build version", "error", err)
-		} else {
-			a.cfg.Version = v
+		if _, err := a.readVersion(a.ctx); err != nil {
+			a.log.Warn("version hook failed at start-up; reporting the build version until it succeeds", "error", err)
 		}
 	}
 	unacked, err := a.exec.Unacked()
@@ -125,7 +120,7 @@ func (a *Agent) stepStatusOf(st executor.Status) rpc.StepStatus {
 // health hook passes; checked only when health is true), how far its log is
 // applied, what it runs and speaks, and how idle it is.
 func (a *Agent) Diagnostic(ctx context.Context, health bool) rpc.Diagnostic {
-	d := rpc.Diagnostic{ID: a.cfg.ID, Healthy: true, AppliedIndex: a.parts.raft.AppliedIndex(), Version: a.cfg.Version,
+	d := rpc.Diagnostic{ID: a.cfg.ID, Healthy: true, AppliedIndex: a.parts.raft.AppliedIndex(), Version: a.currentVersion(),
 		Protocol: a.cfg.Protocol}
 	a.fsm.View(func(s *fsm.State) {
 		if m, ok := s.Members[a.cfg.ID]; ok {

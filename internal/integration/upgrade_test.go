@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,6 +163,18 @@ func TestAgentKilledDuringItsStepResumes(t *testing.T) {
 	require.Equal(t, uint64(1), txn.Step(victim.ID).Attempt, "the step resumed within its attempt")
 	requireInstalledOnce(t, c, hooks, "2.0.0")
 	requireNoLeaderInstall(t, c, hooks)
+
+	// The restarted agent registers again once its step is over; the
+	// catalogue must still say what the node runs.
+	testutil.Eventually(t, time.Minute, func() error {
+		if n := strings.Count(testutil.Tail(victim.LogPath, 10000), "registered in the catalogue"); n < 2 {
+			return fmt.Errorf("%s registered %d times, want a registration after its restart", victim.ID, n)
+		}
+		return nil
+	})
+	for _, m := range membersJSON(t, c.Agent("n1")) {
+		require.Equal(t, "2.0.0", m.Version, "member %s", m.ID)
+	}
 }
 
 func TestFailingInstallHaltsThenRetrySucceeds(t *testing.T) {

@@ -99,6 +99,7 @@ type Executor struct {
 	wg      sync.WaitGroup
 	mu      sync.Mutex // guards closed, live and the fields of each attempt
 	closed  bool
+	held    bool // WhileIdle runs: no attempt may start
 	live    map[journal.Key]*attempt
 	closing sync.Once
 }
@@ -153,6 +154,9 @@ func (e *Executor) Start(step Step) (Status, error) {
 	}
 	if running, busy := e.runningKey(); busy {
 		return Status{}, fmt.Errorf("start step %s: %w (%s)", step.Key(), ErrBusy, running)
+	}
+	if e.held {
+		return Status{}, fmt.Errorf("start step %s: %w (the agent is reading its version to register it)", step.Key(), ErrBusy)
 	}
 	rec, existed, err := e.opts.Journal.Begin(journal.Step(step))
 	if err != nil {
@@ -236,6 +240,41 @@ func (e *Executor) Close() {
 		e.cancel()
 	})
 	e.wg.Wait()
+}
+
+// WhileIdle waits until no attempt runs on this node, then runs fn while
+// none can start (Start answers ErrBusy, which the leader retries), so that
+// what fn observes of the node cannot be overtaken by a step. It fails with
+// ctx's error if an attempt is still running when ctx ends, and with
+// ErrClosed after Close; otherwise it returns fn's error.
+func (e *Executor) WhileIdle(ctx context.Context, fn func() error) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		e.mu.Lock()
+		if e.closed {
+			e.mu.Unlock()
+			return ErrClosed
+		}
+		running, busy := e.runningKey()
+		if !busy {
+			e.held = true
+			e.mu.Unlock()
+			break
+		}
+		e.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for step %s to finish: %w", running, ctx.Err())
+		case <-tick.C:
+		}
+	}
+	defer func() {
+		e.mu.Lock()
+		e.held = false
+		e.mu.Unlock()
+	}()
+	return fn()
 }
 
 // runningKey returns an attempt this process runs or is about to resume;

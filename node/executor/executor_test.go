@@ -634,3 +634,47 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// TestWhileIdleWaitsForTheStepAndHoldsOffNewOnes: what runs inside WhileIdle
+// sees a node with no step running, and no step can start under it.
+func TestWhileIdleWaitsForTheStepAndHoldsOffNewOnes(t *testing.T) {
+	f := newFixture(t, func(dir string) config.Hooks {
+		h := standardHooks(dir)
+		h.Install = "touch " + q(filepath.Join(dir, "installing")) + "; sleep 1; echo \"$BATON_TARGET_VERSION\" > " + q(filepath.Join(dir, "version"))
+		return h
+	})
+	_, err := f.exec.Start(upgradeStep(1))
+	require.NoError(t, err)
+	waitForFile(t, f.path("installing"))
+
+	// A wait bounded below the install's length gives up with the
+	// running attempt named, and runs nothing.
+	short, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	ran := false
+	err = f.exec.WhileIdle(short, func() error { ran = true; return nil })
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.False(t, ran)
+
+	ctx, cancel2 := context.WithTimeout(context.Background(), finishWait)
+	defer cancel2()
+	err = f.exec.WhileIdle(ctx, func() error {
+		st, ok := f.exec.Status("txn-1", 1)
+		require.True(t, ok)
+		require.NotEqual(t, StateRunning, st.State, "fn ran while the step was running")
+		other := upgradeStep(1)
+		other.TxnID = "txn-2"
+		_, err := f.exec.Start(other)
+		require.ErrorIs(t, err, ErrBusy, "a step started while WhileIdle held the node")
+		return nil
+	})
+	require.NoError(t, err)
+
+	// Released afterwards.
+	other := upgradeStep(1)
+	other.TxnID = "txn-2"
+	_, err = f.exec.Start(other)
+	require.NoError(t, err)
+	f.wait()
+	f.wait()
+}

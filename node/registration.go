@@ -1,0 +1,126 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/rpc"
+)
+
+// errNoticesPending makes a registration wait: a completion notice not yet
+// acknowledged may carry a newer version than the catalogue holds, and a
+// registration committed before it would be overtaken by it, or worse,
+// overtake it.
+var errNoticesPending = errors.New("completion notices not yet acknowledged")
+
+// Register makes sure this agent's catalogue record is current: it asks the
+// cluster (through the members in Join, or through its own API, which
+// forwards to the leader) to admit it, retrying while no leader is reachable.
+// It fails on a refusal (a conflicting id or address) or when ctx ends.
+//
+// The version it registers is read when the registration is sent, with no
+// step running and every completion notice acknowledged, and no step may
+// start until the registration is answered: a registration can never
+// carry a reading older than what a step's notice told the catalogue. (An
+// agent restarted during its step used to register what its version hook
+// printed at start-up, after its step had finished, and turned the
+// catalogue back to the old version.)
+func (a *Agent) Register(ctx context.Context) error {
+	targets := a.cfg.Join
+	if a.parts.existing || len(targets) == 0 {
+		targets = []string{a.cfg.HTTPAddr}
+	}
+	backoff := 100 * time.Millisecond
+	waitingLogged := false
+	for attempt := 0; ; attempt++ {
+		target := targets[attempt%len(targets)]
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := a.exec.WhileIdle(wctx, func() error {
+			if n := a.notices.len(); n > 0 {
+				return fmt.Errorf("%w: %d", errNoticesPending, n)
+			}
+			jctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			defer cancel()
+			_, err := rpc.NewClient(target, a.cfg.Token).Join(jctx, a.observeSelf(jctx))
+			return err
+		})
+		cancel()
+		if err == nil {
+			a.log.Info("registered in the catalogue", "via", target, "version", a.currentVersion())
+			return nil
+		}
+		var apiErr *rpc.APIError
+		switch {
+		case errors.As(err, &apiErr) && apiErr.Status != 503:
+			return fmt.Errorf("join via %s refused: %w", target, err)
+		case errors.Is(err, errNoticesPending) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil):
+			if !waitingLogged {
+				a.log.Info("registration waits until this node's step has finished and its notice is acknowledged", "reason", err)
+				waitingLogged = true
+			}
+		default:
+			a.log.Debug("join not yet possible", "via", target, "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("join: gave up after %d attempts: last error: %w", attempt+1, err)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+// observeSelf is this agent's catalogue record with the version read now.
+// When the version hook fails, the record keeps what the catalogue already
+// says of this node, and only a node the catalogue does not know yet falls
+// back to the last reading.
+func (a *Agent) observeSelf(ctx context.Context) fsm.Member {
+	self := a.Self()
+	if a.cfg.Hooks.Version == "" {
+		return self
+	}
+	v, err := a.readVersion(ctx)
+	if err == nil {
+		self.Version = v
+		return self
+	}
+	a.fsm.View(func(s *fsm.State) {
+		if m, ok := s.Members[a.cfg.ID]; ok && m.Version != "" {
+			self.Version = m.Version
+		}
+	})
+	a.log.Warn("version hook failed; registering the version the catalogue holds", "version", self.Version, "error", err)
+	return self
+}
+
+// readVersion runs the version hook and keeps what it printed as this
+// node's version.
+func (a *Agent) readVersion(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.Hooks.EffectiveTimeout())
+	defer cancel()
+	v, err := a.exec.CurrentVersion(ctx)
+	if err != nil {
+		return "", err
+	}
+	a.versionMu.Lock()
+	a.version = v
+	a.versionMu.Unlock()
+	return v, nil
+}
+
+// currentVersion is the version this node last found it runs.
+func (a *Agent) currentVersion() string {
+	a.versionMu.Lock()
+	defer a.versionMu.Unlock()
+	return a.version
+}
+
+// Self is this agent's catalogue record as it would register it, with the
+// version last read.
+func (a *Agent) Self() fsm.Member {
+	return fsm.Member{ID: a.cfg.ID, RaftAddr: a.cfg.RaftAddr, HTTPAddr: a.cfg.HTTPAddr,
+		Version: a.currentVersion(), Protocol: a.cfg.Protocol, Labels: a.cfg.Labels}
+}

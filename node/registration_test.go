@@ -1,0 +1,87 @@
+package node
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/node/config"
+	"github.com/baton-upgrade/baton/rpc"
+	"github.com/stretchr/testify/require"
+)
+
+// servedAgent starts a one-voter cluster of one agent whose version hook
+// prints the content of versionFile, with its API served on its HTTP
+// address, and waits until it leads.
+func servedAgent(t *testing.T, versionFile string) *Agent {
+	t.Helper()
+	raftAddr, err := testutil.FreeAddr()
+	require.NoError(t, err)
+	httpAddr, err := testutil.FreeAddr()
+	require.NoError(t, err)
+	a, err := New(Config{ID: "n1", DataDir: t.TempDir(), RaftAddr: raftAddr, HTTPAddr: httpAddr,
+		Bootstrap: true, BuildVersion: "9.9.9", Protocol: fsm.ProtocolRange{Min: 1, Max: 1},
+		Hooks: config.Hooks{Install: "true", Version: "cat " + versionFile}})
+	require.NoError(t, err)
+	require.NoError(t, a.Start())
+	t.Cleanup(func() { _ = a.Shutdown() })
+
+	ln, err := net.Listen("tcp", httpAddr)
+	require.NoError(t, err)
+	srv := &http.Server{Handler: rpc.NewServer(a, rpc.ServerOptions{Steps: a, Speaks: 1}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	testutil.Eventually(t, 20*time.Second, func() error {
+		if !a.IsLeader() {
+			return errString("not leader yet")
+		}
+		return nil
+	})
+	return a
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+func memberVersion(a *Agent, id string) string {
+	var v string
+	a.FSM().View(func(s *fsm.State) { v = s.Members[id].Version })
+	return v
+}
+
+// TestRegistrationNeverRevertsAnUpgradedVersion: an agent killed during its
+// step and restarted ran its version hook at start-up (the old version, the
+// install still running), finished the step (the catalogue learned the new
+// version), and only then re-registered with what it had printed at
+// start-up: the catalogue showed the old version while the node ran the new
+// one, and the next transaction took the old version as the node's
+// from_version. A registration must report what the node runs when it
+// registers, never an earlier reading.
+func TestRegistrationNeverRevertsAnUpgradedVersion(t *testing.T) {
+	versionFile := filepath.Join(t.TempDir(), "version")
+	require.NoError(t, os.WriteFile(versionFile, []byte("1.0.0\n"), 0o644))
+	a := servedAgent(t, versionFile)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, a.Register(ctx))
+	require.Equal(t, "1.0.0", memberVersion(a, "n1"))
+
+	// The node's service moves to 2.0.0 and the cluster learns it, as a
+	// step's completion notice tells it.
+	require.NoError(t, os.WriteFile(versionFile, []byte("2.0.0\n"), 0o644))
+	_, err := a.Apply(ctx, fsm.CmdMemberReport, fsm.MemberReport{ID: "n1", Version: "2.0.0", Protocol: fsm.ProtocolRange{Min: 1, Max: 1}})
+	require.NoError(t, err)
+	require.Equal(t, "2.0.0", memberVersion(a, "n1"))
+
+	// The agent registers again, as it does after every restart.
+	require.NoError(t, a.Register(ctx))
+	require.Equal(t, "2.0.0", memberVersion(a, "n1"), "the registration reverted the catalogue to an earlier reading")
+}
