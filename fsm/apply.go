@@ -40,7 +40,7 @@ func handle[C any](fn func(*State, time.Time, C) error) func(*State, time.Time, 
 	return func(s *State, now time.Time, data json.RawMessage) error {
 		var c C
 		if err := json.Unmarshal(data, &c); err != nil {
-			return fmt.Errorf("%w: decode command body: %v", ErrInvalid, err)
+			return fmt.Errorf("%w: decode command body: %v", ErrUndecodable, err)
 		}
 		return fn(s, now, c)
 	}
@@ -49,6 +49,9 @@ func handle[C any](fn func(*State, time.Time, C) error) func(*State, time.Time, 
 // Apply applies one decoded command at the given Raft index. It either takes
 // full effect and returns nil, or returns an error and leaves s unchanged
 // apart from the index. An optional command of an unknown type is skipped.
+// A required command of an unknown type fails with ErrUnknownCommand, and a
+// body that does not decode with ErrUndecodable: the FSM halts on both
+// (see HaltError), as they mean this build cannot follow the log.
 func (s *State) Apply(index uint64, e Envelope) error {
 	s.Index = index
 	h, ok := handlers[e.Type]
@@ -62,4 +65,10 @@ func (s *State) Apply(index uint64, e Envelope) error {
 		return fmt.Errorf("%s: %w", e.Type, err)
 	}
 	return nil
+}
+
+// known reports whether this build has a handler for commands of type t.
+func known(t CommandType) bool {
+	_, ok := handlers[t]
+	return ok
 }

@@ -65,10 +65,10 @@ func Encode(t CommandType, protocol int, now time.Time, body any) ([]byte, error
 func Decode(b []byte) (Envelope, error) {
 	var e Envelope
 	if err := json.Unmarshal(b, &e); err != nil {
-		return e, fmt.Errorf("%w: decode envelope: %v", ErrInvalid, err)
+		return e, fmt.Errorf("%w: decode envelope: %v", ErrUndecodable, err)
 	}
 	if e.Type == "" {
-		return e, fmt.Errorf("%w: envelope without a type", ErrInvalid)
+		return e, fmt.Errorf("%w: envelope without a type", ErrUndecodable)
 	}
 	return e, nil
 }

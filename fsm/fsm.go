@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -19,6 +20,28 @@ type FSM struct {
 	state   *State
 	changed chan struct{} // closed and replaced after every apply or restore
 	onApply func(index uint64, e Envelope, err error)
+	// halted is set by the first entry this build cannot apply; nothing
+	// is applied after it (see HaltError).
+	halted *HaltError
+	onHalt func(*HaltError)
+	onSkip func(index uint64, e Envelope)
+}
+
+// OnHalt registers fn to be told, once, that the FSM met an entry it cannot
+// apply and stopped applying. fn runs inside Apply under the state lock: it
+// must not block or read the FSM; the agent stops itself from it. Register
+// it before Raft starts.
+func (f *FSM) OnHalt(fn func(*HaltError)) { f.onHalt = fn }
+
+// OnSkip registers fn to be told of every optional entry of an unknown type
+// or protocol that the FSM skipped. Same rules as OnApply.
+func (f *FSM) OnSkip(fn func(index uint64, e Envelope)) { f.onSkip = fn }
+
+// Halted returns the entry that stopped the FSM, or nil.
+func (f *FSM) Halted() *HaltError {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.halted
 }
 
 // OnApply registers fn to be told of every command applied, with its
@@ -32,33 +55,54 @@ func New(protocol int) *FSM { return NewFor(protocol, protocol) }
 
 // NewFor returns an FSM over the empty state of a new cluster at protocol
 // active, for a build that speaks protocols up to speaks. A command this
-// build does not speak is treated as unknown: skipped if optional, an error
-// otherwise (which the protocol rule makes impossible in a healthy cluster).
+// build does not speak is treated as unknown: skipped if optional; if
+// required, the FSM halts (which the protocol rule makes impossible in a
+// healthy cluster).
 func NewFor(active, speaks int) *FSM {
 	return &FSM{state: NewState(active), speaks: speaks, changed: make(chan struct{})}
 }
 
 // Apply implements raft.FSM. Commands come back as *Result; configuration and
 // other non-command entries only advance the index.
+//
+// A rejected command (invalid, conflicting, stale) is rejected alike on
+// every replica and changes nothing but the index. An entry this build
+// cannot apply at all is different: every other replica may have applied
+// it, so the FSM halts rather than diverge silently. The entry and every
+// later one come back with the *HaltError, the state stays as it was
+// before the entry, and OnHalt is told once.
 func (f *FSM) Apply(l *raft.Log) any {
 	f.mu.Lock()
 	defer func() {
 		f.notifyLocked()
 		f.mu.Unlock()
 	}()
+	if f.halted != nil {
+		return &Result{Index: l.Index, Err: f.halted}
+	}
 	if l.Type != raft.LogCommand {
 		f.state.Index = l.Index
 		return &Result{Index: l.Index}
 	}
 	e, err := Decode(l.Data)
 	if err != nil {
-		f.state.Index = l.Index
-		return &Result{Index: l.Index, Err: err}
+		return &Result{Index: l.Index, Err: f.halt(l.Index, e, err)}
 	}
-	if CommandProtocol(e.Type) > f.speaks {
-		err = f.unknown(l.Index, e)
-	} else {
-		err = f.state.Apply(l.Index, e)
+	if !known(e.Type) || CommandProtocol(e.Type) > f.speaks {
+		if !e.Optional {
+			return &Result{Index: l.Index, Err: f.halt(l.Index, e, f.unknown(e))}
+		}
+		f.state.Index = l.Index
+		if f.onSkip != nil {
+			f.onSkip(l.Index, e)
+		}
+		return &Result{Index: l.Index}
+	}
+	prev := f.state.Index
+	err = f.state.Apply(l.Index, e)
+	if errors.Is(err, ErrUndecodable) {
+		f.state.Index = prev
+		return &Result{Index: l.Index, Err: f.halt(l.Index, e, err)}
 	}
 	if f.onApply != nil {
 		f.onApply(l.Index, e, err)
@@ -66,13 +110,21 @@ func (f *FSM) Apply(l *raft.Log) any {
 	return &Result{Index: l.Index, Err: err}
 }
 
-// unknown handles a command of a protocol this build does not speak.
-func (f *FSM) unknown(index uint64, e Envelope) error {
-	f.state.Index = index
-	if e.Optional {
-		return nil
+// unknown says why this build does not know a command.
+func (f *FSM) unknown(e Envelope) error {
+	if known(e.Type) {
+		return fmt.Errorf("%w: %q needs protocol %d, this build speaks up to %d", ErrUnknownCommand, e.Type, CommandProtocol(e.Type), f.speaks)
 	}
-	return fmt.Errorf("%w: %q needs protocol %d, this build speaks up to %d", ErrUnknownCommand, e.Type, CommandProtocol(e.Type), f.speaks)
+	return fmt.Errorf("%w: %q (entry encoded at protocol %d, this build speaks up to %d)", ErrUnknownCommand, e.Type, e.Protocol, f.speaks)
+}
+
+// halt stops the FSM at the entry at index; f.mu must be held.
+func (f *FSM) halt(index uint64, e Envelope, err error) *HaltError {
+	f.halted = &HaltError{Index: index, Type: e.Type, Protocol: e.Protocol, Err: err}
+	if f.onHalt != nil {
+		f.onHalt(f.halted)
+	}
+	return f.halted
 }
 
 func (f *FSM) notifyLocked() {
@@ -80,10 +132,15 @@ func (f *FSM) notifyLocked() {
 	f.changed = make(chan struct{})
 }
 
-// Snapshot implements raft.FSM by capturing a deep copy of the state.
+// Snapshot implements raft.FSM by capturing a deep copy of the state. A
+// halted FSM refuses: Raft would record the snapshot as covering the entry
+// it could not apply, and a restart would then skip that entry for good.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	if f.halted != nil {
+		return nil, fmt.Errorf("snapshot refused: %w", f.halted)
+	}
 	b, err := f.state.MarshalSnapshot()
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
@@ -103,7 +160,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		return fmt.Errorf("restore: decode: %w", err)
 	}
 	f.mu.Lock()
-	f.state = s
+	// A snapshot from the leader holds the effect of every entry it
+	// covers, the one this build could not apply included.
+	f.state, f.halted = s, nil
 	f.notifyLocked()
 	f.mu.Unlock()
 	return nil

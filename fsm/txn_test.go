@@ -358,7 +358,7 @@ func TestTxnStart(t *testing.T) {
 		{name: "batches out of order", typ: CmdTxnStart,
 			body: start(withSteps(Step{Node: "n1", Batch: 0}, Step{Node: "n2", Batch: 1}, Step{Node: "n3", Batch: 0})), wantErr: ErrInvalid},
 		{name: "malformed duration", typ: CmdTxnStart,
-			body: json.RawMessage(`{"txn":{"id":"tx1","step_timeout":"soon"}}`), wantErr: ErrInvalid},
+			body: json.RawMessage(`{"txn":{"id":"tx1","step_timeout":"soon"}}`), wantErr: ErrUndecodable},
 	}
 	runTxnCases(t, cases)
 }
@@ -448,7 +448,7 @@ func TestStepBegin(t *testing.T) {
 		{name: "done transaction", setup: phaseDone, typ: CmdStepBegin, body: begin("n1", 2), wantErr: ErrStale},
 		{name: "aborted transaction", setup: phaseAborted, typ: CmdStepBegin, body: begin("n1", 1), wantErr: ErrStale},
 		{name: "malformed body", setup: phaseRunning, typ: CmdStepBegin,
-			body: json.RawMessage(`{"txn_id":"tx1","node":"n1","attempt":"one"}`), wantErr: ErrInvalid},
+			body: json.RawMessage(`{"txn_id":"tx1","node":"n1","attempt":"one"}`), wantErr: ErrUndecodable},
 
 		{name: "rollback of a running transaction", setup: phaseN1Done, typ: CmdStepBegin, body: rollback("n1", 2), wantErr: ErrStale},
 		{name: "rollback of a failed transaction", setup: phaseFailed, typ: CmdStepBegin, body: rollback("n1", 2), wantErr: ErrStale},

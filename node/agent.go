@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/baton-upgrade/baton/fsm"
@@ -19,6 +20,8 @@ type Agent struct {
 	fsm          *fsm.FSM
 	parts        *raftParts
 	leaderNotify chan bool
+	// fatal receives the error that makes the agent stop on its own.
+	fatal chan error
 
 	joinMu sync.Mutex
 
@@ -55,6 +58,7 @@ func New(cfg Config) (*Agent, error) {
 		log:          cfg.Logger,
 		fsm:          fsm.NewFor(0, cfg.Protocol.Max),
 		leaderNotify: make(chan bool, 16),
+		fatal:        make(chan error, 1),
 		notices:      newNoticeQueue(),
 		events:       newEventLog(),
 		version:      cfg.Version,
@@ -62,8 +66,40 @@ func New(cfg Config) (*Agent, error) {
 		cancel:       cancel,
 	}
 	a.fsm.OnApply(a.recordApply)
+	a.fsm.OnHalt(a.halt)
+	a.fsm.OnSkip(a.skipped)
 	return a, nil
 }
+
+// Fatal receives the error that makes this agent stop on its own: its state
+// machine met a log entry this build cannot apply. The caller must shut the
+// agent down and exit non-zero; running on would serve a state that differs
+// from the other replicas'.
+func (a *Agent) Fatal() <-chan error { return a.fatal }
+
+// halt is told by the state machine that it stopped at an entry it cannot
+// apply. It runs under the state lock, so it only logs and signals.
+func (a *Agent) halt(h *fsm.HaltError) {
+	err := fmt.Errorf("%w; this build speaks protocols %d-%d: stopping rather than diverge from the other servers. "+
+		"Run a build that speaks the entry's protocol on this node (or remove the node and join it again)", h, a.cfg.Protocol.Min, a.cfg.Protocol.Max)
+	a.log.Error(LogCannotApply, "index", h.Index, "type", h.Type, "entry_protocol", h.Protocol, "error", h.Err)
+	select {
+	case a.fatal <- err:
+	default:
+	}
+}
+
+// skipped logs an optional entry the state machine skipped.
+func (a *Agent) skipped(index uint64, e fsm.Envelope) {
+	a.log.Warn(LogSkippedEntry, "index", index, "type", e.Type, "entry_protocol", e.Protocol)
+}
+
+// The lines an agent logs about entries it cannot apply; tests and
+// operators search the logs for them.
+const (
+	LogCannotApply  = "cannot apply log entry"
+	LogSkippedEntry = "skipped optional log entry"
+)
 
 // OnLeadership registers a duty run on this agent while it is the leader,
 // after a barrier, in its own goroutine; its context ends when leadership is

@@ -21,28 +21,41 @@ import (
 // address, and waits until it leads.
 func servedAgent(t *testing.T, versionFile string) *Agent {
 	t.Helper()
-	raftAddr, err := testutil.FreeAddr()
-	require.NoError(t, err)
-	httpAddr, err := testutil.FreeAddr()
-	require.NoError(t, err)
-	a, err := New(Config{ID: "n1", DataDir: t.TempDir(), RaftAddr: raftAddr, HTTPAddr: httpAddr,
-		Bootstrap: true, BuildVersion: "9.9.9", Protocol: fsm.ProtocolRange{Min: 1, Max: 1},
-		Hooks: config.Hooks{Install: "true", Version: "cat " + versionFile}})
-	require.NoError(t, err)
-	require.NoError(t, a.Start())
-	t.Cleanup(func() { _ = a.Shutdown() })
-
-	ln, err := net.Listen("tcp", httpAddr)
-	require.NoError(t, err)
-	srv := &http.Server{Handler: rpc.NewServer(a, rpc.ServerOptions{Steps: a, Speaks: 1}), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	a := serve(t, Config{ID: "n1", Bootstrap: true, BuildVersion: "9.9.9", Protocol: fsm.ProtocolRange{Min: 1, Max: 1},
+		Hooks: config.Hooks{Install: "true", Version: "cat " + versionFile}}, nil)
 	testutil.Eventually(t, 20*time.Second, func() error {
 		if !a.IsLeader() {
 			return errString("not leader yet")
 		}
 		return nil
 	})
+	return a
+}
+
+// serve creates an agent from cfg on free loopback addresses and a fresh
+// data directory, lets adjust change it before Raft starts, starts it and
+// serves its API.
+func serve(t *testing.T, cfg Config, adjust func(*Agent)) *Agent {
+	t.Helper()
+	var err error
+	cfg.RaftAddr, err = testutil.FreeAddr()
+	require.NoError(t, err)
+	cfg.HTTPAddr, err = testutil.FreeAddr()
+	require.NoError(t, err)
+	cfg.DataDir = t.TempDir()
+	a, err := New(cfg)
+	require.NoError(t, err)
+	if adjust != nil {
+		adjust(a)
+	}
+	require.NoError(t, a.Start())
+	t.Cleanup(func() { _ = a.Shutdown() })
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	require.NoError(t, err)
+	srv := &http.Server{Handler: rpc.NewServer(a, rpc.ServerOptions{Steps: a, Speaks: cfg.Protocol.Max}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
 	return a
 }
 

@@ -161,6 +161,8 @@ func runAgent(c *cli.Context) error {
 				return nil
 			}
 			return fmt.Errorf("api server: %w", err)
+		case err := <-agent.Fatal():
+			return err
 		case err := <-regErr:
 			if err != nil && c.Context.Err() == nil {
 				return err
