@@ -18,7 +18,15 @@ const (
 	// CmdMemberStatus is new in protocol 2: a member's report of the build
 	// it runs. It is proposed only once the cluster's active protocol is 2.
 	CmdMemberStatus CommandType = "member.status"
+	// CmdMemberLiveness is new in protocol 3: the leader's record that it
+	// reaches a member, or no longer does.
+	CmdMemberLiveness CommandType = "member.liveness"
 )
+
+// LatestProtocol is the newest protocol version this source implements: the
+// highest version in commandProtocol. A build stamped with a lower maximum
+// never proposes or applies the commands above it.
+const LatestProtocol = 3
 
 // commandProtocol is the protocol version that introduced each command
 // type; types not listed are protocol 1. A command is proposed only when
@@ -27,7 +35,8 @@ const (
 // speaks. Every new command type or field follows this rule: see
 // docs/protocol.md.
 var commandProtocol = map[CommandType]int{
-	CmdMemberStatus: 2,
+	CmdMemberStatus:   2,
+	CmdMemberLiveness: 3,
 }
 
 // CommandProtocol returns the protocol version that introduced t.
@@ -103,4 +112,14 @@ type MemberReport struct {
 	ID       string        `json:"id"`
 	Version  string        `json:"version"`
 	Protocol ProtocolRange `json:"protocol"`
+}
+
+// MemberLiveness records whether the leader reaches a member (protocol 3).
+// Time is the leader's stamp in the envelope.
+type MemberLiveness struct {
+	ID string `json:"id"`
+	// Status is LivenessAlive or LivenessUnreachable.
+	Status string `json:"status"`
+	// LastSeen is the leader's last contact with an unreachable member.
+	LastSeen time.Time `json:"last_seen,omitempty"`
 }

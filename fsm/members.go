@@ -10,8 +10,13 @@ func (s *State) applyMemberJoin(_ time.Time, c MemberJoin) error {
 	if err := s.CheckJoin(m); err != nil {
 		return err
 	}
-	if old, ok := s.Members[m.ID]; ok && m.Build == nil {
-		m.Build = old.Build
+	if old, ok := s.Members[m.ID]; ok {
+		// A re-join refreshes what the member says of itself; what others
+		// recorded about it stays.
+		if m.Build == nil {
+			m.Build = old.Build
+		}
+		m.Liveness = old.Liveness
 	}
 	if s.ProtocolVersion == 0 {
 		// The first member of a new cluster sets its protocol: the newest
@@ -102,5 +107,25 @@ func (s *State) applyMemberStatus(_ time.Time, c MemberStatus) error {
 	m.Build = &b
 	s.Members[c.ID] = m
 	s.noteBuild(b.Version, b.Protocol)
+	return nil
+}
+
+func (s *State) applyMemberLiveness(now time.Time, c MemberLiveness) error {
+	m, ok := s.Members[c.ID]
+	if !ok {
+		return fmt.Errorf("%w: member %q", ErrNotFound, c.ID)
+	}
+	if c.Status != LivenessAlive && c.Status != LivenessUnreachable {
+		return fmt.Errorf("%w: liveness %q: want %s or %s", ErrInvalid, c.Status, LivenessAlive, LivenessUnreachable)
+	}
+	if m.Liveness != nil && m.Liveness.Status == c.Status {
+		return nil // already recorded; Since keeps the first time
+	}
+	l := Liveness{Status: c.Status, Since: now}
+	if c.Status == LivenessUnreachable {
+		l.LastSeen = c.LastSeen
+	}
+	m.Liveness = &l
+	s.Members[c.ID] = m
 	return nil
 }

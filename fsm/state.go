@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 )
 
 // ProtocolRange is the inclusive range of protocol versions a build speaks.
@@ -27,6 +28,29 @@ type Member struct {
 	// Build is the build the member reported with member.status; set only
 	// once the cluster speaks protocol 2.
 	Build *BuildInfo `json:"build,omitempty"`
+	// Liveness is whether the leader reaches the member, as it last
+	// recorded with member.liveness (protocol 3); nil until then.
+	Liveness *Liveness `json:"liveness,omitempty"`
+}
+
+// Liveness states of a member.
+const (
+	// LivenessAlive: the leader reaches the member.
+	LivenessAlive = "alive"
+	// LivenessUnreachable: the leader has not reached the member since
+	// LastSeen.
+	LivenessUnreachable = "unreachable"
+)
+
+// Liveness is the leader's record of whether it reaches a member.
+type Liveness struct {
+	// Status is LivenessAlive or LivenessUnreachable.
+	Status string `json:"status"`
+	// Since is when the leader recorded the status (its clock).
+	Since time.Time `json:"since"`
+	// LastSeen is the leader's last contact with the member when it was
+	// recorded unreachable; zero for an alive member.
+	LastSeen time.Time `json:"last_seen,omitempty"`
 }
 
 // State is the whole replicated state. It is snapshotted and restored whole.
@@ -86,6 +110,10 @@ func (m Member) clone() Member {
 	if m.Build != nil {
 		b := *m.Build
 		m.Build = &b
+	}
+	if m.Liveness != nil {
+		l := *m.Liveness
+		m.Liveness = &l
 	}
 	if m.Labels != nil {
 		l := make(map[string]string, len(m.Labels))

@@ -31,6 +31,8 @@ type Agent struct {
 	events  *eventLog
 	idle    idleMeter
 
+	heartbeats *heartbeats
+
 	// versionMu guards version: what this node last found it runs (its
 	// version hook's output, or the build version without one).
 	versionMu sync.Mutex
@@ -59,6 +61,7 @@ func New(cfg Config) (*Agent, error) {
 		fsm:          fsm.NewFor(0, cfg.Protocol.Max),
 		leaderNotify: make(chan bool, 16),
 		fatal:        make(chan error, 1),
+		heartbeats:   newHeartbeats(),
 		notices:      newNoticeQueue(),
 		events:       newEventLog(),
 		version:      cfg.Version,
@@ -132,6 +135,8 @@ func (a *Agent) Start() error {
 	}
 	a.log.Info("raft started", "id", a.cfg.ID, "raft_addr", a.cfg.RaftAddr,
 		"existing_state", parts.existing, "bootstrap", a.cfg.Bootstrap && !parts.existing)
+	a.heartbeats.observe(a.ctx, parts.raft, &a.wg)
+	a.OnLeadership(a.trackLiveness)
 	a.wg.Add(1)
 	go a.monitorLeadership()
 	return nil
