@@ -1,7 +1,8 @@
 # Baton's build, test and demo entry points. `make help` lists them.
 
 VERSION  ?= 1.0.0
-PROTOCOL ?= 1
+# The newest protocol of the source (fsm.LatestProtocol; a test keeps them equal).
+PROTOCOL ?= 3
 OUT      ?= bin/baton
 # A build speaks its own protocol and the one before it (S1: an upgraded node
 # keeps speaking the old protocol until the cluster finalizes).
@@ -15,6 +16,9 @@ DURATION ?= 10m
 NODES    ?= 5
 NEMESES  ?= all
 SEED     ?= 0
+# make demo / cluster / demo-self: PORT_BASE= fixes the loopback ports (node
+# N uses PORT_BASE+10*N and the next ones); unset, a free block is chosen.
+export PORT_BASE
 JEPSEN_OUT := $(if $(filter command line environment,$(origin OUT)),$(OUT),out/jepsen)
 
 .PHONY: all baton demosvc test test-short vet fmt cluster demo demo-self bench help jepsen
@@ -26,6 +30,7 @@ help:
 	@echo "make demo       build, start a three-node cluster with a toy service, upgrade it 1.0.0 -> 2.0.0, kill the leader half-way"
 	@echo "make demo-self  three agents of Baton 1.0.0 upgrade themselves to 2.0.0; the protocol switches at the end"
 	@echo "make cluster    build and run a local three-node cluster on loopback (Ctrl-C stops it)"
+	@echo "                (demo, demo-self and cluster take PORT_BASE=7000; unset, they pick free ports)"
 	@echo "make test       go vet, then every test with the race detector (a 150 s chaos run included)"
 	@echo "make jepsen     the chaos suite: DURATION=10m NODES=5 NEMESES=all SEED= OUT=out/jepsen (docs/jepsen.md)"
 	@echo "make fmt        gofmt the tree"

@@ -123,8 +123,8 @@ func (a *Agent) trackLiveness(ctx context.Context) {
 // catalogue, and commits every difference.
 func (a *Agent) recordLiveness(ctx context.Context) {
 	type change struct {
-		id, status string
-		lastSeen   time.Time
+		id, status, was string
+		lastSeen        time.Time
 	}
 	var changes []change
 	now, grace := time.Now(), a.livenessGrace()
@@ -138,7 +138,11 @@ func (a *Agent) recordLiveness(ctx context.Context) {
 				status, seen = a.heartbeats.status(id, now, grace)
 			}
 			if m.Liveness == nil || m.Liveness.Status != status {
-				changes = append(changes, change{id, status, seen})
+				c := change{id: id, status: status, lastSeen: seen}
+				if m.Liveness != nil {
+					c.was = m.Liveness.Status
+				}
+				changes = append(changes, c)
 			}
 		}
 	})
@@ -147,10 +151,13 @@ func (a *Agent) recordLiveness(ctx context.Context) {
 			a.log.Warn("could not record a member's liveness", "member", c.id, "status", c.status, "error", err)
 			continue
 		}
-		if c.status == fsm.LivenessUnreachable {
+		switch {
+		case c.status == fsm.LivenessUnreachable:
 			a.log.Warn("member unreachable", "member", c.id, "last_seen", c.lastSeen.UTC().Format(time.RFC3339))
-		} else {
-			a.log.Info("member reachable", "member", c.id)
+		case c.was == fsm.LivenessUnreachable:
+			a.log.Info("member reachable again", "member", c.id)
+		default:
+			a.log.Debug("member reachable", "member", c.id)
 		}
 	}
 }

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs a local three-node Baton cluster on loopback until Ctrl-C.
-# Usage: scripts/cluster.sh [path/to/baton]
+# Usage: [PORT_BASE=7000] scripts/cluster.sh [path/to/baton]
 set -euo pipefail
+. "$(dirname "$0")/ports.sh"
 bin=$(realpath "${1:-bin/baton}")
+base=$(pick_port_base)
+api() { echo "127.0.0.1:$((base + 10 * $1))"; }
 dir=$(mktemp -d "${TMPDIR:-/tmp}/baton-cluster.XXXXXX")
 pids=()
 stop() {
@@ -15,32 +18,33 @@ stop() {
 trap stop EXIT
 trap "exit 130" INT TERM
 
-start() { # id raft-port http-port extra...
-  local id=$1 rp=$2 hp=$3; shift 3
-  "$bin" agent --id "$id" --data-dir "$dir/$id" --raft-addr "127.0.0.1:$rp" \
-    --http-addr "127.0.0.1:$hp" "$@" >"$dir/$id.log" 2>&1 &
+start() { # node-number extra...
+  local i=$1; shift
+  "$bin" agent --id "n$i" --data-dir "$dir/n$i" --raft-addr "127.0.0.1:$((base + 10 * i + 1))" \
+    --http-addr "$(api "$i")" "$@" >"$dir/n$i.log" 2>&1 &
   pids+=($!)
 }
 
 wait_members() { # count
   for _ in $(seq 1 200); do
-    if [ "$("$bin" members --addr 127.0.0.1:7070 --json 2>/dev/null | grep -c '"id"')" -ge "$1" ]; then return 0; fi
+    if [ "$("$bin" members --addr "$(api 1)" --json 2>/dev/null | grep -c '"id"')" -ge "$1" ]; then return 0; fi
     sleep 0.1
   done
   echo "the cluster did not form; logs in $dir" >&2
   exit 1
 }
 
-start n1 7071 7070 --bootstrap
+start 1 --bootstrap
 wait_members 1
-start n2 7081 7080 --join 127.0.0.1:7070
-start n3 7091 7090 --join 127.0.0.1:7070
+start 2 --join "$(api 1)"
+start 3 --join "$(api 1)"
 wait_members 3
-"$bin" members --addr 127.0.0.1:7070
+"$bin" members --addr "$(api 1)"
 cat <<MSG
 
-A three-node cluster runs on loopback (APIs on 127.0.0.1:7070, :7080, :7090).
+A three-node cluster runs on loopback (APIs on $(api 1), $(api 2), $(api 3)).
 In another terminal:
+  export BATON_ADDR=$(api 1)
   $bin members
   $bin leader
   $bin leader transfer --to n3

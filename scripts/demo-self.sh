@@ -3,8 +3,10 @@
 # their own binary with Baton 2.0.0 (protocol 2), one at a time, restarting
 # into it with "restart": "self". The cluster speaks protocol 1 until the
 # last node is done, then 2. Everything it starts is stopped at the end.
-# Usage: scripts/demo-self.sh OLD_BINARY NEW_BINARY
+# Usage: [PORT_BASE=7000] scripts/demo-self.sh OLD_BINARY NEW_BINARY
 set -euo pipefail
+. "$(dirname "$0")/ports.sh"
+base=$(pick_port_base)
 old=$(realpath "$1")
 new=$(realpath "$2")
 dir=$(mktemp -d "${TMPDIR:-/tmp}/baton-demo-self.XXXXXX")
@@ -19,12 +21,12 @@ trap cleanup EXIT
 trap "exit 130" INT TERM
 
 cli() { "$old" "$@"; }   # the client: any build talks to any agent
-export BATON_ADDR=127.0.0.1:7020
+export BATON_ADDR=127.0.0.1:$((base + 20))
 
 start_agent() { # node extra...
   local n=$1 i=${1#n}; shift
-  "$dir/$n/bin/baton" agent --id "$n" --data-dir "$dir/$n/data" --raft-addr "127.0.0.1:$((7001 + i * 10))" \
-    --http-addr "127.0.0.1:$((7000 + i * 10))" --config "$dir/$n/agent.json" --raft-multiplier 0.3 "$@" \
+  "$dir/$n/bin/baton" agent --id "$n" --data-dir "$dir/$n/data" --raft-addr "127.0.0.1:$((base + 1 + i * 10))" \
+    --http-addr "127.0.0.1:$((base + i * 10))" --config "$dir/$n/agent.json" --raft-multiplier 0.3 "$@" \
     >>"$dir/$n/agent.log" 2>&1 &
   pids+=($!)
 }
@@ -50,9 +52,9 @@ for n in n1 n2 n3; do
 CFG
 done
 start_agent n1 --bootstrap
-wait_for "n1 to lead" cli leader --addr 127.0.0.1:7010
-start_agent n2 --join 127.0.0.1:7010
-start_agent n3 --join 127.0.0.1:7010
+wait_for "n1 to lead" cli leader --addr 127.0.0.1:$((base + 10))
+start_agent n2 --join 127.0.0.1:$((base + 10))
+start_agent n3 --join 127.0.0.1:$((base + 10))
 wait_for "three members" sh -c "[ \$('$old' members --json | grep -c '\"id\"') -eq 3 ]"
 cli members
 

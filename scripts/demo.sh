@@ -2,8 +2,10 @@
 # The Baton demo: a three-node cluster on loopback, each node running a toy
 # service at 1.0.0, upgraded to 2.0.0 node by node while the leader is killed
 # with SIGKILL half-way. Everything it starts is stopped at the end.
-# Usage: scripts/demo.sh BIN_DIR
+# Usage: [PORT_BASE=7000] scripts/demo.sh BIN_DIR
 set -euo pipefail
+. "$(dirname "$0")/ports.sh"
+base=$(pick_port_base)
 bindir=$(realpath "${1:-bin}")
 baton="$bindir/baton"
 svc="$bindir/demosvc"
@@ -22,14 +24,14 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 130" INT TERM
 
-port() { # node base -> port
-  echo $(( $2 + ${1#n} * 10 ))
+port() { # node offset -> port: the API at offset 0, Raft at 1, the service at 2
+  echo $(( base + ${1#n} * 10 + $2 ))
 }
 
 # Each node's hooks: install writes the new version, restart restarts the
 # service, health asks the service, version prints what is installed.
 write_node() {
-  local n=$1 d="$dir/$1" addr="127.0.0.1:$(port "$1" 9000)"
+  local n=$1 d="$dir/$1" addr="127.0.0.1:$(port "$1" 2)"
   mkdir -p "$d"
   echo 1.0.0 > "$d/version"
   cat > "$d/hook.sh" <<HOOK
@@ -58,15 +60,15 @@ CFG
 
 start_agent() { # node extra...
   local n=$1; shift
-  "$baton" agent --id "$n" --data-dir "$dir/$n/data" --raft-addr "127.0.0.1:$(port "$n" 7001)" \
-    --http-addr "127.0.0.1:$(port "$n" 7000)" --config "$dir/$n/agent.json" --raft-multiplier 0.3 \
+  "$baton" agent --id "$n" --data-dir "$dir/$n/data" --raft-addr "127.0.0.1:$(port "$n" 1)" \
+    --http-addr "127.0.0.1:$(port "$n" 0)" --config "$dir/$n/agent.json" --raft-multiplier 0.3 \
     "$@" >>"$dir/$n/agent.log" 2>&1 &
   eval "pid_$n=$!"
   pids+=($!)
 }
 
 services() {
-  for n in n1 n2 n3; do printf '  %s\n' "$("$svc" check --addr "127.0.0.1:$(port $n 9000)" 2>&1)"; done
+  for n in n1 n2 n3; do printf '  %s\n' "$("$svc" check --addr "127.0.0.1:$(port $n 2)" 2>&1)"; done
 }
 
 wait_for() { # description command...
@@ -78,10 +80,10 @@ wait_for() { # description command...
 say "Starting three toy services at 1.0.0 and a Baton agent beside each"
 for n in n1 n2 n3; do write_node $n; done
 start_agent n1 --bootstrap
-wait_for "n1 to lead" "$baton" leader --addr 127.0.0.1:7010
-start_agent n2 --join 127.0.0.1:7010
-start_agent n3 --join 127.0.0.1:7010
-export BATON_ADDR=127.0.0.1:7030
+wait_for "n1 to lead" "$baton" leader --addr 127.0.0.1:$(port n1 0)
+start_agent n2 --join 127.0.0.1:$(port n1 0)
+start_agent n3 --join 127.0.0.1:$(port n1 0)
+export BATON_ADDR=127.0.0.1:$(port n3 0)
 wait_for "three members" sh -c "[ \$('$baton' members --json | grep -c '\"id\"') -eq 3 ]"
 "$baton" members
 services
@@ -101,8 +103,17 @@ wait_for "the first step" sh -c "'$baton' upgrade status $txn --json | grep -q '
 sleep 1
 leader=$("$baton" leader --json | sed -n 's/.*"id": "\(n[0-9]\)".*/\1/p')
 say "SIGKILL of the leader ($leader) in the middle of the run"
-kill -KILL "$(eval echo "\$pid_$leader")"
-sleep 3
+victim=$(eval echo "\$pid_$leader")
+kill -KILL "$victim"
+wait "$victim" 2>/dev/null || true # reap it here, so the shell prints no job line
+new_leader=""
+for _ in $(seq 1 100); do
+  new_leader=$("$baton" leader --json 2>/dev/null | sed -n 's/.*"id": "\(n[0-9]\)".*/\1/p')
+  [ -n "$new_leader" ] && [ "$new_leader" != "$leader" ] && break
+  sleep 0.1
+done
+say "Leadership moved from $leader to ${new_leader:-(no leader yet)}"
+sleep 2
 say "Restarting $leader from its data directory; the run goes on under the new leader"
 start_agent "$leader"
 

@@ -10,14 +10,18 @@ import (
 	"github.com/baton-upgrade/baton/fsm"
 )
 
-// Stamped at link time; the defaults describe an unstamped development build.
+// Stamped at link time; the defaults describe an unstamped development build,
+// which speaks the newest protocol of its source (fsm.LatestProtocol) and the
+// one before it. They are literals because the linker's -X sets only
+// strings initialised to constants; a test keeps them equal to
+// fsm.LatestProtocol.
 var (
 	// Version is this build's version.
 	Version = "0.0.0-dev"
 	// ProtocolMin is the oldest protocol version this build speaks.
-	ProtocolMin = "1"
+	ProtocolMin = "2"
 	// ProtocolMax is the newest protocol version this build speaks.
-	ProtocolMax = "1"
+	ProtocolMax = "3"
 )
 
 // Protocol returns the stamped protocol range. A malformed stamp is a build
