@@ -21,7 +21,9 @@ SEED     ?= 0
 export PORT_BASE
 JEPSEN_OUT := $(if $(filter command line environment,$(origin OUT)),$(OUT),out/jepsen)
 
-.PHONY: all baton demosvc test test-short vet fmt cluster demo demo-self bench help jepsen
+DIST     ?= dist
+
+.PHONY: all baton demosvc dist test test-short vet fmt cluster demo demo-self bench help jepsen
 
 all: baton
 
@@ -34,6 +36,7 @@ help:
 	@echo "make test       go vet, then every test with the race detector (a 150 s chaos run included)"
 	@echo "make jepsen     the chaos suite: DURATION=10m NODES=5 NEMESES=all SEED= OUT=out/jepsen (docs/jepsen.md)"
 	@echo "make fmt        gofmt the tree"
+	@echo "make dist       static baton binaries for linux/amd64 and linux/arm64 in dist/, with SHA256SUMS (VERSION=, PROTOCOL=)"
 	@echo "make bench      measure Baton against its limits (about 7 minutes; installs Debian's ansible if missing)"
 	@echo "                and write docs/benchmarks.md and docs/benchmarks.json; never part of make test"
 
@@ -44,6 +47,16 @@ vet:
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+
+# Static binaries (no cgo) for the release platforms, stamped like `make
+# baton`, and their checksums.
+dist:
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	for arch in amd64 arm64; do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" \
+			-o $(DIST)/baton-$(VERSION)-linux-$$arch ./cmd/baton || exit 1; \
+	done
+	cd $(DIST) && sha256sum baton-* > SHA256SUMS && cat SHA256SUMS
 
 test: vet
 	$(GO) test -race -count=1 -timeout 9m ./...
