@@ -15,7 +15,8 @@ import (
 )
 
 // fakeCluster is a single in-process state machine that applies commands at
-// once; TransferLeadership just renames the leader.
+// once; TransferLeadership just renames the leader. Its fields let a test
+// make each dependency fail or observe it.
 type fakeCluster struct {
 	mu        sync.Mutex
 	id        string
@@ -23,11 +24,26 @@ type fakeCluster struct {
 	idx       uint64
 	now       time.Time
 	transfers []string
+	// transferErr, when set, fails every TransferLeadership, which then
+	// changes nothing.
+	transferErr error
+	// applyErr fails Apply for a command type, before anything is applied.
+	applyErr map[fsm.CommandType]error
+	// barriers counts Barrier calls; barrierErr fails them; onBarrier runs
+	// inside a barrier that succeeds, standing for the entries it waits
+	// for (committed by an earlier leader, applied only now).
+	barriers   int
+	barrierErr error
+	onBarrier  func()
+	// selfProtocol, when set for this agent's id, is the protocol range of
+	// the build it runs, which Self reports instead of the catalogue's.
+	selfProtocol map[string]fsm.ProtocolRange
 }
 
 func newFakeCluster(t *testing.T, leader string, members ...fsm.Member) *fakeCluster {
 	t.Helper()
-	c := &fakeCluster{id: leader, f: fsm.New(1), now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	c := &fakeCluster{id: leader, f: fsm.New(1), now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
+		applyErr: map[fsm.CommandType]error{}, selfProtocol: map[string]fsm.ProtocolRange{}}
 	for _, m := range members {
 		_, err := c.Apply(context.Background(), fsm.CmdMemberJoin, fsm.MemberJoin{Member: m})
 		require.NoError(t, err)
@@ -40,6 +56,43 @@ func (c *fakeCluster) ID() string {
 	defer c.mu.Unlock()
 	return c.id
 }
+
+// Self is this agent's catalogue record, with the protocol range of the
+// build it runs when the test set one.
+func (c *fakeCluster) Self() fsm.Member {
+	id := c.ID()
+	var m fsm.Member
+	c.f.View(func(s *fsm.State) { m = s.Members[id] })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.selfProtocol[id]; ok {
+		m.Protocol = p
+	}
+	return m
+}
+
+// Leader is this agent: the fake is always the leader it names.
+func (c *fakeCluster) Leader() (string, string) {
+	id := c.ID()
+	var addr string
+	c.f.View(func(s *fsm.State) { addr = s.Members[id].HTTPAddr })
+	return id, addr
+}
+
+func (c *fakeCluster) Barrier(context.Context) error {
+	c.mu.Lock()
+	c.barriers++
+	err, hook := c.barrierErr, c.onBarrier
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if hook != nil {
+		hook()
+	}
+	return nil
+}
+
 func (c *fakeCluster) FSM() *fsm.FSM     { return c.f }
 func (c *fakeCluster) LastIndex() uint64 { return c.f.Read().Index }
 func (c *fakeCluster) clock() time.Time {
@@ -55,6 +108,10 @@ func (c *fakeCluster) advance(d time.Duration) {
 
 func (c *fakeCluster) Apply(_ context.Context, t fsm.CommandType, body any) (uint64, error) {
 	c.mu.Lock()
+	if err := c.applyErr[t]; err != nil {
+		c.mu.Unlock()
+		return 0, err
+	}
 	c.idx++
 	idx, now := c.idx, c.now
 	c.mu.Unlock()
@@ -69,10 +126,15 @@ func (c *fakeCluster) Apply(_ context.Context, t fsm.CommandType, body any) (uin
 func (c *fakeCluster) TransferLeadership(_ context.Context, to string) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.transferErr != nil {
+		return "", c.transferErr
+	}
 	c.transfers = append(c.transfers, to)
 	c.id = to
 	return to, nil
 }
+
+var _ Cluster = (*fakeCluster)(nil)
 
 // fakeNodes records steps sent and answers probes from a table.
 type fakeNodes struct {

@@ -68,7 +68,7 @@ func (co *Coordinator) checkMembers(ctx context.Context, members []fsm.Member) (
 	for _, m := range members {
 		if m.ID != co.c.ID() {
 			others = append(others, m)
-		} else if self, ok := co.c.(interface{ Self() fsm.Member }); ok && self.Self().Protocol != m.Protocol {
+		} else if co.c.Self().Protocol != m.Protocol {
 			stale = append(stale, m.ID)
 		}
 	}

@@ -151,13 +151,11 @@ func (co *Coordinator) txn(id string) *fsm.Txn {
 	return t
 }
 
-// leaderHint is the leader's id as this agent knows it.
+// leaderHint is the leader's id as this agent knows it, or "" when it
+// knows none.
 func (co *Coordinator) leaderHint() string {
-	if l, ok := co.c.(interface{ Leader() (string, string) }); ok {
-		id, _ := l.Leader()
-		return id
-	}
-	return co.c.ID()
+	id, _ := co.c.Leader()
+	return id
 }
 
 // Start validates the request, fixes the order of the steps and commits a
@@ -165,8 +163,8 @@ func (co *Coordinator) leaderHint() string {
 func (co *Coordinator) Start(ctx context.Context, req rpc.StartRequest) (*fsm.Txn, error) {
 	// Judge "already active" on a state holding every committed entry: a
 	// leader just elected may not have applied them yet.
-	if err := co.barrier(ctx); err != nil {
-		return nil, err
+	if err := co.c.Barrier(ctx); err != nil {
+		return nil, fmt.Errorf("start: barrier: %w", err)
 	}
 	var active error
 	co.c.FSM().View(func(s *fsm.State) {
@@ -261,13 +259,4 @@ func orUnknown(s string) string {
 		return "failed without an error message"
 	}
 	return s
-}
-
-// barrier waits until the local state holds every committed entry, when the
-// cluster can say so (a real agent can; the test fakes apply at once).
-func (co *Coordinator) barrier(ctx context.Context) error {
-	if b, ok := co.c.(interface{ Barrier(context.Context) error }); ok {
-		return b.Barrier(ctx)
-	}
-	return nil
 }
