@@ -16,7 +16,7 @@ import (
 // keeps trying for HandoffPatience, with the reason on the transaction,
 // then pauses the transaction. This node never starts its own upgrade while
 // it leads (I4).
-func (co *Coordinator) handoff(ctx context.Context, tm *term, t *fsm.Txn, batch []string) time.Duration {
+func (co *Coordinator) handoff(ctx context.Context, tn *tenure, t *fsm.Txn, batch []string) time.Duration {
 	decided := co.opts.Now()
 	probes := co.probe(ctx, t)
 	exclude := append([]string{co.c.ID()}, batch...)
@@ -30,16 +30,16 @@ func (co *Coordinator) handoff(ctx context.Context, tm *term, t *fsm.Txn, batch 
 		if len(why) == 0 {
 			reason = fmt.Sprintf("no other voter to take leadership before %s upgrades", co.c.ID())
 		}
-		if tm.handoffSince.IsZero() {
-			tm.handoffSince = decided
+		if tn.handoffSince.IsZero() {
+			tn.handoffSince = decided
 		}
-		if decided.Sub(tm.handoffSince) >= co.opts.HandoffPatience {
+		if decided.Sub(tn.handoffSince) >= co.opts.HandoffPatience {
 			co.log.Warn("pausing: no successor", "txn", t.ID, "reason", reason)
 			_, _ = co.c.Apply(ctx, fsm.CmdTxnPause, fsm.TxnControl{TxnID: t.ID, Reason: reason})
-			tm.handoffSince = time.Time{}
+			tn.handoffSince = time.Time{}
 			return idle
 		}
-		co.note(ctx, tm, t, reason+"; retrying")
+		co.note(ctx, tn, t, reason+"; retrying")
 		return time.Second
 	}
 	co.log.Info("handing leadership off", "txn", t.ID, "to", chosen, "decided_at", decided.Format(time.RFC3339Nano))
