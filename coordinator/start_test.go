@@ -52,3 +52,44 @@ func TestStartJudgesTheStateAfterTheBarrier(t *testing.T) {
 	require.Contains(t, err.Error(), "transaction t-earlier is already running")
 	require.Len(t, c.FSM().Read().TxnList(), 1, "only the earlier transaction exists")
 }
+
+// TestStartRefusesBadInput: every refusal wraps fsm.ErrInvalid, names the
+// bad value, and changes nothing; the policy and artifact checks are the
+// state machine's own, with its messages.
+func TestStartRefusesBadInput(t *testing.T) {
+	sha := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	cases := []struct {
+		name string
+		req  rpc.StartRequest
+		want string
+	}{
+		{"no version", rpc.StartRequest{}, "invalid: a target version is required (--version)"},
+		{"bad version", rpc.StartRequest{TargetVersion: "two"}, `invalid: version "two": want a version such as 2.0.0 or 2.1.0-rc.1`},
+		{"unknown strategy", rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "zigzag"},
+			`invalid: unknown strategy "zigzag": valid strategies are by-id, secondaries-first, primary-first`},
+		{"bad policy", rpc.StartRequest{TargetVersion: "2.0.0", OnFailure: "pray"}, `invalid: on-failure "pray": want halt or rollback`},
+		{"artifact without digest", rpc.StartRequest{TargetVersion: "2.0.0", ArtifactURL: "file:///b.tgz"},
+			"invalid: an artifact's URL and its sha256 digest go together: give both or neither"},
+		{"digest without artifact", rpc.StartRequest{TargetVersion: "2.0.0", ArtifactSHA256: sha},
+			"invalid: an artifact's URL and its sha256 digest go together: give both or neither"},
+		{"bad digest", rpc.StartRequest{TargetVersion: "2.0.0", ArtifactURL: "file:///b.tgz", ArtifactSHA256: "abc"},
+			`invalid: sha256 "abc": want 64 lower-case hex digits`},
+		{"bad max-parallel", rpc.StartRequest{TargetVersion: "2.0.0", MaxParallel: "0"},
+			`invalid: max-parallel "0": must be a positive integer or a percentage like 25%`},
+		{"bad step timeout", rpc.StartRequest{TargetVersion: "2.0.0", StepTimeout: "soon"},
+			`invalid: step-timeout "soon": want a positive duration such as 10m`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newFakeCluster(t, "n1", members(3)...)
+			co := New(c, newFakeNodes(), Options{Now: c.clock})
+			before := c.FSM().Read().Index
+			_, err := co.Start(context.Background(), tc.req)
+			require.ErrorIs(t, err, fsm.ErrInvalid)
+			require.EqualError(t, err, tc.want)
+			_, err = co.Plan(context.Background(), tc.req)
+			require.EqualError(t, err, tc.want, "plan refuses what start refuses")
+			require.Equal(t, before, c.FSM().Read().Index, "a refused start changes nothing")
+		})
+	}
+}

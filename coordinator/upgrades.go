@@ -40,8 +40,8 @@ func (co *Coordinator) parseRequest(req rpc.StartRequest, members []fsm.Member) 
 	if r.OnFailure == "" {
 		r.OnFailure = fsm.OnFailureHalt
 	}
-	if r.OnFailure != fsm.OnFailureHalt && r.OnFailure != fsm.OnFailureRollback {
-		return r, fmt.Errorf("%w: on-failure %q: want halt or rollback", fsm.ErrInvalid, r.OnFailure)
+	if err := fsm.ValidateOnFailure(r.OnFailure); err != nil {
+		return r, err
 	}
 	if r.MaxParallel == "" {
 		r.MaxParallel = "1"
@@ -56,13 +56,8 @@ func (co *Coordinator) parseRequest(req rpc.StartRequest, members []fsm.Member) 
 	if r.progressDeadline, err = parseDuration("progress-deadline", r.ProgressDeadline, co.opts.DefaultProgressDeadline); err != nil {
 		return r, err
 	}
-	if (r.ArtifactURL == "") != (r.ArtifactSHA256 == "") {
-		return r, fmt.Errorf("%w: --artifact and --sha256 go together", fsm.ErrInvalid)
-	}
-	if r.ArtifactSHA256 != "" {
-		if err := fsm.ValidateSHA256(r.ArtifactSHA256); err != nil {
-			return r, err
-		}
+	if err := fsm.ValidateDigest(r.ArtifactURL, r.ArtifactSHA256); err != nil {
+		return r, err
 	}
 	voters := 0
 	for _, m := range members {
