@@ -75,6 +75,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives the coordinator's decisions.
 	Logger hclog.Logger
+	// Metrics receives its counters and timings; the process's go-metrics
+	// global sink by default.
+	Metrics Metrics
 }
 
 func (o *Options) defaults() {
@@ -104,6 +107,9 @@ func (o *Options) defaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = hclog.NewNullLogger()
+	}
+	if o.Metrics == nil {
+		o.Metrics = globalMetrics{}
 	}
 }
 

@@ -18,12 +18,15 @@ type harness struct {
 	tn    *tenure
 	ctx   context.Context
 	txnID string
+	logs  *logCapture
+	m     *fakeMetrics
 }
 
 func newHarness(t *testing.T, size int, req rpc.StartRequest) *harness {
 	t.Helper()
-	h := &harness{t: t, c: newFakeCluster(t, "n1", members(size)...), n: newFakeNodes(), ctx: context.Background()}
-	h.co = New(h.c, h.n, Options{Now: h.c.clock, HandoffPatience: 10 * time.Second})
+	h := &harness{t: t, c: newFakeCluster(t, "n1", members(size)...), n: newFakeNodes(), ctx: context.Background(),
+		logs: &logCapture{}, m: newFakeMetrics()}
+	h.co = New(h.c, h.n, Options{Now: h.c.clock, HandoffPatience: 10 * time.Second, Logger: h.logs.logger(), Metrics: h.m})
 	h.tn = newTenure()
 	txn, err := h.co.Start(h.ctx, req)
 	require.NoError(t, err)

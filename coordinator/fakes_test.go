@@ -1,15 +1,19 @@
 package coordinator
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc"
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 )
@@ -213,4 +217,91 @@ func members(n int) []fsm.Member {
 			Version: "1.0.0", Voter: true, Protocol: fsm.ProtocolRange{Min: 1, Max: 1}})
 	}
 	return out
+}
+
+// fakeMetrics records counters and timings by their dotted key.
+type fakeMetrics struct {
+	mu       sync.Mutex
+	counters map[string]float32
+	timings  map[string]int
+}
+
+func newFakeMetrics() *fakeMetrics {
+	return &fakeMetrics{counters: map[string]float32{}, timings: map[string]int{}}
+}
+
+func (m *fakeMetrics) IncrCounter(key []string, val float32) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.counters[strings.Join(key, ".")] += val
+}
+
+func (m *fakeMetrics) MeasureSince(key []string, _ time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.timings[strings.Join(key, ".")]++
+}
+
+// counter returns the value of counter key.
+func (m *fakeMetrics) counter(key string) float32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.counters[key]
+}
+
+// timed returns how many timings key recorded.
+func (m *fakeMetrics) timed(key string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.timings[key]
+}
+
+// logRecord is one line of the coordinator's log.
+type logRecord struct {
+	Level   string `json:"@level"`
+	Message string `json:"@message"`
+	Error   string `json:"error"`
+}
+
+// logCapture is a logger whose lines a test can read back.
+type logCapture struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logCapture) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logCapture) logger() hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Output: l, Level: hclog.Debug, JSONFormat: true})
+}
+
+// records returns the lines logged since the last reset whose message
+// starts with prefix.
+func (l *logCapture) records(t *testing.T, prefix string) []logRecord {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []logRecord
+	for _, line := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var r logRecord
+		require.NoError(t, json.Unmarshal([]byte(line), &r), line)
+		if strings.HasPrefix(r.Message, prefix) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// reset forgets every line logged so far.
+func (l *logCapture) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Reset()
 }

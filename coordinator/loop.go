@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	metrics "github.com/armon/go-metrics"
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc"
 )
@@ -383,7 +382,7 @@ func (co *Coordinator) begin(ctx context.Context, t *fsm.Txn, s fsm.Step, rollba
 		return false, false
 	}
 	co.log.Info("step begun", "txn", t.ID, "node", s.Node, "attempt", attempt, "rollback", rollback)
-	metrics.IncrCounter([]string{"coordinator", "steps", "begun"}, 1)
+	co.opts.Metrics.IncrCounter([]string{"coordinator", "steps", "begun"}, 1)
 	req, addr := co.stepRequest(t, *now)
 	return true, co.send(ctx, req, addr)
 }
