@@ -234,6 +234,7 @@ func TestPlanMarksTheHandoffBatch(t *testing.T) {
 	require.Equal(t, 2, p.MaxParallel)
 	require.Equal(t, 2, p.QuorumBudget)
 	require.Equal(t, []rpc.PlanBatch{{Nodes: []string{"n2", "n3"}}, {Nodes: []string{"n4", "n5"}}, {Nodes: []string{"n1"}, Handoff: true}}, p.Batches)
+	require.Equal(t, "primary = Baton's Raft leader n1 (no role hooks), upgraded last; the others first, in natural id order", p.Reason)
 	require.Empty(t, c.FSM().Read().TxnList(), "plan changes nothing")
 }
 

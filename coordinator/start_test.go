@@ -3,9 +3,12 @@ package coordinator
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/baton-upgrade/baton/coordinator/strategy"
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc"
 	"github.com/stretchr/testify/require"
@@ -66,7 +69,7 @@ func TestStartRefusesBadInput(t *testing.T) {
 		{"no version", rpc.StartRequest{}, "invalid: a target version is required (--version)"},
 		{"bad version", rpc.StartRequest{TargetVersion: "two"}, `invalid: version "two": want a version such as 2.0.0 or 2.1.0-rc.1`},
 		{"unknown strategy", rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "zigzag"},
-			`invalid: unknown strategy "zigzag": valid strategies are by-id, secondaries-first, primary-first`},
+			`invalid: unknown strategy "zigzag": valid strategies are ` + strings.Join(strategy.Names(), ", ")},
 		{"bad policy", rpc.StartRequest{TargetVersion: "2.0.0", OnFailure: "pray"}, `invalid: on-failure "pray": want halt or rollback`},
 		{"artifact without digest", rpc.StartRequest{TargetVersion: "2.0.0", ArtifactURL: "file:///b.tgz"},
 			"invalid: an artifact's URL and its sha256 digest go together: give both or neither"},
@@ -92,4 +95,31 @@ func TestStartRefusesBadInput(t *testing.T) {
 			require.Equal(t, before, c.FSM().Read().Index, "a refused start changes nothing")
 		})
 	}
+}
+
+// overlapping is a strategy that plans its first node twice: a bug.
+type overlapping struct{}
+
+func (overlapping) Name() string    { return "test-overlapping" }
+func (overlapping) Summary() string { return "plans its first node twice (a test's broken strategy)" }
+func (overlapping) Order(in strategy.Input) ([]string, string, error) {
+	return []string{in.Nodes[0].ID, in.Nodes[0].ID}, "broken on purpose", nil
+}
+func (overlapping) Batches(order []string, in strategy.Input, maxParallel int) ([][]string, error) {
+	return [][]string{order}, nil
+}
+
+func init() { strategy.Register(overlapping{}) }
+
+// TestABrokenStrategyIsAnInternalError: a strategy that breaks its
+// contract is a bug of the server, not the request's fault, and nothing
+// starts.
+func TestABrokenStrategyIsAnInternalError(t *testing.T) {
+	c := newFakeCluster(t, "n1", members(3)...)
+	co := New(c, newFakeNodes(), Options{Now: c.clock})
+	_, err := co.Start(context.Background(), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "test-overlapping"})
+	require.ErrorIs(t, err, strategy.ErrBrokenStrategy)
+	require.NotErrorIs(t, err, fsm.ErrInvalid)
+	require.Equal(t, http.StatusInternalServerError, rpc.StatusOf(err))
+	require.Empty(t, c.FSM().Read().TxnList())
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -32,7 +33,7 @@ func (co *Coordinator) parseRequest(req rpc.StartRequest, members []fsm.Member) 
 		return r, err
 	}
 	if r.Strategy == "" {
-		r.Strategy = strategy.ByID
+		r.Strategy = strategy.Default
 	}
 	if err := strategy.Validate(r.Strategy); err != nil {
 		return r, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
@@ -86,27 +87,28 @@ func parseDuration(name, s string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-// plan orders and batches the members for a request.
+// plan orders and batches the members for a request with its strategy.
+// A strategy that breaks its contract is a bug, reported as such (a 500);
+// every other refusal is the request's fault and wraps fsm.ErrInvalid.
 func (co *Coordinator) plan(r request, members []fsm.Member, leader string) (rpc.Plan, error) {
-	nodes := make([]strategy.Node, len(members))
+	in := strategy.Input{Nodes: make([]strategy.Node, len(members)), Leader: leader}
 	voters := 0
 	for i, m := range members {
-		nodes[i] = strategy.Node{ID: m.ID, Voter: m.Voter, Labels: m.Labels}
+		in.Nodes[i] = strategy.Node{ID: m.ID, Voter: m.Voter, Labels: m.Labels}
 		if m.Voter {
 			voters++
 		}
 	}
-	order, err := strategy.Order(r.Strategy, nodes, leader)
+	res, err := strategy.Plan(r.Strategy, in, r.maxParallel)
+	if errors.Is(err, strategy.ErrBrokenStrategy) {
+		return rpc.Plan{}, err
+	}
 	if err != nil {
 		return rpc.Plan{}, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
 	}
-	batches, err := strategy.Batches(order, nodes, r.maxParallel)
-	if err != nil {
-		return rpc.Plan{}, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
-	}
-	p := rpc.Plan{TargetVersion: r.TargetVersion, Strategy: r.Strategy, MaxParallel: r.maxParallel,
+	p := rpc.Plan{TargetVersion: r.TargetVersion, Strategy: r.Strategy, Reason: res.Reason, MaxParallel: r.maxParallel,
 		OnFailure: r.OnFailure, Leader: leader, Voters: voters, QuorumBudget: strategy.QuorumBudget(voters)}
-	for _, b := range batches {
+	for _, b := range res.Batches {
 		p.Batches = append(p.Batches, rpc.PlanBatch{Nodes: b, Handoff: slices.Contains(b, leader) && !r.AllowLeaderUpgrade})
 	}
 	for _, m := range members {
