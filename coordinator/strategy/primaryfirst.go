@@ -10,7 +10,7 @@ func (primaryFirst) Name() string { return PrimaryFirst }
 
 // Summary implements Strategy.
 func (primaryFirst) Summary() string {
-	return "the primary first, then the others in natural id order"
+	return "the primary first, then every other node in natural id order"
 }
 
 // Order implements Strategy.

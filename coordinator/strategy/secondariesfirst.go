@@ -11,7 +11,7 @@ func (secondariesFirst) Name() string { return SecondariesFirst }
 
 // Summary implements Strategy.
 func (secondariesFirst) Summary() string {
-	return "the others in natural id order, then the primary last"
+	return "every node but the primary in natural id order, then the primary"
 }
 
 // Order implements Strategy.

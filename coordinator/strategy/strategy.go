@@ -20,7 +20,7 @@ type Strategy interface {
 	// registry, never changed once released.
 	Name() string
 	// Summary is one line for --help and documentation, saying what the
-	// strategy does, such as "the primary first, then the others in
+	// strategy does, such as "the primary first, then every other node in
 	// natural id order".
 	Summary() string
 	// Order returns the ID of every node of in exactly once, in the order
