@@ -9,15 +9,36 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// Cluster is what the coordinator needs from the local agent.
+// Cluster is everything the coordinator needs from the local agent: the
+// replicated state, the Raft operations it drives, and who this agent is.
+// node.Agent implements it; the tests use an in-process fake. Every
+// dependency sits here, so the fakes exercise every path the real agent
+// takes.
 type Cluster interface {
 	// ID is this agent's member id.
 	ID() string
+	// Self is this agent's catalogue record as the build now running would
+	// register it. Finalize compares its protocol range with the
+	// catalogue's, so that a leader restarted into another build does not
+	// finalize on the range of the build it ran before.
+	Self() fsm.Member
 	// FSM is the local state machine.
 	FSM() *fsm.FSM
-	// Apply commits a command (leader only).
+	// Leader returns the Raft leader's id and API address as far as this
+	// agent knows, or empty strings when it knows none.
+	Leader() (id, httpAddr string)
+	// Barrier waits until every entry committed before it is applied to the
+	// local state machine. It fails unless this agent leads, or when ctx
+	// ends first; the state read after a failed barrier may be behind.
+	Barrier(ctx context.Context) error
+	// Apply commits a command and waits until it is applied (leader only).
+	// It returns the entry's index or the state machine's rejection; an
+	// error wrapping rpc.ErrNoLeader means nothing was proposed, one
+	// wrapping rpc.ErrUnknownOutcome that the entry may still commit.
 	Apply(ctx context.Context, t fsm.CommandType, body any) (uint64, error)
-	// TransferLeadership hands leadership to the voter to.
+	// TransferLeadership hands leadership to the voter to and returns the
+	// new leader's id (leader only). An error means the transfer failed or
+	// its outcome is unknown: this agent may or may not still lead.
 	TransferLeadership(ctx context.Context, to string) (string, error)
 	// LastIndex is the last index of the local Raft log.
 	LastIndex() uint64
@@ -54,6 +75,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives the coordinator's decisions.
 	Logger hclog.Logger
+	// Metrics receives its counters and timings; the process's go-metrics
+	// global sink by default.
+	Metrics Metrics
 }
 
 func (o *Options) defaults() {
@@ -83,6 +107,9 @@ func (o *Options) defaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = hclog.NewNullLogger()
+	}
+	if o.Metrics == nil {
+		o.Metrics = globalMetrics{}
 	}
 }
 

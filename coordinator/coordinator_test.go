@@ -15,23 +15,26 @@ type harness struct {
 	c     *fakeCluster
 	n     *fakeNodes
 	co    *Coordinator
-	tm    *term
+	tn    *tenure
 	ctx   context.Context
 	txnID string
+	logs  *logCapture
+	m     *fakeMetrics
 }
 
 func newHarness(t *testing.T, size int, req rpc.StartRequest) *harness {
 	t.Helper()
-	h := &harness{t: t, c: newFakeCluster(t, "n1", members(size)...), n: newFakeNodes(), ctx: context.Background()}
-	h.co = New(h.c, h.n, Options{Now: h.c.clock, HandoffPatience: 10 * time.Second})
-	h.tm = newTerm()
+	h := &harness{t: t, c: newFakeCluster(t, "n1", members(size)...), n: newFakeNodes(), ctx: context.Background(),
+		logs: &logCapture{}, m: newFakeMetrics()}
+	h.co = New(h.c, h.n, Options{Now: h.c.clock, HandoffPatience: 10 * time.Second, Logger: h.logs.logger(), Metrics: h.m})
+	h.tn = newTenure()
 	txn, err := h.co.Start(h.ctx, req)
 	require.NoError(t, err)
 	h.txnID = txn.ID
 	return h
 }
 
-func (h *harness) drive() { h.co.turn(h.ctx, h.tm) }
+func (h *harness) drive() { h.co.turn(h.ctx, h.tn) }
 
 func (h *harness) txn() *fsm.Txn { return h.c.FSM().Read().Txn(h.txnID) }
 
@@ -147,14 +150,14 @@ func TestDeliveredStepIsNotCheckedAgainAtOnce(t *testing.T) {
 	require.Equal(t, 1, h.n.checks)
 }
 
-func TestNewTermChecksEveryRunningStep(t *testing.T) {
+func TestNewTenureChecksEveryRunningStep(t *testing.T) {
 	h := newHarness(t, 5, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first", MaxParallel: "2"})
 	h.drive()
 	require.Len(t, h.running(), 2, "both steps of the batch begin in one turn")
 	require.Zero(t, h.n.checks)
-	h.tm = newTerm() // leadership lost and regained
+	h.tn = newTenure() // leadership lost and regained
 	h.drive()
-	require.Equal(t, 2, h.n.checks, "a new term checks every running step with its node")
+	require.Equal(t, 2, h.n.checks, "a new tenure of leadership checks every running step with its node")
 }
 
 func TestReconcileTurnsAFinishedAttemptIntoItsNotice(t *testing.T) {
@@ -231,6 +234,7 @@ func TestPlanMarksTheHandoffBatch(t *testing.T) {
 	require.Equal(t, 2, p.MaxParallel)
 	require.Equal(t, 2, p.QuorumBudget)
 	require.Equal(t, []rpc.PlanBatch{{Nodes: []string{"n2", "n3"}}, {Nodes: []string{"n4", "n5"}}, {Nodes: []string{"n1"}, Handoff: true}}, p.Batches)
+	require.Equal(t, "primary = Baton's Raft leader n1 (no role hooks), upgraded last; the others first, in natural id order", p.Reason)
 	require.Empty(t, c.FSM().Read().TxnList(), "plan changes nothing")
 }
 

@@ -6,8 +6,10 @@
 //
 // Its loop is driven by changes of the state machine (and by the deadlines
 // of the running steps), never by polling on a fixed beat. Its effects go
-// through small interfaces (Cluster to commit commands and move leadership,
-// Nodes to call other agents) so it can be tested with fakes. It must never
+// through small interfaces (Cluster for the local agent: its state, barrier,
+// commits and leadership; Nodes to call other agents), and everything it
+// needs is declared on them, so the fakes of its tests take every path the
+// real agent does. It must never
 // send a step to a node before the step's begin is committed (write-ahead
 // intent), never start the leader's own upgrade while it leads (I4), and
 // never run more than max-parallel steps at once (I3).

@@ -1,21 +1,26 @@
 package coordinator
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc"
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 )
 
 // fakeCluster is a single in-process state machine that applies commands at
-// once; TransferLeadership just renames the leader.
+// once; TransferLeadership just renames the leader. Its fields let a test
+// make each dependency fail or observe it.
 type fakeCluster struct {
 	mu        sync.Mutex
 	id        string
@@ -23,11 +28,26 @@ type fakeCluster struct {
 	idx       uint64
 	now       time.Time
 	transfers []string
+	// transferErr, when set, fails every TransferLeadership, which then
+	// changes nothing.
+	transferErr error
+	// applyErr fails Apply for a command type, before anything is applied.
+	applyErr map[fsm.CommandType]error
+	// barriers counts Barrier calls; barrierErr fails them; onBarrier runs
+	// inside a barrier that succeeds, standing for the entries it waits
+	// for (committed by an earlier leader, applied only now).
+	barriers   int
+	barrierErr error
+	onBarrier  func()
+	// selfProtocol, when set for this agent's id, is the protocol range of
+	// the build it runs, which Self reports instead of the catalogue's.
+	selfProtocol map[string]fsm.ProtocolRange
 }
 
 func newFakeCluster(t *testing.T, leader string, members ...fsm.Member) *fakeCluster {
 	t.Helper()
-	c := &fakeCluster{id: leader, f: fsm.New(1), now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	c := &fakeCluster{id: leader, f: fsm.New(1), now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
+		applyErr: map[fsm.CommandType]error{}, selfProtocol: map[string]fsm.ProtocolRange{}}
 	for _, m := range members {
 		_, err := c.Apply(context.Background(), fsm.CmdMemberJoin, fsm.MemberJoin{Member: m})
 		require.NoError(t, err)
@@ -40,6 +60,43 @@ func (c *fakeCluster) ID() string {
 	defer c.mu.Unlock()
 	return c.id
 }
+
+// Self is this agent's catalogue record, with the protocol range of the
+// build it runs when the test set one.
+func (c *fakeCluster) Self() fsm.Member {
+	id := c.ID()
+	var m fsm.Member
+	c.f.View(func(s *fsm.State) { m = s.Members[id] })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.selfProtocol[id]; ok {
+		m.Protocol = p
+	}
+	return m
+}
+
+// Leader is this agent: the fake is always the leader it names.
+func (c *fakeCluster) Leader() (string, string) {
+	id := c.ID()
+	var addr string
+	c.f.View(func(s *fsm.State) { addr = s.Members[id].HTTPAddr })
+	return id, addr
+}
+
+func (c *fakeCluster) Barrier(context.Context) error {
+	c.mu.Lock()
+	c.barriers++
+	err, hook := c.barrierErr, c.onBarrier
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if hook != nil {
+		hook()
+	}
+	return nil
+}
+
 func (c *fakeCluster) FSM() *fsm.FSM     { return c.f }
 func (c *fakeCluster) LastIndex() uint64 { return c.f.Read().Index }
 func (c *fakeCluster) clock() time.Time {
@@ -55,6 +112,10 @@ func (c *fakeCluster) advance(d time.Duration) {
 
 func (c *fakeCluster) Apply(_ context.Context, t fsm.CommandType, body any) (uint64, error) {
 	c.mu.Lock()
+	if err := c.applyErr[t]; err != nil {
+		c.mu.Unlock()
+		return 0, err
+	}
 	c.idx++
 	idx, now := c.idx, c.now
 	c.mu.Unlock()
@@ -69,10 +130,15 @@ func (c *fakeCluster) Apply(_ context.Context, t fsm.CommandType, body any) (uin
 func (c *fakeCluster) TransferLeadership(_ context.Context, to string) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.transferErr != nil {
+		return "", c.transferErr
+	}
 	c.transfers = append(c.transfers, to)
 	c.id = to
 	return to, nil
 }
+
+var _ Cluster = (*fakeCluster)(nil)
 
 // fakeNodes records steps sent and answers probes from a table.
 type fakeNodes struct {
@@ -151,4 +217,91 @@ func members(n int) []fsm.Member {
 			Version: "1.0.0", Voter: true, Protocol: fsm.ProtocolRange{Min: 1, Max: 1}})
 	}
 	return out
+}
+
+// fakeMetrics records counters and timings by their dotted key.
+type fakeMetrics struct {
+	mu       sync.Mutex
+	counters map[string]float32
+	timings  map[string]int
+}
+
+func newFakeMetrics() *fakeMetrics {
+	return &fakeMetrics{counters: map[string]float32{}, timings: map[string]int{}}
+}
+
+func (m *fakeMetrics) IncrCounter(key []string, val float32) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.counters[strings.Join(key, ".")] += val
+}
+
+func (m *fakeMetrics) MeasureSince(key []string, _ time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.timings[strings.Join(key, ".")]++
+}
+
+// counter returns the value of counter key.
+func (m *fakeMetrics) counter(key string) float32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.counters[key]
+}
+
+// timed returns how many timings key recorded.
+func (m *fakeMetrics) timed(key string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.timings[key]
+}
+
+// logRecord is one line of the coordinator's log.
+type logRecord struct {
+	Level   string `json:"@level"`
+	Message string `json:"@message"`
+	Error   string `json:"error"`
+}
+
+// logCapture is a logger whose lines a test can read back.
+type logCapture struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logCapture) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logCapture) logger() hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Output: l, Level: hclog.Debug, JSONFormat: true})
+}
+
+// records returns the lines logged since the last reset whose message
+// starts with prefix.
+func (l *logCapture) records(t *testing.T, prefix string) []logRecord {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []logRecord
+	for _, line := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var r logRecord
+		require.NoError(t, json.Unmarshal([]byte(line), &r), line)
+		if strings.HasPrefix(r.Message, prefix) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// reset forgets every line logged so far.
+func (l *logCapture) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Reset()
 }

@@ -25,7 +25,7 @@ func TargetProtocol(st *fsm.State) int {
 // protocol version. Every member must answer first: a member that is down
 // might still run an old build, so it blocks finalize, with the reason on
 // the transaction, until it is back or removed.
-func (co *Coordinator) finalize(ctx context.Context, tm *term, t *fsm.Txn) time.Duration {
+func (co *Coordinator) finalize(ctx context.Context, tn *tenure, t *fsm.Txn) time.Duration {
 	var (
 		members []fsm.Member
 		v       int
@@ -38,17 +38,17 @@ func (co *Coordinator) finalize(ctx context.Context, tm *term, t *fsm.Txn) time.
 	})
 	down, stale := co.checkMembers(ctx, members)
 	if len(down) > 0 {
-		co.note(ctx, tm, t, fmt.Sprintf("finalize blocked: %s unreachable; bring it back or remove it", strings.Join(down, ", ")))
+		co.note(ctx, tn, t, fmt.Sprintf("finalize blocked: %s unreachable; bring it back or remove it", strings.Join(down, ", ")))
 		return 2 * time.Second
 	}
 	if len(stale) > 0 {
 		// A node that restarted into a new build re-registers its protocol
 		// range; finalize must not count the old one.
-		co.note(ctx, tm, t, fmt.Sprintf("finalize waits for %s to register the protocol range of the build it now runs", strings.Join(stale, ", ")))
+		co.note(ctx, tn, t, fmt.Sprintf("finalize waits for %s to register the protocol range of the build it now runs", strings.Join(stale, ", ")))
 		return 500 * time.Millisecond
 	}
 	if blocked != nil {
-		co.note(ctx, tm, t, "finalize blocked: "+blocked.Error())
+		co.note(ctx, tn, t, "finalize blocked: "+blocked.Error())
 		return 2 * time.Second
 	}
 	if _, err := co.c.Apply(ctx, fsm.CmdTxnFinalize, fsm.TxnFinalize{TxnID: t.ID, ProtocolVersion: v}); err != nil {
@@ -68,7 +68,7 @@ func (co *Coordinator) checkMembers(ctx context.Context, members []fsm.Member) (
 	for _, m := range members {
 		if m.ID != co.c.ID() {
 			others = append(others, m)
-		} else if self, ok := co.c.(interface{ Self() fsm.Member }); ok && self.Self().Protocol != m.Protocol {
+		} else if co.c.Self().Protocol != m.Protocol {
 			stale = append(stale, m.ID)
 		}
 	}

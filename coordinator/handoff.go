@@ -6,8 +6,16 @@ import (
 	"strings"
 	"time"
 
-	metrics "github.com/armon/go-metrics"
 	"github.com/baton-upgrade/baton/fsm"
+)
+
+// Retry delays of a handoff.
+const (
+	// handoffRetry follows a transfer that failed.
+	handoffRetry = 200 * time.Millisecond
+	// successorRetry follows a search that found no successor, or a pause
+	// that did not commit.
+	successorRetry = time.Second
 )
 
 // handoff hands leadership to the best other voter before this node's own
@@ -16,39 +24,69 @@ import (
 // keeps trying for HandoffPatience, with the reason on the transaction,
 // then pauses the transaction. This node never starts its own upgrade while
 // it leads (I4).
-func (co *Coordinator) handoff(ctx context.Context, tm *term, t *fsm.Txn, batch []string) time.Duration {
+//
+// Each outcome is logged and counted as what it is: the transfer succeeded
+// (info; the coordinator.handoff timing), failed (warning;
+// coordinator.handoff.failed; retried soon), or was cut short because the
+// coordinator is stopping (info; coordinator.handoff.interrupted: it may
+// have succeeded, and whoever leads next goes on).
+func (co *Coordinator) handoff(ctx context.Context, tn *tenure, t *fsm.Txn, batch []string) time.Duration {
 	decided := co.opts.Now()
 	probes := co.probe(ctx, t)
 	exclude := append([]string{co.c.ID()}, batch...)
 	chosen, ok, rejections := ChooseSuccessor(probes, exclude, co.c.LastIndex(), co.opts.MaxLag, co.opts.Weights)
 	if !ok {
-		var why []string
-		for _, r := range rejections {
-			why = append(why, r.ID+": "+r.Reason)
-		}
-		reason := fmt.Sprintf("no voter can take leadership before %s upgrades (%s)", co.c.ID(), strings.Join(why, "; "))
-		if len(why) == 0 {
-			reason = fmt.Sprintf("no other voter to take leadership before %s upgrades", co.c.ID())
-		}
-		if tm.handoffSince.IsZero() {
-			tm.handoffSince = decided
-		}
-		if decided.Sub(tm.handoffSince) >= co.opts.HandoffPatience {
-			co.log.Warn("pausing: no successor", "txn", t.ID, "reason", reason)
-			_, _ = co.c.Apply(ctx, fsm.CmdTxnPause, fsm.TxnControl{TxnID: t.ID, Reason: reason})
-			tm.handoffSince = time.Time{}
-			return idle
-		}
-		co.note(ctx, tm, t, reason+"; retrying")
-		return time.Second
+		return co.noSuccessor(ctx, tn, t, decided, rejections)
 	}
 	co.log.Info("handing leadership off", "txn", t.ID, "to", chosen, "decided_at", decided.Format(time.RFC3339Nano))
-	if _, err := co.c.TransferLeadership(ctx, chosen); err != nil && ctx.Err() == nil {
-		co.log.Warn("leadership handoff failed; retrying", "to", chosen, "error", err)
-		return 200 * time.Millisecond
+	leader, err := co.c.TransferLeadership(ctx, chosen)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		co.log.Info("leadership handoff interrupted: the coordinator is stopping, the transfer's outcome is unknown",
+			"txn", t.ID, "to", chosen, "error", err)
+		co.opts.Metrics.IncrCounter([]string{"coordinator", "handoff", "interrupted"}, 1)
+		return idle
+	case err != nil:
+		co.log.Warn("leadership handoff failed; retrying", "txn", t.ID, "to", chosen, "error", err)
+		co.opts.Metrics.IncrCounter([]string{"coordinator", "handoff", "failed"}, 1)
+		return handoffRetry
 	}
-	co.log.Info("leadership handed off", "txn", t.ID, "to", chosen, "took", co.opts.Now().Sub(decided))
-	metrics.MeasureSince([]string{"coordinator", "handoff"}, decided)
+	co.log.Info("leadership handed off", "txn", t.ID, "to", chosen, "leader", leader, "took", co.opts.Now().Sub(decided))
+	co.opts.Metrics.MeasureSince([]string{"coordinator", "handoff"}, decided)
+	return idle
+}
+
+// noSuccessor handles a search that found no voter to take leadership: it
+// writes the reasons on the transaction and retries until HandoffPatience
+// has passed since the first failed search, then pauses the transaction
+// (warning; coordinator.handoff.paused). A pause that does not commit is an
+// error (coordinator.handoff.pause_failed); the transaction still runs, and
+// the next turn tries to pause it again at once if there is still no
+// successor.
+func (co *Coordinator) noSuccessor(ctx context.Context, tn *tenure, t *fsm.Txn, decided time.Time, rejections []Rejection) time.Duration {
+	var why []string
+	for _, r := range rejections {
+		why = append(why, r.ID+": "+r.Reason)
+	}
+	reason := fmt.Sprintf("no voter can take leadership before %s upgrades (%s)", co.c.ID(), strings.Join(why, "; "))
+	if len(why) == 0 {
+		reason = fmt.Sprintf("no other voter to take leadership before %s upgrades", co.c.ID())
+	}
+	if tn.handoffSince.IsZero() {
+		tn.handoffSince = decided
+	}
+	if decided.Sub(tn.handoffSince) < co.opts.HandoffPatience {
+		co.note(ctx, tn, t, reason+"; retrying")
+		return successorRetry
+	}
+	if _, err := co.c.Apply(ctx, fsm.CmdTxnPause, fsm.TxnControl{TxnID: t.ID, Reason: reason}); err != nil {
+		co.log.Error("no successor, and pausing the transaction failed; retrying", "txn", t.ID, "reason", reason, "error", err)
+		co.opts.Metrics.IncrCounter([]string{"coordinator", "handoff", "pause_failed"}, 1)
+		return successorRetry
+	}
+	co.log.Warn("transaction paused: no successor", "txn", t.ID, "reason", reason)
+	co.opts.Metrics.IncrCounter([]string{"coordinator", "handoff", "paused"}, 1)
+	tn.handoffSince = time.Time{}
 	return idle
 }
 

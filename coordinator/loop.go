@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	metrics "github.com/armon/go-metrics"
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc"
 )
@@ -19,13 +18,15 @@ type attemptKey struct {
 	attempt   uint64
 }
 
-// term is the coordinator's memory for one term of leadership. Nothing in
-// it is needed for correctness after a crash: it only avoids repeating work
-// within the term.
-type term struct {
+// tenure is what the coordinator remembers during one tenure of leadership:
+// one call of Run, from the gain of leadership to its loss. (It is not
+// Raft's term, a number; a new Run starts a new tenure.) Nothing in it is
+// needed for correctness after a crash: it only avoids repeating work
+// within the tenure.
+type tenure struct {
 	// nextCheck is when each running attempt is next checked with its
 	// node. An attempt missing from it is checked at once, so every
-	// running step is checked at the start of a term.
+	// running step is checked at the start of a tenure.
 	nextCheck map[attemptKey]time.Time
 	// retry is the current delay before an unreachable node is tried
 	// again; it doubles up to ReconcileInterval.
@@ -34,8 +35,8 @@ type term struct {
 	lastNote     string
 }
 
-func newTerm() *term {
-	return &term{nextCheck: map[attemptKey]time.Time{}, retry: map[attemptKey]time.Duration{}}
+func newTenure() *tenure {
+	return &tenure{nextCheck: map[attemptKey]time.Time{}, retry: map[attemptKey]time.Duration{}}
 }
 
 // idle is how long the loop sleeps with nothing to watch but state changes.
@@ -57,10 +58,10 @@ const maxInFlight = 64
 func (co *Coordinator) Run(ctx context.Context) {
 	co.log.Info("coordinator started", "leader", co.c.ID())
 	defer co.log.Info("coordinator stopped", "leader", co.c.ID())
-	tm := newTerm()
+	tn := newTenure()
 	for {
 		changed := co.c.FSM().Changed()
-		wait := co.turn(ctx, tm)
+		wait := co.turn(ctx, tn)
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -77,15 +78,16 @@ func (co *Coordinator) Run(ctx context.Context) {
 // the state machine's read lock, from the live state, copying only the
 // steps it will act on (a transaction can hold ten thousand steps, and a
 // turn follows every commit), then acts with the lock released.
-func (co *Coordinator) turn(ctx context.Context, tm *term) time.Duration {
-	var p plan
+func (co *Coordinator) turn(ctx context.Context, tn *tenure) time.Duration {
+	var d decision
 	now := co.opts.Now()
-	co.c.FSM().View(func(s *fsm.State) { p = co.decide(s.ActiveTxn(), tm, now) })
-	return co.act(ctx, tm, p, now)
+	co.c.FSM().View(func(s *fsm.State) { d = co.decide(s.ActiveTxn(), tn, now) })
+	return co.act(ctx, tn, d, now)
 }
 
-// plan is what one turn does.
-type plan struct {
+// decision is what one turn decided to do: the coordinator's pure choice,
+// made under the state's read lock, which act then carries out.
+type decision struct {
 	// txn is the active transaction's own fields, without its steps; nil
 	// when there is none.
 	txn *fsm.Txn
@@ -115,14 +117,14 @@ type plan struct {
 // checked with its node. Then a running transaction starts its current
 // batch (after a handoff if the batch holds this node), a finalizing one
 // finalizes, and an aborting one rolls back its next step or finishes.
-func (co *Coordinator) decide(t *fsm.Txn, tm *term, now time.Time) plan {
-	p := plan{wait: idle}
+func (co *Coordinator) decide(t *fsm.Txn, tn *tenure, now time.Time) decision {
+	d := decision{wait: idle}
 	if t == nil {
-		return p
+		return d
 	}
 	hdr := *t
 	hdr.Steps = nil
-	p.txn = &hdr
+	d.txn = &hdr
 	running := t.Steps
 	if t.Count(fsm.StepRunning) == 0 {
 		running = nil
@@ -137,93 +139,93 @@ func (co *Coordinator) decide(t *fsm.Txn, tm *term, now time.Time) plan {
 			deadline = progress
 		}
 		if !now.Before(deadline) {
-			p.overdue = append(p.overdue, *s)
+			d.overdue = append(d.overdue, *s)
 			continue
 		}
-		p.wait = min(p.wait, deadline.Sub(now))
-		if at, ok := tm.nextCheck[attemptKey{t.ID, s.Node, s.Attempt}]; ok && now.Before(at) {
-			p.wait = min(p.wait, at.Sub(now))
+		d.wait = min(d.wait, deadline.Sub(now))
+		if at, ok := tn.nextCheck[attemptKey{t.ID, s.Node, s.Attempt}]; ok && now.Before(at) {
+			d.wait = min(d.wait, at.Sub(now))
 			continue
 		}
-		p.check = append(p.check, *s)
+		d.check = append(d.check, *s)
 	}
 	switch {
 	case t.State == fsm.TxnRunning:
-		co.decideBatch(t, &p)
+		co.decideBatch(t, &d)
 	case t.Count(fsm.StepRunning) > 0:
 	case t.State == fsm.TxnFinalizing:
-		p.finalize = true
+		d.finalize = true
 	case t.State == fsm.TxnAborting:
-		co.decideUnwind(t, &p)
+		co.decideUnwind(t, &d)
 	}
-	return p
+	return d
 }
 
 // decideBatch plans the start of the current batch's pending steps.
-func (co *Coordinator) decideBatch(t *fsm.Txn, p *plan) {
+func (co *Coordinator) decideBatch(t *fsm.Txn, d *decision) {
 	var nodes []string
 	for _, s := range t.BatchSteps(t.CurrentBatch()) {
 		nodes = append(nodes, s.Node)
 		if s.State == fsm.StepPending {
-			p.begin = append(p.begin, s)
+			d.begin = append(d.begin, s)
 		}
 	}
 	if slices.Contains(nodes, co.c.ID()) && !t.AllowLeaderUpgrade {
-		p.handoff, p.begin = nodes, nil
+		d.handoff, d.begin = nodes, nil
 	}
 }
 
 // decideUnwind plans an aborting transaction's end: with a rollback, the
 // steps that ran are rolled back newest first, one at a time; then it
 // finishes.
-func (co *Coordinator) decideUnwind(t *fsm.Txn, p *plan) {
+func (co *Coordinator) decideUnwind(t *fsm.Txn, d *decision) {
 	if t.RollbackRequested {
 		for i := len(t.Steps) - 1; i >= 0; i-- {
 			s := t.Steps[i]
 			if s.State == fsm.StepDone || (s.State == fsm.StepFailed && !s.Rollback) {
 				if s.Node == co.c.ID() && !t.AllowLeaderUpgrade {
-					p.handoff = []string{s.Node}
+					d.handoff = []string{s.Node}
 				} else {
-					p.begin, p.rollback = []fsm.Step{s}, true
+					d.begin, d.rollback = []fsm.Step{s}, true
 				}
 				return
 			}
 		}
 	}
-	p.finish = true
+	d.finish = true
 }
 
-// act carries out a plan and returns how long to wait at most before the
+// act carries out a decision and returns how long to wait at most before the
 // next turn.
-func (co *Coordinator) act(ctx context.Context, tm *term, p plan, now time.Time) time.Duration {
-	t := p.txn
+func (co *Coordinator) act(ctx context.Context, tn *tenure, d decision, now time.Time) time.Duration {
+	t := d.txn
 	if t == nil {
 		return idle
 	}
-	for _, s := range p.overdue {
+	for _, s := range d.overdue {
 		co.failStep(ctx, t, s, fmt.Sprintf("no completion notice within the step timeout (%s) or progress deadline (%s)",
 			time.Duration(t.StepTimeout), time.Duration(t.ProgressDeadline)))
 	}
-	answered := make([]bool, len(p.check))
-	co.fanOut(len(p.check), func(i int) { answered[i] = co.reconcile(ctx, t, p.check[i]) })
-	wait := p.wait
-	for i, s := range p.check {
-		wait = min(wait, tm.checked(attemptKey{t.ID, s.Node, s.Attempt}, now, answered[i], co.opts.ReconcileInterval))
+	answered := make([]bool, len(d.check))
+	co.fanOut(len(d.check), func(i int) { answered[i] = co.reconcile(ctx, t, d.check[i]) })
+	wait := d.wait
+	for i, s := range d.check {
+		wait = min(wait, tn.checked(attemptKey{t.ID, s.Node, s.Attempt}, now, answered[i], co.opts.ReconcileInterval))
 	}
 	wait = max(wait, 10*time.Millisecond)
-	if t.State == fsm.TxnRunning && p.handoff == nil {
-		tm.handoffSince = time.Time{}
+	if t.State == fsm.TxnRunning && d.handoff == nil {
+		tn.handoffSince = time.Time{}
 	}
 	switch {
-	case p.handoff != nil:
-		return min(wait, co.handoff(ctx, tm, t, p.handoff))
-	case len(p.begin) > 0:
-		if !co.beginAll(ctx, tm, t, p.begin, p.rollback) {
+	case d.handoff != nil:
+		return min(wait, co.handoff(ctx, tn, t, d.handoff))
+	case len(d.begin) > 0:
+		if !co.beginAll(ctx, tn, t, d.begin, d.rollback) {
 			return min(wait, time.Second)
 		}
-	case p.finalize:
-		return min(wait, co.finalize(ctx, tm, t))
-	case p.finish:
+	case d.finalize:
+		return min(wait, co.finalize(ctx, tn, t))
+	case d.finish:
 		return min(wait, co.finish(ctx, t))
 	}
 	return wait
@@ -232,15 +234,15 @@ func (co *Coordinator) act(ctx context.Context, tm *term, p plan, now time.Time)
 // checked records a check (or delivery) of an attempt with its node at now,
 // and returns the time until the next: ReconcileInterval when the node
 // answered, a delay that doubles from firstRetry when it did not.
-func (tm *term) checked(key attemptKey, now time.Time, answered bool, interval time.Duration) time.Duration {
+func (tn *tenure) checked(key attemptKey, now time.Time, answered bool, interval time.Duration) time.Duration {
 	wait := interval
 	if answered {
-		delete(tm.retry, key)
+		delete(tn.retry, key)
 	} else {
-		wait = min(interval, max(firstRetry, tm.retry[key]))
-		tm.retry[key] = min(interval, 2*wait)
+		wait = min(interval, max(firstRetry, tn.retry[key]))
+		tn.retry[key] = min(interval, 2*wait)
 	}
-	tm.nextCheck[key] = now.Add(wait)
+	tn.nextCheck[key] = now.Add(wait)
 	return wait
 }
 
@@ -333,7 +335,7 @@ func (co *Coordinator) send(ctx context.Context, req rpc.StepRequest, addr strin
 // time: Raft commits concurrent proposals together, so a batch of many
 // steps costs a few commits rather than one each. It reports whether every
 // begin committed.
-func (co *Coordinator) beginAll(ctx context.Context, tm *term, t *fsm.Txn, steps []fsm.Step, rollback bool) bool {
+func (co *Coordinator) beginAll(ctx context.Context, tn *tenure, t *fsm.Txn, steps []fsm.Step, rollback bool) bool {
 	type outcome struct {
 		begun, delivered bool
 		attempt          uint64
@@ -351,7 +353,7 @@ func (co *Coordinator) beginAll(ctx context.Context, tm *term, t *fsm.Txn, steps
 		}
 		// A step just delivered needs no check until the safety net's
 		// interval; one not delivered is tried again soon.
-		tm.checked(attemptKey{t.ID, steps[i].Node, o.attempt}, now, o.delivered, co.opts.ReconcileInterval)
+		tn.checked(attemptKey{t.ID, steps[i].Node, o.attempt}, now, o.delivered, co.opts.ReconcileInterval)
 	}
 	return all
 }
@@ -380,7 +382,7 @@ func (co *Coordinator) begin(ctx context.Context, t *fsm.Txn, s fsm.Step, rollba
 		return false, false
 	}
 	co.log.Info("step begun", "txn", t.ID, "node", s.Node, "attempt", attempt, "rollback", rollback)
-	metrics.IncrCounter([]string{"coordinator", "steps", "begun"}, 1)
+	co.opts.Metrics.IncrCounter([]string{"coordinator", "steps", "begun"}, 1)
 	req, addr := co.stepRequest(t, *now)
 	return true, co.send(ctx, req, addr)
 }
@@ -400,11 +402,11 @@ func (co *Coordinator) finish(ctx context.Context, t *fsm.Txn) time.Duration {
 }
 
 // note records a human-readable reason on the transaction, once per change.
-func (co *Coordinator) note(ctx context.Context, tm *term, t *fsm.Txn, reason string) {
-	if reason == tm.lastNote && reason == t.Reason {
+func (co *Coordinator) note(ctx context.Context, tn *tenure, t *fsm.Txn, reason string) {
+	if reason == tn.lastNote && reason == t.Reason {
 		return
 	}
-	tm.lastNote = reason
+	tn.lastNote = reason
 	if _, err := co.c.Apply(ctx, fsm.CmdTxnNote, fsm.TxnControl{TxnID: t.ID, Reason: reason}); err != nil {
 		co.log.Debug("note not committed", "error", err)
 	}

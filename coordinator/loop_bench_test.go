@@ -44,11 +44,11 @@ func BenchmarkTurn(b *testing.B) {
 	if _, err := co.Start(ctx, rpc.StartRequest{TargetVersion: "2.0.0", MaxParallel: "100", AllowLeaderUpgrade: true}); err != nil {
 		b.Fatal(err)
 	}
-	tm := newTerm()
-	co.turn(ctx, tm) // begins the first batch
+	tn := newTenure()
+	co.turn(ctx, tn) // begins the first batch
 	b.ResetTimer()
 	for range b.N {
-		co.turn(ctx, tm)
+		co.turn(ctx, tn)
 	}
 }
 

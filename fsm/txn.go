@@ -3,7 +3,6 @@ package fsm
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"time"
 )
@@ -257,26 +256,4 @@ func (t *Txn) clone() *Txn {
 	c := *t
 	c.Steps = append([]Step(nil), t.Steps...)
 	return &c
-}
-
-var (
-	txnIDPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	versionPattern = regexp.MustCompile(`^v?[0-9]+(\.[0-9]+){0,3}([-+][0-9A-Za-z.+-]+)?$`)
-	sha256Pattern  = regexp.MustCompile(`^[0-9a-f]{64}$`)
-)
-
-// ValidateVersion checks a version string such as 2.0.0, v1.4 or 2.1.0-rc.1.
-func ValidateVersion(v string) error {
-	if !versionPattern.MatchString(v) {
-		return fmt.Errorf("%w: version %q: want a version such as 2.0.0 or 2.1.0-rc.1", ErrInvalid, v)
-	}
-	return nil
-}
-
-// ValidateSHA256 checks a lower-case hex SHA-256 digest.
-func ValidateSHA256(h string) error {
-	if !sha256Pattern.MatchString(h) {
-		return fmt.Errorf("%w: sha256 %q: want 64 lower-case hex digits", ErrInvalid, h)
-	}
-	return nil
 }

@@ -12,8 +12,8 @@ func (s *State) ValidateTxn(t Txn) error {
 	if a := s.ActiveTxn(); a != nil {
 		return fmt.Errorf("%w: transaction %s is already %s; abort it or wait for it to end", ErrConflict, a.ID, a.State)
 	}
-	if !txnIDPattern.MatchString(t.ID) {
-		return fmt.Errorf("%w: transaction id %q", ErrInvalid, t.ID)
+	if err := ValidateTxnID(t.ID); err != nil {
+		return err
 	}
 	if _, ok := s.Txns[t.ID]; ok {
 		return fmt.Errorf("%w: transaction id %q is already used", ErrConflict, t.ID)
@@ -24,13 +24,8 @@ func (s *State) ValidateTxn(t Txn) error {
 	if err := s.CheckTarget(t.TargetVersion); err != nil {
 		return err
 	}
-	if (t.ArtifactURL == "") != (t.ArtifactSHA256 == "") {
-		return fmt.Errorf("%w: an artifact needs both a URL and its sha256", ErrInvalid)
-	}
-	if t.ArtifactSHA256 != "" {
-		if err := ValidateSHA256(t.ArtifactSHA256); err != nil {
-			return err
-		}
+	if err := ValidateDigest(t.ArtifactURL, t.ArtifactSHA256); err != nil {
+		return err
 	}
 	if t.Strategy == "" {
 		return fmt.Errorf("%w: transaction without a strategy", ErrInvalid)
@@ -38,8 +33,8 @@ func (s *State) ValidateTxn(t Txn) error {
 	if t.MaxParallel < 1 {
 		return fmt.Errorf("%w: max-parallel %d: want at least 1", ErrInvalid, t.MaxParallel)
 	}
-	if t.OnFailure != OnFailureHalt && t.OnFailure != OnFailureRollback {
-		return fmt.Errorf("%w: on-failure %q: want halt or rollback", ErrInvalid, t.OnFailure)
+	if err := ValidateOnFailure(t.OnFailure); err != nil {
+		return err
 	}
 	if t.StepTimeout <= 0 || t.ProgressDeadline <= 0 {
 		return fmt.Errorf("%w: step timeout and progress deadline must be positive", ErrInvalid)

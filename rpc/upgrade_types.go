@@ -19,9 +19,13 @@ type StartRequest struct {
 }
 
 // Plan is what a transaction would do, computed without starting it.
+// Reason says which rule the strategy applied, such as "primary = Baton's
+// Raft leader n1 (no role hooks), upgraded last; the others first, in
+// natural id order"; agents that predate it send none.
 type Plan struct {
 	TargetVersion string      `json:"target_version"`
 	Strategy      string      `json:"strategy"`
+	Reason        string      `json:"reason"`
 	MaxParallel   int         `json:"max_parallel"`
 	OnFailure     string      `json:"on_failure"`
 	Leader        string      `json:"leader"`

@@ -99,6 +99,10 @@ func newLogger(c *cli.Context) (hclog.Logger, error) {
 	}), nil
 }
 
+// The agent is the coordinator's cluster: every method the coordinator
+// relies on is on coordinator.Cluster.
+var _ coordinator.Cluster = (*node.Agent)(nil)
+
 func runAgent(c *cli.Context) error {
 	cfg, err := agentConfig(c)
 	if err != nil {

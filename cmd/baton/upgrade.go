@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/baton-upgrade/baton/coordinator/strategy"
 	"github.com/baton-upgrade/baton/rpc"
 	"github.com/urfave/cli/v2"
 )
@@ -43,10 +44,32 @@ func upgradeCommand() *cli.Command {
 func policyFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "version", Usage: "target `VERSION` to install, such as 2.0.0 (required)"},
-		&cli.StringFlag{Name: "strategy", Usage: "order of the nodes: `NAME` is by-id, secondaries-first or primary-first (default: by-id)"},
+		&cli.StringFlag{Name: "strategy", Usage: strategyUsage()},
 		&cli.StringFlag{Name: "max-parallel", Usage: "`N|P%` nodes upgraded at once, a count or a share of all nodes (default: 1)"},
 		&cli.StringFlag{Name: "on-failure", Usage: "`halt|rollback` on a failed step: halt waits for an operator's retry or abort, rollback undoes the steps done (default: halt)"},
 	}
+}
+
+// strategyUsage is --strategy's help, naming the strategies this build
+// registers. The agent judges the name: one of a newer build may know more.
+func strategyUsage() string {
+	return fmt.Sprintf("order of the nodes: `NAME` is one of %s (default: %s)",
+		strings.Join(strategy.Names(), ", "), strategy.Default)
+}
+
+// strategiesHelp lists the registered strategies with their summaries, for
+// the descriptions of plan and start.
+func strategiesHelp() string {
+	width := 0
+	for _, s := range strategy.All() {
+		width = max(width, len(s.Name()))
+	}
+	var b strings.Builder
+	b.WriteString("\n\nStrategies (--strategy):")
+	for _, s := range strategy.All() {
+		fmt.Fprintf(&b, "\n  %-*s  %s", width, s.Name(), s.Summary())
+	}
+	return b.String()
 }
 
 // startFlags are start's flags beyond the policy.
@@ -175,7 +198,7 @@ func upgradePlanCommand() *cli.Command {
 		Description: "Asks the leader to compute the transaction's batches from the members, the\n" +
 			"strategy and --max-parallel, capped by the quorum budget (how many voters may\n" +
 			"be down at once). The batch holding the leader hands leadership off first.\n" +
-			"Nothing changes on the cluster.",
+			"Nothing changes on the cluster." + strategiesHelp(),
 		ArgsUsage: " ",
 		Flags:     clientFlags(policyFlags()...),
 		Action: func(c *cli.Context) error {
@@ -206,7 +229,7 @@ func upgradeStartCommand() *cli.Command {
 			"may be active (409 otherwise). Prints the transaction id, or the transaction\n" +
 			"with --json; --watch then follows it like `upgrade status --watch`, with no\n" +
 			"time limit unless --timeout is given, and exits 0 when it is done, 1 when it\n" +
-			"ends otherwise.",
+			"ends otherwise." + strategiesHelp(),
 		ArgsUsage: " ",
 		Flags:     clientFlags(startFlags()...),
 		Action: func(c *cli.Context) error {

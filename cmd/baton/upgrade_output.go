@@ -15,12 +15,16 @@ import (
 // wreck the table; `status --json` has the whole message.
 const stepErrorWidth = 60
 
-// writePlan prints a plan for humans: the policy, the quorum budget, the
-// batches in order with the leadership handoff, then the warnings.
+// writePlan prints a plan for humans: the policy with the rule the strategy
+// followed (agents that predate the reason send none), the quorum budget,
+// the batches in order with the leadership handoff, then the warnings.
 func writePlan(w io.Writer, p rpc.Plan) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "target\t%s\n", p.TargetVersion)
 	fmt.Fprintf(tw, "strategy\t%s\n", p.Strategy)
+	if p.Reason != "" {
+		fmt.Fprintf(tw, "reason\t%s\n", p.Reason)
+	}
 	fmt.Fprintf(tw, "max parallel\t%d\n", p.MaxParallel)
 	fmt.Fprintf(tw, "on failure\t%s\n", p.OnFailure)
 	fmt.Fprintf(tw, "leader\t%s\n", orDash(p.Leader))

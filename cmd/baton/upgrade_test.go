@@ -6,12 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/baton-upgrade/baton/coordinator/strategy"
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc"
 	"github.com/stretchr/testify/require"
@@ -142,6 +144,7 @@ func TestUpgradePlanNamesBatchesAndHandoff(t *testing.T) {
 	a := newFakeAgent(t)
 	a.plan = rpc.Plan{
 		TargetVersion: "2.0.0", Strategy: "secondaries-first", MaxParallel: 2, OnFailure: "halt",
+		Reason: "primary = Baton's Raft leader n1 (no role hooks), upgraded last",
 		Leader: "n1", Voters: 5, QuorumBudget: 2,
 		Batches:  []rpc.PlanBatch{{Nodes: []string{"n2", "n3"}}, {Nodes: []string{"n4", "n5"}}, {Nodes: []string{"n1"}, Handoff: true}},
 		Warnings: []string{"n5 has no health hook"},
@@ -152,6 +155,7 @@ func TestUpgradePlanNamesBatchesAndHandoff(t *testing.T) {
 	require.Contains(t, out, "batch 1: n2, n3\nbatch 2: n4, n5\nbatch 3: n1\n  hand leadership off from n1 first\n")
 	require.Contains(t, out, "warning: n5 has no health hook\n")
 	require.Regexp(t, `strategy\s+secondaries-first`, out)
+	require.Regexp(t, `\nreason\s+primary = Baton's Raft leader n1 \(no role hooks\), upgraded last\n`, out)
 
 	reqs := a.seen()
 	require.Len(t, reqs, 1)
@@ -163,6 +167,21 @@ func TestUpgradePlanNamesBatchesAndHandoff(t *testing.T) {
 	var got rpc.Plan
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	require.Equal(t, a.plan, got)
+}
+
+// TestUpgradeHelpListsTheRegisteredStrategies: --strategy's help and the
+// list in plan's and start's help come from the registry, with summaries.
+func TestUpgradeHelpListsTheRegisteredStrategies(t *testing.T) {
+	for _, cmd := range []string{"plan", "start"} {
+		t.Run(cmd, func(t *testing.T) {
+			code, out, errOut := runBaton(t, "upgrade", cmd, "--help")
+			require.Equal(t, 0, code, errOut)
+			require.Contains(t, out, "NAME is one of "+strings.Join(strategy.Names(), ", ")+" (default: by-id)")
+			for _, s := range strategy.All() {
+				require.Regexp(t, `\n +`+regexp.QuoteMeta(s.Name())+` +`+regexp.QuoteMeta(s.Summary())+`\n`, out)
+			}
+		})
+	}
 }
 
 func TestUpgradeStartPrintsIDAndSendsRequest(t *testing.T) {

@@ -14,24 +14,33 @@ func QuorumBudget(voters int) int {
 	return max(1, (voters-1)/2)
 }
 
-// Batches cuts an ordered list of node IDs into batches that run one after
-// another (S1: the next batch is chosen only once every completion notice of
-// the current batch is in). nodes describes the whole cluster: the voter
-// budget is QuorumBudget of the voters among nodes, even when order holds
-// only some of them (for instance the nodes a resumed transaction still has
-// to upgrade).
+// Fits reports whether node id may join batch, by a strategy's own
+// constraint (a ring strategy: id is no ring neighbour of a node in batch).
+// It is asked only about a batch that is not empty and that id fits by the
+// shared limits; it must not keep or change batch.
+type Fits func(batch []string, id string) bool
+
+// CutBatches cuts an ordered list of node IDs into batches that run one
+// after another (S1: the next batch is chosen only once every completion
+// notice of the current batch is in). It is the batcher every strategy
+// shares: it applies the limits every strategy must keep, and a
+// strategy's own constraint through fits (nil for none).
 //
-// Each batch holds at most maxParallel nodes and at most the voter budget of
+// nodes describes the whole cluster: the voter budget is QuorumBudget of
+// the voters among nodes, even when order holds only some of them (for
+// instance the nodes a resumed transaction still has to upgrade). Each
+// batch holds at most maxParallel nodes and at most the voter budget of
 // voters. The order is walked greedily and kept as given: a node joins the
-// current batch if it fits both limits; otherwise the current batch is
-// closed and a new one started with that node. Nodes are never reordered to
-// fill batches, so concatenating the batches gives order back.
+// current batch if it fits both limits and fits; otherwise the current
+// batch is closed and a new one started with that node. Nodes are never
+// reordered to fill batches, so concatenating the batches gives order back;
+// a strategy that wants fuller batches orders its nodes so.
 //
-// Batches returns an error when maxParallel < 1, and one wrapping
+// CutBatches returns an error when maxParallel < 1, and one wrapping
 // ErrInvalidNodes when nodes has an empty or duplicated ID or order names an
 // unknown node or the same node twice. An empty order gives no batches. It
 // never modifies its arguments.
-func Batches(order []string, nodes []Node, maxParallel int) ([][]string, error) {
+func CutBatches(order []string, nodes []Node, maxParallel int, fits Fits) ([][]string, error) {
 	if maxParallel < 1 {
 		return nil, fmt.Errorf("max-parallel %d: must be at least 1", maxParallel)
 	}
@@ -62,8 +71,9 @@ func Batches(order []string, nodes []Node, maxParallel int) ([][]string, error) 
 		}
 		placed[id] = struct{}{}
 
-		fits := len(current) < maxParallel && (!isVoter || currentVoters < budget)
-		if !fits {
+		joins := len(current) < maxParallel && (!isVoter || currentVoters < budget) &&
+			(fits == nil || len(current) == 0 || fits(current, id))
+		if !joins {
 			batches = append(batches, current)
 			current, currentVoters = nil, 0
 		}

@@ -85,7 +85,7 @@ func TestBatchesTable(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			nodesBefore, orderBefore := slices.Clone(tc.nodes), slices.Clone(tc.order)
-			got, err := Batches(tc.order, tc.nodes, tc.maxParallel)
+			got, err := CutBatches(tc.order, tc.nodes, tc.maxParallel, nil)
 			require.NoError(t, err)
 			require.Equal(t, tc.want, got)
 			requireBatchLimits(t, got, tc.order, tc.nodes, tc.maxParallel)
@@ -95,7 +95,8 @@ func TestBatchesTable(t *testing.T) {
 	}
 }
 
-// requireBatchLimits checks what must hold for every result of Batches: the
+// requireBatchLimits checks what must hold for every result of CutBatches
+// without a strategy's own constraint: the
 // concatenation is the order, no batch is empty or above maxParallel, no
 // batch holds more voters than the quorum budget, and every batch but the
 // last was closed only because its successor's first node did not fit.
@@ -152,12 +153,99 @@ func TestBatchesErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Batches(tc.order, tc.nodes, tc.maxParallel)
+			got, err := CutBatches(tc.order, tc.nodes, tc.maxParallel, nil)
 			require.Nil(t, got)
 			require.EqualError(t, err, tc.wantText)
 			if tc.wantErr != nil {
 				require.ErrorIs(t, err, tc.wantErr)
 			}
+		})
+	}
+}
+
+// TestCutBatchesWithAStrategysConstraint: a strategy's Fits closes batches
+// beyond the shared limits, is never asked about a batch's first node, and
+// cannot lift a shared limit.
+func TestCutBatchesWithAStrategysConstraint(t *testing.T) {
+	// Neighbours in a ring of n1..n6 may not share a batch.
+	ring := ids("n", 6)
+	pos := map[string]int{}
+	for i, id := range ring {
+		pos[id] = i
+	}
+	neighbours := func(a, b string) bool {
+		d := (pos[a] - pos[b] + len(ring)) % len(ring)
+		return d == 1 || d == len(ring)-1
+	}
+	var asked [][]string
+	apart := func(batch []string, id string) bool {
+		asked = append(asked, append(slices.Clone(batch), id))
+		for _, x := range batch {
+			if neighbours(x, id) {
+				return false
+			}
+		}
+		return true
+	}
+	nonVoters := []Node{{ID: "n1"}, {ID: "n2"}, {ID: "n3"}, {ID: "n4"}, {ID: "n5"}, {ID: "n6"}}
+	cases := []struct {
+		name        string
+		nodes       []Node
+		order       []string
+		maxParallel int
+		want        [][]string
+	}{
+		{"ring order: every pair neighbours", nonVoters, ring, 6,
+			[][]string{{"n1"}, {"n2"}, {"n3"}, {"n4"}, {"n5"}, {"n6"}}},
+		{"every other node", nonVoters, []string{"n1", "n3", "n5", "n2", "n4", "n6"}, 6,
+			[][]string{{"n1", "n3", "n5"}, {"n2", "n4", "n6"}}},
+		{"the last and the first are neighbours", nonVoters, []string{"n2", "n4", "n6", "n1", "n3", "n5"}, 6,
+			[][]string{{"n2", "n4", "n6"}, {"n1", "n3", "n5"}}},
+		{"max-parallel still applies", nonVoters, []string{"n1", "n3", "n5", "n2", "n4", "n6"}, 2,
+			[][]string{{"n1", "n3"}, {"n5", "n2"}, {"n4", "n6"}}},
+		{"the quorum budget still applies", voters(ring...), []string{"n1", "n3", "n5", "n2", "n4", "n6"}, 6,
+			[][]string{{"n1", "n3"}, {"n5", "n2"}, {"n4", "n6"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			asked = nil
+			got, err := CutBatches(tc.order, tc.nodes, tc.maxParallel, apart)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+			require.NoError(t, CheckBatches(got, tc.order, tc.nodes, tc.maxParallel))
+			for _, q := range asked {
+				require.Greater(t, len(q), 1, "fits is not asked about the first node of a batch")
+			}
+		})
+	}
+}
+
+func TestCheckBatches(t *testing.T) {
+	five := voters(ids("n", 5)...)
+	order := ids("n", 5)
+	cases := []struct {
+		name        string
+		batches     [][]string
+		maxParallel int
+		want        string
+	}{
+		{"valid", [][]string{{"n1", "n2"}, {"n3", "n4"}, {"n5"}}, 2, ""},
+		{"empty batch", [][]string{{"n1"}, {}, {"n2", "n3"}, {"n4", "n5"}}, 2, "batch 2 is empty"},
+		{"over max-parallel", [][]string{{"n1"}, {"n2", "n3"}, {"n4", "n5"}}, 1, "batch 2 holds 2 nodes, max-parallel is 1"},
+		{"over the quorum budget", [][]string{{"n1", "n2", "n3"}, {"n4", "n5"}}, 3, "batch 1 holds 3 voters, the quorum budget is 2"},
+		{"out of order", [][]string{{"n2", "n1"}, {"n3", "n4"}, {"n5"}}, 2, `batch 1: "n2" is not next in the order`},
+		{"a node twice", [][]string{{"n1", "n2"}, {"n2", "n3"}, {"n4", "n5"}}, 2, `batch 2: "n2" is not next in the order`},
+		{"a node left out", [][]string{{"n1", "n2"}, {"n3", "n4"}}, 2, "the batches hold 4 of the 5 ordered nodes"},
+		{"a node beyond the order", [][]string{{"n1", "n2"}, {"n3", "n4"}, {"n5", "n6"}}, 2, `batch 3: "n6" is not next in the order`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckBatches(tc.batches, order, five, tc.maxParallel)
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.EqualError(t, err, tc.want)
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package strategy
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -9,25 +8,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestNamesAreStableAndValid(t *testing.T) {
-	require.Equal(t, []string{"by-id", "secondaries-first", "primary-first"}, Names())
-	for _, name := range Names() {
-		require.NoError(t, Validate(name))
+// orderOf returns the order the strategy name gives nodes with leader, as
+// Plan computes it.
+func orderOf(name string, nodes []Node, leader string) ([]string, error) {
+	res, err := Plan(name, Input{Nodes: nodes, Leader: leader}, 1)
+	if err != nil {
+		return nil, err
 	}
-	names := Names()
-	names[0] = "changed"
-	require.Equal(t, ByID, Names()[0], "Names must return a fresh slice")
-}
-
-func TestValidateNamesBadValueAndListsValidOnes(t *testing.T) {
-	for _, bad := range []string{"", "ring", "BY-ID", "by_id", " by-id"} {
-		t.Run(fmt.Sprintf("%q", bad), func(t *testing.T) {
-			err := Validate(bad)
-			require.ErrorIs(t, err, ErrUnknownStrategy)
-			require.EqualError(t, err, fmt.Sprintf(
-				"unknown strategy %q: valid strategies are by-id, secondaries-first, primary-first", bad))
-		})
-	}
+	return res.Order, nil
 }
 
 func voters(ids ...string) []Node {
@@ -68,7 +56,7 @@ func TestOrderTable(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := slices.Clone(tc.nodes)
-			got, err := Order(tc.strategy, tc.nodes, tc.leader)
+			got, err := orderOf(tc.strategy, tc.nodes, tc.leader)
 			require.NoError(t, err)
 			require.Equal(t, tc.want, got)
 			require.Equal(t, before, tc.nodes, "Order must not mutate its input")
@@ -99,9 +87,9 @@ func TestOrderEveryStrategyAndLeaderPosition(t *testing.T) {
 				want[SecondariesFirst] = append(slices.Clone(rest), leader)
 				want[PrimaryFirst] = append([]string{leader}, rest...)
 			}
-			for _, name := range Names() {
+			for _, name := range []string{ByID, SecondariesFirst, PrimaryFirst} {
 				t.Run(fmt.Sprintf("%d nodes/leader %s/%s", size, position, name), func(t *testing.T) {
-					got, err := Order(name, nodes, leader)
+					got, err := orderOf(name, nodes, leader)
 					require.NoError(t, err)
 					require.Equal(t, want[name], got)
 				})
@@ -110,68 +98,25 @@ func TestOrderEveryStrategyAndLeaderPosition(t *testing.T) {
 	}
 }
 
-func TestOrderErrors(t *testing.T) {
+func TestReasonSaysWhichRuleOrdered(t *testing.T) {
+	three := voters("n1", "n2", "n3")
 	cases := []struct {
-		name     string
-		strategy string
-		nodes    []Node
-		wantErr  error
-		wantText string
+		strategy, leader, want string
 	}{
-		{"unknown strategy", "ring", voters("n1"), ErrUnknownStrategy,
-			`unknown strategy "ring": valid strategies are by-id, secondaries-first, primary-first`},
-		{"duplicate id", ByID, voters("n1", "n2", "n1"), ErrInvalidNodes,
-			`invalid nodes: node ID "n1" appears twice`},
-		{"empty id", PrimaryFirst, voters("n1", ""), ErrInvalidNodes,
-			`invalid nodes: node 1 has an empty ID`},
+		{ByID, "n2", "natural id order (n2 before n10)"},
+		{ByID, "", "natural id order (n2 before n10)"},
+		{SecondariesFirst, "n2", "primary = Baton's Raft leader n2 (no role hooks), upgraded last; the others first, in natural id order"},
+		{SecondariesFirst, "", "no primary known (no Raft leader, no role hooks): natural id order"},
+		{SecondariesFirst, "n9", "no primary known (the Raft leader n9 is not a member, no role hooks): natural id order"},
+		{PrimaryFirst, "n2", "primary = Baton's Raft leader n2 (no role hooks), upgraded first; then the others, in natural id order"},
+		{PrimaryFirst, "", "no primary known (no Raft leader, no role hooks): natural id order"},
+		{PrimaryFirst, "n9", "no primary known (the Raft leader n9 is not a member, no role hooks): natural id order"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := Order(tc.strategy, tc.nodes, "n1")
-			require.Nil(t, got)
-			require.True(t, errors.Is(err, tc.wantErr), "got %v", err)
-			require.EqualError(t, err, tc.wantText)
+		t.Run(tc.strategy+"/leader "+tc.leader, func(t *testing.T) {
+			res, err := Plan(tc.strategy, Input{Nodes: three, Leader: tc.leader}, 1)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, res.Reason)
 		})
 	}
-}
-
-func TestCompareIDPairs(t *testing.T) {
-	cases := []struct {
-		a, b string
-		want int
-	}{
-		{"n1", "n2", -1},
-		{"n2", "n10", -1},
-		{"n10", "n9", 1},
-		{"n10", "n10", 0},
-		{"", "", 0},
-		{"", "n1", -1},
-		{"n", "n1", -1},
-		{"n01", "n1", -1}, // numerically equal runs: plain string order decides
-		{"n1", "n01", 1},
-		{"n1a", "n01b", -1}, // runs decide ("a" < "b") before the plain-string tie break
-		{"a10b2", "a10b10", -1},
-		{"node-2", "node-10", -1},
-		{"2", "10", -1},
-		{"10", "a", -1}, // '1' < 'a'
-		{"-1", "1", -1}, // '-' < '1'
-		{"n99999999999999999999999", "n100000000000000000000000", -1},
-		{"n000", "n0", 1}, // equal numbers; "n0" is a prefix of "n000"
-		{"rack2-n10", "rack10-n1", -1},
-		{"rack2-n10", "rack2-n9", 1},
-		{"Z1", "a1", -1}, // byte order: upper case first
-	}
-	for _, tc := range cases {
-		t.Run(tc.a+" vs "+tc.b, func(t *testing.T) {
-			require.Equal(t, tc.want, CompareID(tc.a, tc.b))
-			require.Equal(t, -tc.want, CompareID(tc.b, tc.a))
-			require.Equal(t, tc.want < 0, LessID(tc.a, tc.b))
-		})
-	}
-}
-
-func TestCompareIDSortsMixedNames(t *testing.T) {
-	ids := []string{"n10", "node-10", "n2", "db1", "n1", "n02", "n", "10", "9", "node-2"}
-	slices.SortFunc(ids, CompareID)
-	require.Equal(t, []string{"9", "10", "db1", "n", "n1", "n02", "n2", "n10", "node-2", "node-10"}, ids)
 }

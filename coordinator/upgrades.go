@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -32,7 +33,7 @@ func (co *Coordinator) parseRequest(req rpc.StartRequest, members []fsm.Member) 
 		return r, err
 	}
 	if r.Strategy == "" {
-		r.Strategy = strategy.ByID
+		r.Strategy = strategy.Default
 	}
 	if err := strategy.Validate(r.Strategy); err != nil {
 		return r, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
@@ -40,8 +41,8 @@ func (co *Coordinator) parseRequest(req rpc.StartRequest, members []fsm.Member) 
 	if r.OnFailure == "" {
 		r.OnFailure = fsm.OnFailureHalt
 	}
-	if r.OnFailure != fsm.OnFailureHalt && r.OnFailure != fsm.OnFailureRollback {
-		return r, fmt.Errorf("%w: on-failure %q: want halt or rollback", fsm.ErrInvalid, r.OnFailure)
+	if err := fsm.ValidateOnFailure(r.OnFailure); err != nil {
+		return r, err
 	}
 	if r.MaxParallel == "" {
 		r.MaxParallel = "1"
@@ -56,13 +57,8 @@ func (co *Coordinator) parseRequest(req rpc.StartRequest, members []fsm.Member) 
 	if r.progressDeadline, err = parseDuration("progress-deadline", r.ProgressDeadline, co.opts.DefaultProgressDeadline); err != nil {
 		return r, err
 	}
-	if (r.ArtifactURL == "") != (r.ArtifactSHA256 == "") {
-		return r, fmt.Errorf("%w: --artifact and --sha256 go together", fsm.ErrInvalid)
-	}
-	if r.ArtifactSHA256 != "" {
-		if err := fsm.ValidateSHA256(r.ArtifactSHA256); err != nil {
-			return r, err
-		}
+	if err := fsm.ValidateDigest(r.ArtifactURL, r.ArtifactSHA256); err != nil {
+		return r, err
 	}
 	voters := 0
 	for _, m := range members {
@@ -91,27 +87,28 @@ func parseDuration(name, s string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-// plan orders and batches the members for a request.
+// plan orders and batches the members for a request with its strategy.
+// A strategy that breaks its contract is a bug, reported as such (a 500);
+// every other refusal is the request's fault and wraps fsm.ErrInvalid.
 func (co *Coordinator) plan(r request, members []fsm.Member, leader string) (rpc.Plan, error) {
-	nodes := make([]strategy.Node, len(members))
+	in := strategy.Input{Nodes: make([]strategy.Node, len(members)), Leader: leader}
 	voters := 0
 	for i, m := range members {
-		nodes[i] = strategy.Node{ID: m.ID, Voter: m.Voter, Labels: m.Labels}
+		in.Nodes[i] = strategy.Node{ID: m.ID, Voter: m.Voter, Labels: m.Labels}
 		if m.Voter {
 			voters++
 		}
 	}
-	order, err := strategy.Order(r.Strategy, nodes, leader)
+	res, err := strategy.Plan(r.Strategy, in, r.maxParallel)
+	if errors.Is(err, strategy.ErrBrokenStrategy) {
+		return rpc.Plan{}, err
+	}
 	if err != nil {
 		return rpc.Plan{}, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
 	}
-	batches, err := strategy.Batches(order, nodes, r.maxParallel)
-	if err != nil {
-		return rpc.Plan{}, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
-	}
-	p := rpc.Plan{TargetVersion: r.TargetVersion, Strategy: r.Strategy, MaxParallel: r.maxParallel,
+	p := rpc.Plan{TargetVersion: r.TargetVersion, Strategy: r.Strategy, Reason: res.Reason, MaxParallel: r.maxParallel,
 		OnFailure: r.OnFailure, Leader: leader, Voters: voters, QuorumBudget: strategy.QuorumBudget(voters)}
-	for _, b := range batches {
+	for _, b := range res.Batches {
 		p.Batches = append(p.Batches, rpc.PlanBatch{Nodes: b, Handoff: slices.Contains(b, leader) && !r.AllowLeaderUpgrade})
 	}
 	for _, m := range members {
@@ -151,13 +148,11 @@ func (co *Coordinator) txn(id string) *fsm.Txn {
 	return t
 }
 
-// leaderHint is the leader's id as this agent knows it.
+// leaderHint is the leader's id as this agent knows it, or "" when it
+// knows none.
 func (co *Coordinator) leaderHint() string {
-	if l, ok := co.c.(interface{ Leader() (string, string) }); ok {
-		id, _ := l.Leader()
-		return id
-	}
-	return co.c.ID()
+	id, _ := co.c.Leader()
+	return id
 }
 
 // Start validates the request, fixes the order of the steps and commits a
@@ -165,8 +160,8 @@ func (co *Coordinator) leaderHint() string {
 func (co *Coordinator) Start(ctx context.Context, req rpc.StartRequest) (*fsm.Txn, error) {
 	// Judge "already active" on a state holding every committed entry: a
 	// leader just elected may not have applied them yet.
-	if err := co.barrier(ctx); err != nil {
-		return nil, err
+	if err := co.c.Barrier(ctx); err != nil {
+		return nil, fmt.Errorf("start: barrier: %w", err)
 	}
 	var active error
 	co.c.FSM().View(func(s *fsm.State) {
@@ -261,13 +256,4 @@ func orUnknown(s string) string {
 		return "failed without an error message"
 	}
 	return s
-}
-
-// barrier waits until the local state holds every committed entry, when the
-// cluster can say so (a real agent can; the test fakes apply at once).
-func (co *Coordinator) barrier(ctx context.Context) error {
-	if b, ok := co.c.(interface{ Barrier(context.Context) error }); ok {
-		return b.Barrier(ctx)
-	}
-	return nil
 }
