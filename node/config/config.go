@@ -14,8 +14,9 @@ const DefaultTimeout = 5 * time.Minute
 // that every upgrade needs is not configured.
 var ErrCannotUpgrade = errors.New("node cannot take part in an upgrade")
 
-// Config is the decoded agent config file.
-type Config struct {
+// File is the decoded agent config file (node.Config is what an agent is
+// started with, of which the file gives the hooks and labels).
+type File struct {
 	// Upgrade holds the `upgrade` block. The block is optional: without it
 	// Upgrade is the zero Hooks and the node cannot be upgraded.
 	Upgrade Hooks

@@ -33,25 +33,25 @@ type fileHooks struct {
 // syntax: ".json" or ".hcl"; any other extension is an error. A missing file
 // gives an error wrapping fs.ErrNotExist. Decoding errors (unknown keys,
 // wrong types, a bad timeout) name the file, the key and its value.
-func Load(path string) (Config, error) {
+func Load(path string) (File, error) {
 	switch ext := strings.ToLower(filepath.Ext(path)); ext {
 	case ".json", ".hcl":
 	default:
-		return Config{}, fmt.Errorf("load config %s: unsupported extension %q (want .json or .hcl)", path, ext)
+		return File{}, fmt.Errorf("load config %s: unsupported extension %q (want .json or .hcl)", path, ext)
 	}
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("load config: %w", err)
+		return File{}, fmt.Errorf("load config: %w", err)
 	}
 	var raw fileConfig
 	if err := hclsimple.Decode(path, src, nil, &raw); err != nil {
-		return Config{}, fmt.Errorf("load config %s: %w", path, describe(err, src))
+		return File{}, fmt.Errorf("load config %s: %w", path, describe(err, src))
 	}
 	return raw.resolve(path)
 }
 
-func (raw fileConfig) resolve(path string) (Config, error) {
-	cfg := Config{Labels: raw.Labels}
+func (raw fileConfig) resolve(path string) (File, error) {
+	cfg := File{Labels: raw.Labels}
 	if raw.Upgrade == nil {
 		return cfg, nil
 	}
@@ -68,10 +68,10 @@ func (raw fileConfig) resolve(path string) (Config, error) {
 	if h.Timeout != "" {
 		d, err := time.ParseDuration(h.Timeout)
 		if err != nil {
-			return Config{}, fmt.Errorf("load config %s: upgrade.timeout = %q: %w", path, h.Timeout, err)
+			return File{}, fmt.Errorf("load config %s: upgrade.timeout = %q: %w", path, h.Timeout, err)
 		}
 		if d <= 0 {
-			return Config{}, fmt.Errorf("load config %s: upgrade.timeout = %q: must be positive", path, h.Timeout)
+			return File{}, fmt.Errorf("load config %s: upgrade.timeout = %q: must be positive", path, h.Timeout)
 		}
 		cfg.Upgrade.Timeout = d
 	}

@@ -24,7 +24,7 @@ func TestLoadJSON(t *testing.T) {
    "labels": {"zone": "a"}}`)
 	cfg, err := Load(path)
 	require.NoError(t, err)
-	require.Equal(t, Config{
+	require.Equal(t, File{
 		Upgrade: Hooks{Drain: "d", Install: "i", Restart: "r", Health: "h", Version: "v", Rollback: "rb", Timeout: 90 * time.Second},
 		Labels:  map[string]string{"zone": "a"},
 	}, cfg)
@@ -68,7 +68,7 @@ func TestLoadDefaults(t *testing.T) {
 	t.Run("empty file", func(t *testing.T) {
 		cfg, err := Load(writeFile(t, "agent.json", `{}`))
 		require.NoError(t, err)
-		require.Equal(t, Config{}, cfg)
+		require.Equal(t, File{}, cfg)
 	})
 }
 
