@@ -1,0 +1,195 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// IndexHeader carries the state machine index a read was served at; pass it
+// back as Wait.Index to wait for the next change.
+const IndexHeader = "X-Baton-Index"
+
+// ForwardedHeader marks a request one agent forwarded to the leader, so that
+// it is never forwarded twice.
+const ForwardedHeader = "X-Baton-Forwarded-By"
+
+// MaxWait is the longest an agent holds a long-polling read (?wait= is cut
+// to it).
+const MaxWait = 5 * time.Minute
+
+// ErrUnreachable wraps the error of a call whose connection to the agent
+// could not be opened: the request never left, so nothing was applied.
+var ErrUnreachable = errors.New("agent unreachable")
+
+// Client is a typed client of one agent's API. Writes sent to a follower are
+// forwarded by that follower to the leader. A Client is safe for concurrent
+// use.
+type Client struct {
+	addr  string
+	token string
+	http  *http.Client
+}
+
+// NewClient returns a client of the agent at addr (HOST:PORT, or a full
+// http:// URL). token is sent as a bearer token when set.
+func NewClient(addr, token string) *Client {
+	if u, err := url.Parse(addr); err == nil && u.Scheme != "" && u.Host != "" {
+		addr = u.Host
+	}
+	return &Client{addr: addr, token: token, http: &http.Client{Timeout: MaxWait + 30*time.Second}}
+}
+
+// Wait asks a read to block until the state moves past Index, for at most
+// Wait. The zero value does not wait.
+type Wait struct {
+	Index uint64
+	Wait  time.Duration
+}
+
+func (w Wait) query() url.Values {
+	q := url.Values{}
+	if w.Index > 0 || w.Wait > 0 {
+		q.Set("index", strconv.FormatUint(w.Index, 10))
+		if w.Wait > 0 {
+			q.Set("wait", w.Wait.String())
+		}
+	}
+	return q
+}
+
+// Do sends one request and decodes the JSON answer into out (when not nil).
+// It returns the state index the answer was served at. An error answer
+// becomes an *APIError; a connection that could not be opened, an error
+// wrapping ErrUnreachable; any other failure to get an answer leaves the
+// outcome of a write unknown (see Indeterminate).
+func (c *Client) Do(ctx context.Context, method, path string, query url.Values, in, out any) (uint64, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, fmt.Errorf("encode request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	u := "http://" + c.addr + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return 0, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if dialFailed(err) {
+			return 0, fmt.Errorf("agent at %s: %w: %v", c.addr, ErrUnreachable, err)
+		}
+		return 0, fmt.Errorf("agent at %s: %w", c.addr, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return 0, fmt.Errorf("agent at %s: read answer: %w", c.addr, err)
+	}
+	index, _ := strconv.ParseUint(resp.Header.Get(IndexHeader), 10, 64)
+	if resp.StatusCode >= 300 {
+		var e ErrorBody
+		if json.Unmarshal(raw, &e) != nil || e.Error == "" {
+			e.Error = fmt.Sprintf("agent at %s answered %s", c.addr, resp.Status)
+		}
+		code := e.Code
+		if code == "" {
+			code = codeOfStatus(resp.StatusCode)
+		}
+		return index, &APIError{Status: resp.StatusCode, Code: code, Message: e.Error}
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return index, fmt.Errorf("agent at %s: decode answer: %w", c.addr, err)
+		}
+	}
+	return index, nil
+}
+
+// dialFailed reports whether err is the failure to open a connection: the
+// request was never sent.
+func dialFailed(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// Members lists the catalogue, waiting as w says.
+func (c *Client) Members(ctx context.Context, w Wait) ([]Member, uint64, error) {
+	var out []Member
+	idx, err := c.Do(ctx, http.MethodGet, "/v1/members", w.query(), nil, &out)
+	return out, idx, err
+}
+
+// Leader names the current leader; ErrNoLeader when the agent knows none.
+func (c *Client) Leader(ctx context.Context) (LeaderInfo, error) {
+	var out LeaderInfo
+	_, err := c.Do(ctx, http.MethodGet, "/v1/leader", nil, nil, &out)
+	return out, err
+}
+
+// Join asks the cluster to admit a member and returns its record as
+// committed. A refusal (ErrConflict: the id or an address is taken) is
+// final; ErrNoLeader is worth retrying.
+func (c *Client) Join(ctx context.Context, req JoinRequest) (Member, error) {
+	var out Member
+	_, err := c.Do(ctx, http.MethodPost, "/v1/members", nil, req, &out)
+	return out, err
+}
+
+// TransferLeadership moves leadership to the voter to, or to any voter when
+// to is empty, and returns the new leader's id.
+func (c *Client) TransferLeadership(ctx context.Context, to string) (string, error) {
+	var out TransferResponse
+	_, err := c.Do(ctx, http.MethodPost, "/v1/leader/transfer", nil, TransferRequest{To: to}, &out)
+	return out.Leader, err
+}
+
+// Health describes the agent.
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	var out Health
+	_, err := c.Do(ctx, http.MethodGet, "/v1/health", nil, nil, &out)
+	return out, err
+}
+
+// Events reads the agent's events after the cursor, waiting up to wait for
+// the first one.
+func (c *Client) Events(ctx context.Context, after uint64, wait time.Duration) (Events, error) {
+	var out Events
+	q := url.Values{"after": {strconv.FormatUint(after, 10)}, "wait": {wait.String()}}
+	_, err := c.Do(ctx, http.MethodGet, "/v1/events", q, nil, &out)
+	return out, err
+}
+
+// ReportStatus reports member id's build. Only clusters at protocol 2 serve
+// it; older ones answer ErrNotFound.
+func (c *Client) ReportStatus(ctx context.Context, id string, b BuildInfo) error {
+	_, err := c.Do(ctx, http.MethodPost, "/v1/members/"+url.PathEscape(id)+"/status", nil, b, nil)
+	return err
+}
+
+// Protocol reads the active protocol version, waiting as w says.
+func (c *Client) Protocol(ctx context.Context, w Wait) (ProtocolInfo, uint64, error) {
+	var out ProtocolInfo
+	idx, err := c.Do(ctx, http.MethodGet, "/v1/protocol", w.query(), nil, &out)
+	return out, idx, err
+}
