@@ -6,6 +6,7 @@ import (
 
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -25,11 +26,11 @@ type Cluster interface {
 
 // Nodes calls other agents.
 type Nodes interface {
-	RunStep(ctx context.Context, httpAddr string, req rpc.StepRequest) (rpc.StepStatus, error)
-	StepStatus(ctx context.Context, httpAddr, txnID string, attempt uint64) (rpc.StepStatus, error)
+	RunStep(ctx context.Context, httpAddr string, req api.StepRequest) (api.StepStatus, error)
+	StepStatus(ctx context.Context, httpAddr, txnID string, attempt uint64) (api.StepStatus, error)
 	// Diagnostic probes a node; its health hook runs only when health is
 	// true.
-	Diagnostic(ctx context.Context, httpAddr string, health bool) (rpc.Diagnostic, error)
+	Diagnostic(ctx context.Context, httpAddr string, health bool) (api.Diagnostic, error)
 }
 
 // Options tune a Coordinator; zero fields take the defaults.

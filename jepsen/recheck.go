@@ -14,7 +14,7 @@ import (
 	"github.com/baton-upgrade/baton/jepsen/checker"
 	"github.com/baton-upgrade/baton/jepsen/harness"
 	"github.com/baton-upgrade/baton/jepsen/history"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // runFile holds what a run knows beside its history, for Recheck.
@@ -23,7 +23,7 @@ const runFile = "run.json"
 // runMeta is the part of the checkers' input that is not in the history
 // files.
 type runMeta struct {
-	Final       []rpc.Txn     `json:"final"`
+	Final       []api.Txn     `json:"final"`
 	Healed      time.Time     `json:"healed"`
 	End         time.Time     `json:"end"`
 	SettleBound time.Duration `json:"settle_bound"`

@@ -11,6 +11,7 @@ import (
 	"github.com/baton-upgrade/baton/node/executor"
 	"github.com/baton-upgrade/baton/node/journal"
 	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 )
@@ -112,13 +113,13 @@ func (a *Agent) Register(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
 		target := targets[attempt%len(targets)]
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		_, err := rpc.NewClient(target, a.cfg.Token).Join(cctx, self)
+		_, err := api.NewClient(target, a.cfg.Token).Join(cctx, rpc.JoinRequestOut(self))
 		cancel()
 		if err == nil {
 			a.log.Info("registered in the catalogue", "via", target)
 			return nil
 		}
-		var apiErr *rpc.APIError
+		var apiErr *api.APIError
 		if errors.As(err, &apiErr) && apiErr.Status != 503 {
 			return fmt.Errorf("join via %s refused: %w", target, err)
 		}
@@ -196,9 +197,9 @@ func (a *Agent) Barrier(ctx context.Context) error {
 func (a *Agent) LastIndex() uint64 { return a.parts.raft.LastIndex() }
 
 // Health describes the agent and its Raft state.
-func (a *Agent) Health() rpc.Health {
+func (a *Agent) Health() api.Health {
 	id, _ := a.Leader()
-	h := rpc.Health{ID: a.cfg.ID, RaftState: a.parts.raft.State().String(), Leader: id,
+	h := api.Health{ID: a.cfg.ID, RaftState: a.parts.raft.State().String(), Leader: id,
 		AppliedIndex: a.parts.raft.AppliedIndex(), LastIndex: a.parts.raft.LastIndex()}
 	a.fsm.View(func(s *fsm.State) { h.ProtocolVersion = s.ProtocolVersion })
 	return h

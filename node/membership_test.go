@@ -7,7 +7,7 @@ import (
 
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/internal/testutil"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 )
@@ -48,5 +48,5 @@ func TestJoinJudgesOnlyConfirmedState(t *testing.T) {
 	_, err = a.Join(ctx, moved)
 	require.Error(t, err)
 	require.NotErrorIs(t, err, fsm.ErrConflict, "refused on unconfirmed state: %v", err)
-	require.ErrorIs(t, err, rpc.ErrNoLeader)
+	require.ErrorIs(t, err, api.ErrNoLeader)
 }

@@ -10,9 +10,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/internal/testutil"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // noopHooks is the agent config of every benchmark cluster: hooks that do
@@ -69,8 +68,8 @@ func leaderOf(t *T, c *testutil.Cluster, timeout time.Duration) *testutil.Agent 
 }
 
 // startTxn starts an upgrade through a, retrying while leadership moves.
-func startTxn(t *T, c *testutil.Cluster, req rpc.StartRequest) rpc.Txn {
-	var txn rpc.Txn
+func startTxn(t *T, c *testutil.Cluster, req api.StartRequest) api.Txn {
+	var txn api.Txn
 	testutil.Eventually(t, 30*time.Second, func() error {
 		for _, a := range c.Agents {
 			if a.Exited() {
@@ -92,7 +91,7 @@ func startTxn(t *T, c *testutil.Cluster, req rpc.StartRequest) rpc.Txn {
 
 // waitTxnEnd long-polls the live agents until transaction id is done or
 // aborted (or failed, which a no-op run never should be), within timeout.
-func waitTxnEnd(t *T, c *testutil.Cluster, id string, timeout time.Duration) rpc.Txn {
+func waitTxnEnd(t *T, c *testutil.Cluster, id string, timeout time.Duration) api.Txn {
 	deadline := time.Now().Add(timeout)
 	var index uint64
 	var last error
@@ -103,7 +102,7 @@ func waitTxnEnd(t *T, c *testutil.Cluster, id string, timeout time.Duration) rpc
 				continue
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
-			txn, idx, err := a.Client().Upgrade(ctx, id, rpc.Wait{Index: index, Wait: 5 * time.Second})
+			txn, idx, err := a.Client().Upgrade(ctx, id, api.Wait{Index: index, Wait: 5 * time.Second})
 			cancel()
 			if err != nil {
 				last = err
@@ -111,9 +110,9 @@ func waitTxnEnd(t *T, c *testutil.Cluster, id string, timeout time.Duration) rpc
 				continue
 			}
 			switch txn.State {
-			case fsm.TxnDone, fsm.TxnAborted:
+			case api.TxnDone, api.TxnAborted:
 				return txn
-			case fsm.TxnFailed:
+			case api.TxnFailed:
 				t.Fatalf("transaction %s failed: %s", id, txn.Reason)
 			}
 			index, answered = idx, true
@@ -125,7 +124,7 @@ func waitTxnEnd(t *T, c *testutil.Cluster, id string, timeout time.Duration) rpc
 		}
 	}
 	t.Fatalf("transaction %s did not end within %s: %v", id, timeout, last)
-	return rpc.Txn{}
+	return api.Txn{}
 }
 
 // logEvent is one JSON line of an agent's log.

@@ -5,9 +5,8 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/internal/testutil"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // RecoveryResult holds the kills of one run.
@@ -37,7 +36,7 @@ func Recovery(t *T, bin string, nodes int, multiplier float64, kills int, limit 
 	for i := 0; len(res.Total) < kills && time.Now().Before(deadline); i++ {
 		leader := leaderOf(t, c, 30*time.Second)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		txn, err := leader.Client().StartUpgrade(ctx, rpc.StartRequest{TargetVersion: versionFor(i), Strategy: "secondaries-first", MaxParallel: "1"})
+		txn, err := leader.Client().StartUpgrade(ctx, api.StartRequest{TargetVersion: versionFor(i), Strategy: "secondaries-first", MaxParallel: "1"})
 		cancel()
 		if err != nil {
 			t.Logf("start: %v; trying again", err)
@@ -78,7 +77,7 @@ func waitBegunAfter(a *testutil.Agent, txnID string, t time.Time, timeout time.D
 	var index uint64
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
-		txn, idx, err := a.Client().Upgrade(ctx, txnID, rpc.Wait{Index: index, Wait: 5 * time.Second})
+		txn, idx, err := a.Client().Upgrade(ctx, txnID, api.Wait{Index: index, Wait: 5 * time.Second})
 		cancel()
 		if err != nil {
 			index = 0
@@ -91,7 +90,7 @@ func waitBegunAfter(a *testutil.Agent, txnID string, t time.Time, timeout time.D
 				return true
 			}
 		}
-		if txn.State != fsm.TxnRunning {
+		if txn.State != api.TxnRunning {
 			return false
 		}
 	}

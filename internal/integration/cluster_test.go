@@ -10,20 +10,20 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/internal/testutil"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
 
-func membersJSON(t *testing.T, a *testutil.Agent) []rpc.Member {
+func membersJSON(t *testing.T, a *testutil.Agent) []api.Member {
 	t.Helper()
 	res := a.CLI("members", "--json")
 	require.Equal(t, 0, res.Code, "baton members failed: %s", res.Stderr)
-	var ms []rpc.Member
+	var ms []api.Member
 	require.NoError(t, json.Unmarshal([]byte(res.Stdout), &ms), res.Stdout)
 	return ms
 }
 
-func leaderOf(ms []rpc.Member) string {
+func leaderOf(ms []api.Member) string {
 	for _, m := range ms {
 		if m.Leader {
 			return m.ID
@@ -33,8 +33,8 @@ func leaderOf(ms []rpc.Member) string {
 }
 
 // catalogue is the part of the member list every agent must agree on.
-func catalogue(ms []rpc.Member) []rpc.Member {
-	out := make([]rpc.Member, len(ms))
+func catalogue(ms []api.Member) []api.Member {
+	out := make([]api.Member, len(ms))
 	for i, m := range ms {
 		m.Leader = false
 		out[i] = m
@@ -96,7 +96,7 @@ func TestClusterFormsFailsOverAndRejoins(t *testing.T) {
 	// The killed node comes back from its data directory alone.
 	old.Restart()
 	testutil.Eventually(t, 20*time.Second, func() error {
-		ms, _, err := old.Client().Members(context.Background(), rpc.Wait{})
+		ms, _, err := old.Client().Members(context.Background(), api.Wait{})
 		if err != nil {
 			return err
 		}
@@ -138,7 +138,7 @@ func TestLeaderTransfer(t *testing.T) {
 	}
 	res = via.CLI("leader", "--json")
 	require.Equal(t, 0, res.Code, res.Stderr)
-	var info rpc.LeaderInfo
+	var info api.LeaderInfo
 	require.NoError(t, json.Unmarshal([]byte(res.Stdout), &info))
 	require.Equal(t, to, info.ID)
 	require.Equal(t, c.Agent(to).HTTPAddr, info.HTTPAddr)

@@ -13,9 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/internal/testutil"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/baton-upgrade/baton/rpc/embed"
 	"github.com/stretchr/testify/require"
 )
@@ -71,9 +70,9 @@ func selfUpgradeCluster(t *testing.T, n int) *testutil.Cluster {
 	return c
 }
 
-func protocolOf(t *testing.T, a *testutil.Agent) rpc.ProtocolInfo {
+func protocolOf(t *testing.T, a *testutil.Agent) api.ProtocolInfo {
 	t.Helper()
-	p, _, err := a.Client().Protocol(context.Background(), rpc.Wait{})
+	p, _, err := a.Client().Protocol(context.Background(), api.Wait{})
 	require.NoError(t, err)
 	return p
 }
@@ -112,14 +111,14 @@ func TestMixedVersionClusterUpgradesItselfAndSwitchesProtocolAtFinalize(t *testi
 		t.Cleanup(f.Close)
 	}
 
-	id := startUpgrade(t, c.Agent("n2"), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first",
+	id := startUpgrade(t, c.Agent("n2"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first",
 		ArtifactURL: "file://" + artifact, ArtifactSHA256: digest(t, artifact)})
-	txn := waitTxn(t, c, id, 3*time.Minute, fsm.TxnDone)
+	txn := waitTxn(t, c, id, 3*time.Minute, api.TxnDone)
 	require.Equal(t, 2, txn.ProtocolVersion)
 
 	for _, m := range membersJSON(t, c.Agent("n3")) {
 		require.Equal(t, "2.0.0", m.Version, "%s reports the new build's version", m.ID)
-		require.Equal(t, fsm.ProtocolRange{Min: 1, Max: 2}, m.Protocol)
+		require.Equal(t, api.ProtocolRange{Min: 1, Max: 2}, m.Protocol)
 	}
 	require.Equal(t, 2, protocolOf(t, c.Agent("n1")).Active)
 
@@ -133,9 +132,9 @@ func TestMixedVersionClusterUpgradesItselfAndSwitchesProtocolAtFinalize(t *testi
 		}
 		for _, e := range evs.Events {
 			switch e.Type {
-			case "txn.finalize":
+			case api.EventTxnFinalize:
 				finalizeAt = e.Index
-			case string(fsm.CmdMemberStatus):
+			case api.EventMemberStatus:
 				statusBy[e.Node] = e.Index
 			}
 		}
@@ -170,8 +169,8 @@ func TestMixedVersionClusterUpgradesItselfAndSwitchesProtocolAtFinalize(t *testi
 	mu.Unlock()
 
 	// Past finalize there is no way back to a protocol-1 build.
-	_, err := c.Agent("n1").Client().StartUpgrade(context.Background(), rpc.StartRequest{TargetVersion: "1.0.0"})
-	require.ErrorIs(t, err, fsm.ErrConflict)
+	_, err := c.Agent("n1").Client().StartUpgrade(context.Background(), api.StartRequest{TargetVersion: "1.0.0"})
+	require.ErrorIs(t, err, api.ErrConflict)
 	require.Contains(t, err.Error(), "below the cluster's active protocol 2")
 
 	// And a 1.0.0 agent cannot join.
@@ -191,9 +190,9 @@ func TestRollbackBeforeFinalizeReturnsToTheOldBuild(t *testing.T) {
 	// n1 goes last with secondaries-first; its install fails after the
 	// others run the new build.
 	require.NoError(t, os.WriteFile(filepath.Join(c.Root, "fail-install-n1"), nil, 0o644))
-	id := startUpgrade(t, c.Agent("n2"), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first",
+	id := startUpgrade(t, c.Agent("n2"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first",
 		OnFailure: "rollback", ArtifactURL: "file://" + artifact, ArtifactSHA256: digest(t, artifact)})
-	txn := waitTxn(t, c, id, 3*time.Minute, fsm.TxnAborted)
+	txn := waitTxn(t, c, id, 3*time.Minute, api.TxnAborted)
 	require.Contains(t, txn.Reason, "n1")
 
 	testutil.Eventually(t, time.Minute, func() error {
@@ -222,26 +221,26 @@ func TestRollbackBeforeFinalizeReturnsToTheOldBuild(t *testing.T) {
 func TestMemberDownAtFinalizeBlocksItUntilBack(t *testing.T) {
 	c, hooks := upgradeCluster(t, 3)
 	require.NoError(t, hooks.Set("install-sleep", "1.5"))
-	id := startUpgrade(t, c.Agent("n1"), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
+	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
 
 	// When n2's step is done and n3's runs, n2 goes down.
 	testutil.Eventually(t, time.Minute, func() error {
-		txn := waitTxn(t, c, id, 30*time.Second, fsm.TxnRunning, fsm.TxnFinalizing)
-		if txn.Step("n2").State != fsm.StepDone || txn.Step("n3").State != fsm.StepRunning {
+		txn := waitTxn(t, c, id, 30*time.Second, api.TxnRunning, api.TxnFinalizing)
+		if txn.Step("n2").State != api.StepDone || txn.Step("n3").State != api.StepRunning {
 			return fmt.Errorf("n2 %s, n3 %s", txn.Step("n2").State, txn.Step("n3").State)
 		}
 		return nil
 	})
 	c.Agent("n2").Kill()
 
-	txn := waitTxn(t, c, id, 2*time.Minute, fsm.TxnFinalizing)
+	txn := waitTxn(t, c, id, 2*time.Minute, api.TxnFinalizing)
 	testutil.Eventually(t, 30*time.Second, func() error {
-		txn = waitTxn(t, c, id, 30*time.Second, fsm.TxnFinalizing)
+		txn = waitTxn(t, c, id, 30*time.Second, api.TxnFinalizing)
 		if !strings.Contains(txn.Reason, "finalize blocked: n2 unreachable") {
 			return fmt.Errorf("reason %q", txn.Reason)
 		}
 		return nil
 	})
 	c.Agent("n2").Restart()
-	waitTxn(t, c, id, time.Minute, fsm.TxnDone)
+	waitTxn(t, c, id, time.Minute, api.TxnDone)
 }

@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/internal/testutil"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
 
@@ -28,9 +27,9 @@ func upgradeCluster(t *testing.T, n int) (*testutil.Cluster, *testutil.Hooks) {
 
 // waitTxn waits until the transaction id (or "latest") is in one of the
 // given states, asking any agent that answers, and returns it.
-func waitTxn(t *testing.T, c *testutil.Cluster, id string, timeout time.Duration, states ...fsm.TxnState) rpc.Txn {
+func waitTxn(t *testing.T, c *testutil.Cluster, id string, timeout time.Duration, states ...api.TxnState) api.Txn {
 	t.Helper()
-	var txn rpc.Txn
+	var txn api.Txn
 	testutil.Eventually(t, timeout, func() error {
 		var lastErr error
 		for _, a := range c.Agents {
@@ -38,7 +37,7 @@ func waitTxn(t *testing.T, c *testutil.Cluster, id string, timeout time.Duration
 				continue
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			got, _, err := a.Client().Upgrade(ctx, id, rpc.Wait{})
+			got, _, err := a.Client().Upgrade(ctx, id, api.Wait{})
 			cancel()
 			if err != nil {
 				lastErr = err
@@ -50,7 +49,7 @@ func waitTxn(t *testing.T, c *testutil.Cluster, id string, timeout time.Duration
 					return nil
 				}
 			}
-			if got.State.Terminal() || got.State == fsm.TxnFailed {
+			if got.State.Terminal() || got.State == api.TxnFailed {
 				t.Fatalf("transaction %s ended %s (%s), want %v", got.ID, got.State, got.Reason, states)
 			}
 			return fmt.Errorf("transaction %s is %s (%s), want %v", got.ID, got.State, got.Reason, states)
@@ -124,7 +123,7 @@ func requireNoLeaderInstall(t *testing.T, c *testutil.Cluster, hooks *testutil.H
 }
 
 // startUpgrade starts a transaction through a's API and returns its id.
-func startUpgrade(t *testing.T, a *testutil.Agent, req rpc.StartRequest) string {
+func startUpgrade(t *testing.T, a *testutil.Agent, req api.StartRequest) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

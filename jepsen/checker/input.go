@@ -8,7 +8,7 @@ import (
 
 	"github.com/baton-upgrade/baton/internal/testutil"
 	"github.com/baton-upgrade/baton/jepsen/history"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // Input is everything a run left behind for the checkers.
@@ -27,7 +27,7 @@ type Input struct {
 	// from the nodes' logs.
 	Acks []NoticeAck
 	// Final is every transaction as a consistent read showed it at the end.
-	Final []rpc.Txn
+	Final []api.Txn
 	// Launches are the agent starts, with the build each ran.
 	Launches []history.Launch
 	// InitialProtocol is the cluster's active protocol version at start.
@@ -47,11 +47,11 @@ type Input struct {
 
 // NoticeAck is a completion notice a node saw acknowledged.
 type NoticeAck struct {
-	Node    string    `json:"node"`
-	Txn     string    `json:"txn"`
-	Attempt uint64    `json:"attempt"`
-	State   string    `json:"state"`
-	At      time.Time `json:"at"`
+	Node    string        `json:"node"`
+	Txn     string        `json:"txn"`
+	Attempt uint64        `json:"attempt"`
+	State   api.StepState `json:"state"`
+	At      time.Time     `json:"at"`
 }
 
 // Status is a checker's verdict.
@@ -139,8 +139,8 @@ func verdict(checked int, v *Violation) Result {
 }
 
 // finalTxns indexes the final transactions by id.
-func finalTxns(in Input) map[string]rpc.Txn {
-	out := make(map[string]rpc.Txn, len(in.Final))
+func finalTxns(in Input) map[string]api.Txn {
+	out := make(map[string]api.Txn, len(in.Final))
 	for _, t := range in.Final {
 		out[t.ID] = t
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/baton-upgrade/baton/internal/testutil"
 	"github.com/baton-upgrade/baton/jepsen/history"
 	"github.com/baton-upgrade/baton/jepsen/netns"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // Token is the bearer token every agent of the suite requires for writes.
@@ -170,7 +170,7 @@ func (c *Cluster) waitMembers(ctx context.Context, id string, n int) error {
 	var last error
 	for ctx.Err() == nil {
 		rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
-		ms, _, err := c.Client(id).Members(rctx, rpc.Wait{})
+		ms, _, err := c.Client(id).Members(rctx, api.Wait{})
 		rcancel()
 		leaders := 0
 		for _, m := range ms {
@@ -220,8 +220,8 @@ func (c *Cluster) IDs() []string { return append([]string(nil), c.ids...) }
 func (c *Cluster) Addr(id string) string { return c.nodes[id].agent.HTTPAddr }
 
 // Client is an API client of node id.
-func (c *Cluster) Client(id string) *rpc.Client {
-	return rpc.NewClient(c.nodes[id].agent.HTTPAddr, Token)
+func (c *Cluster) Client(id string) *api.Client {
+	return api.NewClient(c.nodes[id].agent.HTTPAddr, Token)
 }
 
 // Bin is the base baton binary, for CLI commands.
@@ -371,7 +371,7 @@ func (c *Cluster) HealNetwork() error {
 // ConsistentRead reads the members from id with ?consistent=true: it
 // succeeds only when a leader serves it after a barrier.
 func (c *Cluster) ConsistentRead(ctx context.Context, id string) error {
-	var out []rpc.Member
+	var out []api.Member
 	_, err := c.Client(id).Do(ctx, http.MethodGet, "/v1/members", url.Values{"consistent": {"true"}}, nil, &out)
 	return err
 }
