@@ -10,7 +10,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/rpc/api"
 )
 
@@ -26,8 +26,8 @@ const noopHooks = `{"upgrade": {
 // startNoopCluster starts n agents n1..n of bin with the no-op hooks, at
 // log level info (what an operator runs), Raft timings scaled by
 // multiplier, and waits until every agent sees all n members and a leader.
-func startNoopCluster(t *T, bin string, n int, multiplier float64) *testutil.Cluster {
-	c := testutil.NewCluster(t, bin)
+func startNoopCluster(t *T, bin string, n int, multiplier float64) *procs.Cluster {
+	c := procs.NewCluster(t, bin)
 	c.RaftMultiplier = multiplier
 	cfg := filepath.Join(c.Root, "noop-hooks.json")
 	if err := os.WriteFile(cfg, []byte(noopHooks), 0o644); err != nil {
@@ -47,9 +47,9 @@ func startNoopCluster(t *T, bin string, n int, multiplier float64) *testutil.Clu
 }
 
 // leaderOf asks the live agents who leads, waiting up to timeout.
-func leaderOf(t *T, c *testutil.Cluster, timeout time.Duration) *testutil.Agent {
-	var leader *testutil.Agent
-	testutil.Eventually(t, timeout, func() error {
+func leaderOf(t *T, c *procs.Cluster, timeout time.Duration) *procs.Agent {
+	var leader *procs.Agent
+	procs.Eventually(t, timeout, func() error {
 		for _, a := range c.Agents {
 			if a.Exited() {
 				continue
@@ -68,9 +68,9 @@ func leaderOf(t *T, c *testutil.Cluster, timeout time.Duration) *testutil.Agent 
 }
 
 // startTxn starts an upgrade through a, retrying while leadership moves.
-func startTxn(t *T, c *testutil.Cluster, req api.StartRequest) api.Txn {
+func startTxn(t *T, c *procs.Cluster, req api.StartRequest) api.Txn {
 	var txn api.Txn
-	testutil.Eventually(t, 30*time.Second, func() error {
+	procs.Eventually(t, 30*time.Second, func() error {
 		for _, a := range c.Agents {
 			if a.Exited() {
 				continue
@@ -91,7 +91,7 @@ func startTxn(t *T, c *testutil.Cluster, req api.StartRequest) api.Txn {
 
 // waitTxnEnd long-polls the live agents until transaction id is done or
 // aborted (or failed, which a no-op run never should be), within timeout.
-func waitTxnEnd(t *T, c *testutil.Cluster, id string, timeout time.Duration) api.Txn {
+func waitTxnEnd(t *T, c *procs.Cluster, id string, timeout time.Duration) api.Txn {
 	deadline := time.Now().Add(timeout)
 	var index uint64
 	var last error
@@ -156,7 +156,7 @@ func (e logEvent) duration(key string) (time.Duration, bool) {
 // readEvents reads every agent's log and returns its JSON lines in time
 // order. The harness's own lines (a kill) carry "at" instead of
 // "@timestamp".
-func readEvents(c *testutil.Cluster) ([]logEvent, error) {
+func readEvents(c *procs.Cluster) ([]logEvent, error) {
 	var out []logEvent
 	for _, a := range c.Agents {
 		f, err := os.Open(a.LogPath)

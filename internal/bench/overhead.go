@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/node/config"
 	"github.com/baton-upgrade/baton/node/executor"
 	"github.com/baton-upgrade/baton/node/hooks"
@@ -198,7 +198,7 @@ type HandoffResult struct {
 // handoffsIn extracts the handoff episodes of the given transactions from
 // the agents' logs: from the first "handing leadership off" decision
 // (decided_at) to the first "step begun" logged by another agent.
-func handoffsIn(t *T, c *testutil.Cluster, txns []string) HandoffResult {
+func handoffsIn(t *T, c *procs.Cluster, txns []string) HandoffResult {
 	events, err := readEvents(c)
 	if err != nil {
 		t.Fatalf("read logs: %v", err)

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/rpc/api"
 )
 
@@ -61,7 +61,7 @@ func Recovery(t *T, bin string, nodes int, multiplier float64, kills int, limit 
 	return res
 }
 
-func anyOther(c *testutil.Cluster, not *testutil.Agent) *testutil.Agent {
+func anyOther(c *procs.Cluster, not *procs.Agent) *procs.Agent {
 	for _, a := range c.Agents {
 		if a != not && !a.Exited() {
 			return a
@@ -72,7 +72,7 @@ func anyOther(c *testutil.Cluster, not *testutil.Agent) *testutil.Agent {
 
 // waitBegunAfter long-polls a until a step of txn began after t, and
 // reports false when the transaction ended first or timeout passed.
-func waitBegunAfter(a *testutil.Agent, txnID string, t time.Time, timeout time.Duration) bool {
+func waitBegunAfter(a *procs.Agent, txnID string, t time.Time, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	var index uint64
 	for time.Now().Before(deadline) {
@@ -101,7 +101,7 @@ type recoveryTimes struct{ total, election, takeover time.Duration }
 
 // recoverySample finds, in the logs, the first step begun after the kill by
 // another agent, and that agent's gain of leadership.
-func recoverySample(t *T, c *testutil.Cluster, killed string, killedAt time.Time) (recoveryTimes, bool) {
+func recoverySample(t *T, c *procs.Cluster, killed string, killedAt time.Time) (recoveryTimes, bool) {
 	events, err := readEvents(c)
 	if err != nil {
 		t.Fatalf("read logs: %v", err)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/baton-upgrade/baton/coordinator"
 	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/node"
 	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/hashicorp/go-hclog"
@@ -65,11 +65,11 @@ func Scale(ctx context.Context, opts ScaleOptions) (ScaleResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.Limit)
 	defer cancel()
 	res := ScaleResult{Members: opts.Members, MaxParallel: opts.MaxParallel}
-	raftAddr, err := testutil.FreeAddr()
+	raftAddr, err := procs.FreeAddr()
 	if err != nil {
 		return res, err
 	}
-	httpAddr, err := testutil.FreeAddr()
+	httpAddr, err := procs.FreeAddr()
 	if err != nil {
 		return res, err
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
@@ -35,7 +35,7 @@ func call(t *testing.T, method, url, token, body string) (int, string, api.Error
 }
 
 func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
-	c := testutil.NewCluster(t, batonBin)
+	c := procs.NewCluster(t, batonBin)
 	c.Token = "s3cret"
 	c.RaftMultiplier = 0.3
 	c.Start(3)
@@ -86,7 +86,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 
 	// The CLI: a wrong token is a failure (1) with the agent's message; a bad
 	// flag is a usage error (2).
-	res := testutil.RunCLI(t, batonBin, []string{"BATON_ADDR=" + follower.HTTPAddr, "BATON_TOKEN=wrong"}, "leader", "transfer")
+	res := procs.RunCLI(t, batonBin, []string{"BATON_ADDR=" + follower.HTTPAddr, "BATON_TOKEN=wrong"}, "leader", "transfer")
 	require.Equal(t, 1, res.Code)
 	require.Contains(t, res.Stderr, "token is not valid")
 	res = follower.CLI("members", "--frobnicate")

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/baton-upgrade/baton/rpc/embed"
 	"github.com/stretchr/testify/require"
@@ -22,7 +22,7 @@ import (
 // newBuild is Baton 2.0.0, which speaks protocols 1 and 2.
 func newBuild(t *testing.T) string {
 	t.Helper()
-	bin, err := testutil.Build(buildDir, testutil.BuildOptions{Version: "2.0.0", ProtocolMin: 1, ProtocolMax: 2})
+	bin, err := procs.Build(buildDir, procs.BuildOptions{Version: "2.0.0", ProtocolMin: 1, ProtocolMax: 2})
 	require.NoError(t, err)
 	return bin
 }
@@ -39,9 +39,9 @@ func digest(t *testing.T, path string) string {
 // copy of the binary, whose install replaces that copy with the artifact and
 // whose restart is "self". Rollback puts the 1.0.0 build back. A file
 // fail-install-ID in the cluster root makes that node's install fail.
-func selfUpgradeCluster(t *testing.T, n int) *testutil.Cluster {
+func selfUpgradeCluster(t *testing.T, n int) *procs.Cluster {
 	t.Helper()
-	c := testutil.NewCluster(t, batonBin)
+	c := procs.NewCluster(t, batonBin)
 	c.RaftMultiplier = 0.3
 	c.OwnBinary = true
 	c.ConfigFor = func(id string) string {
@@ -70,7 +70,7 @@ func selfUpgradeCluster(t *testing.T, n int) *testutil.Cluster {
 	return c
 }
 
-func protocolOf(t *testing.T, a *testutil.Agent) api.ProtocolInfo {
+func protocolOf(t *testing.T, a *procs.Agent) api.ProtocolInfo {
 	t.Helper()
 	p, _, err := a.Client().Protocol(context.Background(), api.Wait{})
 	require.NoError(t, err)
@@ -79,7 +79,7 @@ func protocolOf(t *testing.T, a *testutil.Agent) api.ProtocolInfo {
 
 // requireNoDecodeErrors checks that no agent ever met an entry it could not
 // apply.
-func requireNoDecodeErrors(t *testing.T, c *testutil.Cluster) {
+func requireNoDecodeErrors(t *testing.T, c *procs.Cluster) {
 	t.Helper()
 	for _, a := range c.Agents {
 		b, err := os.ReadFile(a.LogPath)
@@ -125,7 +125,7 @@ func TestMixedVersionClusterUpgradesItselfAndSwitchesProtocolAtFinalize(t *testi
 	// The protocol-2 command appears only after finalize, from every node.
 	var finalizeAt uint64
 	statusBy := map[string]uint64{}
-	testutil.Eventually(t, time.Minute, func() error {
+	procs.Eventually(t, time.Minute, func() error {
 		evs, err := c.Agent("n3").Client().Events(context.Background(), 0, 0)
 		if err != nil {
 			return err
@@ -149,7 +149,7 @@ func TestMixedVersionClusterUpgradesItselfAndSwitchesProtocolAtFinalize(t *testi
 	requireNoDecodeErrors(t, c)
 
 	// Each follower saw 1 -> 2, once.
-	testutil.Eventually(t, 30*time.Second, func() error {
+	procs.Eventually(t, 30*time.Second, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, a := range c.Agents {
@@ -195,7 +195,7 @@ func TestRollbackBeforeFinalizeReturnsToTheOldBuild(t *testing.T) {
 	txn := waitTxn(t, c, id, 3*time.Minute, api.TxnAborted)
 	require.Contains(t, txn.Reason, "n1")
 
-	testutil.Eventually(t, time.Minute, func() error {
+	procs.Eventually(t, time.Minute, func() error {
 		for _, m := range membersJSON(t, c.Agent("n3")) {
 			if m.Version != "1.0.0" || m.Protocol.Max != 1 {
 				return fmt.Errorf("%s runs %s (protocol %d-%d)", m.ID, m.Version, m.Protocol.Min, m.Protocol.Max)
@@ -224,7 +224,7 @@ func TestMemberDownAtFinalizeBlocksItUntilBack(t *testing.T) {
 	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
 
 	// When n2's step is done and n3's runs, n2 goes down.
-	testutil.Eventually(t, time.Minute, func() error {
+	procs.Eventually(t, time.Minute, func() error {
 		txn := waitTxn(t, c, id, 30*time.Second, api.TxnRunning, api.TxnFinalizing)
 		if txn.Step("n2").State != api.StepDone || txn.Step("n3").State != api.StepRunning {
 			return fmt.Errorf("n2 %s, n3 %s", txn.Step("n2").State, txn.Step("n3").State)
@@ -234,7 +234,7 @@ func TestMemberDownAtFinalizeBlocksItUntilBack(t *testing.T) {
 	c.Agent("n2").Kill()
 
 	txn := waitTxn(t, c, id, 2*time.Minute, api.TxnFinalizing)
-	testutil.Eventually(t, 30*time.Second, func() error {
+	procs.Eventually(t, 30*time.Second, func() error {
 		txn = waitTxn(t, c, id, 30*time.Second, api.TxnFinalizing)
 		if !strings.Contains(txn.Reason, "finalize blocked: n2 unreachable") {
 			return fmt.Errorf("reason %q", txn.Reason)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
@@ -33,7 +33,7 @@ func TestFiveNodeUpgradeByID(t *testing.T) {
 	// has applied everything (the transaction may be done elsewhere first).
 	ctx := context.Background()
 	var evs api.Events
-	testutil.Eventually(t, 30*time.Second, func() error {
+	procs.Eventually(t, 30*time.Second, func() error {
 		var err error
 		evs, err = c.Agent("n4").Client().Events(ctx, 0, time.Second)
 		if err != nil {
@@ -77,10 +77,10 @@ func stepNodes(txn api.Txn) []string {
 }
 
 // runningStep waits until some step of txn runs and returns it.
-func runningStep(t *testing.T, c *testutil.Cluster, id string) api.Step {
+func runningStep(t *testing.T, c *procs.Cluster, id string) api.Step {
 	t.Helper()
 	var step api.Step
-	testutil.Eventually(t, time.Minute, func() error {
+	procs.Eventually(t, time.Minute, func() error {
 		txn := waitTxn(t, c, id, 30*time.Second, api.TxnRunning)
 		for _, s := range txn.Steps {
 			if s.State == api.StepRunning {
@@ -99,10 +99,10 @@ type errorString string
 
 func (e errorString) Error() string { return string(e) }
 
-func currentLeader(t *testing.T, c *testutil.Cluster) *testutil.Agent {
+func currentLeader(t *testing.T, c *procs.Cluster) *procs.Agent {
 	t.Helper()
-	var leader *testutil.Agent
-	testutil.Eventually(t, 30*time.Second, func() error {
+	var leader *procs.Agent
+	procs.Eventually(t, 30*time.Second, func() error {
 		for _, a := range c.Agents {
 			if a.Exited() {
 				continue
@@ -147,7 +147,7 @@ func TestAgentKilledDuringItsStepResumes(t *testing.T) {
 	step := runningStep(t, c, id)
 	victim := c.Agent(step.Node)
 	// Let the install begin, then kill the agent (its hook keeps running).
-	testutil.Eventually(t, 30*time.Second, func() error {
+	procs.Eventually(t, 30*time.Second, func() error {
 		if len(installs(t, hooks)[victim.ID]) == 0 {
 			return errorString("install not begun yet")
 		}

@@ -4,8 +4,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
 	"github.com/baton-upgrade/baton/jepsen/history"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/rpc/api"
 )
 
@@ -42,7 +42,7 @@ func rollback(e *history.Event) { e.Rollback = true }
 func protocol(p int) func(*history.Event) { return func(e *history.Event) { e.Protocol = p } }
 
 func (b *builder) hook(ms int, kind, hook, node, txn string, attempt uint64) {
-	b.in.Hooks = append(b.in.Hooks, testutil.HookEvent{Kind: kind, Hook: hook, Node: node, Txn: txn,
+	b.in.Hooks = append(b.in.Hooks, procs.HookEvent{Kind: kind, Hook: hook, Node: node, Txn: txn,
 		Attempt: attempt, At: b.at(ms), Target: "2.0.0"})
 }
 
@@ -91,7 +91,7 @@ func goodRun() *builder {
 	for _, n := range []string{"n1", "n2", "n3"} {
 		b.in.Launches = append(b.in.Launches, history.Launch{Node: n, Version: "1.0.0", ProtocolMin: 1, ProtocolMax: 1, At: b.at(-1000)})
 	}
-	b.in.Tenures = []testutil.Tenure{{Node: "n1", From: b.at(-500), Till: b.at(2900)}, {Node: "n2", From: b.at(2950)}}
+	b.in.Tenures = []procs.Tenure{{Node: "n1", From: b.at(-500), Till: b.at(2900)}, {Node: "n2", From: b.at(2950)}}
 
 	b.op("api-1", history.KindStart, 0, 20, history.OK, result("t1", "running"))
 	b.cmd(10, api.EventTxnStart, "t1", "", 0)

@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
 	"github.com/baton-upgrade/baton/jepsen/history"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
@@ -270,5 +270,5 @@ func TestInstallRunsEndAtTheNextHookWithoutAnEnd(t *testing.T) {
 	require.Len(t, runs, 1)
 	require.Equal(t, b.at(500), runs[0].Ended)
 	require.True(t, runs[0].EndUnknown)
-	_ = testutil.HookEvent{}
+	_ = procs.HookEvent{}
 }

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
 	"github.com/baton-upgrade/baton/jepsen/history"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/rpc/api"
 )
 
@@ -20,9 +20,9 @@ type Input struct {
 	Commands []history.Event
 	// Tenures are the spans during which each agent believed it led, from
 	// the agents' logs.
-	Tenures []testutil.Tenure
+	Tenures []procs.Tenure
 	// Hooks is the hook journal: what each hook did and when.
-	Hooks []testutil.HookEvent
+	Hooks []procs.HookEvent
 	// Acks are the completion notices the leader acknowledged to a node,
 	// from the nodes' logs.
 	Acks []NoticeAck
@@ -159,7 +159,7 @@ type installRun struct {
 }
 
 func installRuns(in Input) []installRun {
-	hooks := append([]testutil.HookEvent(nil), in.Hooks...)
+	hooks := append([]procs.HookEvent(nil), in.Hooks...)
 	sort.SliceStable(hooks, func(i, j int) bool { return hooks[i].At.Before(hooks[j].At) })
 	var runs []installRun
 	for i, h := range hooks {

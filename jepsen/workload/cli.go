@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
 	"github.com/baton-upgrade/baton/jepsen/harness"
 	"github.com/baton-upgrade/baton/jepsen/history"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/rpc/api"
 )
 
@@ -19,7 +19,7 @@ import (
 // unknown or names no meaning at all (no answer, say).
 func (cl *client) cli(ctx context.Context, op *history.Op, node string, args ...string) (string, history.Type) {
 	env := []string{"BATON_ADDR=" + cl.c.Addr(node), "BATON_TOKEN=" + harness.Token}
-	res, err := testutil.RunCLIContext(ctx, nil, cl.c.Bin(), env, args...)
+	res, err := procs.RunCLIContext(ctx, nil, cl.c.Bin(), env, args...)
 	if err != nil {
 		op.Error = err.Error()
 		if op.IsWrite() {
