@@ -6,6 +6,7 @@ import (
 
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -34,7 +35,7 @@ type Cluster interface {
 	// Apply commits a command and waits until it is applied (leader only).
 	// It returns the entry's index or the state machine's rejection; an
 	// error wrapping rpc.ErrNoLeader means nothing was proposed, one
-	// wrapping rpc.ErrUnknownOutcome that the entry may still commit.
+	// wrapping api.ErrUnknownOutcome that the entry may still commit.
 	Apply(ctx context.Context, t fsm.CommandType, body any) (uint64, error)
 	// TransferLeadership hands leadership to the voter to and returns the
 	// new leader's id (leader only). An error means the transfer failed or
@@ -46,11 +47,11 @@ type Cluster interface {
 
 // Nodes calls other agents.
 type Nodes interface {
-	RunStep(ctx context.Context, httpAddr string, req rpc.StepRequest) (rpc.StepStatus, error)
-	StepStatus(ctx context.Context, httpAddr, txnID string, attempt uint64) (rpc.StepStatus, error)
+	RunStep(ctx context.Context, httpAddr string, req api.StepRequest) (api.StepStatus, error)
+	StepStatus(ctx context.Context, httpAddr, txnID string, attempt uint64) (api.StepStatus, error)
 	// Diagnostic probes a node; its health hook runs only when health is
 	// true.
-	Diagnostic(ctx context.Context, httpAddr string, health bool) (rpc.Diagnostic, error)
+	Diagnostic(ctx context.Context, httpAddr string, health bool) (api.Diagnostic, error)
 }
 
 // Options tune a Coordinator; zero fields take the defaults.

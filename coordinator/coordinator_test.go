@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
 
@@ -22,7 +22,7 @@ type harness struct {
 	m     *fakeMetrics
 }
 
-func newHarness(t *testing.T, size int, req rpc.StartRequest) *harness {
+func newHarness(t *testing.T, size int, req api.StartRequest) *harness {
 	t.Helper()
 	h := &harness{t: t, c: newFakeCluster(t, "n1", members(size)...), n: newFakeNodes(), ctx: context.Background(),
 		logs: &logCapture{}, m: newFakeMetrics()}
@@ -43,7 +43,7 @@ func (h *harness) complete(node string) {
 	h.t.Helper()
 	s := h.txn().Step(node)
 	require.Equal(h.t, fsm.StepRunning, s.State, "%s should be running", node)
-	require.NoError(h.t, h.co.Notice(h.ctx, rpc.Notice{TxnID: h.txnID, Node: node, Attempt: s.Attempt, State: rpc.StepDone, Version: s.ToVersion}))
+	require.NoError(h.t, h.co.Notice(h.ctx, api.Notice{TxnID: h.txnID, Node: node, Attempt: s.Attempt, State: api.StepDone, Version: s.ToVersion}))
 	h.n.version[node+":80"] = s.ToVersion
 }
 
@@ -58,7 +58,7 @@ func (h *harness) running() []string {
 }
 
 func TestByIDHandsOffBeforeEachLeaderStep(t *testing.T) {
-	h := newHarness(t, 3, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id"})
+	h := newHarness(t, 3, api.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id"})
 
 	// n1 leads and is first: leadership moves before anything begins.
 	h.drive()
@@ -83,7 +83,7 @@ func TestByIDHandsOffBeforeEachLeaderStep(t *testing.T) {
 }
 
 func TestSecondariesFirstHandsOffOnceToAnUpgradedVoter(t *testing.T) {
-	h := newHarness(t, 5, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first", MaxParallel: "2"})
+	h := newHarness(t, 5, api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first", MaxParallel: "2"})
 	for h.txn().State == fsm.TxnRunning {
 		h.drive()
 		run := h.running()
@@ -100,7 +100,7 @@ func TestSecondariesFirstHandsOffOnceToAnUpgradedVoter(t *testing.T) {
 }
 
 func TestStepTimeoutFailsAndHalts(t *testing.T) {
-	h := newHarness(t, 3, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first", StepTimeout: "1m"})
+	h := newHarness(t, 3, api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first", StepTimeout: "1m"})
 	h.drive()
 	require.Equal(t, []string{"n2"}, h.running())
 	h.c.advance(61 * time.Second)
@@ -113,7 +113,7 @@ func TestStepTimeoutFailsAndHalts(t *testing.T) {
 }
 
 func TestUndeliveredStepIsSentAgainWithTheSameAttempt(t *testing.T) {
-	h := newHarness(t, 3, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
+	h := newHarness(t, 3, api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
 	h.n.down["n2:80"] = true
 	h.drive()
 	require.Equal(t, []string{"n2"}, h.running(), "the begin commits even when the node is unreachable")
@@ -127,7 +127,7 @@ func TestUndeliveredStepIsSentAgainWithTheSameAttempt(t *testing.T) {
 }
 
 func TestUndeliveredStepIsRetriedSoonerThanTheSafetyNet(t *testing.T) {
-	h := newHarness(t, 3, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
+	h := newHarness(t, 3, api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
 	h.n.down["n2:80"] = true
 	h.drive()
 	require.Empty(t, h.n.sentNodes())
@@ -138,7 +138,7 @@ func TestUndeliveredStepIsRetriedSoonerThanTheSafetyNet(t *testing.T) {
 }
 
 func TestDeliveredStepIsNotCheckedAgainAtOnce(t *testing.T) {
-	h := newHarness(t, 3, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
+	h := newHarness(t, 3, api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
 	h.drive()
 	require.Equal(t, []string{"n2#1"}, h.n.sentNodes())
 	h.drive()
@@ -151,7 +151,7 @@ func TestDeliveredStepIsNotCheckedAgainAtOnce(t *testing.T) {
 }
 
 func TestNewTenureChecksEveryRunningStep(t *testing.T) {
-	h := newHarness(t, 5, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first", MaxParallel: "2"})
+	h := newHarness(t, 5, api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first", MaxParallel: "2"})
 	h.drive()
 	require.Len(t, h.running(), 2, "both steps of the batch begin in one turn")
 	require.Zero(t, h.n.checks)
@@ -161,17 +161,17 @@ func TestNewTenureChecksEveryRunningStep(t *testing.T) {
 }
 
 func TestReconcileTurnsAFinishedAttemptIntoItsNotice(t *testing.T) {
-	h := newHarness(t, 3, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
+	h := newHarness(t, 3, api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
 	h.drive()
 	// The node finished, but its notice never arrived.
-	h.n.known["n2:80/"+h.txnID+"/1"] = rpc.StepStatus{TxnID: h.txnID, Node: "n2", Attempt: 1, State: rpc.StepDone, Version: "2.0.0"}
+	h.n.known["n2:80/"+h.txnID+"/1"] = api.StepStatus{TxnID: h.txnID, Node: "n2", Attempt: 1, State: api.StepDone, Version: "2.0.0"}
 	h.c.advance(h.co.opts.ReconcileInterval)
 	h.drive()
 	require.Equal(t, fsm.StepDone, h.txn().Step("n2").State)
 }
 
 func TestNoSuccessorPausesAfterPatience(t *testing.T) {
-	h := newHarness(t, 3, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "primary-first"})
+	h := newHarness(t, 3, api.StartRequest{TargetVersion: "2.0.0", Strategy: "primary-first"})
 	h.n.unhealth["n2:80"] = true
 	h.n.down["n3:80"] = true
 	h.drive()
@@ -189,7 +189,7 @@ func TestNoSuccessorPausesAfterPatience(t *testing.T) {
 }
 
 func TestFinalizeWaitsForEveryMember(t *testing.T) {
-	h := newHarness(t, 3, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
+	h := newHarness(t, 3, api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
 	for h.txn().State == fsm.TxnRunning {
 		h.drive()
 		for _, n := range h.running() {
@@ -213,15 +213,15 @@ func TestFinalizeWaitsForEveryMember(t *testing.T) {
 func TestStartRefusals(t *testing.T) {
 	c := newFakeCluster(t, "n1", members(1)...)
 	co := New(c, newFakeNodes(), Options{Now: c.clock})
-	_, err := co.Start(context.Background(), rpc.StartRequest{TargetVersion: "2.0.0"})
+	_, err := co.Start(context.Background(), api.StartRequest{TargetVersion: "2.0.0"})
 	require.ErrorIs(t, err, fsm.ErrInvalid)
 	require.Contains(t, err.Error(), "--allow-leader-upgrade")
-	_, err = co.Start(context.Background(), rpc.StartRequest{TargetVersion: "2.0.0", AllowLeaderUpgrade: true})
+	_, err = co.Start(context.Background(), api.StartRequest{TargetVersion: "2.0.0", AllowLeaderUpgrade: true})
 	require.NoError(t, err)
 
 	c3 := newFakeCluster(t, "n1", members(3)...)
 	co3 := New(c3, newFakeNodes(), Options{Now: c3.clock})
-	_, err = co3.Start(context.Background(), rpc.StartRequest{TargetVersion: "2.0.0", AllowLeaderUpgrade: true})
+	_, err = co3.Start(context.Background(), api.StartRequest{TargetVersion: "2.0.0", AllowLeaderUpgrade: true})
 	require.ErrorIs(t, err, fsm.ErrInvalid)
 	require.Empty(t, c3.FSM().Read().TxnList(), "a refused start changes nothing")
 }
@@ -229,17 +229,17 @@ func TestStartRefusals(t *testing.T) {
 func TestPlanMarksTheHandoffBatch(t *testing.T) {
 	c := newFakeCluster(t, "n1", members(5)...)
 	co := New(c, newFakeNodes(), Options{Now: c.clock})
-	p, err := co.Plan(context.Background(), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first", MaxParallel: "40%"})
+	p, err := co.Plan(context.Background(), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first", MaxParallel: "40%"})
 	require.NoError(t, err)
 	require.Equal(t, 2, p.MaxParallel)
 	require.Equal(t, 2, p.QuorumBudget)
-	require.Equal(t, []rpc.PlanBatch{{Nodes: []string{"n2", "n3"}}, {Nodes: []string{"n4", "n5"}}, {Nodes: []string{"n1"}, Handoff: true}}, p.Batches)
+	require.Equal(t, []api.PlanBatch{{Nodes: []string{"n2", "n3"}}, {Nodes: []string{"n4", "n5"}}, {Nodes: []string{"n1"}, Handoff: true}}, p.Batches)
 	require.Equal(t, "primary = Baton's Raft leader n1 (no role hooks), upgraded last; the others first, in natural id order", p.Reason)
 	require.Empty(t, c.FSM().Read().TxnList(), "plan changes nothing")
 }
 
 func TestFinalizeDoesNotRunHealthHooks(t *testing.T) {
-	h := newHarness(t, 3, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
+	h := newHarness(t, 3, api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
 	for h.txn().State == fsm.TxnRunning {
 		h.drive()
 		for _, n := range h.running() {

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
@@ -143,58 +143,58 @@ var _ Cluster = (*fakeCluster)(nil)
 // fakeNodes records steps sent and answers probes from a table.
 type fakeNodes struct {
 	mu       sync.Mutex
-	sent     []rpc.StepRequest
+	sent     []api.StepRequest
 	down     map[string]bool // addr -> unreachable
 	unhealth map[string]bool // addr -> health hook failing
 	version  map[string]string
-	known    map[string]rpc.StepStatus // "addr/txn/attempt"
+	known    map[string]api.StepStatus // "addr/txn/attempt"
 	checks   int                       // StepStatus calls
 	// healthChecks counts diagnostics that ran the health hook.
 	healthChecks int
 }
 
 func newFakeNodes() *fakeNodes {
-	return &fakeNodes{down: map[string]bool{}, unhealth: map[string]bool{}, version: map[string]string{}, known: map[string]rpc.StepStatus{}}
+	return &fakeNodes{down: map[string]bool{}, unhealth: map[string]bool{}, version: map[string]string{}, known: map[string]api.StepStatus{}}
 }
 
 var errDown = errors.New("connection refused")
 
-func (n *fakeNodes) RunStep(_ context.Context, addr string, req rpc.StepRequest) (rpc.StepStatus, error) {
+func (n *fakeNodes) RunStep(_ context.Context, addr string, req api.StepRequest) (api.StepStatus, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.down[addr] {
-		return rpc.StepStatus{}, errDown
+		return api.StepStatus{}, errDown
 	}
 	n.sent = append(n.sent, req)
-	st := rpc.StepStatus{TxnID: req.TxnID, Node: req.Node, Attempt: req.Attempt, State: rpc.StepRunning}
+	st := api.StepStatus{TxnID: req.TxnID, Node: req.Node, Attempt: req.Attempt, State: api.StepRunning}
 	n.known[fmt.Sprintf("%s/%s/%d", addr, req.TxnID, req.Attempt)] = st
 	return st, nil
 }
 
-func (n *fakeNodes) StepStatus(_ context.Context, addr, txn string, attempt uint64) (rpc.StepStatus, error) {
+func (n *fakeNodes) StepStatus(_ context.Context, addr, txn string, attempt uint64) (api.StepStatus, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.checks++
 	if n.down[addr] {
-		return rpc.StepStatus{}, errDown
+		return api.StepStatus{}, errDown
 	}
 	st, ok := n.known[fmt.Sprintf("%s/%s/%d", addr, txn, attempt)]
 	if !ok {
-		return st, &rpc.APIError{Status: 404, Message: "unknown attempt"}
+		return st, &api.APIError{Status: 404, Message: "unknown attempt"}
 	}
 	return st, nil
 }
 
-func (n *fakeNodes) Diagnostic(_ context.Context, addr string, health bool) (rpc.Diagnostic, error) {
+func (n *fakeNodes) Diagnostic(_ context.Context, addr string, health bool) (api.Diagnostic, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if health {
 		n.healthChecks++
 	}
 	if n.down[addr] {
-		return rpc.Diagnostic{}, errDown
+		return api.Diagnostic{}, errDown
 	}
-	return rpc.Diagnostic{ID: addr, Healthy: !n.unhealth[addr], AppliedIndex: 1 << 40, Version: n.version[addr], IdleCPU: 0.5, IdleMem: 0.5}, nil
+	return api.Diagnostic{ID: addr, Healthy: !n.unhealth[addr], AppliedIndex: 1 << 40, Version: n.version[addr], IdleCPU: 0.5, IdleMem: 0.5}, nil
 }
 
 func (n *fakeNodes) sentNodes() []string {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // TargetProtocol is the highest protocol version every member speaks, and
@@ -80,7 +82,7 @@ func (co *Coordinator) checkMembers(ctx context.Context, members []fsm.Member) (
 		// Finalize needs an answer and a protocol range, not the health hook.
 		d, err := co.n.Diagnostic(cctx, others[i].HTTPAddr, false)
 		failed[i] = err != nil
-		changed[i] = err == nil && d.Protocol != (fsm.ProtocolRange{}) && d.Protocol != others[i].Protocol
+		changed[i] = err == nil && d.Protocol != (api.ProtocolRange{}) && d.Protocol != rpc.ProtocolRangeOut(others[i].Protocol)
 	})
 	for i, m := range others {
 		if failed[i] {

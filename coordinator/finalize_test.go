@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
 
@@ -48,7 +48,7 @@ func TestFinalizeWaitsForTheLeaderToRegisterItsBuild(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, 3, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
+			h := newHarness(t, 3, api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
 			h.runToFinalizing()
 			leader := h.c.ID()
 			for _, m := range members(3) {

@@ -7,12 +7,12 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
 
 func TestHandoffSuccessIsLoggedAndTimed(t *testing.T) {
-	h := newHarness(t, 3, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id"})
+	h := newHarness(t, 3, api.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id"})
 	h.drive()
 	require.Equal(t, []string{"n2"}, h.c.transfers)
 	handed := h.logs.records(t, "leadership handed off")
@@ -23,8 +23,8 @@ func TestHandoffSuccessIsLoggedAndTimed(t *testing.T) {
 }
 
 func TestHandoffTransferFailureIsReportedAndRetried(t *testing.T) {
-	h := newHarness(t, 3, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id"})
-	h.c.transferErr = fmt.Errorf("%w: leadership transfer to \"n2\" failed: timed out", rpc.ErrNoLeader)
+	h := newHarness(t, 3, api.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id"})
+	h.c.transferErr = fmt.Errorf("%w: leadership transfer to \"n2\" failed: timed out", api.ErrNoLeader)
 
 	wait := h.co.turn(h.ctx, h.tn)
 	require.Equal(t, handoffRetry, wait, "a failed transfer is retried soon")
@@ -47,10 +47,10 @@ func TestHandoffTransferFailureIsReportedAndRetried(t *testing.T) {
 }
 
 func TestHandoffCutShortByTheCoordinatorStopping(t *testing.T) {
-	h := newHarness(t, 3, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id"})
+	h := newHarness(t, 3, api.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id"})
 	ctx, cancel := context.WithCancel(h.ctx)
 	cancel() // leadership lost while the transfer ran
-	h.c.transferErr = fmt.Errorf("%w: leadership moved but no new leader is known yet", rpc.ErrUnknownOutcome)
+	h.c.transferErr = fmt.Errorf("%w: leadership moved but no new leader is known yet", api.ErrUnknownOutcome)
 
 	require.Equal(t, idle, h.co.turn(ctx, h.tn))
 	require.Empty(t, h.logs.records(t, "leadership handed off"))
@@ -67,14 +67,14 @@ func TestHandoffCutShortByTheCoordinatorStopping(t *testing.T) {
 // leadership and the pause does not commit either, the transaction still
 // runs, the failure is an error, and the next turn pauses it.
 func TestNoSuccessorPauseFailureIsReportedAndRetried(t *testing.T) {
-	h := newHarness(t, 3, rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "primary-first"})
+	h := newHarness(t, 3, api.StartRequest{TargetVersion: "2.0.0", Strategy: "primary-first"})
 	h.n.unhealth["n2:80"] = true
 	h.n.down["n3:80"] = true
 	h.drive()
 	require.Empty(t, h.logs.records(t, "transaction paused"), "patience first")
 
 	h.c.advance(11 * time.Second)
-	h.c.applyErr[fsm.CmdTxnPause] = fmt.Errorf("%w: apply txn.pause: leadership lost", rpc.ErrUnknownOutcome)
+	h.c.applyErr[fsm.CmdTxnPause] = fmt.Errorf("%w: apply txn.pause: leadership lost", api.ErrUnknownOutcome)
 	require.Equal(t, successorRetry, h.co.turn(h.ctx, h.tn))
 	require.Equal(t, fsm.TxnRunning, h.txn().State)
 	failed := h.logs.records(t, "no successor, and pausing the transaction failed")

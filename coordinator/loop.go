@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // attemptKey names one attempt of one step.
@@ -285,15 +285,15 @@ func (co *Coordinator) reconcile(ctx context.Context, t *fsm.Txn, s fsm.Step) bo
 	cctx, cancel := context.WithTimeout(ctx, co.opts.CallTimeout)
 	defer cancel()
 	status, err := co.n.StepStatus(cctx, addr, t.ID, s.Attempt)
-	var apiErr *rpc.APIError
+	var apiErr *api.APIError
 	switch {
-	case errors.As(err, &apiErr) && errors.Is(err, fsm.ErrNotFound):
+	case errors.As(err, &apiErr) && errors.Is(err, api.ErrNotFound):
 		co.log.Info("node does not know the attempt; sending it again", "txn", t.ID, "node", s.Node, "attempt", s.Attempt)
 		return co.send(ctx, req, addr)
 	case err != nil:
 		co.log.Debug("node unreachable for a running step", "node", s.Node, "error", err)
 		return false
-	case status.State == rpc.StepDone || status.State == rpc.StepFailed:
+	case status.State == api.StepDone || status.State == api.StepFailed:
 		if err := co.Notice(ctx, status); err != nil {
 			co.log.Debug("notice from reconciliation not committed", "error", err)
 		}
@@ -303,8 +303,8 @@ func (co *Coordinator) reconcile(ctx context.Context, t *fsm.Txn, s fsm.Step) bo
 
 // stepRequest builds the request that runs step s of t on its node, and
 // returns it with the node's API address, read from the catalogue.
-func (co *Coordinator) stepRequest(t *fsm.Txn, s fsm.Step) (rpc.StepRequest, string) {
-	req := rpc.StepRequest{TxnID: t.ID, Node: s.Node, Attempt: s.Attempt, TargetVersion: s.ToVersion,
+func (co *Coordinator) stepRequest(t *fsm.Txn, s fsm.Step) (api.StepRequest, string) {
+	req := api.StepRequest{TxnID: t.ID, Node: s.Node, Attempt: s.Attempt, TargetVersion: s.ToVersion,
 		FromVersion: s.FromVersion, ArtifactURL: t.ArtifactURL, ArtifactSHA256: t.ArtifactSHA256,
 		Rollback: s.Rollback, AllowLeader: t.AllowLeaderUpgrade}
 	if s.Rollback {
@@ -321,7 +321,7 @@ func (co *Coordinator) stepRequest(t *fsm.Txn, s fsm.Step) (rpc.StepRequest, str
 // send delivers a begun step to its node and reports whether it did. A
 // failure is only logged: the step stays running, and a check soon after,
 // or its deadline, takes it on.
-func (co *Coordinator) send(ctx context.Context, req rpc.StepRequest, addr string) bool {
+func (co *Coordinator) send(ctx context.Context, req api.StepRequest, addr string) bool {
 	cctx, cancel := context.WithTimeout(ctx, co.opts.CallTimeout)
 	defer cancel()
 	if _, err := co.n.RunStep(cctx, addr, req); err != nil {

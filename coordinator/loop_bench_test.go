@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // largeCluster is a fake cluster whose catalogue holds n members (n1 the
@@ -41,7 +41,7 @@ func BenchmarkTurn(b *testing.B) {
 	c := largeCluster(b, 10000)
 	co := New(c, newFakeNodes(), Options{Now: c.clock})
 	ctx := context.Background()
-	if _, err := co.Start(ctx, rpc.StartRequest{TargetVersion: "2.0.0", MaxParallel: "100", AllowLeaderUpgrade: true}); err != nil {
+	if _, err := co.Start(ctx, api.StartRequest{TargetVersion: "2.0.0", MaxParallel: "100", AllowLeaderUpgrade: true}); err != nil {
 		b.Fatal(err)
 	}
 	tn := newTenure()
@@ -58,7 +58,7 @@ func BenchmarkPlan(b *testing.B) {
 	co := New(c, newFakeNodes(), Options{Now: c.clock})
 	b.ResetTimer()
 	for range b.N {
-		if _, err := co.Plan(context.Background(), rpc.StartRequest{TargetVersion: "2.0.0", MaxParallel: "100", AllowLeaderUpgrade: true}); err != nil {
+		if _, err := co.Plan(context.Background(), api.StartRequest{TargetVersion: "2.0.0", MaxParallel: "100", AllowLeaderUpgrade: true}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"slices"
 
 	"github.com/baton-upgrade/baton/coordinator/strategy"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // HTTPNodes calls other agents over their HTTP API.
@@ -15,18 +15,18 @@ type HTTPNodes struct {
 }
 
 // RunStep implements Nodes.
-func (h HTTPNodes) RunStep(ctx context.Context, addr string, req rpc.StepRequest) (rpc.StepStatus, error) {
-	return rpc.NewClient(addr, h.Token).RunStep(ctx, req)
+func (h HTTPNodes) RunStep(ctx context.Context, addr string, req api.StepRequest) (api.StepStatus, error) {
+	return api.NewClient(addr, h.Token).RunStep(ctx, req)
 }
 
 // StepStatus implements Nodes.
-func (h HTTPNodes) StepStatus(ctx context.Context, addr, txnID string, attempt uint64) (rpc.StepStatus, error) {
-	return rpc.NewClient(addr, h.Token).StepStatus(ctx, txnID, attempt)
+func (h HTTPNodes) StepStatus(ctx context.Context, addr, txnID string, attempt uint64) (api.StepStatus, error) {
+	return api.NewClient(addr, h.Token).StepStatus(ctx, txnID, attempt)
 }
 
 // Diagnostic implements Nodes.
-func (h HTTPNodes) Diagnostic(ctx context.Context, addr string, health bool) (rpc.Diagnostic, error) {
-	return rpc.NewClient(addr, h.Token).Diagnostic(ctx, health)
+func (h HTTPNodes) Diagnostic(ctx context.Context, addr string, health bool) (api.Diagnostic, error) {
+	return api.NewClient(addr, h.Token).Diagnostic(ctx, health)
 }
 
 func sortIDs(ids []string) { slices.SortFunc(ids, strategy.CompareID) }

@@ -11,25 +11,26 @@ import (
 	"github.com/baton-upgrade/baton/coordinator/strategy"
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
 
 func TestStartRunsABarrierFirst(t *testing.T) {
 	c := newFakeCluster(t, "n1", members(3)...)
 	co := New(c, newFakeNodes(), Options{Now: c.clock})
-	_, err := co.Start(context.Background(), rpc.StartRequest{TargetVersion: "2.0.0"})
+	_, err := co.Start(context.Background(), api.StartRequest{TargetVersion: "2.0.0"})
 	require.NoError(t, err)
 	require.Equal(t, 1, c.barriers, "one barrier per start")
 }
 
 func TestStartFailsWhenTheBarrierFails(t *testing.T) {
 	c := newFakeCluster(t, "n1", members(3)...)
-	c.barrierErr = fmt.Errorf("%w: leadership lost", rpc.ErrNoLeader)
+	c.barrierErr = fmt.Errorf("%w: leadership lost", api.ErrNoLeader)
 	co := New(c, newFakeNodes(), Options{Now: c.clock})
 	before := c.FSM().Read().Index
 
-	_, err := co.Start(context.Background(), rpc.StartRequest{TargetVersion: "2.0.0"})
-	require.ErrorIs(t, err, rpc.ErrNoLeader, "the barrier's error reaches the caller")
+	_, err := co.Start(context.Background(), api.StartRequest{TargetVersion: "2.0.0"})
+	require.ErrorIs(t, err, api.ErrNoLeader, "the barrier's error reaches the caller")
 	st := c.FSM().Read()
 	require.Empty(t, st.TxnList(), "nothing is started on a state that may be behind")
 	require.Equal(t, before, st.Index, "nothing is applied")
@@ -50,7 +51,7 @@ func TestStartJudgesTheStateAfterTheBarrier(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	_, err := co.Start(context.Background(), rpc.StartRequest{TargetVersion: "2.0.0"})
+	_, err := co.Start(context.Background(), api.StartRequest{TargetVersion: "2.0.0"})
 	require.ErrorIs(t, err, fsm.ErrConflict)
 	require.Contains(t, err.Error(), "transaction t-earlier is already running")
 	require.Len(t, c.FSM().Read().TxnList(), 1, "only the earlier transaction exists")
@@ -63,23 +64,23 @@ func TestStartRefusesBadInput(t *testing.T) {
 	sha := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	cases := []struct {
 		name string
-		req  rpc.StartRequest
+		req  api.StartRequest
 		want string
 	}{
-		{"no version", rpc.StartRequest{}, "invalid: a target version is required (--version)"},
-		{"bad version", rpc.StartRequest{TargetVersion: "two"}, `invalid: version "two": want a version such as 2.0.0 or 2.1.0-rc.1`},
-		{"unknown strategy", rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "zigzag"},
+		{"no version", api.StartRequest{}, "invalid: a target version is required (--version)"},
+		{"bad version", api.StartRequest{TargetVersion: "two"}, `invalid: version "two": want a version such as 2.0.0 or 2.1.0-rc.1`},
+		{"unknown strategy", api.StartRequest{TargetVersion: "2.0.0", Strategy: "zigzag"},
 			`invalid: unknown strategy "zigzag": valid strategies are ` + strings.Join(strategy.Names(), ", ")},
-		{"bad policy", rpc.StartRequest{TargetVersion: "2.0.0", OnFailure: "pray"}, `invalid: on-failure "pray": want halt or rollback`},
-		{"artifact without digest", rpc.StartRequest{TargetVersion: "2.0.0", ArtifactURL: "file:///b.tgz"},
+		{"bad policy", api.StartRequest{TargetVersion: "2.0.0", OnFailure: "pray"}, `invalid: on-failure "pray": want halt or rollback`},
+		{"artifact without digest", api.StartRequest{TargetVersion: "2.0.0", ArtifactURL: "file:///b.tgz"},
 			"invalid: an artifact's URL and its sha256 digest go together: give both or neither"},
-		{"digest without artifact", rpc.StartRequest{TargetVersion: "2.0.0", ArtifactSHA256: sha},
+		{"digest without artifact", api.StartRequest{TargetVersion: "2.0.0", ArtifactSHA256: sha},
 			"invalid: an artifact's URL and its sha256 digest go together: give both or neither"},
-		{"bad digest", rpc.StartRequest{TargetVersion: "2.0.0", ArtifactURL: "file:///b.tgz", ArtifactSHA256: "abc"},
+		{"bad digest", api.StartRequest{TargetVersion: "2.0.0", ArtifactURL: "file:///b.tgz", ArtifactSHA256: "abc"},
 			`invalid: sha256 "abc": want 64 lower-case hex digits`},
-		{"bad max-parallel", rpc.StartRequest{TargetVersion: "2.0.0", MaxParallel: "0"},
+		{"bad max-parallel", api.StartRequest{TargetVersion: "2.0.0", MaxParallel: "0"},
 			`invalid: max-parallel "0": must be a positive integer or a percentage like 25%`},
-		{"bad step timeout", rpc.StartRequest{TargetVersion: "2.0.0", StepTimeout: "soon"},
+		{"bad step timeout", api.StartRequest{TargetVersion: "2.0.0", StepTimeout: "soon"},
 			`invalid: step-timeout "soon": want a positive duration such as 10m`},
 	}
 	for _, tc := range cases {
@@ -117,7 +118,7 @@ func init() { strategy.Register(overlapping{}) }
 func TestABrokenStrategyIsAnInternalError(t *testing.T) {
 	c := newFakeCluster(t, "n1", members(3)...)
 	co := New(c, newFakeNodes(), Options{Now: c.clock})
-	_, err := co.Start(context.Background(), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "test-overlapping"})
+	_, err := co.Start(context.Background(), api.StartRequest{TargetVersion: "2.0.0", Strategy: "test-overlapping"})
 	require.ErrorIs(t, err, strategy.ErrBrokenStrategy)
 	require.NotErrorIs(t, err, fsm.ErrInvalid)
 	require.Equal(t, http.StatusInternalServerError, rpc.StatusOf(err))

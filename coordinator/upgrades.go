@@ -11,12 +11,12 @@ import (
 
 	"github.com/baton-upgrade/baton/coordinator/strategy"
 	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // request is a start request with its defaults applied and checked.
 type request struct {
-	rpc.StartRequest
+	api.StartRequest
 	maxParallel      int
 	stepTimeout      time.Duration
 	progressDeadline time.Duration
@@ -24,7 +24,7 @@ type request struct {
 
 // parseRequest validates a start request against the members; every error
 // names the bad field and wraps fsm.ErrInvalid.
-func (co *Coordinator) parseRequest(req rpc.StartRequest, members []fsm.Member) (request, error) {
+func (co *Coordinator) parseRequest(req api.StartRequest, members []fsm.Member) (request, error) {
 	r := request{StartRequest: req}
 	if req.TargetVersion == "" {
 		return r, fmt.Errorf("%w: a target version is required (--version)", fsm.ErrInvalid)
@@ -90,7 +90,7 @@ func parseDuration(name, s string, def time.Duration) (time.Duration, error) {
 // plan orders and batches the members for a request with its strategy.
 // A strategy that breaks its contract is a bug, reported as such (a 500);
 // every other refusal is the request's fault and wraps fsm.ErrInvalid.
-func (co *Coordinator) plan(r request, members []fsm.Member, leader string) (rpc.Plan, error) {
+func (co *Coordinator) plan(r request, members []fsm.Member, leader string) (api.Plan, error) {
 	in := strategy.Input{Nodes: make([]strategy.Node, len(members)), Leader: leader}
 	voters := 0
 	for i, m := range members {
@@ -101,15 +101,15 @@ func (co *Coordinator) plan(r request, members []fsm.Member, leader string) (rpc
 	}
 	res, err := strategy.Plan(r.Strategy, in, r.maxParallel)
 	if errors.Is(err, strategy.ErrBrokenStrategy) {
-		return rpc.Plan{}, err
+		return api.Plan{}, err
 	}
 	if err != nil {
-		return rpc.Plan{}, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
+		return api.Plan{}, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
 	}
-	p := rpc.Plan{TargetVersion: r.TargetVersion, Strategy: r.Strategy, Reason: res.Reason, MaxParallel: r.maxParallel,
+	p := api.Plan{TargetVersion: r.TargetVersion, Strategy: r.Strategy, Reason: res.Reason, MaxParallel: r.maxParallel,
 		OnFailure: r.OnFailure, Leader: leader, Voters: voters, QuorumBudget: strategy.QuorumBudget(voters)}
 	for _, b := range res.Batches {
-		p.Batches = append(p.Batches, rpc.PlanBatch{Nodes: b, Handoff: slices.Contains(b, leader) && !r.AllowLeaderUpgrade})
+		p.Batches = append(p.Batches, api.PlanBatch{Nodes: b, Handoff: slices.Contains(b, leader) && !r.AllowLeaderUpgrade})
 	}
 	for _, m := range members {
 		if m.Version == r.TargetVersion {
@@ -124,11 +124,11 @@ func (co *Coordinator) plan(r request, members []fsm.Member, leader string) (rpc
 
 // Plan computes what a transaction would do, changing nothing. Any agent
 // can answer it from its own state.
-func (co *Coordinator) Plan(ctx context.Context, req rpc.StartRequest) (rpc.Plan, error) {
+func (co *Coordinator) Plan(ctx context.Context, req api.StartRequest) (api.Plan, error) {
 	members := co.members()
 	r, err := co.parseRequest(req, members)
 	if err != nil {
-		return rpc.Plan{}, err
+		return api.Plan{}, err
 	}
 	return co.plan(r, members, co.leaderHint())
 }
@@ -157,7 +157,7 @@ func (co *Coordinator) leaderHint() string {
 
 // Start validates the request, fixes the order of the steps and commits a
 // new transaction (leader only).
-func (co *Coordinator) Start(ctx context.Context, req rpc.StartRequest) (*fsm.Txn, error) {
+func (co *Coordinator) Start(ctx context.Context, req api.StartRequest) (*fsm.Txn, error) {
 	// Judge "already active" on a state holding every committed entry: a
 	// leader just elected may not have applied them yet.
 	if err := co.c.Barrier(ctx); err != nil {
@@ -210,19 +210,19 @@ func newTxnID(now time.Time) string {
 }
 
 // Control pauses, resumes, retries or aborts a transaction (leader only).
-func (co *Coordinator) Control(ctx context.Context, id, action string, abort rpc.AbortRequest) (*fsm.Txn, error) {
+func (co *Coordinator) Control(ctx context.Context, id, action string, abort api.AbortRequest) (*fsm.Txn, error) {
 	var (
 		typ  fsm.CommandType
 		body any = fsm.TxnControl{TxnID: id}
 	)
 	switch action {
-	case rpc.ActionPause:
+	case api.ActionPause:
 		typ = fsm.CmdTxnPause
-	case rpc.ActionResume:
+	case api.ActionResume:
 		typ = fsm.CmdTxnResume
-	case rpc.ActionRetry:
+	case api.ActionRetry:
 		typ = fsm.CmdTxnRetry
-	case rpc.ActionAbort:
+	case api.ActionAbort:
 		typ, body = fsm.CmdTxnAbort, fsm.TxnAbort{TxnID: id, Rollback: abort.Rollback}
 	default:
 		return nil, fmt.Errorf("%w: unknown action %q", fsm.ErrInvalid, action)
@@ -235,12 +235,12 @@ func (co *Coordinator) Control(ctx context.Context, id, action string, abort rpc
 }
 
 // Notice commits a node's completion notice (leader only).
-func (co *Coordinator) Notice(ctx context.Context, n rpc.Notice) error {
+func (co *Coordinator) Notice(ctx context.Context, n api.Notice) error {
 	var err error
 	switch n.State {
-	case rpc.StepDone:
+	case api.StepDone:
 		_, err = co.c.Apply(ctx, fsm.CmdStepComplete, fsm.StepComplete{TxnID: n.TxnID, Node: n.Node, Attempt: n.Attempt, Version: n.Version})
-	case rpc.StepFailed:
+	case api.StepFailed:
 		_, err = co.c.Apply(ctx, fsm.CmdStepFail, fsm.StepFail{TxnID: n.TxnID, Node: n.Node, Attempt: n.Attempt, Error: orUnknown(n.Error)})
 	default:
 		return fmt.Errorf("%w: notice state %q: want done or failed", fsm.ErrInvalid, n.State)

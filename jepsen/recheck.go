@@ -10,11 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
 	"github.com/baton-upgrade/baton/jepsen/checker"
 	"github.com/baton-upgrade/baton/jepsen/harness"
 	"github.com/baton-upgrade/baton/jepsen/history"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/jepsen/procs"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // runFile holds what a run knows beside its history, for Recheck.
@@ -23,7 +23,7 @@ const runFile = "run.json"
 // runMeta is the part of the checkers' input that is not in the history
 // files.
 type runMeta struct {
-	Final       []rpc.Txn     `json:"final"`
+	Final       []api.Txn     `json:"final"`
 	Healed      time.Time     `json:"healed"`
 	End         time.Time     `json:"end"`
 	SettleBound time.Duration `json:"settle_bound"`
@@ -84,7 +84,7 @@ func Recheck(dir string) ([]checker.Result, error) {
 		return nil, err
 	}
 	root := filepath.Join(dir, "cluster")
-	if in.Hooks, err = (&testutil.Hooks{Dir: filepath.Join(root, "hooks")}).Journal(); err != nil {
+	if in.Hooks, err = (&procs.Hooks{Dir: filepath.Join(root, "hooks")}).Journal(); err != nil {
 		return nil, err
 	}
 	logs, err := filepath.Glob(filepath.Join(root, "n*.log"))
@@ -92,7 +92,7 @@ func Recheck(dir string) ([]checker.Result, error) {
 		return nil, err
 	}
 	sort.Strings(logs)
-	tc := testutil.NewClusterAt(root, "")
+	tc := procs.NewClusterAt(root, "")
 	paths := map[string]string{}
 	for _, p := range logs {
 		id := strings.TrimSuffix(filepath.Base(p), ".log")

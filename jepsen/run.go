@@ -15,7 +15,7 @@ import (
 	"github.com/baton-upgrade/baton/jepsen/netns"
 	"github.com/baton-upgrade/baton/jepsen/report"
 	"github.com/baton-upgrade/baton/jepsen/workload"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // Config is one chaos run.
@@ -165,7 +165,7 @@ func Run(ctx context.Context, cfg Config) (*report.Result, error) {
 
 // finalTxns reads every transaction whole (steps and all) with a
 // consistent read, for the checkers.
-func finalTxns(ctx context.Context, c *harness.Cluster) []rpc.Txn {
+func finalTxns(ctx context.Context, c *harness.Cluster) []api.Txn {
 	deadline := time.Now().Add(time.Minute)
 	for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
 		live := c.Live()
@@ -173,7 +173,7 @@ func finalTxns(ctx context.Context, c *harness.Cluster) []rpc.Txn {
 			break
 		}
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		var ts []rpc.Txn
+		var ts []api.Txn
 		_, err := c.Client(live[i%len(live)]).Do(rctx, "GET", "/v1/upgrades", map[string][]string{"consistent": {"true"}}, nil, &ts)
 		cancel()
 		if err == nil {
@@ -184,7 +184,7 @@ func finalTxns(ctx context.Context, c *harness.Cluster) []rpc.Txn {
 	return nil
 }
 
-func evidence(c *harness.Cluster, rec *history.Recorder, final []rpc.Txn, healed, end time.Time, cfg Config) (checker.Input, error) {
+func evidence(c *harness.Cluster, rec *history.Recorder, final []api.Txn, healed, end time.Time, cfg Config) (checker.Input, error) {
 	in := checker.Input{Ops: rec.Ops(), Commands: history.Commands(rec.Events()), Final: final, Launches: rec.Launches(),
 		InitialProtocol: 1, Healed: healed, SettleBound: cfg.SettleBound, End: end,
 		VisualizePath: filepath.Join(cfg.Out, "linearizability.html")}

@@ -8,7 +8,7 @@ import (
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/node/executor"
 	"github.com/baton-upgrade/baton/node/journal"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 )
@@ -200,9 +200,9 @@ func (a *Agent) Barrier(ctx context.Context) error {
 func (a *Agent) LastIndex() uint64 { return a.parts.raft.LastIndex() }
 
 // Health describes the agent and its Raft state.
-func (a *Agent) Health() rpc.Health {
+func (a *Agent) Health() api.Health {
 	id, _ := a.Leader()
-	h := rpc.Health{ID: a.cfg.ID, RaftState: a.parts.raft.State().String(), Leader: id,
+	h := api.Health{ID: a.cfg.ID, RaftState: a.parts.raft.State().String(), Leader: id,
 		AppliedIndex: a.parts.raft.AppliedIndex(), LastIndex: a.parts.raft.LastIndex()}
 	a.fsm.View(func(s *fsm.State) { h.ProtocolVersion = s.ProtocolVersion })
 	return h

@@ -8,7 +8,7 @@ import (
 
 	metrics "github.com/armon/go-metrics"
 	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/hashicorp/raft"
 )
 
@@ -18,8 +18,8 @@ const DefaultApplyTimeout = 30 * time.Second
 
 // Apply proposes a command and waits until it commits and is applied, or
 // ctx ends. It returns the entry's index, or the state machine's rejection.
-// It fails with an error wrapping rpc.ErrNoLeader if this agent is not the
-// leader (nothing was proposed), and with rpc.ErrUnknownOutcome if leadership
+// It fails with an error wrapping api.ErrNoLeader if this agent is not the
+// leader (nothing was proposed), and with api.ErrUnknownOutcome if leadership
 // was lost or ctx ended after the proposal: the entry may still commit, which
 // is why every command is idempotent.
 func (a *Agent) Apply(ctx context.Context, t fsm.CommandType, body any) (uint64, error) {
@@ -68,12 +68,12 @@ func (a *Agent) wait(ctx context.Context, f raft.Future) error {
 			return nil
 		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress),
 			errors.Is(err, raft.ErrRaftShutdown), errors.Is(err, raft.ErrEnqueueTimeout):
-			return fmt.Errorf("%w: %v", rpc.ErrNoLeader, err)
+			return fmt.Errorf("%w: %v", api.ErrNoLeader, err)
 		case errors.Is(err, raft.ErrLeadershipLost):
-			return fmt.Errorf("%w: leadership was lost while committing: %v", rpc.ErrUnknownOutcome, err)
+			return fmt.Errorf("%w: leadership was lost while committing: %v", api.ErrUnknownOutcome, err)
 		}
 		return err
 	case <-ctx.Done():
-		return fmt.Errorf("%w: no commit before the deadline (is a quorum of voters up?): %v", rpc.ErrUnknownOutcome, ctx.Err())
+		return fmt.Errorf("%w: no commit before the deadline (is a quorum of voters up?): %v", api.ErrUnknownOutcome, ctx.Err())
 	}
 }

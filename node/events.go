@@ -8,6 +8,7 @@ import (
 
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // eventLogSize bounds the events an agent keeps in memory.
@@ -19,14 +20,14 @@ const eventLogSize = 4096
 // cursor, so an external checker needs no busy loop.
 type eventLog struct {
 	mu      sync.Mutex
-	events  []rpc.Event // oldest first, at most eventLogSize
+	events  []api.Event // oldest first, at most eventLogSize
 	next    uint64      // sequence number of the next event
 	changed chan struct{}
 }
 
 func newEventLog() *eventLog { return &eventLog{next: 1, changed: make(chan struct{})} }
 
-func (l *eventLog) add(e rpc.Event) {
+func (l *eventLog) add(e api.Event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e.Seq = l.next
@@ -36,7 +37,7 @@ func (l *eventLog) add(e rpc.Event) {
 	// (copying the whole log on every apply cost a third of the leader's
 	// CPU at scale); readers see at most the newest eventLogSize.
 	if len(l.events) >= 2*eventLogSize {
-		l.events = append([]rpc.Event(nil), l.events[len(l.events)-eventLogSize:]...)
+		l.events = append([]api.Event(nil), l.events[len(l.events)-eventLogSize:]...)
 	}
 	close(l.changed)
 	l.changed = make(chan struct{})
@@ -44,10 +45,10 @@ func (l *eventLog) add(e rpc.Event) {
 
 // since returns the events with a sequence number above after, waiting
 // until there is one or ctx ends.
-func (l *eventLog) since(ctx context.Context, after uint64) rpc.Events {
+func (l *eventLog) since(ctx context.Context, after uint64) api.Events {
 	for {
 		l.mu.Lock()
-		var out []rpc.Event
+		var out []api.Event
 		for _, e := range l.events[max(0, len(l.events)-eventLogSize):] {
 			if e.Seq > after {
 				out = append(out, e)
@@ -57,9 +58,9 @@ func (l *eventLog) since(ctx context.Context, after uint64) rpc.Events {
 		l.mu.Unlock()
 		if len(out) > 0 || ctx.Err() != nil {
 			if out == nil {
-				out = []rpc.Event{}
+				out = []api.Event{}
 			}
-			return rpc.Events{Events: out, Next: next - 1}
+			return api.Events{Events: out, Next: next - 1}
 		}
 		select {
 		case <-ch:
@@ -94,29 +95,29 @@ func (a *Agent) recordApply(index uint64, e fsm.Envelope, err error) {
 	}
 	var f eventFields
 	_ = json.Unmarshal(e.Data, &f)
-	ev := rpc.Event{Index: index, Type: string(e.Type), Time: e.Time, Agent: a.cfg.ID, Txn: f.TxnID,
+	ev := api.Event{Index: index, Type: rpc.EventTypeOut(e.Type), Time: e.Time, Agent: a.cfg.ID, Txn: f.TxnID,
 		Node: f.Node, Attempt: f.Attempt, Version: f.Version, Protocol: f.ProtocolVersion, Rollback: f.Rollback, Error: f.Error}
 	switch {
 	case f.Txn.ID != "":
 		ev.Txn = f.Txn.ID
 	case f.Member.ID != "":
 		ev.Node = f.Member.ID
-	case e.Type == fsm.CmdMemberLeave || e.Type == fsm.CmdMemberReport || e.Type == fsm.CmdMemberStatus:
+	case e.Type == fsm.CmdMemberLeave || e.Type == fsm.CmdMemberReport || e.Type == fsm.CmdMemberStatus || e.Type == fsm.CmdMemberLiveness:
 		ev.Node = f.ID
 	}
 	a.events.add(ev)
 }
 
 func (a *Agent) recordLeadership(gained bool) {
-	t := rpc.EventLeadershipLost
+	t := api.EventLeadershipLost
 	if gained {
-		t = rpc.EventLeadershipGained
+		t = api.EventLeadershipGained
 	}
-	a.events.add(rpc.Event{Index: a.parts.raft.LastIndex(), Type: t, Time: time.Now().UTC(), Agent: a.cfg.ID, Node: a.cfg.ID})
+	a.events.add(api.Event{Index: a.parts.raft.LastIndex(), Type: t, Time: time.Now().UTC(), Agent: a.cfg.ID, Node: a.cfg.ID})
 }
 
 // Events returns this agent's events after the cursor, waiting up to the
 // context's deadline for one.
-func (a *Agent) Events(ctx context.Context, after uint64) rpc.Events {
+func (a *Agent) Events(ctx context.Context, after uint64) api.Events {
 	return a.events.since(ctx, after)
 }

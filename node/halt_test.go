@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/require"
 )
@@ -47,7 +47,7 @@ func TestFollowerStopsOnAnEntryItCannotApply(t *testing.T) {
 			a.fsm.OnApply(a.recordApply)
 			a.fsm.OnHalt(a.halt)
 		})
-	testutil.Eventually(t, 20*time.Second, func() error {
+	procs.Eventually(t, 20*time.Second, func() error {
 		if !leader.IsLeader() {
 			return errString("not leader yet")
 		}
@@ -61,7 +61,7 @@ func TestFollowerStopsOnAnEntryItCannotApply(t *testing.T) {
 	follower := serve(t, Config{ID: "n2", Join: []string{leader.cfg.HTTPAddr}, Version: "1.0.0", Protocol: one,
 		RaftMultiplier: 0.2, Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})}, nil)
 	require.NoError(t, follower.Register(ctx))
-	testutil.Eventually(t, 20*time.Second, func() error {
+	procs.Eventually(t, 20*time.Second, func() error {
 		var n int
 		follower.FSM().View(func(s *fsm.State) { n = len(s.Members) })
 		if n != 2 {
@@ -96,7 +96,7 @@ func TestFollowerStopsOnAnEntryItCannotApply(t *testing.T) {
 	before := follower.FSM().Read()
 	index, err := leader.Apply(ctx, fsm.CmdMemberReport, fsm.MemberReport{ID: "n1", Version: "1.0.1", Protocol: one})
 	require.NoError(t, err)
-	testutil.Eventually(t, 20*time.Second, func() error {
+	procs.Eventually(t, 20*time.Second, func() error {
 		if follower.Raft().AppliedIndex() < index {
 			return errString("the follower's Raft has not handed the report to its state machine yet")
 		}

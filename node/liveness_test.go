@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 )
@@ -47,7 +47,7 @@ func TestHeartbeatsTurnUnreachableOnlyAfterGrace(t *testing.T) {
 func TestLeaderRecordsAStoppedServerUnreachable(t *testing.T) {
 	latest := fsm.ProtocolRange{Min: fsm.LatestProtocol - 1, Max: fsm.LatestProtocol}
 	leader := serve(t, Config{ID: "n1", Bootstrap: true, Version: "1.0.0", Protocol: latest, RaftMultiplier: 0.2}, nil)
-	testutil.Eventually(t, 20*time.Second, func() error {
+	procs.Eventually(t, 20*time.Second, func() error {
 		if !leader.IsLeader() {
 			return errString("not leader yet")
 		}
@@ -74,7 +74,7 @@ func TestLeaderRecordsAStoppedServerUnreachable(t *testing.T) {
 	}
 	wantStatus := func(id, status string) {
 		t.Helper()
-		testutil.Eventually(t, 30*time.Second, func() error {
+		procs.Eventually(t, 30*time.Second, func() error {
 			if l := liveness(id); l == nil || l.Status != status {
 				return fmt.Errorf("%s's liveness is %+v, want %s", id, l, status)
 			}

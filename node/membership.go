@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/hashicorp/raft"
 )
 
@@ -91,7 +91,7 @@ func (a *Agent) Leave(ctx context.Context, id string) error {
 	if err := a.wait(ctx, a.parts.raft.RemoveServer(raft.ServerID(id), 0, 10*time.Second)); err != nil {
 		return fmt.Errorf("remove %s from the raft configuration: %w", id, err)
 	}
-	if _, err := a.Apply(ctx, fsm.CmdMemberLeave, fsm.MemberLeave{ID: id}); err != nil && !errors.Is(err, rpc.ErrNoLeader) {
+	if _, err := a.Apply(ctx, fsm.CmdMemberLeave, fsm.MemberLeave{ID: id}); err != nil && !errors.Is(err, api.ErrNoLeader) {
 		return err
 	} else if err != nil {
 		// The leader removed itself and stepped down: the next leader's
@@ -141,11 +141,11 @@ func (a *Agent) TransferLeadership(ctx context.Context, to string) (string, erro
 			break
 		}
 		if !errors.Is(err, raft.ErrLeadershipTransferInProgress) && !isTransferInProgress(err) {
-			return "", fmt.Errorf("%w: leadership transfer to %q failed: %v", rpc.ErrNoLeader, to, err)
+			return "", fmt.Errorf("%w: leadership transfer to %q failed: %v", api.ErrNoLeader, to, err)
 		}
 		select {
 		case <-ctx.Done():
-			return "", fmt.Errorf("%w: leadership transfer: %v", rpc.ErrNoLeader, ctx.Err())
+			return "", fmt.Errorf("%w: leadership transfer: %v", api.ErrNoLeader, ctx.Err())
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, time.Second)
@@ -167,7 +167,7 @@ func (a *Agent) awaitNewLeader(ctx context.Context) (string, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return "", fmt.Errorf("%w: leadership moved but no new leader is known yet", rpc.ErrUnknownOutcome)
+			return "", fmt.Errorf("%w: leadership moved but no new leader is known yet", api.ErrUnknownOutcome)
 		case <-tick.C:
 		}
 	}

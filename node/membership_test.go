@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/internal/testutil"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/jepsen/procs"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 )
@@ -22,9 +22,9 @@ import (
 // yet provably) the leader holds a local state that would refuse the
 // member; Join must answer "no leader" (retry) rather than a conflict.
 func TestJoinJudgesOnlyConfirmedState(t *testing.T) {
-	raftAddr, err := testutil.FreeAddr()
+	raftAddr, err := procs.FreeAddr()
 	require.NoError(t, err)
-	httpAddr, err := testutil.FreeAddr()
+	httpAddr, err := procs.FreeAddr()
 	require.NoError(t, err)
 	a, err := New(Config{ID: "n1", DataDir: t.TempDir(), RaftAddr: raftAddr, HTTPAddr: httpAddr,
 		Version: "1.0.0", Protocol: fsm.ProtocolRange{Min: 1, Max: 1}})
@@ -48,5 +48,5 @@ func TestJoinJudgesOnlyConfirmedState(t *testing.T) {
 	_, err = a.Join(ctx, moved)
 	require.Error(t, err)
 	require.NotErrorIs(t, err, fsm.ErrConflict, "refused on unconfirmed state: %v", err)
-	require.ErrorIs(t, err, rpc.ErrNoLeader)
+	require.ErrorIs(t, err, api.ErrNoLeader)
 }

@@ -7,23 +7,23 @@ import (
 	"sync"
 	"time"
 
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // noticeQueue holds completion notices not yet acknowledged by the leader.
 type noticeQueue struct {
 	mu      sync.Mutex
-	pending map[string]rpc.Notice
+	pending map[string]api.Notice
 	wake    chan struct{}
 }
 
 func newNoticeQueue() *noticeQueue {
-	return &noticeQueue{pending: map[string]rpc.Notice{}, wake: make(chan struct{}, 1)}
+	return &noticeQueue{pending: map[string]api.Notice{}, wake: make(chan struct{}, 1)}
 }
 
-func noticeKey(n rpc.Notice) string { return n.TxnID + "/" + strconv.FormatUint(n.Attempt, 10) }
+func noticeKey(n api.Notice) string { return n.TxnID + "/" + strconv.FormatUint(n.Attempt, 10) }
 
-func (q *noticeQueue) add(n rpc.Notice) {
+func (q *noticeQueue) add(n api.Notice) {
 	q.mu.Lock()
 	q.pending[noticeKey(n)] = n
 	q.mu.Unlock()
@@ -40,17 +40,17 @@ func (q *noticeQueue) len() int {
 	return len(q.pending)
 }
 
-func (q *noticeQueue) snapshot() []rpc.Notice {
+func (q *noticeQueue) snapshot() []api.Notice {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	out := make([]rpc.Notice, 0, len(q.pending))
+	out := make([]api.Notice, 0, len(q.pending))
 	for _, n := range q.pending {
 		out = append(out, n)
 	}
 	return out
 }
 
-func (q *noticeQueue) remove(n rpc.Notice) {
+func (q *noticeQueue) remove(n api.Notice) {
 	q.mu.Lock()
 	delete(q.pending, noticeKey(n))
 	q.mu.Unlock()
@@ -64,7 +64,7 @@ func (q *noticeQueue) remove(n rpc.Notice) {
 // restart in the journal and are sent again (I5).
 func (a *Agent) sendNotices() {
 	defer a.wg.Done()
-	client := rpc.NewClient(a.cfg.HTTPAddr, a.cfg.Token)
+	client := api.NewClient(a.cfg.HTTPAddr, a.cfg.Token)
 	backoff := 50 * time.Millisecond
 	for {
 		failed := false
@@ -72,7 +72,7 @@ func (a *Agent) sendNotices() {
 			ctx, cancel := context.WithTimeout(a.ctx, 15*time.Second)
 			err := client.Notice(ctx, n)
 			cancel()
-			var apiErr *rpc.APIError
+			var apiErr *api.APIError
 			if err != nil && !(errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500) {
 				a.log.Debug("completion notice not yet delivered", "txn", n.TxnID, "attempt", n.Attempt, "error", err)
 				failed = true

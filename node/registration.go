@@ -8,6 +8,7 @@ import (
 
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // errNoticesPending makes a registration wait: a completion notice not yet
@@ -44,7 +45,7 @@ func (a *Agent) Register(ctx context.Context) error {
 			}
 			jctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			defer cancel()
-			_, err := rpc.NewClient(target, a.cfg.Token).Join(jctx, a.observeSelf(jctx))
+			_, err := api.NewClient(target, a.cfg.Token).Join(jctx, rpc.JoinRequestOut(a.observeSelf(jctx)))
 			return err
 		})
 		cancel()
@@ -52,9 +53,11 @@ func (a *Agent) Register(ctx context.Context) error {
 			a.log.Info("registered in the catalogue", "via", target, "version", a.currentVersion())
 			return nil
 		}
-		var apiErr *rpc.APIError
+		var apiErr *api.APIError
 		switch {
-		case errors.As(err, &apiErr) && apiErr.Status != 503:
+		case errors.As(err, &apiErr) && !errors.Is(err, api.ErrNoLeader) && !api.Indeterminate(err):
+			// The cluster answered no: a conflicting id or address, a
+			// protocol it does not speak, a wrong token.
 			return fmt.Errorf("join via %s refused: %w", target, err)
 		case errors.Is(err, errNoticesPending) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil):
 			if !waitingLogged {

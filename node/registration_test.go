@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/node/config"
 	"github.com/baton-upgrade/baton/rpc"
 	"github.com/stretchr/testify/require"
@@ -23,7 +23,7 @@ func servedAgent(t *testing.T, versionFile string) *Agent {
 	t.Helper()
 	a := serve(t, Config{ID: "n1", Bootstrap: true, BuildVersion: "9.9.9", Protocol: fsm.ProtocolRange{Min: 1, Max: 1},
 		Hooks: config.Hooks{Install: "true", Version: "cat " + versionFile}}, nil)
-	testutil.Eventually(t, 20*time.Second, func() error {
+	procs.Eventually(t, 20*time.Second, func() error {
 		if !a.IsLeader() {
 			return errString("not leader yet")
 		}
@@ -38,9 +38,9 @@ func servedAgent(t *testing.T, versionFile string) *Agent {
 func serve(t *testing.T, cfg Config, adjust func(*Agent)) *Agent {
 	t.Helper()
 	var err error
-	cfg.RaftAddr, err = testutil.FreeAddr()
+	cfg.RaftAddr, err = procs.FreeAddr()
 	require.NoError(t, err)
-	cfg.HTTPAddr, err = testutil.FreeAddr()
+	cfg.HTTPAddr, err = procs.FreeAddr()
 	require.NoError(t, err)
 	cfg.DataDir = t.TempDir()
 	a, err := New(cfg)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // build describes this agent's build for member.status.
@@ -27,7 +28,7 @@ func (a *Agent) ReportStatus(ctx context.Context, st fsm.MemberStatus) error {
 // A build that speaks only protocol 1 never runs it.
 func (a *Agent) reportBuild() {
 	defer a.wg.Done()
-	client := rpc.NewClient(a.cfg.HTTPAddr, a.cfg.Token)
+	client := api.NewClient(a.cfg.HTTPAddr, a.cfg.Token)
 	want := a.build()
 	for {
 		changed := a.fsm.Changed()
@@ -42,7 +43,7 @@ func (a *Agent) reportBuild() {
 		retry := time.Duration(0)
 		if protocol >= fsm.CommandProtocol(fsm.CmdMemberStatus) && (current == nil || *current != want) {
 			ctx, cancel := context.WithTimeout(a.ctx, 15*time.Second)
-			err := client.ReportStatus(ctx, a.cfg.ID, want)
+			err := client.ReportStatus(ctx, a.cfg.ID, rpc.BuildInfoOut(want))
 			cancel()
 			if err != nil {
 				a.log.Debug("build report not delivered yet", "error", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/baton-upgrade/baton/node/hooks"
 	"github.com/baton-upgrade/baton/node/journal"
 	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/hashicorp/raft"
 )
 
@@ -50,8 +51,8 @@ func (a *Agent) startExecutor() error {
 	return nil
 }
 
-func (a *Agent) noticeOf(st executor.Status) rpc.Notice {
-	return rpc.Notice{TxnID: st.TxnID, Node: a.cfg.ID, Attempt: st.Attempt, State: string(st.State),
+func (a *Agent) noticeOf(st executor.Status) api.Notice {
+	return api.Notice{TxnID: st.TxnID, Node: a.cfg.ID, Attempt: st.Attempt, State: st.State,
 		Version: st.Version, Error: st.Error}
 }
 
@@ -59,16 +60,16 @@ func (a *Agent) noticeOf(st executor.Status) rpc.Notice {
 // already known. It refuses to start while this node is the Raft leader
 // (I4): the leader hands leadership off first. Only a one-voter cluster's
 // leader, with the transaction's explicit permission, upgrades in place.
-func (a *Agent) RunStep(ctx context.Context, req rpc.StepRequest) (rpc.StepStatus, error) {
+func (a *Agent) RunStep(ctx context.Context, req api.StepRequest) (api.StepStatus, error) {
 	if req.Node != a.cfg.ID {
-		return rpc.StepStatus{}, fmt.Errorf("%w: step for %q sent to %q", fsm.ErrInvalid, req.Node, a.cfg.ID)
+		return api.StepStatus{}, fmt.Errorf("%w: step for %q sent to %q", fsm.ErrInvalid, req.Node, a.cfg.ID)
 	}
 	if st, ok := a.StepStatus(req.TxnID, req.Attempt); ok {
 		return st, nil
 	}
 	if a.IsLeader() {
 		if !req.AllowLeader || a.voterCount() != 1 {
-			return rpc.StepStatus{}, fmt.Errorf("%w: %s is the Raft leader and never upgrades in place; hand leadership off first", fsm.ErrConflict, a.cfg.ID)
+			return api.StepStatus{}, fmt.Errorf("%w: %s is the Raft leader and never upgrades in place; hand leadership off first", fsm.ErrConflict, a.cfg.ID)
 		}
 	}
 	st, err := a.exec.Start(executor.Step{
@@ -78,11 +79,11 @@ func (a *Agent) RunStep(ctx context.Context, req rpc.StepRequest) (rpc.StepStatu
 	})
 	switch {
 	case errors.Is(err, executor.ErrBusy):
-		return rpc.StepStatus{}, fmt.Errorf("%w: %v", fsm.ErrConflict, err)
+		return api.StepStatus{}, fmt.Errorf("%w: %v", fsm.ErrConflict, err)
 	case errors.Is(err, executor.ErrInvalidStep):
-		return rpc.StepStatus{}, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
+		return api.StepStatus{}, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
 	case err != nil:
-		return rpc.StepStatus{}, err
+		return api.StepStatus{}, err
 	}
 	a.log.Info("step started", "txn", req.TxnID, "attempt", req.Attempt, "target", req.TargetVersion, "rollback", req.Rollback)
 	return a.stepStatusOf(st), nil
@@ -103,25 +104,25 @@ func (a *Agent) voterCount() int {
 }
 
 // StepStatus reports an attempt this node's journal knows of.
-func (a *Agent) StepStatus(txnID string, attempt uint64) (rpc.StepStatus, bool) {
+func (a *Agent) StepStatus(txnID string, attempt uint64) (api.StepStatus, bool) {
 	st, ok := a.exec.Status(txnID, attempt)
 	if !ok {
-		return rpc.StepStatus{}, false
+		return api.StepStatus{}, false
 	}
 	return a.stepStatusOf(st), true
 }
 
-func (a *Agent) stepStatusOf(st executor.Status) rpc.StepStatus {
-	return rpc.StepStatus{TxnID: st.TxnID, Node: a.cfg.ID, Attempt: st.Attempt, State: string(st.State),
+func (a *Agent) stepStatusOf(st executor.Status) api.StepStatus {
+	return api.StepStatus{TxnID: st.TxnID, Node: a.cfg.ID, Attempt: st.Attempt, State: st.State,
 		Hook: st.Hook, Version: st.Version, Error: st.Error}
 }
 
 // Diagnostic answers the leader's probe: whether this node serves (its
 // health hook passes; checked only when health is true), how far its log is
 // applied, what it runs and speaks, and how idle it is.
-func (a *Agent) Diagnostic(ctx context.Context, health bool) rpc.Diagnostic {
-	d := rpc.Diagnostic{ID: a.cfg.ID, Healthy: true, AppliedIndex: a.parts.raft.AppliedIndex(), Version: a.currentVersion(),
-		Protocol: a.cfg.Protocol}
+func (a *Agent) Diagnostic(ctx context.Context, health bool) api.Diagnostic {
+	d := api.Diagnostic{ID: a.cfg.ID, Healthy: true, AppliedIndex: a.parts.raft.AppliedIndex(), Version: a.currentVersion(),
+		Protocol: rpc.ProtocolRangeOut(a.cfg.Protocol)}
 	a.fsm.View(func(s *fsm.State) {
 		if m, ok := s.Members[a.cfg.ID]; ok {
 			d.Version = m.Version

@@ -6,70 +6,47 @@ import (
 	"net/http"
 
 	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
-// Errors of the API layer, beside those of the state machine.
-var (
-	// ErrNoLeader means no leader is known or reachable; nothing was applied.
-	ErrNoLeader = errors.New("no leader")
-	// ErrUnknownOutcome means leadership was lost or the deadline passed
-	// while a write was committing: it may or may not have taken effect.
-	ErrUnknownOutcome = errors.New("outcome unknown")
-	// ErrBadRequest marks malformed input found by the API layer.
-	ErrBadRequest = errors.New("bad request")
-	// ErrUnauthorized means a write came without a token.
-	ErrUnauthorized = errors.New("unauthorized")
-	// ErrForbidden means a write came with a wrong token.
-	ErrForbidden = errors.New("forbidden")
-)
-
-// StatusOf maps an error to its HTTP status. It is the only place that does.
-func StatusOf(err error) int {
+// codeOf gives an error its meaning on the wire. It is the only place that
+// does: the state machine's sentinels, the API's own (which the agent's
+// Raft layer and this package wrap), and an *api.APIError a handler passes
+// on from another agent all become one api.ErrorCode, and the code decides
+// the HTTP status. An error that may have been applied wins over one that
+// was not, should an error ever wrap both.
+func codeOf(err error) api.ErrorCode {
 	switch {
-	case errors.Is(err, fsm.ErrInvalid), errors.Is(err, ErrBadRequest), errors.Is(err, fsm.ErrUnknownCommand):
-		return http.StatusBadRequest
-	case errors.Is(err, ErrUnauthorized):
-		return http.StatusUnauthorized
-	case errors.Is(err, ErrForbidden):
-		return http.StatusForbidden
-	case errors.Is(err, fsm.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, fsm.ErrConflict), errors.Is(err, fsm.ErrStale):
-		return http.StatusConflict
-	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrUnknownOutcome):
-		return http.StatusServiceUnavailable
+	case errors.Is(err, api.ErrUnknownOutcome):
+		return api.CodeUnknownOutcome
+	case errors.Is(err, api.ErrNoLeader):
+		return api.CodeNoLeader
+	case errors.Is(err, fsm.ErrInvalid), errors.Is(err, fsm.ErrUnknownCommand),
+		errors.Is(err, api.ErrInvalid), errors.Is(err, api.ErrBadRequest):
+		return api.CodeInvalid
+	case errors.Is(err, api.ErrUnauthorized):
+		return api.CodeUnauthorized
+	case errors.Is(err, api.ErrForbidden):
+		return api.CodeForbidden
+	case errors.Is(err, fsm.ErrNotFound), errors.Is(err, api.ErrNotFound):
+		return api.CodeNotFound
+	case errors.Is(err, fsm.ErrStale), errors.Is(err, api.ErrStale):
+		return api.CodeStale
+	case errors.Is(err, fsm.ErrConflict), errors.Is(err, api.ErrConflict):
+		return api.CodeConflict
 	}
-	return http.StatusInternalServerError
+	return api.CodeInternal
 }
 
-// APIError is an error response as the client received it.
-type APIError struct {
-	Status  int
-	Message string
-}
+// StatusOf maps an error to its HTTP status, through its code.
+func StatusOf(err error) int { return codeOf(err).Status() }
 
-func (e *APIError) Error() string { return e.Message }
-
-// Is lets callers test a client error against the sentinel errors, so code
-// reads the same on both sides of the wire.
-func (e *APIError) Is(target error) bool {
-	switch e.Status {
-	case http.StatusBadRequest:
-		return target == ErrBadRequest || target == fsm.ErrInvalid
-	case http.StatusUnauthorized:
-		return target == ErrUnauthorized
-	case http.StatusForbidden:
-		return target == ErrForbidden
-	case http.StatusNotFound:
-		return target == fsm.ErrNotFound
-	case http.StatusConflict:
-		return target == fsm.ErrConflict
-	case http.StatusServiceUnavailable:
-		return target == ErrNoLeader
-	}
-	return false
+// writeError answers with err's status, message and code.
+func writeError(w http.ResponseWriter, err error) {
+	code := codeOf(err)
+	writeJSON(w, code.Status(), api.ErrorBody{Error: err.Error(), Code: code})
 }
 
 func badRequest(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrBadRequest}, args...)...)
+	return fmt.Errorf("%w: "+format, append([]any{api.ErrBadRequest}, args...)...)
 }

@@ -3,26 +3,36 @@ package rpc
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // forwardToLeader relays a request to the leader's API and copies its answer
-// back. The leader itself, or an agent that wins leadership while the request waits, it serves the
-// request itself with local. A request that was already forwarded once is not
-// forwarded again: leadership moved while it travelled, and the caller should
-// retry.
+// back, status, body and error code unchanged, so a client reads the
+// leader's verdict as if it had asked the leader. The leader itself, or an
+// agent that wins leadership while the request waits, serves the request
+// with local. A request that was already forwarded once is not forwarded
+// again: leadership moved while it travelled, and the caller should retry.
+//
+// When the leader cannot be asked, the answer says whether the write may
+// have happened: api.ErrNoLeader when no connection to it could be opened
+// (nothing was sent), api.ErrUnknownOutcome when the request may have
+// reached it and no answer came back.
 func (s *Server) forwardToLeader(w http.ResponseWriter, r *http.Request, local func()) {
 	if s.b.IsLeader() {
 		local()
 		return
 	}
-	if by := r.Header.Get(ForwardedHeader); by != "" {
+	if by := r.Header.Get(api.ForwardedHeader); by != "" {
 		writeError(w, fmt.Errorf("%w: %s forwarded this request here, but this agent (%s) is not the leader; retry",
-			ErrNoLeader, by, s.b.ID()))
+			api.ErrNoLeader, by, s.b.ID()))
 		return
 	}
 	addr, err := s.waitForLeader(r.Context())
@@ -45,21 +55,33 @@ func (s *Server) forwardToLeader(w http.ResponseWriter, r *http.Request, local f
 		return
 	}
 	req.Header = r.Header.Clone()
-	req.Header.Set(ForwardedHeader, s.b.ID())
+	req.Header.Set(api.ForwardedHeader, s.b.ID())
 	resp, err := s.forward.Do(req)
 	if err != nil {
-		writeError(w, fmt.Errorf("%w: forward to leader at %s: %v", ErrNoLeader, addr, err))
+		writeError(w, forwardError(r.Method, addr, err))
 		return
 	}
 	defer resp.Body.Close()
 	s.catchUp(r.Context(), resp)
-	for _, h := range []string{"Content-Type", IndexHeader} {
+	for _, h := range []string{"Content-Type", api.IndexHeader} {
 		if v := resp.Header.Get(h); v != "" {
 			w.Header().Set(h, v)
 		}
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
+}
+
+// forwardError is what a client learns when a request forwarded to the
+// leader at addr got no answer. A connection that could not be opened sent
+// nothing; otherwise a write may have reached the leader and committed,
+// which only a read can tell. A read changes nothing either way.
+func forwardError(method, addr string, err error) error {
+	var op *net.OpError
+	if method == http.MethodGet || errors.As(err, &op) && op.Op == "dial" {
+		return fmt.Errorf("%w: forward to leader at %s: %v", api.ErrNoLeader, addr, err)
+	}
+	return fmt.Errorf("%w: forwarded to leader at %s, no answer: %v", api.ErrUnknownOutcome, addr, err)
 }
 
 // waitForLeader returns the leader's API address, waiting up to LeaderWait
@@ -78,7 +100,7 @@ func (s *Server) waitForLeader(ctx context.Context) (string, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return "", fmt.Errorf("%w: no leader elected after %s (is a quorum of voters up?)", ErrNoLeader, s.opts.LeaderWait)
+			return "", fmt.Errorf("%w: no leader elected after %s (is a quorum of voters up?)", api.ErrNoLeader, s.opts.LeaderWait)
 		case <-tick.C:
 		}
 	}
@@ -91,7 +113,7 @@ func (s *Server) catchUp(ctx context.Context, resp *http.Response) {
 	if resp.StatusCode >= 300 {
 		return
 	}
-	index, err := strconv.ParseUint(resp.Header.Get(IndexHeader), 10, 64)
+	index, err := strconv.ParseUint(resp.Header.Get(api.IndexHeader), 10, 64)
 	if err != nil || index == 0 {
 		return
 	}

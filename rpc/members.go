@@ -5,32 +5,36 @@ import (
 	"net/http"
 
 	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 func (s *Server) listMembers(r *http.Request) (any, error) {
 	leaderID, _ := s.b.Leader()
-	var out []Member
+	out := []api.Member{}
 	s.b.FSM().View(func(st *fsm.State) {
 		for _, m := range st.MemberList() {
-			out = append(out, Member{Member: m, Leader: m.ID == leaderID})
+			out = append(out, memberOut(m, m.ID == leaderID))
 		}
 	})
-	if out == nil {
-		out = []Member{}
-	}
 	return out, nil
 }
 
 func (s *Server) join(r *http.Request) (any, error) {
-	var m fsm.Member
-	if err := decode(r, &m); err != nil {
+	var req api.JoinRequest
+	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
+	m := memberIn(req)
 	if err := fsm.ValidateMember(m); err != nil {
 		return nil, err
 	}
 	// Conflicts are judged by the backend, on state confirmed by a barrier.
-	return s.b.Join(r.Context(), m)
+	joined, err := s.b.Join(r.Context(), m)
+	if err != nil {
+		return nil, err
+	}
+	leaderID, _ := s.b.Leader()
+	return memberOut(joined, joined.ID == leaderID), nil
 }
 
 func (s *Server) leave(r *http.Request) (any, error) {
@@ -47,9 +51,9 @@ func (s *Server) leave(r *http.Request) (any, error) {
 func (s *Server) leader(r *http.Request) (any, error) {
 	id, _ := s.b.Leader()
 	if id == "" {
-		return nil, fmt.Errorf("%w: no leader is known to %s", ErrNoLeader, s.b.ID())
+		return nil, fmt.Errorf("%w: no leader is known to %s", api.ErrNoLeader, s.b.ID())
 	}
-	info := LeaderInfo{ID: id}
+	info := api.LeaderInfo{ID: id}
 	s.b.FSM().View(func(st *fsm.State) {
 		m := st.Members[id]
 		info.RaftAddr, info.HTTPAddr = m.RaftAddr, m.HTTPAddr
@@ -58,7 +62,7 @@ func (s *Server) leader(r *http.Request) (any, error) {
 }
 
 func (s *Server) transfer(r *http.Request) (any, error) {
-	var req TransferRequest
+	var req api.TransferRequest
 	if r.ContentLength != 0 {
 		if err := decode(r, &req); err != nil {
 			return nil, err
@@ -73,39 +77,32 @@ func (s *Server) transfer(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return TransferResponse{Leader: leader}, nil
+	return api.TransferResponse{Leader: leader}, nil
 }
 
 func (s *Server) health(r *http.Request) (any, error) { return s.b.Health(), nil }
 
 func (s *Server) memberStatus(r *http.Request) (any, error) {
-	var b fsm.BuildInfo
+	var b api.BuildInfo
 	if err := decode(r, &b); err != nil {
 		return nil, err
 	}
-	st := fsm.MemberStatus{ID: r.PathValue("id"), Build: b}
+	st := fsm.MemberStatus{ID: r.PathValue("id"), Build: buildInfoIn(b)}
 	if err := fsm.ValidateID(st.ID); err != nil {
 		return nil, err
 	}
 	if err := s.b.ReportStatus(r.Context(), st); err != nil {
 		return nil, err
 	}
-	return st, nil
-}
-
-// ProtocolInfo is the cluster's active protocol version and what each
-// member speaks.
-type ProtocolInfo struct {
-	Active  int                          `json:"active"`
-	Members map[string]fsm.ProtocolRange `json:"members"`
+	return memberStatusOut(st), nil
 }
 
 func (s *Server) protocol(r *http.Request) (any, error) {
-	out := ProtocolInfo{Members: map[string]fsm.ProtocolRange{}}
+	out := api.ProtocolInfo{Members: map[string]api.ProtocolRange{}}
 	s.b.FSM().View(func(st *fsm.State) {
 		out.Active = st.ProtocolVersion
 		for id, m := range st.Members {
-			out.Members[id] = m.Protocol
+			out.Members[id] = ProtocolRangeOut(m.Protocol)
 		}
 	})
 	return out, nil

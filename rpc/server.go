@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -38,7 +39,7 @@ type Backend interface {
 	// when to is empty (leader only), and returns the new leader's id.
 	TransferLeadership(ctx context.Context, to string) (string, error)
 	// Health describes the agent and its Raft state.
-	Health() Health
+	Health() api.Health
 	// ReportStatus commits a member's build report (leader only; protocol
 	// 2).
 	ReportStatus(ctx context.Context, st fsm.MemberStatus) error
@@ -70,7 +71,7 @@ type ServerOptions struct {
 type EventSource interface {
 	// Events returns the events after the cursor, waiting until there is
 	// one or ctx ends.
-	Events(ctx context.Context, after uint64) Events
+	Events(ctx context.Context, after uint64) api.Events
 }
 
 // Server is the HTTP API of one agent.
@@ -85,9 +86,6 @@ type Server struct {
 // maxBody bounds request bodies; the API's bodies are small.
 const maxBody = 1 << 20
 
-// maxWait bounds a long poll.
-const maxWait = 5 * time.Minute
-
 // NewServer returns the API of the agent b.
 func NewServer(b Backend, opts ServerOptions) *Server {
 	if opts.LeaderWait == 0 {
@@ -97,13 +95,10 @@ func NewServer(b Backend, opts ServerOptions) *Server {
 		opts.Logger = hclog.NewNullLogger()
 	}
 	s := &Server{b: b, opts: opts, mux: http.NewServeMux(), log: opts.Logger,
-		forward: &http.Client{Timeout: maxWait + 30*time.Second}}
+		forward: &http.Client{Timeout: api.MaxWait + 30*time.Second}}
 	s.routes()
 	return s
 }
-
-// Handle registers an extra route, for packages that extend the API.
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
@@ -138,15 +133,9 @@ func (s *Server) routes() {
 // handler serves one route: it returns the body to send, or an error.
 type handler func(r *http.Request) (any, error)
 
-// Read serves a read route from the local state, with long polling
+// read serves a read route from the local state, with long polling
 // (?index=N&wait=D) and, with ?consistent=true, from the leader after a
-// barrier. Exported for packages that extend the API.
-func (s *Server) Read(h handler) http.Handler { return s.read(h) }
-
-// Write serves a write route: token check, then forwarding to the leader
-// unless this agent is the leader. Exported for packages that extend the API.
-func (s *Server) Write(h handler) http.Handler { return s.write(h) }
-
+// barrier.
 func (s *Server) read(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
@@ -160,7 +149,7 @@ func (s *Server) read(h handler) http.Handler {
 
 func (s *Server) consistentRead(w http.ResponseWriter, r *http.Request, h handler) {
 	if err := s.b.Barrier(r.Context()); err != nil {
-		writeError(w, fmt.Errorf("%w: consistent read: %v", ErrNoLeader, err))
+		writeError(w, fmt.Errorf("%w: consistent read: %v", api.ErrNoLeader, err))
 		return
 	}
 	s.localRead(w, r, h)
@@ -186,12 +175,12 @@ func (s *Server) longPoll(r *http.Request) error {
 	if err != nil {
 		return badRequest("index=%q: want a non-negative integer", q.Get("index"))
 	}
-	wait := maxWait
+	wait := api.MaxWait
 	if ws := q.Get("wait"); ws != "" {
 		if wait, err = time.ParseDuration(ws); err != nil || wait < 0 {
 			return badRequest("wait=%q: want a duration such as 30s", ws)
 		}
-		wait = min(wait, maxWait)
+		wait = min(wait, api.MaxWait)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
@@ -199,6 +188,8 @@ func (s *Server) longPoll(r *http.Request) error {
 	return nil
 }
 
+// write serves a write route: token check, then forwarding to the leader
+// unless this agent is the leader.
 func (s *Server) write(h handler) http.Handler {
 	return s.authorized(func(w http.ResponseWriter, r *http.Request) {
 		s.forwardToLeader(w, r, func() { s.serve(w, r, h) })
@@ -233,7 +224,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, h handler) {
 	}
 	var index uint64
 	s.b.FSM().View(func(st *fsm.State) { index = st.Index })
-	w.Header().Set(IndexHeader, strconv.FormatUint(index, 10))
+	w.Header().Set(api.IndexHeader, strconv.FormatUint(index, 10))
 	writeJSON(w, http.StatusOK, body)
 }
 
@@ -243,11 +234,11 @@ func (s *Server) checkToken(r *http.Request) error {
 	}
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
-		return fmt.Errorf("%w: this agent requires a token for writes (--token or BATON_TOKEN)", ErrUnauthorized)
+		return fmt.Errorf("%w: this agent requires a token for writes (--token or BATON_TOKEN)", api.ErrUnauthorized)
 	}
 	got, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) != 1 {
-		return fmt.Errorf("%w: the token is not valid for this cluster", ErrForbidden)
+		return fmt.Errorf("%w: the token is not valid for this cluster", api.ErrForbidden)
 	}
 	return nil
 }
@@ -274,10 +265,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func writeError(w http.ResponseWriter, err error) {
-	writeJSON(w, StatusOf(err), ErrorBody{Error: err.Error()})
-}
-
 // events serves GET /v1/events?after=SEQ&wait=D: this agent's events after
 // the cursor, waiting up to D (default 30s) for the first one.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
@@ -297,7 +284,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			writeError(w, badRequest("wait=%q: want a duration such as 30s", v))
 			return
 		}
-		wait = min(d, maxWait)
+		wait = min(d, api.MaxWait)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 )
@@ -26,12 +27,15 @@ type fakeBackend struct {
 	addrs  map[string]string
 	joins  []fsm.Member
 	index  uint64
+	// joinErr, when set, is what Join fails with, before anything is
+	// applied.
+	joinErr error
 }
 
-func (b *fakeBackend) ID() string     { return b.id }
-func (b *fakeBackend) FSM() *fsm.FSM  { return b.f }
-func (b *fakeBackend) IsLeader() bool { b.mu.Lock(); defer b.mu.Unlock(); return b.leader == b.id }
-func (b *fakeBackend) Health() Health { return Health{ID: b.id} }
+func (b *fakeBackend) ID() string         { return b.id }
+func (b *fakeBackend) FSM() *fsm.FSM      { return b.f }
+func (b *fakeBackend) IsLeader() bool     { b.mu.Lock(); defer b.mu.Unlock(); return b.leader == b.id }
+func (b *fakeBackend) Health() api.Health { return api.Health{ID: b.id} }
 func (b *fakeBackend) Barrier(context.Context) error {
 	if !b.IsLeader() {
 		return errors.New("not leader")
@@ -44,6 +48,9 @@ func (b *fakeBackend) Leader() (string, string) {
 	return b.leader, b.addrs[b.leader]
 }
 func (b *fakeBackend) Join(_ context.Context, m fsm.Member) (fsm.Member, error) {
+	if b.joinErr != nil {
+		return fsm.Member{}, b.joinErr
+	}
 	b.mu.Lock()
 	b.joins = append(b.joins, m)
 	b.index++
@@ -55,7 +62,7 @@ func (b *fakeBackend) Join(_ context.Context, m fsm.Member) (fsm.Member, error) 
 }
 func (b *fakeBackend) Leave(context.Context, string) error { return nil }
 func (b *fakeBackend) TransferLeadership(context.Context, string) (string, error) {
-	return "", fmt.Errorf("%w: transfer failed", ErrNoLeader)
+	return "", fmt.Errorf("%w: transfer failed", api.ErrNoLeader)
 }
 func (b *fakeBackend) ReportStatus(context.Context, fsm.MemberStatus) error { return nil }
 
@@ -80,7 +87,7 @@ func pair(t *testing.T, token string) (leader, follower *fakeBackend, lsrv, fsrv
 
 func TestWritesAreForwardedToTheLeader(t *testing.T) {
 	leader, follower, _, fsrv := pair(t, "tok")
-	_, err := NewClient(fsrv.URL, "tok").Join(context.Background(), member("n3", 7000))
+	_, err := api.NewClient(fsrv.URL, "tok").Join(context.Background(), JoinRequestOut(member("n3", 7000)))
 	require.NoError(t, err)
 	require.Len(t, leader.joins, 1, "the leader applied the join")
 	require.Empty(t, follower.joins, "the follower did not")
@@ -91,31 +98,18 @@ func TestWriteWithoutLeaderIs503(t *testing.T) {
 	follower.mu.Lock()
 	follower.leader = ""
 	follower.mu.Unlock()
-	_, err := NewClient(fsrv.URL, "").Join(context.Background(), member("n3", 7000))
-	var apiErr *APIError
+	_, err := api.NewClient(fsrv.URL, "").Join(context.Background(), JoinRequestOut(member("n3", 7000)))
+	var apiErr *api.APIError
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, http.StatusServiceUnavailable, apiErr.Status)
 	require.Contains(t, err.Error(), "no leader elected")
 }
 
-func TestForwardedRequestIsNotForwardedAgain(t *testing.T) {
-	_, follower, _, fsrv := pair(t, "")
-	follower.mu.Lock()
-	follower.leader = "n9" // it believes someone else leads
-	follower.mu.Unlock()
-	req, _ := http.NewRequest(http.MethodPost, fsrv.URL+"/v1/members", strings.NewReader(`{}`))
-	req.Header.Set(ForwardedHeader, "n1")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
-}
-
 func TestTokenIsCheckedBeforeForwarding(t *testing.T) {
 	leader, _, _, fsrv := pair(t, "tok")
 	for token, status := range map[string]int{"": 401, "wrong": 403} {
-		_, err := NewClient(fsrv.URL, token).Join(context.Background(), member("n3", 7000))
-		var apiErr *APIError
+		_, err := api.NewClient(fsrv.URL, token).Join(context.Background(), JoinRequestOut(member("n3", 7000)))
+		var apiErr *api.APIError
 		require.ErrorAs(t, err, &apiErr)
 		require.Equal(t, status, apiErr.Status)
 	}
@@ -124,12 +118,12 @@ func TestTokenIsCheckedBeforeForwarding(t *testing.T) {
 
 func TestLongPollWaitsForTheNextChange(t *testing.T) {
 	leader, _, lsrv, _ := pair(t, "")
-	c := NewClient(lsrv.URL, "")
-	_, idx, err := c.Members(context.Background(), Wait{})
+	c := api.NewClient(lsrv.URL, "")
+	_, idx, err := c.Members(context.Background(), api.Wait{})
 	require.NoError(t, err)
-	done := make(chan []Member, 1)
+	done := make(chan []api.Member, 1)
 	go func() {
-		ms, _, _ := c.Members(context.Background(), Wait{Index: idx, Wait: time.Minute})
+		ms, _, _ := c.Members(context.Background(), api.Wait{Index: idx, Wait: time.Minute})
 		done <- ms
 	}()
 	select {
@@ -147,61 +141,31 @@ func TestLongPollWaitsForTheNextChange(t *testing.T) {
 	}
 }
 
-func TestStatusOfMapsEachSentinel(t *testing.T) {
-	for err, status := range map[error]int{
-		fsm.ErrInvalid: 400, ErrBadRequest: 400, fsm.ErrUnknownCommand: 400, ErrUnauthorized: 401,
-		ErrForbidden: 403, fsm.ErrNotFound: 404, fsm.ErrConflict: 409, fsm.ErrStale: 409,
-		ErrNoLeader: 503, ErrUnknownOutcome: 503, errors.New("boom"): 500,
-	} {
-		require.Equal(t, status, StatusOf(fmt.Errorf("wrapped: %w", err)), "%v", err)
-		if status != 500 && status != 503 || err == ErrNoLeader {
-			require.ErrorIs(t, &APIError{Status: status}, canonical(status), "client side of %d", status)
-		}
-	}
-}
-
-// canonical is the sentinel an APIError of a status matches.
-func canonical(status int) error {
-	switch status {
-	case 400:
-		return ErrBadRequest
-	case 401:
-		return ErrUnauthorized
-	case 403:
-		return ErrForbidden
-	case 404:
-		return fsm.ErrNotFound
-	case 409:
-		return fsm.ErrConflict
-	}
-	return ErrNoLeader
-}
-
 // fakeSteps counts the steps it was asked to run.
 type fakeSteps struct{ runs int }
 
-func (f *fakeSteps) RunStep(_ context.Context, req StepRequest) (StepStatus, error) {
+func (f *fakeSteps) RunStep(_ context.Context, req api.StepRequest) (api.StepStatus, error) {
 	f.runs++
-	return StepStatus{TxnID: req.TxnID, Attempt: req.Attempt, State: StepRunning}, nil
+	return api.StepStatus{TxnID: req.TxnID, Attempt: req.Attempt, State: api.StepRunning}, nil
 }
-func (f *fakeSteps) StepStatus(string, uint64) (StepStatus, bool) { return StepStatus{}, false }
-func (f *fakeSteps) Diagnostic(context.Context, bool) Diagnostic  { return Diagnostic{} }
+func (f *fakeSteps) StepStatus(string, uint64) (api.StepStatus, bool) { return api.StepStatus{}, false }
+func (f *fakeSteps) Diagnostic(context.Context, bool) api.Diagnostic  { return api.Diagnostic{} }
 
 func TestStepsAreServedLocallyAndNeedTheToken(t *testing.T) {
 	b := &fakeBackend{id: "n2", f: fsm.New(1), leader: "n1", addrs: map[string]string{}}
 	steps := &fakeSteps{}
 	srv := httptest.NewServer(NewServer(b, ServerOptions{Token: "tok", Steps: steps}))
 	defer srv.Close()
-	req := StepRequest{TxnID: "t-1", Node: "n2", Attempt: 1, TargetVersion: "2.0.0"}
+	req := api.StepRequest{TxnID: "t-1", Node: "n2", Attempt: 1, TargetVersion: "2.0.0"}
 
-	_, err := NewClient(srv.URL, "").RunStep(context.Background(), req)
-	require.ErrorIs(t, err, ErrUnauthorized)
+	_, err := api.NewClient(srv.URL, "").RunStep(context.Background(), req)
+	require.ErrorIs(t, err, api.ErrUnauthorized)
 	require.Zero(t, steps.runs)
 
 	// A follower runs its own step; it is never forwarded to the leader
 	// (whose address is unknown here, so forwarding would fail).
-	st, err := NewClient(srv.URL, "tok").RunStep(context.Background(), req)
+	st, err := api.NewClient(srv.URL, "tok").RunStep(context.Background(), req)
 	require.NoError(t, err)
-	require.Equal(t, StepRunning, st.State)
+	require.Equal(t, api.StepRunning, st.State)
 	require.Equal(t, 1, steps.runs)
 }

@@ -7,38 +7,33 @@ import (
 	"strconv"
 
 	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // Upgrades is the leader-side logic of upgrade transactions.
 type Upgrades interface {
 	// Plan computes what a transaction would do, changing nothing.
-	Plan(ctx context.Context, req StartRequest) (Plan, error)
+	Plan(ctx context.Context, req api.StartRequest) (api.Plan, error)
 	// Start validates the request and commits a new transaction.
-	Start(ctx context.Context, req StartRequest) (*fsm.Txn, error)
-	// Control pauses, resumes, retries or aborts a transaction.
-	Control(ctx context.Context, txnID, action string, abort AbortRequest) (*fsm.Txn, error)
-	// Notice commits a node's completion notice.
-	Notice(ctx context.Context, n Notice) error
+	Start(ctx context.Context, req api.StartRequest) (*fsm.Txn, error)
+	// Control pauses, resumes, retries or aborts a transaction (action is
+	// one of api.ActionPause, ActionResume, ActionRetry, ActionAbort).
+	Control(ctx context.Context, txnID, action string, abort api.AbortRequest) (*fsm.Txn, error)
+	// Notice commits a node's completion notice: the edge where a node's
+	// report (api.StepDone or api.StepFailed) becomes a command.
+	Notice(ctx context.Context, n api.Notice) error
 }
 
 // Steps is the node-side execution of steps.
 type Steps interface {
 	// RunStep starts (or, for an attempt already known, reports) a step.
-	RunStep(ctx context.Context, req StepRequest) (StepStatus, error)
+	RunStep(ctx context.Context, req api.StepRequest) (api.StepStatus, error)
 	// StepStatus reports an attempt this node knows of.
-	StepStatus(txnID string, attempt uint64) (StepStatus, bool)
+	StepStatus(txnID string, attempt uint64) (api.StepStatus, bool)
 	// Diagnostic answers the leader's probe; the health hook runs only
 	// when health is true.
-	Diagnostic(ctx context.Context, health bool) Diagnostic
+	Diagnostic(ctx context.Context, health bool) api.Diagnostic
 }
-
-// Control actions.
-const (
-	ActionPause  = "pause"
-	ActionResume = "resume"
-	ActionRetry  = "retry"
-	ActionAbort  = "abort"
-)
 
 func (s *Server) upgradeRoutes() {
 	if s.opts.Upgrades != nil {
@@ -56,20 +51,11 @@ func (s *Server) upgradeRoutes() {
 	}
 }
 
-// txnView wraps a transaction with the protocol version as read.
-func txnView(st *fsm.State, t *fsm.Txn) Txn {
-	v := Txn{Txn: *t, ProtocolVersion: st.ProtocolVersion}
-	if t.State == fsm.TxnDone {
-		v.ProtocolVersion = t.ProtocolVersion
-	}
-	return v
-}
-
 func (s *Server) listTxns(r *http.Request) (any, error) {
-	out := []Txn{}
+	out := []api.Txn{}
 	s.b.FSM().View(func(st *fsm.State) {
 		for _, t := range st.TxnList() {
-			out = append(out, txnView(st, t))
+			out = append(out, txnOut(st, t))
 		}
 	})
 	return out, nil
@@ -80,7 +66,7 @@ func (s *Server) listTxns(r *http.Request) (any, error) {
 func (s *Server) getTxn(r *http.Request) (any, error) {
 	id := r.PathValue("id")
 	var (
-		out   Txn
+		out   api.Txn
 		found bool
 	)
 	s.b.FSM().View(func(st *fsm.State) {
@@ -94,7 +80,7 @@ func (s *Server) getTxn(r *http.Request) (any, error) {
 			t = st.Txns[id]
 		}
 		if t != nil {
-			out, found = txnView(st, t), true
+			out, found = txnOut(st, t), true
 		}
 	})
 	if !found {
@@ -110,7 +96,7 @@ func (s *Server) getTxn(r *http.Request) (any, error) {
 }
 
 func (s *Server) startTxn(r *http.Request) (any, error) {
-	var req StartRequest
+	var req api.StartRequest
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
@@ -118,13 +104,13 @@ func (s *Server) startTxn(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var v Txn
-	s.b.FSM().View(func(st *fsm.State) { v = txnView(st, t) })
+	var v api.Txn
+	s.b.FSM().View(func(st *fsm.State) { v = txnOut(st, t) })
 	return v, nil
 }
 
 func (s *Server) planTxn(r *http.Request) (any, error) {
-	var req StartRequest
+	var req api.StartRequest
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
@@ -133,10 +119,10 @@ func (s *Server) planTxn(r *http.Request) (any, error) {
 
 func (s *Server) controlTxn(r *http.Request) (any, error) {
 	action := r.PathValue("action")
-	var abort AbortRequest
+	var abort api.AbortRequest
 	switch action {
-	case ActionPause, ActionResume, ActionRetry:
-	case ActionAbort:
+	case api.ActionPause, api.ActionResume, api.ActionRetry:
+	case api.ActionAbort:
 		if r.ContentLength != 0 {
 			if err := decode(r, &abort); err != nil {
 				return nil, err
@@ -149,7 +135,7 @@ func (s *Server) controlTxn(r *http.Request) (any, error) {
 	if id == "active" {
 		// Resolve on confirmed state: a leader just elected may lag.
 		if err := s.b.Barrier(r.Context()); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrNoLeader, err)
+			return nil, fmt.Errorf("%w: %v", api.ErrNoLeader, err)
 		}
 		s.b.FSM().View(func(st *fsm.State) { id = st.Active })
 		if id == "" {
@@ -160,13 +146,13 @@ func (s *Server) controlTxn(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var v Txn
-	s.b.FSM().View(func(st *fsm.State) { v = txnView(st, t) })
+	var v api.Txn
+	s.b.FSM().View(func(st *fsm.State) { v = txnOut(st, t) })
 	return v, nil
 }
 
 func (s *Server) notice(r *http.Request) (any, error) {
-	var n Notice
+	var n api.Notice
 	if err := decode(r, &n); err != nil {
 		return nil, err
 	}
@@ -177,7 +163,7 @@ func (s *Server) notice(r *http.Request) (any, error) {
 }
 
 func (s *Server) runStep(r *http.Request) (any, error) {
-	var req StepRequest
+	var req api.StepRequest
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}

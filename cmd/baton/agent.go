@@ -16,11 +16,12 @@ import (
 	"github.com/baton-upgrade/baton/node/config"
 	"github.com/baton-upgrade/baton/node/failover"
 	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/hashicorp/go-hclog"
 	"github.com/urfave/cli/v2"
 )
 
-var rpcNoWait = rpc.Wait{}
+var noWait = api.Wait{}
 
 func agentCommand() *cli.Command {
 	return &cli.Command{

@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/urfave/cli/v2"
 )
 
@@ -23,8 +23,8 @@ func clientFlags(extra ...cli.Flag) []cli.Flag {
 	}, extra...)
 }
 
-func clientOf(c *cli.Context) *rpc.Client {
-	return rpc.NewClient(c.String("addr"), c.String("token"))
+func clientOf(c *cli.Context) *api.Client {
+	return api.NewClient(c.String("addr"), c.String("token"))
 }
 
 // requestContext bounds one client command by --timeout.

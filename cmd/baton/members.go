@@ -19,14 +19,14 @@ func membersCommand() *cli.Command {
 			}
 			ctx, cancel := requestContext(c)
 			defer cancel()
-			members, _, err := clientOf(c).Members(ctx, rpcNoWait)
+			members, _, err := clientOf(c).Members(ctx, noWait)
 			if err != nil {
 				return err
 			}
 			if c.Bool("json") {
 				return printJSON(c.App.Writer, members)
 			}
-			proto, _, err := clientOf(c).Protocol(ctx, rpcNoWait)
+			proto, _, err := clientOf(c).Protocol(ctx, noWait)
 			if err != nil {
 				return err
 			}

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/baton-upgrade/baton/coordinator/strategy"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/urfave/cli/v2"
 )
 
@@ -24,14 +24,14 @@ func upgradeCommand() *cli.Command {
 			upgradePlanCommand(),
 			upgradeStartCommand(),
 			upgradeStatusCommand(),
-			upgradeControlCommand(rpc.ActionPause, "pause the active transaction (or TXN_ID) after the running steps",
+			upgradeControlCommand(api.ActionPause, "pause the active transaction (or TXN_ID) after the running steps",
 				"Steps already running finish; no new step starts until `baton upgrade resume`."),
-			upgradeControlCommand(rpc.ActionResume, "resume a paused transaction",
+			upgradeControlCommand(api.ActionResume, "resume a paused transaction",
 				"The transaction goes on with the next pending steps."),
-			upgradeControlCommand(rpc.ActionRetry, "retry the failed steps of a halted transaction",
+			upgradeControlCommand(api.ActionRetry, "retry the failed steps of a halted transaction",
 				"A transaction that halted on a failed step (state failed) runs that step again,\n"+
 					"as a new attempt, and goes on."),
-			upgradeControlCommand(rpc.ActionAbort, "abort a transaction, optionally rolling back the steps done",
+			upgradeControlCommand(api.ActionAbort, "abort a transaction, optionally rolling back the steps done",
 				"No new step starts. With --rollback the steps already done are rolled back, in\n"+
 					"reverse order, before the transaction ends aborted."),
 			upgradeListCommand(),
@@ -86,11 +86,11 @@ func startFlags() []cli.Flag {
 
 // policyRequest maps plan's flags to a request, refusing the mistakes that
 // need no server to find; the server validates the rest.
-func policyRequest(c *cli.Context) (rpc.StartRequest, error) {
+func policyRequest(c *cli.Context) (api.StartRequest, error) {
 	if err := upgradeNoArgs(c); err != nil {
-		return rpc.StartRequest{}, err
+		return api.StartRequest{}, err
 	}
-	req := rpc.StartRequest{
+	req := api.StartRequest{
 		TargetVersion: c.String("version"),
 		Strategy:      c.String("strategy"),
 		MaxParallel:   c.String("max-parallel"),
@@ -103,7 +103,7 @@ func policyRequest(c *cli.Context) (rpc.StartRequest, error) {
 }
 
 // startRequest maps start's flags to a request, as policyRequest does.
-func startRequest(c *cli.Context) (rpc.StartRequest, error) {
+func startRequest(c *cli.Context) (api.StartRequest, error) {
 	req, err := policyRequest(c)
 	if err != nil {
 		return req, err
@@ -286,7 +286,7 @@ func upgradeStatusCommand() *cli.Command {
 			}
 			ctx, cancel := requestContext(c)
 			defer cancel()
-			txn, _, err := clientOf(c).Upgrade(ctx, id, rpcNoWait)
+			txn, _, err := clientOf(c).Upgrade(ctx, id, noWait)
 			if err != nil {
 				return err
 			}
@@ -302,7 +302,7 @@ func upgradeStatusCommand() *cli.Command {
 // only in their action and abort's --rollback.
 func upgradeControlCommand(action, usage, description string) *cli.Command {
 	var flags []cli.Flag
-	if action == rpc.ActionAbort {
+	if action == api.ActionAbort {
 		flags = append(flags, &cli.BoolFlag{Name: "rollback", Usage: "roll back the steps already done before ending"})
 	}
 	return &cli.Command{
@@ -318,7 +318,7 @@ func upgradeControlCommand(action, usage, description string) *cli.Command {
 			}
 			ctx, cancel := requestContext(c)
 			defer cancel()
-			txn, err := clientOf(c).ControlUpgrade(ctx, id, action, rpc.AbortRequest{Rollback: c.Bool("rollback")})
+			txn, err := clientOf(c).ControlUpgrade(ctx, id, action, api.AbortRequest{Rollback: c.Bool("rollback")})
 			if err != nil {
 				return err
 			}
@@ -349,7 +349,7 @@ func upgradeListCommand() *cli.Command {
 			}
 			if c.Bool("json") {
 				if txns == nil {
-					txns = []rpc.Txn{}
+					txns = []api.Txn{}
 				}
 				return printJSON(c.App.Writer, txns)
 			}

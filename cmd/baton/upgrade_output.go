@@ -7,8 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // stepErrorWidth bounds the ERROR column, so one long hook error does not
@@ -18,7 +17,7 @@ const stepErrorWidth = 60
 // writePlan prints a plan for humans: the policy with the rule the strategy
 // followed (agents that predate the reason send none), the quorum budget,
 // the batches in order with the leadership handoff, then the warnings.
-func writePlan(w io.Writer, p rpc.Plan) error {
+func writePlan(w io.Writer, p api.Plan) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "target\t%s\n", p.TargetVersion)
 	fmt.Fprintf(tw, "strategy\t%s\n", p.Strategy)
@@ -49,7 +48,7 @@ func writePlan(w io.Writer, p rpc.Plan) error {
 
 // writeTxn prints a transaction for humans: its fields, then a table of its
 // steps.
-func writeTxn(w io.Writer, t rpc.Txn) error {
+func writeTxn(w io.Writer, t api.Txn) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "transaction\t%s\n", t.ID)
 	fmt.Fprintf(tw, "state\t%s\n", t.State)
@@ -78,7 +77,7 @@ func writeTxn(w io.Writer, t rpc.Txn) error {
 	return writeSteps(w, t.Steps)
 }
 
-func writeSteps(w io.Writer, steps []fsm.Step) error {
+func writeSteps(w io.Writer, steps []api.Step) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tBATCH\tSTATE\tATTEMPT\tFROM\tTO\tERROR")
 	for _, s := range steps {
@@ -89,7 +88,7 @@ func writeSteps(w io.Writer, steps []fsm.Step) error {
 }
 
 // writeTxnList prints the transactions kept, one a line.
-func writeTxnList(w io.Writer, txns []rpc.Txn) error {
+func writeTxnList(w io.Writer, txns []api.Txn) error {
 	if len(txns) == 0 {
 		_, err := fmt.Fprintln(w, "no upgrade transaction has run on this cluster")
 		return err
@@ -98,32 +97,32 @@ func writeTxnList(w io.Writer, txns []rpc.Txn) error {
 	fmt.Fprintln(tw, "ID\tSTATE\tTARGET\tSTRATEGY\tSTEPS\tCREATED")
 	for _, t := range txns {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\n", t.ID, t.State, t.TargetVersion, t.Strategy,
-			t.Count(fsm.StepDone), len(t.Steps), formatTime(t.CreatedAt))
+			t.Count(api.StepDone), len(t.Steps), formatTime(t.CreatedAt))
 	}
 	return tw.Flush()
 }
 
 // stepLine describes a step's new state in one line of a watch log, such as
 // "n2 running (attempt 1)" or "n2 done 1.0.0 -> 2.0.0".
-func stepLine(s fsm.Step) string {
+func stepLine(s api.Step) string {
 	switch s.State {
-	case fsm.StepRunning:
+	case api.StepRunning:
 		if s.Rollback {
 			return fmt.Sprintf("%s rolling back to %s (attempt %d)", s.Node, orDash(s.PriorVersion), s.Attempt)
 		}
 		return fmt.Sprintf("%s running (attempt %d)", s.Node, s.Attempt)
-	case fsm.StepDone:
+	case api.StepDone:
 		return fmt.Sprintf("%s done %s -> %s", s.Node, orDash(s.FromVersion), orDash(s.ToVersion))
-	case fsm.StepFailed:
+	case api.StepFailed:
 		return fmt.Sprintf("%s failed: %s", s.Node, orDash(oneLine(s.Error)))
-	case fsm.StepRolledBack:
+	case api.StepRolledBack:
 		return fmt.Sprintf("%s rolled back to %s", s.Node, orDash(s.PriorVersion))
 	}
 	return fmt.Sprintf("%s %s", s.Node, s.State)
 }
 
 // txnLine describes a transaction's new state in one line of a watch log.
-func txnLine(t rpc.Txn) string {
+func txnLine(t api.Txn) string {
 	line := fmt.Sprintf("transaction %s is now %s", t.ID, t.State)
 	if t.Reason != "" {
 		line += ": " + oneLine(t.Reason)
@@ -133,14 +132,14 @@ func txnLine(t rpc.Txn) string {
 
 // progressDescription names the state, the batch and the running steps, as
 // in "running · batch 2/3 · n3 (attempt 1)".
-func progressDescription(t rpc.Txn) string {
+func progressDescription(t api.Txn) string {
 	parts := []string{string(t.State)}
 	if b := t.CurrentBatch(); b >= 0 && !t.State.Terminal() {
 		parts = append(parts, fmt.Sprintf("batch %d/%d", b+1, t.Batches()))
 	}
 	var running []string
 	for _, s := range t.Steps {
-		if s.State != fsm.StepRunning {
+		if s.State != api.StepRunning {
 			continue
 		}
 		if s.Rollback {

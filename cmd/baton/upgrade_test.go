@@ -14,8 +14,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/coordinator/strategy"
-	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
 
@@ -26,11 +25,11 @@ import (
 type fakeAgent struct {
 	t    *testing.T
 	srv  *httptest.Server
-	plan rpc.Plan
-	txns []rpc.Txn
-	list []rpc.Txn
+	plan api.Plan
+	txns []api.Txn
+	list []api.Txn
 	// fail answers every request with this error when set.
-	fail *rpc.APIError
+	fail *api.APIError
 	// unavailable answers this many long polls (reads with ?index=) with
 	// 503 before serving them.
 	unavailable int
@@ -78,7 +77,7 @@ func (a *fakeAgent) record(next http.Handler) http.Handler {
 		if a.fail != nil {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(a.fail.Status)
-			_ = json.NewEncoder(w).Encode(rpc.ErrorBody{Error: a.fail.Message})
+			_ = json.NewEncoder(w).Encode(api.ErrorBody{Error: a.fail.Message})
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -97,7 +96,7 @@ func (a *fakeAgent) getTxn(w http.ResponseWriter, r *http.Request) {
 	a.mu.Unlock()
 	if unavailable {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_ = json.NewEncoder(w).Encode(rpc.ErrorBody{Error: "no leader"})
+		_ = json.NewEncoder(w).Encode(api.ErrorBody{Error: "no leader"})
 		return
 	}
 	index, err := strconv.Atoi(q)
@@ -107,7 +106,7 @@ func (a *fakeAgent) getTxn(w http.ResponseWriter, r *http.Request) {
 
 func (a *fakeAgent) answer(w http.ResponseWriter, index uint64, body any) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set(rpc.IndexHeader, strconv.FormatUint(index, 10))
+	w.Header().Set(api.IndexHeader, strconv.FormatUint(index, 10))
 	require.NoError(a.t, json.NewEncoder(w).Encode(body))
 }
 
@@ -125,16 +124,17 @@ func runBaton(t *testing.T, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-func testTxn(state fsm.TxnState, steps ...fsm.Step) rpc.Txn {
-	return rpc.Txn{Txn: fsm.Txn{
+func testTxn(state api.TxnState, steps ...api.Step) api.Txn {
+	return api.Txn{
 		ID: "t-1", State: state, TargetVersion: "2.0.0", Strategy: "by-id", MaxParallel: 1,
 		OnFailure: "halt", Steps: steps, CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
-	}, ProtocolVersion: 1}
+		ProtocolVersion: 1,
+	}
 }
 
-func testStep(node string, batch int, state fsm.StepState, attempt uint64) fsm.Step {
-	s := fsm.Step{Node: node, Batch: batch, State: state, Attempt: attempt, PriorVersion: "1.0.0", FromVersion: "1.0.0"}
-	if state == fsm.StepDone {
+func testStep(node string, batch int, state api.StepState, attempt uint64) api.Step {
+	s := api.Step{Node: node, Batch: batch, State: state, Attempt: attempt, PriorVersion: "1.0.0", FromVersion: "1.0.0"}
+	if state == api.StepDone {
 		s.ToVersion = "2.0.0"
 	}
 	return s
@@ -142,11 +142,11 @@ func testStep(node string, batch int, state fsm.StepState, attempt uint64) fsm.S
 
 func TestUpgradePlanNamesBatchesAndHandoff(t *testing.T) {
 	a := newFakeAgent(t)
-	a.plan = rpc.Plan{
+	a.plan = api.Plan{
 		TargetVersion: "2.0.0", Strategy: "secondaries-first", MaxParallel: 2, OnFailure: "halt",
 		Reason: "primary = Baton's Raft leader n1 (no role hooks), upgraded last",
 		Leader: "n1", Voters: 5, QuorumBudget: 2,
-		Batches:  []rpc.PlanBatch{{Nodes: []string{"n2", "n3"}}, {Nodes: []string{"n4", "n5"}}, {Nodes: []string{"n1"}, Handoff: true}},
+		Batches:  []api.PlanBatch{{Nodes: []string{"n2", "n3"}}, {Nodes: []string{"n4", "n5"}}, {Nodes: []string{"n1"}, Handoff: true}},
 		Warnings: []string{"n5 has no health hook"},
 	}
 	code, out, errOut := runBaton(t, "upgrade", "plan", "--version", "2.0.0", "--strategy", "secondaries-first", "--max-parallel", "40%")
@@ -164,7 +164,7 @@ func TestUpgradePlanNamesBatchesAndHandoff(t *testing.T) {
 
 	code, out, errOut = runBaton(t, "upgrade", "plan", "--version", "2.0.0", "--json")
 	require.Equal(t, 0, code, errOut)
-	var got rpc.Plan
+	var got api.Plan
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	require.Equal(t, a.plan, got)
 }
@@ -186,7 +186,7 @@ func TestUpgradeHelpListsTheRegisteredStrategies(t *testing.T) {
 
 func TestUpgradeStartPrintsIDAndSendsRequest(t *testing.T) {
 	a := newFakeAgent(t)
-	a.txns = []rpc.Txn{testTxn(fsm.TxnRunning, testStep("n1", 0, fsm.StepPending, 0))}
+	a.txns = []api.Txn{testTxn(api.TxnRunning, testStep("n1", 0, api.StepPending, 0))}
 	sha := strings.Repeat("ab", 32)
 	code, out, errOut := runBaton(t, "upgrade", "start", "--version", "2.0.0", "--artifact", "https://example.com/b.tgz",
 		"--sha256", sha, "--strategy", "primary-first", "--max-parallel", "2", "--on-failure", "rollback",
@@ -204,7 +204,7 @@ func TestUpgradeStartPrintsIDAndSendsRequest(t *testing.T) {
 	code, out, errOut = runBaton(t, "upgrade", "start", "--version", "2.0.0", "--json")
 	require.Equal(t, 0, code, errOut)
 	require.JSONEq(t, `{"target_version":"2.0.0"}`, a.seen()[1].Body)
-	var got rpc.Txn
+	var got api.Txn
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	require.Equal(t, "t-1", got.ID)
 }
@@ -258,7 +258,7 @@ func TestUpgradeServerErrorsExit1WithMessage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newFakeAgent(t)
-			a.fail = &rpc.APIError{Status: tc.status, Message: tc.msg}
+			a.fail = &api.APIError{Status: tc.status, Message: tc.msg}
 			code, out, errOut := runBaton(t, tc.args...)
 			require.Equal(t, 1, code)
 			require.Empty(t, out)
@@ -270,11 +270,11 @@ func TestUpgradeServerErrorsExit1WithMessage(t *testing.T) {
 
 func TestUpgradeStatusShowsStepTable(t *testing.T) {
 	a := newFakeAgent(t)
-	failed := testStep("n2", 1, fsm.StepFailed, 2)
+	failed := testStep("n2", 1, api.StepFailed, 2)
 	failed.Error = "install hook: exit status 1: " + strings.Repeat("disk full ", 20)
-	txn := testTxn(fsm.TxnFailed, testStep("n1", 0, fsm.StepDone, 1), failed)
+	txn := testTxn(api.TxnFailed, testStep("n1", 0, api.StepDone, 1), failed)
 	txn.Reason = "step n2 failed"
-	a.txns = []rpc.Txn{txn}
+	a.txns = []api.Txn{txn}
 
 	code, out, errOut := runBaton(t, "upgrade", "status")
 	require.Equal(t, 0, code, errOut)
@@ -290,33 +290,33 @@ func TestUpgradeStatusShowsStepTable(t *testing.T) {
 	code, out, errOut = runBaton(t, "upgrade", "status", "--json", "t-1")
 	require.Equal(t, 0, code, errOut)
 	require.Equal(t, "/v1/upgrades/t-1", a.seen()[1].Path)
-	var got rpc.Txn
+	var got api.Txn
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	require.Equal(t, failed.Error, got.Steps[1].Error)
 }
 
 // watchScript is a transaction upgrading n1 then n2, with a read that
 // changes nothing in the middle, ending in end.
-func watchScript(end fsm.TxnState) []rpc.Txn {
-	pending := testTxn(fsm.TxnRunning, testStep("n1", 0, fsm.StepPending, 0), testStep("n2", 1, fsm.StepPending, 0))
-	first := testTxn(fsm.TxnRunning, testStep("n1", 0, fsm.StepRunning, 1), testStep("n2", 1, fsm.StepPending, 0))
-	second := testTxn(fsm.TxnRunning, testStep("n1", 0, fsm.StepDone, 1), testStep("n2", 1, fsm.StepRunning, 1))
-	last := testTxn(end, testStep("n1", 0, fsm.StepDone, 1), testStep("n2", 1, fsm.StepDone, 1))
-	if end == fsm.TxnAborted {
-		last = testTxn(end, testStep("n1", 0, fsm.StepDone, 1), testStep("n2", 1, fsm.StepPending, 0))
+func watchScript(end api.TxnState) []api.Txn {
+	pending := testTxn(api.TxnRunning, testStep("n1", 0, api.StepPending, 0), testStep("n2", 1, api.StepPending, 0))
+	first := testTxn(api.TxnRunning, testStep("n1", 0, api.StepRunning, 1), testStep("n2", 1, api.StepPending, 0))
+	second := testTxn(api.TxnRunning, testStep("n1", 0, api.StepDone, 1), testStep("n2", 1, api.StepRunning, 1))
+	last := testTxn(end, testStep("n1", 0, api.StepDone, 1), testStep("n2", 1, api.StepDone, 1))
+	if end == api.TxnAborted {
+		last = testTxn(end, testStep("n1", 0, api.StepDone, 1), testStep("n2", 1, api.StepPending, 0))
 		last.Reason = "aborted by an operator"
 	}
-	return []rpc.Txn{pending, pending, first, second, last}
+	return []api.Txn{pending, pending, first, second, last}
 }
 
 func TestUpgradeWatchJSONPrintsOneObjectPerChange(t *testing.T) {
 	for _, tc := range []struct {
-		end    fsm.TxnState
+		end    api.TxnState
 		code   int
 		stderr string
 	}{
-		{fsm.TxnDone, 0, ""},
-		{fsm.TxnAborted, 1, "baton: transaction t-1 ended aborted: aborted by an operator\n"},
+		{api.TxnDone, 0, ""},
+		{api.TxnAborted, 1, "baton: transaction t-1 ended aborted: aborted by an operator\n"},
 	} {
 		t.Run(string(tc.end), func(t *testing.T) {
 			a := newFakeAgent(t)
@@ -329,12 +329,12 @@ func TestUpgradeWatchJSONPrintsOneObjectPerChange(t *testing.T) {
 			require.Len(t, lines, 4, "the unchanged read prints nothing:\n%s", out)
 			var states []string
 			for _, line := range lines {
-				var txn rpc.Txn
+				var txn api.Txn
 				require.NoError(t, json.Unmarshal([]byte(line), &txn), line)
 				states = append(states, string(txn.State)+":"+string(txn.Steps[0].State)+","+string(txn.Steps[1].State))
 			}
 			want := []string{"running:pending,pending", "running:running,pending", "running:done,running"}
-			if tc.end == fsm.TxnDone {
+			if tc.end == api.TxnDone {
 				want = append(want, "done:done,done")
 			} else {
 				want = append(want, "aborted:done,pending")
@@ -355,8 +355,8 @@ func TestUpgradeWatchJSONPrintsOneObjectPerChange(t *testing.T) {
 
 func TestUpgradeWatchHumanLog(t *testing.T) {
 	a := newFakeAgent(t)
-	script := watchScript(fsm.TxnRunning)
-	failed := testTxn(fsm.TxnFailed, testStep("n1", 0, fsm.StepDone, 1), testStep("n2", 1, fsm.StepFailed, 1))
+	script := watchScript(api.TxnRunning)
+	failed := testTxn(api.TxnFailed, testStep("n1", 0, api.StepDone, 1), testStep("n2", 1, api.StepFailed, 1))
 	failed.Steps[1].Error = "health hook: exit status 3"
 	failed.Reason = "step n2 failed"
 	a.txns = append(script[:4], failed)
@@ -377,7 +377,7 @@ func TestUpgradeWatchHumanLog(t *testing.T) {
 
 func TestUpgradeWatchRidesOutUnavailableAgent(t *testing.T) {
 	a := newFakeAgent(t)
-	a.txns = watchScript(fsm.TxnDone)
+	a.txns = watchScript(api.TxnDone)
 	a.unavailable = 2
 	code, out, errOut := runBaton(t, "upgrade", "status", "--watch")
 	require.Equal(t, 0, code, errOut)
@@ -387,7 +387,7 @@ func TestUpgradeWatchRidesOutUnavailableAgent(t *testing.T) {
 
 func TestUpgradeWatchGivesUpAtExplicitTimeout(t *testing.T) {
 	a := newFakeAgent(t)
-	a.txns = watchScript(fsm.TxnDone)
+	a.txns = watchScript(api.TxnDone)
 	a.unavailable = 1 << 30
 	start := time.Now()
 	code, _, errOut := runBaton(t, "upgrade", "status", "--watch", "--json", "--timeout", "1s")
@@ -399,7 +399,7 @@ func TestUpgradeWatchGivesUpAtExplicitTimeout(t *testing.T) {
 
 func TestUpgradeStartWatch(t *testing.T) {
 	a := newFakeAgent(t)
-	a.txns = watchScript(fsm.TxnDone)
+	a.txns = watchScript(api.TxnDone)
 	code, out, errOut := runBaton(t, "upgrade", "start", "--version", "2.0.0", "--watch", "--json")
 	require.Equal(t, 0, code, errOut)
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
@@ -416,7 +416,7 @@ func TestUpgradeStartWatch(t *testing.T) {
 
 func TestUpgradeControlCommands(t *testing.T) {
 	a := newFakeAgent(t)
-	a.txns = []rpc.Txn{testTxn(fsm.TxnAborting)}
+	a.txns = []api.Txn{testTxn(api.TxnAborting)}
 
 	code, out, errOut := runBaton(t, "upgrade", "abort", "--rollback")
 	require.Equal(t, 0, code, errOut)
@@ -435,7 +435,7 @@ func TestUpgradeControlCommands(t *testing.T) {
 	for _, action := range []string{"pause", "resume", "retry"} {
 		code, out, errOut = runBaton(t, "upgrade", action, "--json", "t-7")
 		require.Equal(t, 0, code, errOut)
-		var got rpc.Txn
+		var got api.Txn
 		require.NoError(t, json.Unmarshal([]byte(out), &got))
 		require.Equal(t, "t-7", got.ID)
 		req = a.seen()[len(a.seen())-1]
@@ -450,9 +450,9 @@ func TestUpgradeList(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	require.Equal(t, "no upgrade transaction has run on this cluster\n", out)
 
-	old := testTxn(fsm.TxnDone, testStep("n1", 0, fsm.StepDone, 1), testStep("n2", 1, fsm.StepDone, 1))
+	old := testTxn(api.TxnDone, testStep("n1", 0, api.StepDone, 1), testStep("n2", 1, api.StepDone, 1))
 	old.ID = "t-0"
-	a.list = []rpc.Txn{old, testTxn(fsm.TxnRunning, testStep("n1", 0, fsm.StepDone, 1), testStep("n2", 1, fsm.StepRunning, 1))}
+	a.list = []api.Txn{old, testTxn(api.TxnRunning, testStep("n1", 0, api.StepDone, 1), testStep("n2", 1, api.StepRunning, 1))}
 	code, out, errOut = runBaton(t, "upgrade", "list")
 	require.Equal(t, 0, code, errOut)
 	require.Regexp(t, `ID\s+STATE\s+TARGET\s+STRATEGY\s+STEPS\s+CREATED\n`, out)
@@ -461,36 +461,36 @@ func TestUpgradeList(t *testing.T) {
 
 	code, out, errOut = runBaton(t, "upgrade", "list", "--json")
 	require.Equal(t, 0, code, errOut)
-	var got []rpc.Txn
+	var got []api.Txn
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	require.Len(t, got, 2)
 }
 
 func TestProgressDescription(t *testing.T) {
-	txn := testTxn(fsm.TxnRunning, testStep("n1", 0, fsm.StepDone, 1), testStep("n2", 1, fsm.StepDone, 1),
-		testStep("n3", 1, fsm.StepRunning, 1), testStep("n4", 2, fsm.StepPending, 0))
+	txn := testTxn(api.TxnRunning, testStep("n1", 0, api.StepDone, 1), testStep("n2", 1, api.StepDone, 1),
+		testStep("n3", 1, api.StepRunning, 1), testStep("n4", 2, api.StepPending, 0))
 	require.Equal(t, "running · batch 2/3 · n3 (attempt 1)", progressDescription(txn))
 
-	txn.State = fsm.TxnAborting
-	txn.Steps[1].State, txn.Steps[1].Rollback, txn.Steps[1].Attempt = fsm.StepRunning, true, 2
-	txn.Steps[2].State = fsm.StepRolledBack
+	txn.State = api.TxnAborting
+	txn.Steps[1].State, txn.Steps[1].Rollback, txn.Steps[1].Attempt = api.StepRunning, true, 2
+	txn.Steps[2].State = api.StepRolledBack
 	require.Equal(t, "aborting · batch 2/3 · n2 (rollback, attempt 2)", progressDescription(txn))
 
-	require.Equal(t, "done", progressDescription(testTxn(fsm.TxnDone, testStep("n1", 0, fsm.StepDone, 1))))
+	require.Equal(t, "done", progressDescription(testTxn(api.TxnDone, testStep("n1", 0, api.StepDone, 1))))
 }
 
 func TestProgressViewDrawsOnItsWriter(t *testing.T) {
 	var bar bytes.Buffer
 	v := &progressView{out: &bar}
-	txn := testTxn(fsm.TxnRunning, testStep("n1", 0, fsm.StepDone, 1), testStep("n2", 1, fsm.StepRunning, 1))
+	txn := testTxn(api.TxnRunning, testStep("n1", 0, api.StepDone, 1), testStep("n2", 1, api.StepRunning, 1))
 	v.update(txn)
 	require.Contains(t, bar.String(), "running · batch 2/2 · n2 (attempt 1)")
 	require.Contains(t, bar.String(), "1/2")
 
 	// A rollback after every step was done takes the bar back.
-	txn.Steps[1].State = fsm.StepDone
+	txn.Steps[1].State = api.StepDone
 	v.update(txn)
-	txn.State, txn.Steps[1].State, txn.Steps[1].Rollback = fsm.TxnAborting, fsm.StepRunning, true
+	txn.State, txn.Steps[1].State, txn.Steps[1].Rollback = api.TxnAborting, api.StepRunning, true
 	bar.Reset()
 	v.update(txn)
 	require.Contains(t, bar.String(), "1/2")
@@ -503,20 +503,20 @@ func TestProgressViewDrawsOnItsWriter(t *testing.T) {
 }
 
 func TestStepLines(t *testing.T) {
-	rolling := testStep("n1", 0, fsm.StepRunning, 2)
+	rolling := testStep("n1", 0, api.StepRunning, 2)
 	rolling.Rollback = true
-	failed := testStep("n3", 0, fsm.StepFailed, 1)
+	failed := testStep("n3", 0, api.StepFailed, 1)
 	failed.Error = "install hook:\nexit status 1"
 	for _, tc := range []struct {
-		step fsm.Step
+		step api.Step
 		want string
 	}{
-		{testStep("n2", 0, fsm.StepRunning, 1), "n2 running (attempt 1)"},
-		{testStep("n2", 0, fsm.StepDone, 1), "n2 done 1.0.0 -> 2.0.0"},
+		{testStep("n2", 0, api.StepRunning, 1), "n2 running (attempt 1)"},
+		{testStep("n2", 0, api.StepDone, 1), "n2 done 1.0.0 -> 2.0.0"},
 		{failed, "n3 failed: install hook: exit status 1"},
 		{rolling, "n1 rolling back to 1.0.0 (attempt 2)"},
-		{testStep("n1", 0, fsm.StepRolledBack, 2), "n1 rolled back to 1.0.0"},
-		{testStep("n4", 0, fsm.StepPending, 0), "n4 pending"},
+		{testStep("n1", 0, api.StepRolledBack, 2), "n1 rolled back to 1.0.0"},
+		{testStep("n4", 0, api.StepPending, 0), "n4 pending"},
 	} {
 		require.Equal(t, tc.want, stepLine(tc.step))
 	}

@@ -10,8 +10,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 )
@@ -32,7 +31,7 @@ const (
 // watcher follows one transaction, reporting every change, until it ends:
 // done, aborted, or failed (halted for an operator).
 type watcher struct {
-	client  *rpc.Client
+	client  *api.Client
 	id      string // "latest" or "active" until the first read names it
 	timeout time.Duration
 	stdout  io.Writer
@@ -40,7 +39,7 @@ type watcher struct {
 	json    bool
 	bar     *progressView // nil unless a human watches on a terminal
 
-	last     *rpc.Txn
+	last     *api.Txn
 	lastJSON []byte
 }
 
@@ -130,10 +129,10 @@ func watchContext(parent context.Context, timeout time.Duration) (context.Contex
 
 // read fetches the transaction once it moved past index (at once when index
 // is 0), bounding the long poll so a hung agent is retried.
-func (w *watcher) read(ctx context.Context, index uint64) (rpc.Txn, uint64, error) {
-	wait := rpc.Wait{}
+func (w *watcher) read(ctx context.Context, index uint64) (api.Txn, uint64, error) {
+	wait := api.Wait{}
 	if index > 0 {
-		wait = rpc.Wait{Index: index, Wait: pollWait}
+		wait = api.Wait{Index: index, Wait: pollWait}
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait.Wait+pollGrace)
 	defer cancel()
@@ -143,7 +142,7 @@ func (w *watcher) read(ctx context.Context, index uint64) (rpc.Txn, uint64, erro
 // show reports what changed since the last state shown: with --json the
 // whole transaction as one line, else one line per step or transaction
 // state change, and the progress bar.
-func (w *watcher) show(txn rpc.Txn) error {
+func (w *watcher) show(txn api.Txn) error {
 	prev := w.last
 	w.last = &txn
 	if w.json {
@@ -173,19 +172,19 @@ func (w *watcher) show(txn rpc.Txn) error {
 
 // changeLines describes the changes from prev (nil for the first state
 // seen) to cur, steps first, as lines of a log.
-func changeLines(prev *rpc.Txn, cur rpc.Txn) []string {
+func changeLines(prev *api.Txn, cur api.Txn) []string {
 	var lines []string
 	if prev == nil {
 		lines = append(lines, fmt.Sprintf("watching transaction %s: %s to %s, %d step(s) in %d batch(es)",
 			cur.ID, cur.Strategy, cur.TargetVersion, len(cur.Steps), cur.Batches()))
 	}
 	for _, s := range cur.Steps {
-		var before *fsm.Step
+		var before *api.Step
 		if prev != nil {
 			before = prev.Step(s.Node)
 		}
 		switch {
-		case before == nil && s.State == fsm.StepPending:
+		case before == nil && s.State == api.StepPending:
 		case before == nil, before.State != s.State, before.Attempt != s.Attempt, before.Rollback != s.Rollback:
 			lines = append(lines, stepLine(s))
 		}
@@ -198,11 +197,11 @@ func changeLines(prev *rpc.Txn, cur rpc.Txn) []string {
 
 // ended reports whether a watch stops at t: done and aborted are final, and
 // failed waits for an operator's retry or abort.
-func ended(t rpc.Txn) bool { return t.State.Terminal() || t.State == fsm.TxnFailed }
+func ended(t api.Txn) bool { return t.State.Terminal() || t.State == api.TxnFailed }
 
 // finish prints the final status and turns the end state into the exit
 // status: 0 for done, 1 otherwise.
-func (w *watcher) finish(txn rpc.Txn) error {
+func (w *watcher) finish(txn api.Txn) error {
 	w.bar.close()
 	if !w.json {
 		fmt.Fprintln(w.stdout)
@@ -215,9 +214,9 @@ func (w *watcher) finish(txn rpc.Txn) error {
 		reason = ": " + oneLine(txn.Reason)
 	}
 	switch txn.State {
-	case fsm.TxnDone:
+	case api.TxnDone:
 		return nil
-	case fsm.TxnFailed:
+	case api.TxnFailed:
 		return cli.Exit(fmt.Sprintf("transaction %s halted failed%s (baton upgrade retry or abort)", txn.ID, reason), 1)
 	}
 	return cli.Exit(fmt.Sprintf("transaction %s ended %s%s", txn.ID, txn.State, reason), 1)
@@ -245,7 +244,7 @@ func (w *watcher) note(format string, args ...any) {
 // all (the agent restarting, a network blip) or a server-side 5xx (503
 // during an election). Other answers, 404 say, will not change.
 func transient(err error) bool {
-	var apiErr *rpc.APIError
+	var apiErr *api.APIError
 	if errors.As(err, &apiErr) {
 		return apiErr.Status >= 500
 	}
@@ -283,11 +282,11 @@ type progressView struct {
 	max int
 }
 
-func (v *progressView) update(t rpc.Txn) {
+func (v *progressView) update(t api.Txn) {
 	if v == nil || len(t.Steps) == 0 {
 		return
 	}
-	done := t.Count(fsm.StepDone)
+	done := t.Count(api.StepDone)
 	// A finished bar no longer moves: start a new one when a rollback takes
 	// done steps back.
 	if v.bar == nil || v.max != len(t.Steps) || (v.bar.IsFinished() && done < v.max) {

@@ -4,17 +4,11 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/internal/build"
+	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/urfave/cli/v2"
 )
-
-// versionInfo is what `baton version --json` prints.
-type versionInfo struct {
-	Version   string            `json:"version"`
-	Protocol  fsm.ProtocolRange `json:"protocol"`
-	GoVersion string            `json:"go_version"`
-}
 
 func versionCommand() *cli.Command {
 	return &cli.Command{
@@ -32,7 +26,8 @@ func versionCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			v := versionInfo{Version: build.Version, Protocol: p, GoVersion: runtime.Version()}
+			// The same record a member reports of its build (member.status).
+			v := api.BuildInfo{Version: build.Version, Protocol: rpc.ProtocolRangeOut(p), GoVersion: runtime.Version()}
 			if c.Bool("json") {
 				return printJSON(c.App.Writer, v)
 			}

@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/internal/bench"
-	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 )
 
 // optimisations is the page's closing section: what was changed because
@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string) error {
 		defer os.RemoveAll(root)
 	}
 	fmt.Fprintf(os.Stderr, "batonbench: building baton; data under %s\n", root)
-	bin, err := testutil.Build(root, testutil.BuildOptions{Version: "1.0.0", ProtocolMin: 1, ProtocolMax: 1})
+	bin, err := procs.Build(root, procs.BuildOptions{Version: "1.0.0", ProtocolMin: 1, ProtocolMax: 1})
 	if err != nil {
 		return err
 	}

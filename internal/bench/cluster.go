@@ -10,9 +10,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/internal/testutil"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/jepsen/procs"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // noopHooks is the agent config of every benchmark cluster: hooks that do
@@ -27,8 +26,8 @@ const noopHooks = `{"upgrade": {
 // startNoopCluster starts n agents n1..n of bin with the no-op hooks, at
 // log level info (what an operator runs), Raft timings scaled by
 // multiplier, and waits until every agent sees all n members and a leader.
-func startNoopCluster(t *T, bin string, n int, multiplier float64) *testutil.Cluster {
-	c := testutil.NewCluster(t, bin)
+func startNoopCluster(t *T, bin string, n int, multiplier float64) *procs.Cluster {
+	c := procs.NewCluster(t, bin)
 	c.RaftMultiplier = multiplier
 	cfg := filepath.Join(c.Root, "noop-hooks.json")
 	if err := os.WriteFile(cfg, []byte(noopHooks), 0o644); err != nil {
@@ -48,9 +47,9 @@ func startNoopCluster(t *T, bin string, n int, multiplier float64) *testutil.Clu
 }
 
 // leaderOf asks the live agents who leads, waiting up to timeout.
-func leaderOf(t *T, c *testutil.Cluster, timeout time.Duration) *testutil.Agent {
-	var leader *testutil.Agent
-	testutil.Eventually(t, timeout, func() error {
+func leaderOf(t *T, c *procs.Cluster, timeout time.Duration) *procs.Agent {
+	var leader *procs.Agent
+	procs.Eventually(t, timeout, func() error {
 		for _, a := range c.Agents {
 			if a.Exited() {
 				continue
@@ -69,9 +68,9 @@ func leaderOf(t *T, c *testutil.Cluster, timeout time.Duration) *testutil.Agent 
 }
 
 // startTxn starts an upgrade through a, retrying while leadership moves.
-func startTxn(t *T, c *testutil.Cluster, req rpc.StartRequest) rpc.Txn {
-	var txn rpc.Txn
-	testutil.Eventually(t, 30*time.Second, func() error {
+func startTxn(t *T, c *procs.Cluster, req api.StartRequest) api.Txn {
+	var txn api.Txn
+	procs.Eventually(t, 30*time.Second, func() error {
 		for _, a := range c.Agents {
 			if a.Exited() {
 				continue
@@ -92,7 +91,7 @@ func startTxn(t *T, c *testutil.Cluster, req rpc.StartRequest) rpc.Txn {
 
 // waitTxnEnd long-polls the live agents until transaction id is done or
 // aborted (or failed, which a no-op run never should be), within timeout.
-func waitTxnEnd(t *T, c *testutil.Cluster, id string, timeout time.Duration) rpc.Txn {
+func waitTxnEnd(t *T, c *procs.Cluster, id string, timeout time.Duration) api.Txn {
 	deadline := time.Now().Add(timeout)
 	var index uint64
 	var last error
@@ -103,7 +102,7 @@ func waitTxnEnd(t *T, c *testutil.Cluster, id string, timeout time.Duration) rpc
 				continue
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
-			txn, idx, err := a.Client().Upgrade(ctx, id, rpc.Wait{Index: index, Wait: 5 * time.Second})
+			txn, idx, err := a.Client().Upgrade(ctx, id, api.Wait{Index: index, Wait: 5 * time.Second})
 			cancel()
 			if err != nil {
 				last = err
@@ -111,9 +110,9 @@ func waitTxnEnd(t *T, c *testutil.Cluster, id string, timeout time.Duration) rpc
 				continue
 			}
 			switch txn.State {
-			case fsm.TxnDone, fsm.TxnAborted:
+			case api.TxnDone, api.TxnAborted:
 				return txn
-			case fsm.TxnFailed:
+			case api.TxnFailed:
 				t.Fatalf("transaction %s failed: %s", id, txn.Reason)
 			}
 			index, answered = idx, true
@@ -125,7 +124,7 @@ func waitTxnEnd(t *T, c *testutil.Cluster, id string, timeout time.Duration) rpc
 		}
 	}
 	t.Fatalf("transaction %s did not end within %s: %v", id, timeout, last)
-	return rpc.Txn{}
+	return api.Txn{}
 }
 
 // logEvent is one JSON line of an agent's log.
@@ -157,7 +156,7 @@ func (e logEvent) duration(key string) (time.Duration, bool) {
 // readEvents reads every agent's log and returns its JSON lines in time
 // order. The harness's own lines (a kill) carry "at" instead of
 // "@timestamp".
-func readEvents(c *testutil.Cluster) ([]logEvent, error) {
+func readEvents(c *procs.Cluster) ([]logEvent, error) {
 	var out []logEvent
 	for _, a := range c.Agents {
 		f, err := os.Open(a.LogPath)

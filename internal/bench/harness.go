@@ -7,8 +7,8 @@ import (
 	"os"
 )
 
-// T lets the process-cluster helpers of internal/testutil run outside
-// `go test`: it implements testutil.TB. Fatal stops the measurement in
+// T lets the process-cluster helpers of jepsen/procs run outside
+// `go test`: it implements procs.TB. Fatal stops the measurement in
 // progress (Measure turns it into an error), cleanups run when it ends,
 // and log lines go to the driver's progress output.
 type T struct {
@@ -49,7 +49,7 @@ func (t *T) runCleanups() {
 	t.cleanups = nil
 }
 
-// Helper implements testutil.TB.
+// Helper implements procs.TB.
 func (t *T) Helper() {}
 
 // Fatal stops the measurement with the message.

@@ -6,12 +6,12 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/node/config"
 	"github.com/baton-upgrade/baton/node/executor"
 	"github.com/baton-upgrade/baton/node/hooks"
 	"github.com/baton-upgrade/baton/node/journal"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // HooksAlone times n runs of the no-op hook sequence a step runs (drain,
@@ -79,7 +79,7 @@ func CoordinationOverhead(t *T, bin string, nodes, runs int) OverheadResult {
 	res := OverheadResult{Nodes: nodes}
 	var ids []string
 	for i := range runs + 1 {
-		txn := startTxn(t, c, rpc.StartRequest{TargetVersion: versionFor(i), Strategy: "secondaries-first", MaxParallel: "1"})
+		txn := startTxn(t, c, api.StartRequest{TargetVersion: versionFor(i), Strategy: "secondaries-first", MaxParallel: "1"})
 		done := waitTxnEnd(t, c, txn.ID, 2*time.Minute)
 		if i == 0 {
 			continue
@@ -169,7 +169,7 @@ func Handoffs(t *T, bin string, n int, limit time.Duration) HandoffResult {
 	var ids []string
 	count := 0
 	for i := 0; count < n && time.Now().Before(deadline); i++ {
-		txn := startTxn(t, c, rpc.StartRequest{TargetVersion: versionFor(i), Strategy: "primary-first", MaxParallel: "1"})
+		txn := startTxn(t, c, api.StartRequest{TargetVersion: versionFor(i), Strategy: "primary-first", MaxParallel: "1"})
 		waitTxnEnd(t, c, txn.ID, 2*time.Minute)
 		ids = append(ids, txn.ID)
 		if i%5 == 4 {
@@ -198,7 +198,7 @@ type HandoffResult struct {
 // handoffsIn extracts the handoff episodes of the given transactions from
 // the agents' logs: from the first "handing leadership off" decision
 // (decided_at) to the first "step begun" logged by another agent.
-func handoffsIn(t *T, c *testutil.Cluster, txns []string) HandoffResult {
+func handoffsIn(t *T, c *procs.Cluster, txns []string) HandoffResult {
 	events, err := readEvents(c)
 	if err != nil {
 		t.Fatalf("read logs: %v", err)
@@ -276,7 +276,7 @@ func StepOnNode(ctx context.Context, dir string, n int) ([]time.Duration, error)
 		}
 		select {
 		case st := <-done:
-			if st.State != executor.StateDone {
+			if st.State != api.StepDone {
 				return nil, fmt.Errorf("step on node: %s: %s", st.State, st.Error)
 			}
 		case <-ctx.Done():

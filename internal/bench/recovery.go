@@ -5,9 +5,8 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/internal/testutil"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/jepsen/procs"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // RecoveryResult holds the kills of one run.
@@ -37,7 +36,7 @@ func Recovery(t *T, bin string, nodes int, multiplier float64, kills int, limit 
 	for i := 0; len(res.Total) < kills && time.Now().Before(deadline); i++ {
 		leader := leaderOf(t, c, 30*time.Second)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		txn, err := leader.Client().StartUpgrade(ctx, rpc.StartRequest{TargetVersion: versionFor(i), Strategy: "secondaries-first", MaxParallel: "1"})
+		txn, err := leader.Client().StartUpgrade(ctx, api.StartRequest{TargetVersion: versionFor(i), Strategy: "secondaries-first", MaxParallel: "1"})
 		cancel()
 		if err != nil {
 			t.Logf("start: %v; trying again", err)
@@ -62,7 +61,7 @@ func Recovery(t *T, bin string, nodes int, multiplier float64, kills int, limit 
 	return res
 }
 
-func anyOther(c *testutil.Cluster, not *testutil.Agent) *testutil.Agent {
+func anyOther(c *procs.Cluster, not *procs.Agent) *procs.Agent {
 	for _, a := range c.Agents {
 		if a != not && !a.Exited() {
 			return a
@@ -73,12 +72,12 @@ func anyOther(c *testutil.Cluster, not *testutil.Agent) *testutil.Agent {
 
 // waitBegunAfter long-polls a until a step of txn began after t, and
 // reports false when the transaction ended first or timeout passed.
-func waitBegunAfter(a *testutil.Agent, txnID string, t time.Time, timeout time.Duration) bool {
+func waitBegunAfter(a *procs.Agent, txnID string, t time.Time, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	var index uint64
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
-		txn, idx, err := a.Client().Upgrade(ctx, txnID, rpc.Wait{Index: index, Wait: 5 * time.Second})
+		txn, idx, err := a.Client().Upgrade(ctx, txnID, api.Wait{Index: index, Wait: 5 * time.Second})
 		cancel()
 		if err != nil {
 			index = 0
@@ -91,7 +90,7 @@ func waitBegunAfter(a *testutil.Agent, txnID string, t time.Time, timeout time.D
 				return true
 			}
 		}
-		if txn.State != fsm.TxnRunning {
+		if txn.State != api.TxnRunning {
 			return false
 		}
 	}
@@ -102,7 +101,7 @@ type recoveryTimes struct{ total, election, takeover time.Duration }
 
 // recoverySample finds, in the logs, the first step begun after the kill by
 // another agent, and that agent's gain of leadership.
-func recoverySample(t *T, c *testutil.Cluster, killed string, killedAt time.Time) (recoveryTimes, bool) {
+func recoverySample(t *T, c *procs.Cluster, killed string, killedAt time.Time) (recoveryTimes, bool) {
 	events, err := readEvents(c)
 	if err != nil {
 		t.Fatalf("read logs: %v", err)

@@ -13,9 +13,9 @@ import (
 
 	"github.com/baton-upgrade/baton/coordinator"
 	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/node"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -65,11 +65,11 @@ func Scale(ctx context.Context, opts ScaleOptions) (ScaleResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.Limit)
 	defer cancel()
 	res := ScaleResult{Members: opts.Members, MaxParallel: opts.MaxParallel}
-	raftAddr, err := testutil.FreeAddr()
+	raftAddr, err := procs.FreeAddr()
 	if err != nil {
 		return res, err
 	}
-	httpAddr, err := testutil.FreeAddr()
+	httpAddr, err := procs.FreeAddr()
 	if err != nil {
 		return res, err
 	}
@@ -100,7 +100,7 @@ func Scale(ctx context.Context, opts ScaleOptions) (ScaleResult, error) {
 	}
 	res.Populate = ms(time.Since(start))
 
-	req := rpc.StartRequest{Strategy: "by-id", MaxParallel: strconv.Itoa(opts.MaxParallel), AllowLeaderUpgrade: true,
+	req := api.StartRequest{Strategy: "by-id", MaxParallel: strconv.Itoa(opts.MaxParallel), AllowLeaderUpgrade: true,
 		StepTimeout: "10m", ProgressDeadline: "30m"}
 	for i := range 5 {
 		req.TargetVersion = versionFor(i)
@@ -246,11 +246,11 @@ type simAgents struct {
 	co    *coordinator.Coordinator
 	agent *node.Agent
 	mu    sync.Mutex
-	steps map[string]rpc.StepStatus // "addr/txn/attempt"
+	steps map[string]api.StepStatus // "addr/txn/attempt"
 }
 
 func newSimAgents(ctx context.Context) *simAgents {
-	return &simAgents{ctx: ctx, steps: map[string]rpc.StepStatus{}}
+	return &simAgents{ctx: ctx, steps: map[string]api.StepStatus{}}
 }
 
 func simKey(addr, txn string, attempt uint64) string {
@@ -258,24 +258,24 @@ func simKey(addr, txn string, attempt uint64) string {
 }
 
 // RunStep implements coordinator.Nodes.
-func (s *simAgents) RunStep(_ context.Context, addr string, req rpc.StepRequest) (rpc.StepStatus, error) {
+func (s *simAgents) RunStep(_ context.Context, addr string, req api.StepRequest) (api.StepStatus, error) {
 	key := simKey(addr, req.TxnID, req.Attempt)
 	s.mu.Lock()
 	st, known := s.steps[key]
 	if !known {
-		st = rpc.StepStatus{TxnID: req.TxnID, Node: req.Node, Attempt: req.Attempt, State: rpc.StepRunning}
+		st = api.StepStatus{TxnID: req.TxnID, Node: req.Node, Attempt: req.Attempt, State: api.StepRunning}
 		s.steps[key] = st
 	}
 	s.mu.Unlock()
 	if !known {
-		go s.complete(key, rpc.Notice{TxnID: req.TxnID, Node: req.Node, Attempt: req.Attempt, State: rpc.StepDone, Version: req.TargetVersion})
+		go s.complete(key, api.Notice{TxnID: req.TxnID, Node: req.Node, Attempt: req.Attempt, State: api.StepDone, Version: req.TargetVersion})
 	}
 	return st, nil
 }
 
 // complete commits the notice, retrying as a real agent does until it is
 // acknowledged or refused.
-func (s *simAgents) complete(key string, n rpc.Notice) {
+func (s *simAgents) complete(key string, n api.Notice) {
 	for s.ctx.Err() == nil {
 		err := s.co.Notice(s.ctx, n)
 		if err == nil || errors.Is(err, fsm.ErrStale) || errors.Is(err, fsm.ErrInvalid) {
@@ -289,16 +289,16 @@ func (s *simAgents) complete(key string, n rpc.Notice) {
 }
 
 // StepStatus implements coordinator.Nodes.
-func (s *simAgents) StepStatus(_ context.Context, addr, txnID string, attempt uint64) (rpc.StepStatus, error) {
+func (s *simAgents) StepStatus(_ context.Context, addr, txnID string, attempt uint64) (api.StepStatus, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st, ok := s.steps[simKey(addr, txnID, attempt)]; ok {
 		return st, nil
 	}
-	return rpc.StepStatus{}, &rpc.APIError{Status: 404, Message: "unknown attempt"}
+	return api.StepStatus{}, &api.APIError{Status: 404, Message: "unknown attempt"}
 }
 
 // Diagnostic implements coordinator.Nodes.
-func (s *simAgents) Diagnostic(_ context.Context, addr string, _ bool) (rpc.Diagnostic, error) {
-	return rpc.Diagnostic{Healthy: true, AppliedIndex: s.agent.LastIndex(), IdleCPU: 0.5, IdleMem: 0.5}, nil
+func (s *simAgents) Diagnostic(_ context.Context, addr string, _ bool) (api.Diagnostic, error) {
+	return api.Diagnostic{Healthy: true, AppliedIndex: s.agent.LastIndex(), IdleCPU: 0.5, IdleMem: 0.5}, nil
 }

@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/jepsen/procs"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
 
-// call sends a raw request and returns the status and the error message.
-func call(t *testing.T, method, url, token, body string) (int, string) {
+// call sends a raw request and returns the status, the error message and
+// the error code.
+func call(t *testing.T, method, url, token, body string) (int, string, api.ErrorCode) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	require.NoError(t, err)
@@ -28,13 +29,13 @@ func call(t *testing.T, method, url, token, body string) (int, string) {
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	var e rpc.ErrorBody
+	var e api.ErrorBody
 	_ = json.Unmarshal(raw, &e)
-	return resp.StatusCode, e.Error
+	return resp.StatusCode, e.Error, e.Code
 }
 
 func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
-	c := testutil.NewCluster(t, batonBin)
+	c := procs.NewCluster(t, batonBin)
 	c.Token = "s3cret"
 	c.RaftMultiplier = 0.3
 	c.Start(3)
@@ -69,18 +70,23 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"long poll with a bad index", "GET", "/v1/members?index=abc", "", ``, 400, `index="abc"`},
 		{"long poll with a bad wait", "GET", "/v1/members?index=1&wait=soon", "", ``, 400, `wait="soon"`},
 	}
+	// Each refusal carries its code, also when the follower forwarded the
+	// write and the leader refused it.
+	codes := map[int]api.ErrorCode{400: api.CodeInvalid, 401: api.CodeUnauthorized, 403: api.CodeForbidden,
+		404: api.CodeNotFound, 409: api.CodeConflict}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			status, msg := call(t, tc.method, base+tc.path, tc.token, tc.body)
+			status, msg, code := call(t, tc.method, base+tc.path, tc.token, tc.body)
 			require.Equal(t, tc.status, status, msg)
 			require.Contains(t, msg, tc.msg)
+			require.Equal(t, codes[tc.status], code, msg)
 			require.Equal(t, before, catalogue(membersJSON(t, follower)), "the catalogue must not change")
 		})
 	}
 
 	// The CLI: a wrong token is a failure (1) with the agent's message; a bad
 	// flag is a usage error (2).
-	res := testutil.RunCLI(t, batonBin, []string{"BATON_ADDR=" + follower.HTTPAddr, "BATON_TOKEN=wrong"}, "leader", "transfer")
+	res := procs.RunCLI(t, batonBin, []string{"BATON_ADDR=" + follower.HTTPAddr, "BATON_TOKEN=wrong"}, "leader", "transfer")
 	require.Equal(t, 1, res.Code)
 	require.Contains(t, res.Stderr, "token is not valid")
 	res = follower.CLI("members", "--frobnicate")
@@ -102,10 +108,10 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	require.Equal(t, before, catalogue(membersJSON(t, follower)), "the catalogue must not change")
 
 	// Long polling: a read with the current index waits for the next change.
-	_, idx, err := follower.Client().Members(context.Background(), rpc.Wait{})
+	_, idx, err := follower.Client().Members(context.Background(), api.Wait{})
 	require.NoError(t, err)
 	start := time.Now()
-	_, idx2, err := follower.Client().Members(context.Background(), rpc.Wait{Index: idx, Wait: 300 * time.Millisecond})
+	_, idx2, err := follower.Client().Members(context.Background(), api.Wait{Index: idx, Wait: 300 * time.Millisecond})
 	require.NoError(t, err)
 	require.Equal(t, idx, idx2, "nothing changed, so the index stays")
 	require.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond, "the read waited for a change")

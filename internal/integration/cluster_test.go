@@ -9,21 +9,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/jepsen/procs"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
 
-func membersJSON(t *testing.T, a *testutil.Agent) []rpc.Member {
+func membersJSON(t *testing.T, a *procs.Agent) []api.Member {
 	t.Helper()
 	res := a.CLI("members", "--json")
 	require.Equal(t, 0, res.Code, "baton members failed: %s", res.Stderr)
-	var ms []rpc.Member
+	var ms []api.Member
 	require.NoError(t, json.Unmarshal([]byte(res.Stdout), &ms), res.Stdout)
 	return ms
 }
 
-func leaderOf(ms []rpc.Member) string {
+func leaderOf(ms []api.Member) string {
 	for _, m := range ms {
 		if m.Leader {
 			return m.ID
@@ -33,8 +33,8 @@ func leaderOf(ms []rpc.Member) string {
 }
 
 // catalogue is the part of the member list every agent must agree on.
-func catalogue(ms []rpc.Member) []rpc.Member {
-	out := make([]rpc.Member, len(ms))
+func catalogue(ms []api.Member) []api.Member {
+	out := make([]api.Member, len(ms))
 	for i, m := range ms {
 		m.Leader = false
 		out[i] = m
@@ -43,7 +43,7 @@ func catalogue(ms []rpc.Member) []rpc.Member {
 }
 
 // leaderSeenBy asks a's API for the leader; "" when it knows none.
-func leaderSeenBy(a *testutil.Agent) string {
+func leaderSeenBy(a *procs.Agent) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	l, err := a.Client().Leader(ctx)
@@ -54,7 +54,7 @@ func leaderSeenBy(a *testutil.Agent) string {
 }
 
 func TestClusterFormsFailsOverAndRejoins(t *testing.T) {
-	c := testutil.NewCluster(t, batonBin)
+	c := procs.NewCluster(t, batonBin)
 	c.Start(3)
 
 	ms := membersJSON(t, c.Agent("n2"))
@@ -76,14 +76,14 @@ func TestClusterFormsFailsOverAndRejoins(t *testing.T) {
 	old := c.Agent(leaderOf(ms))
 	old.Kill()
 	killedAt := time.Now()
-	var survivors []*testutil.Agent
+	var survivors []*procs.Agent
 	for _, a := range c.Agents {
 		if a != old {
 			survivors = append(survivors, a)
 		}
 	}
 	var newLeader string
-	testutil.Eventually(t, 5*time.Second, func() error {
+	procs.Eventually(t, 5*time.Second, func() error {
 		l0, l1 := leaderSeenBy(survivors[0]), leaderSeenBy(survivors[1])
 		if l0 == "" || l0 == old.ID || l0 != l1 {
 			return fmt.Errorf("survivors see leaders %q and %q", l0, l1)
@@ -95,8 +95,8 @@ func TestClusterFormsFailsOverAndRejoins(t *testing.T) {
 
 	// The killed node comes back from its data directory alone.
 	old.Restart()
-	testutil.Eventually(t, 20*time.Second, func() error {
-		ms, _, err := old.Client().Members(context.Background(), rpc.Wait{})
+	procs.Eventually(t, 20*time.Second, func() error {
+		ms, _, err := old.Client().Members(context.Background(), api.Wait{})
 		if err != nil {
 			return err
 		}
@@ -110,7 +110,7 @@ func TestClusterFormsFailsOverAndRejoins(t *testing.T) {
 }
 
 func TestLeaderTransfer(t *testing.T) {
-	c := testutil.NewCluster(t, batonBin)
+	c := procs.NewCluster(t, batonBin)
 	c.RaftMultiplier = 0.3
 	c.Start(3)
 	from := leaderOf(membersJSON(t, c.Agent("n1")))
@@ -129,7 +129,7 @@ func TestLeaderTransfer(t *testing.T) {
 	require.Equal(t, 0, res.Code, res.Stderr)
 	require.Contains(t, res.Stdout, "leadership moved to "+to)
 	for _, a := range c.Agents {
-		testutil.Eventually(t, 10*time.Second, func() error {
+		procs.Eventually(t, 10*time.Second, func() error {
 			if l := leaderSeenBy(a); l != to {
 				return fmt.Errorf("%s sees leader %q, want %q", a.ID, l, to)
 			}
@@ -138,7 +138,7 @@ func TestLeaderTransfer(t *testing.T) {
 	}
 	res = via.CLI("leader", "--json")
 	require.Equal(t, 0, res.Code, res.Stderr)
-	var info rpc.LeaderInfo
+	var info api.LeaderInfo
 	require.NoError(t, json.Unmarshal([]byte(res.Stdout), &info))
 	require.Equal(t, to, info.ID)
 	require.Equal(t, c.Agent(to).HTTPAddr, info.HTTPAddr)
@@ -149,7 +149,7 @@ func TestLeaderTransfer(t *testing.T) {
 }
 
 func TestSixthMemberJoinsAsNonVoterAndMetricsAreServed(t *testing.T) {
-	c := testutil.NewCluster(t, batonBin)
+	c := procs.NewCluster(t, batonBin)
 	c.RaftMultiplier = 0.3
 	c.Start(6)
 	ms := membersJSON(t, c.Agent("n6"))

@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 )
 
 // batonBin is the baton binary built once for the whole test run: version
@@ -19,7 +19,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	buildDir = dir
-	batonBin, err = testutil.Build(dir, testutil.BuildOptions{Version: "1.0.0", ProtocolMin: 1, ProtocolMax: 1})
+	batonBin, err = procs.Build(dir, procs.BuildOptions{Version: "1.0.0", ProtocolMin: 1, ProtocolMax: 1})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -13,10 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/node"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/baton-upgrade/baton/rpc/embed"
 	"github.com/stretchr/testify/require"
 )
@@ -24,7 +23,7 @@ import (
 // newBuild is Baton 2.0.0, which speaks protocols 1 and 2.
 func newBuild(t *testing.T) string {
 	t.Helper()
-	bin, err := testutil.Build(buildDir, testutil.BuildOptions{Version: "2.0.0", ProtocolMin: 1, ProtocolMax: 2})
+	bin, err := procs.Build(buildDir, procs.BuildOptions{Version: "2.0.0", ProtocolMin: 1, ProtocolMax: 2})
 	require.NoError(t, err)
 	return bin
 }
@@ -41,9 +40,9 @@ func digest(t *testing.T, path string) string {
 // copy of the binary, whose install replaces that copy with the artifact and
 // whose restart is "self". Rollback puts the 1.0.0 build back. A file
 // fail-install-ID in the cluster root makes that node's install fail.
-func selfUpgradeCluster(t *testing.T, n int) *testutil.Cluster {
+func selfUpgradeCluster(t *testing.T, n int) *procs.Cluster {
 	t.Helper()
-	c := testutil.NewCluster(t, batonBin)
+	c := procs.NewCluster(t, batonBin)
 	c.RaftMultiplier = 0.3
 	c.OwnBinary = true
 	c.ConfigFor = func(id string) string {
@@ -72,9 +71,9 @@ func selfUpgradeCluster(t *testing.T, n int) *testutil.Cluster {
 	return c
 }
 
-func protocolOf(t *testing.T, a *testutil.Agent) rpc.ProtocolInfo {
+func protocolOf(t *testing.T, a *procs.Agent) api.ProtocolInfo {
 	t.Helper()
-	p, _, err := a.Client().Protocol(context.Background(), rpc.Wait{})
+	p, _, err := a.Client().Protocol(context.Background(), api.Wait{})
 	require.NoError(t, err)
 	return p
 }
@@ -82,7 +81,7 @@ func protocolOf(t *testing.T, a *testutil.Agent) rpc.ProtocolInfo {
 // requireNoDecodeErrors checks that no agent ever met an entry it could not
 // apply, nor skipped one: the lines node logs for both (proved to be
 // written by node's TestFollowerStopsOnAnEntryItCannotApply).
-func requireNoDecodeErrors(t *testing.T, c *testutil.Cluster) {
+func requireNoDecodeErrors(t *testing.T, c *procs.Cluster) {
 	t.Helper()
 	for _, a := range c.Agents {
 		b, err := os.ReadFile(a.LogPath)
@@ -114,30 +113,30 @@ func TestMixedVersionClusterUpgradesItselfAndSwitchesProtocolAtFinalize(t *testi
 		t.Cleanup(f.Close)
 	}
 
-	id := startUpgrade(t, c.Agent("n2"), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first",
+	id := startUpgrade(t, c.Agent("n2"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first",
 		ArtifactURL: "file://" + artifact, ArtifactSHA256: digest(t, artifact)})
-	txn := waitTxn(t, c, id, 3*time.Minute, fsm.TxnDone)
+	txn := waitTxn(t, c, id, 3*time.Minute, api.TxnDone)
 	require.Equal(t, 2, txn.ProtocolVersion)
 
 	for _, m := range membersJSON(t, c.Agent("n3")) {
 		require.Equal(t, "2.0.0", m.Version, "%s reports the new build's version", m.ID)
-		require.Equal(t, fsm.ProtocolRange{Min: 1, Max: 2}, m.Protocol)
+		require.Equal(t, api.ProtocolRange{Min: 1, Max: 2}, m.Protocol)
 	}
 	require.Equal(t, 2, protocolOf(t, c.Agent("n1")).Active)
 
 	// The protocol-2 command appears only after finalize, from every node.
 	var finalizeAt uint64
 	statusBy := map[string]uint64{}
-	testutil.Eventually(t, time.Minute, func() error {
+	procs.Eventually(t, time.Minute, func() error {
 		evs, err := c.Agent("n3").Client().Events(context.Background(), 0, 0)
 		if err != nil {
 			return err
 		}
 		for _, e := range evs.Events {
 			switch e.Type {
-			case "txn.finalize":
+			case api.EventTxnFinalize:
 				finalizeAt = e.Index
-			case string(fsm.CmdMemberStatus):
+			case api.EventMemberStatus:
 				statusBy[e.Node] = e.Index
 			}
 		}
@@ -152,7 +151,7 @@ func TestMixedVersionClusterUpgradesItselfAndSwitchesProtocolAtFinalize(t *testi
 	requireNoDecodeErrors(t, c)
 
 	// Each follower saw 1 -> 2, once.
-	testutil.Eventually(t, 30*time.Second, func() error {
+	procs.Eventually(t, 30*time.Second, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, a := range c.Agents {
@@ -172,8 +171,8 @@ func TestMixedVersionClusterUpgradesItselfAndSwitchesProtocolAtFinalize(t *testi
 	mu.Unlock()
 
 	// Past finalize there is no way back to a protocol-1 build.
-	_, err := c.Agent("n1").Client().StartUpgrade(context.Background(), rpc.StartRequest{TargetVersion: "1.0.0"})
-	require.ErrorIs(t, err, fsm.ErrConflict)
+	_, err := c.Agent("n1").Client().StartUpgrade(context.Background(), api.StartRequest{TargetVersion: "1.0.0"})
+	require.ErrorIs(t, err, api.ErrConflict)
 	require.Contains(t, err.Error(), "below the cluster's active protocol 2")
 
 	// And a 1.0.0 agent cannot join.
@@ -193,12 +192,12 @@ func TestRollbackBeforeFinalizeReturnsToTheOldBuild(t *testing.T) {
 	// n1 goes last with secondaries-first; its install fails after the
 	// others run the new build.
 	require.NoError(t, os.WriteFile(filepath.Join(c.Root, "fail-install-n1"), nil, 0o644))
-	id := startUpgrade(t, c.Agent("n2"), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first",
+	id := startUpgrade(t, c.Agent("n2"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first",
 		OnFailure: "rollback", ArtifactURL: "file://" + artifact, ArtifactSHA256: digest(t, artifact)})
-	txn := waitTxn(t, c, id, 3*time.Minute, fsm.TxnAborted)
+	txn := waitTxn(t, c, id, 3*time.Minute, api.TxnAborted)
 	require.Contains(t, txn.Reason, "n1")
 
-	testutil.Eventually(t, time.Minute, func() error {
+	procs.Eventually(t, time.Minute, func() error {
 		for _, m := range membersJSON(t, c.Agent("n3")) {
 			if m.Version != "1.0.0" || m.Protocol.Max != 1 {
 				return fmt.Errorf("%s runs %s (protocol %d-%d)", m.ID, m.Version, m.Protocol.Min, m.Protocol.Max)
@@ -224,26 +223,26 @@ func TestRollbackBeforeFinalizeReturnsToTheOldBuild(t *testing.T) {
 func TestMemberDownAtFinalizeBlocksItUntilBack(t *testing.T) {
 	c, hooks := upgradeCluster(t, 3)
 	require.NoError(t, hooks.Set("install-sleep", "1.5"))
-	id := startUpgrade(t, c.Agent("n1"), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
+	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
 
 	// When n2's step is done and n3's runs, n2 goes down.
-	testutil.Eventually(t, time.Minute, func() error {
-		txn := waitTxn(t, c, id, 30*time.Second, fsm.TxnRunning, fsm.TxnFinalizing)
-		if txn.Step("n2").State != fsm.StepDone || txn.Step("n3").State != fsm.StepRunning {
+	procs.Eventually(t, time.Minute, func() error {
+		txn := waitTxn(t, c, id, 30*time.Second, api.TxnRunning, api.TxnFinalizing)
+		if txn.Step("n2").State != api.StepDone || txn.Step("n3").State != api.StepRunning {
 			return fmt.Errorf("n2 %s, n3 %s", txn.Step("n2").State, txn.Step("n3").State)
 		}
 		return nil
 	})
 	c.Agent("n2").Kill()
 
-	txn := waitTxn(t, c, id, 2*time.Minute, fsm.TxnFinalizing)
-	testutil.Eventually(t, 30*time.Second, func() error {
-		txn = waitTxn(t, c, id, 30*time.Second, fsm.TxnFinalizing)
+	txn := waitTxn(t, c, id, 2*time.Minute, api.TxnFinalizing)
+	procs.Eventually(t, 30*time.Second, func() error {
+		txn = waitTxn(t, c, id, 30*time.Second, api.TxnFinalizing)
 		if !strings.Contains(txn.Reason, "finalize blocked: n2 unreachable") {
 			return fmt.Errorf("reason %q", txn.Reason)
 		}
 		return nil
 	})
 	c.Agent("n2").Restart()
-	waitTxn(t, c, id, time.Minute, fsm.TxnDone)
+	waitTxn(t, c, id, time.Minute, api.TxnDone)
 }

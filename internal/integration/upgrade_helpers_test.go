@@ -8,18 +8,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/internal/testutil"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/jepsen/procs"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
 
 // upgradeCluster starts n agents with the test hooks, all at version 1.0.0.
-func upgradeCluster(t *testing.T, n int) (*testutil.Cluster, *testutil.Hooks) {
+func upgradeCluster(t *testing.T, n int) (*procs.Cluster, *procs.Hooks) {
 	t.Helper()
-	c := testutil.NewCluster(t, batonBin)
+	c := procs.NewCluster(t, batonBin)
 	c.RaftMultiplier = 0.3
-	hooks, err := testutil.NewHooks(filepath.Join(c.Root, "hooks"), "1.0.0")
+	hooks, err := procs.NewHooks(filepath.Join(c.Root, "hooks"), "1.0.0")
 	require.NoError(t, err)
 	c.ConfigFor = hooks.ConfigFor
 	c.Start(n)
@@ -28,17 +27,17 @@ func upgradeCluster(t *testing.T, n int) (*testutil.Cluster, *testutil.Hooks) {
 
 // waitTxn waits until the transaction id (or "latest") is in one of the
 // given states, asking any agent that answers, and returns it.
-func waitTxn(t *testing.T, c *testutil.Cluster, id string, timeout time.Duration, states ...fsm.TxnState) rpc.Txn {
+func waitTxn(t *testing.T, c *procs.Cluster, id string, timeout time.Duration, states ...api.TxnState) api.Txn {
 	t.Helper()
-	var txn rpc.Txn
-	testutil.Eventually(t, timeout, func() error {
+	var txn api.Txn
+	procs.Eventually(t, timeout, func() error {
 		var lastErr error
 		for _, a := range c.Agents {
 			if a.Exited() {
 				continue
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			got, _, err := a.Client().Upgrade(ctx, id, rpc.Wait{})
+			got, _, err := a.Client().Upgrade(ctx, id, api.Wait{})
 			cancel()
 			if err != nil {
 				lastErr = err
@@ -50,7 +49,7 @@ func waitTxn(t *testing.T, c *testutil.Cluster, id string, timeout time.Duration
 					return nil
 				}
 			}
-			if got.State.Terminal() || got.State == fsm.TxnFailed {
+			if got.State.Terminal() || got.State == api.TxnFailed {
 				t.Fatalf("transaction %s ended %s (%s), want %v", got.ID, got.State, got.Reason, states)
 			}
 			return fmt.Errorf("transaction %s is %s (%s), want %v", got.ID, got.State, got.Reason, states)
@@ -61,11 +60,11 @@ func waitTxn(t *testing.T, c *testutil.Cluster, id string, timeout time.Duration
 }
 
 // installs returns the install begin events per node.
-func installs(t *testing.T, hooks *testutil.Hooks) map[string][]testutil.HookEvent {
+func installs(t *testing.T, hooks *procs.Hooks) map[string][]procs.HookEvent {
 	t.Helper()
 	events, err := hooks.Journal()
 	require.NoError(t, err)
-	out := map[string][]testutil.HookEvent{}
+	out := map[string][]procs.HookEvent{}
 	for _, e := range events {
 		if e.Hook == "install" && e.Kind == "begin" {
 			out[e.Node] = append(out[e.Node], e)
@@ -76,7 +75,7 @@ func installs(t *testing.T, hooks *testutil.Hooks) map[string][]testutil.HookEve
 
 // requireNoOverlap checks that at most max installs ran at once (I3), from
 // the journal's wall times.
-func requireNoOverlap(t *testing.T, hooks *testutil.Hooks, max int) {
+func requireNoOverlap(t *testing.T, hooks *procs.Hooks, max int) {
 	t.Helper()
 	events, err := hooks.Journal()
 	require.NoError(t, err)
@@ -110,21 +109,21 @@ func requireNoOverlap(t *testing.T, hooks *testutil.Hooks, max int) {
 
 // requireNoLeaderInstall checks I4: no install began on the node that was
 // leader at that moment, from the agents' leadership log.
-func requireNoLeaderInstall(t *testing.T, c *testutil.Cluster, hooks *testutil.Hooks) {
+func requireNoLeaderInstall(t *testing.T, c *procs.Cluster, hooks *procs.Hooks) {
 	t.Helper()
 	tenures, err := c.Tenures()
 	require.NoError(t, err)
 	require.NotEmpty(t, tenures, "the agents logged no leadership")
 	for node, evs := range installs(t, hooks) {
 		for _, e := range evs {
-			require.False(t, testutil.LeaderAt(tenures, node, e.At),
+			require.False(t, procs.LeaderAt(tenures, node, e.At),
 				"install began on %s at %s while it was the leader", node, e.At.Format(time.RFC3339Nano))
 		}
 	}
 }
 
 // startUpgrade starts a transaction through a's API and returns its id.
-func startUpgrade(t *testing.T, a *testutil.Agent, req rpc.StartRequest) string {
+func startUpgrade(t *testing.T, a *procs.Agent, req api.StartRequest) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -136,7 +135,7 @@ func startUpgrade(t *testing.T, a *testutil.Agent, req rpc.StartRequest) string 
 
 // requireInstalledOnce checks that every node ran install exactly once and
 // ended at version.
-func requireInstalledOnce(t *testing.T, c *testutil.Cluster, hooks *testutil.Hooks, version string) {
+func requireInstalledOnce(t *testing.T, c *procs.Cluster, hooks *procs.Hooks, version string) {
 	t.Helper()
 	ins := installs(t, hooks)
 	for _, a := range c.Agents {

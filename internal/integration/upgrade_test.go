@@ -7,20 +7,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/internal/testutil"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/jepsen/procs"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
 
 func TestFiveNodeUpgradeByID(t *testing.T) {
 	c, hooks := upgradeCluster(t, 5)
-	id := startUpgrade(t, c.Agent("n3"), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id", MaxParallel: "1"})
-	txn := waitTxn(t, c, id, 2*time.Minute, fsm.TxnDone)
+	id := startUpgrade(t, c.Agent("n3"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id", MaxParallel: "1"})
+	txn := waitTxn(t, c, id, 2*time.Minute, api.TxnDone)
 
 	require.Equal(t, []string{"n1", "n2", "n3", "n4", "n5"}, stepNodes(txn))
 	for _, s := range txn.Steps {
-		require.Equal(t, fsm.StepDone, s.State)
+		require.Equal(t, api.StepDone, s.State)
 		require.Equal(t, uint64(1), s.Attempt)
 		require.Equal(t, "1.0.0", s.FromVersion)
 	}
@@ -34,27 +33,27 @@ func TestFiveNodeUpgradeByID(t *testing.T) {
 	// The event stream tells the same story, with Raft indexes, once n4
 	// has applied everything (the transaction may be done elsewhere first).
 	ctx := context.Background()
-	var evs rpc.Events
-	testutil.Eventually(t, 30*time.Second, func() error {
+	var evs api.Events
+	procs.Eventually(t, 30*time.Second, func() error {
 		var err error
 		evs, err = c.Agent("n4").Client().Events(ctx, 0, time.Second)
 		if err != nil {
 			return err
 		}
-		count := map[string]int{}
+		count := map[api.EventType]int{}
 		var lastIndex uint64
 		for _, e := range evs.Events {
 			if e.Txn == id {
 				count[e.Type]++
 			}
-			if e.Type != rpc.EventLeadershipGained && e.Type != rpc.EventLeadershipLost {
+			if e.Type != api.EventLeadershipGained && e.Type != api.EventLeadershipLost {
 				if e.Index <= lastIndex {
 					t.Fatalf("applied events out of index order: %d after %d", e.Index, lastIndex)
 				}
 				lastIndex = e.Index
 			}
 		}
-		want := map[string]int{"txn.start": 1, "step.begin": 5, "step.complete": 5, "txn.finalize": 1}
+		want := map[api.EventType]int{"txn.start": 1, "step.begin": 5, "step.complete": 5, "txn.finalize": 1}
 		for typ, n := range want {
 			if count[typ] != n {
 				return fmt.Errorf("n4 has %d %s events, want %d", count[typ], typ, n)
@@ -70,7 +69,7 @@ func TestFiveNodeUpgradeByID(t *testing.T) {
 	require.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
 }
 
-func stepNodes(txn rpc.Txn) []string {
+func stepNodes(txn api.Txn) []string {
 	var out []string
 	for _, s := range txn.Steps {
 		out = append(out, s.Node)
@@ -79,13 +78,13 @@ func stepNodes(txn rpc.Txn) []string {
 }
 
 // runningStep waits until some step of txn runs and returns it.
-func runningStep(t *testing.T, c *testutil.Cluster, id string) fsm.Step {
+func runningStep(t *testing.T, c *procs.Cluster, id string) api.Step {
 	t.Helper()
-	var step fsm.Step
-	testutil.Eventually(t, time.Minute, func() error {
-		txn := waitTxn(t, c, id, 30*time.Second, fsm.TxnRunning)
+	var step api.Step
+	procs.Eventually(t, time.Minute, func() error {
+		txn := waitTxn(t, c, id, 30*time.Second, api.TxnRunning)
 		for _, s := range txn.Steps {
-			if s.State == fsm.StepRunning {
+			if s.State == api.StepRunning {
 				step = s
 				return nil
 			}
@@ -101,10 +100,10 @@ type errorString string
 
 func (e errorString) Error() string { return string(e) }
 
-func currentLeader(t *testing.T, c *testutil.Cluster) *testutil.Agent {
+func currentLeader(t *testing.T, c *procs.Cluster) *procs.Agent {
 	t.Helper()
-	var leader *testutil.Agent
-	testutil.Eventually(t, 30*time.Second, func() error {
+	var leader *procs.Agent
+	procs.Eventually(t, 30*time.Second, func() error {
 		for _, a := range c.Agents {
 			if a.Exited() {
 				continue
@@ -122,7 +121,7 @@ func currentLeader(t *testing.T, c *testutil.Cluster) *testutil.Agent {
 func TestLeaderKilledMidStepResumesOnNewLeader(t *testing.T) {
 	c, hooks := upgradeCluster(t, 5)
 	require.NoError(t, hooks.Set("install-sleep", "1.5"))
-	id := startUpgrade(t, c.Agent("n2"), rpc.StartRequest{TargetVersion: "2.0.0"})
+	id := startUpgrade(t, c.Agent("n2"), api.StartRequest{TargetVersion: "2.0.0"})
 
 	// Wait for a step to run on a node that is not the leader, then kill
 	// the leader with SIGKILL.
@@ -135,7 +134,7 @@ func TestLeaderKilledMidStepResumesOnNewLeader(t *testing.T) {
 	// The survivors go on; the killed node comes back for its own step.
 	time.Sleep(500 * time.Millisecond)
 	leader.Restart()
-	waitTxn(t, c, id, 3*time.Minute, fsm.TxnDone)
+	waitTxn(t, c, id, 3*time.Minute, api.TxnDone)
 	requireInstalledOnce(t, c, hooks, "2.0.0")
 	requireNoOverlap(t, hooks, 1)
 	requireNoLeaderInstall(t, c, hooks)
@@ -144,12 +143,12 @@ func TestLeaderKilledMidStepResumesOnNewLeader(t *testing.T) {
 func TestAgentKilledDuringItsStepResumes(t *testing.T) {
 	c, hooks := upgradeCluster(t, 3)
 	require.NoError(t, hooks.Set("install-sleep", "2"))
-	id := startUpgrade(t, c.Agent("n1"), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
+	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
 
 	step := runningStep(t, c, id)
 	victim := c.Agent(step.Node)
 	// Let the install begin, then kill the agent (its hook keeps running).
-	testutil.Eventually(t, 30*time.Second, func() error {
+	procs.Eventually(t, 30*time.Second, func() error {
 		if len(installs(t, hooks)[victim.ID]) == 0 {
 			return errorString("install not begun yet")
 		}
@@ -159,15 +158,15 @@ func TestAgentKilledDuringItsStepResumes(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	victim.Restart()
 
-	txn := waitTxn(t, c, id, 3*time.Minute, fsm.TxnDone)
+	txn := waitTxn(t, c, id, 3*time.Minute, api.TxnDone)
 	require.Equal(t, uint64(1), txn.Step(victim.ID).Attempt, "the step resumed within its attempt")
 	requireInstalledOnce(t, c, hooks, "2.0.0")
 	requireNoLeaderInstall(t, c, hooks)
 
 	// The restarted agent registers again once its step is over; the
 	// catalogue must still say what the node runs.
-	testutil.Eventually(t, time.Minute, func() error {
-		if n := strings.Count(testutil.Tail(victim.LogPath, 10000), "registered in the catalogue"); n < 2 {
+	procs.Eventually(t, time.Minute, func() error {
+		if n := strings.Count(procs.Tail(victim.LogPath, 10000), "registered in the catalogue"); n < 2 {
 			return fmt.Errorf("%s registered %d times, want a registration after its restart", victim.ID, n)
 		}
 		return nil
@@ -180,18 +179,18 @@ func TestAgentKilledDuringItsStepResumes(t *testing.T) {
 func TestFailingInstallHaltsThenRetrySucceeds(t *testing.T) {
 	c, hooks := upgradeCluster(t, 3)
 	require.NoError(t, hooks.Set("fail-install-n2", ""))
-	id := startUpgrade(t, c.Agent("n1"), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first", OnFailure: "halt"})
+	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first", OnFailure: "halt"})
 
-	txn := waitTxn(t, c, id, time.Minute, fsm.TxnFailed)
-	require.Equal(t, fsm.StepFailed, txn.Step("n2").State)
+	txn := waitTxn(t, c, id, time.Minute, api.TxnFailed)
+	require.Equal(t, api.StepFailed, txn.Step("n2").State)
 	require.Contains(t, txn.Step("n2").Error, "install exited 3")
 	require.Contains(t, txn.Reason, "n2")
-	require.Equal(t, fsm.StepPending, txn.Step("n3").State, "halt: nothing after the failure began")
+	require.Equal(t, api.StepPending, txn.Step("n3").State, "halt: nothing after the failure began")
 
 	require.NoError(t, hooks.Clear("fail-install-n2"))
 	res := c.Agent("n3").CLI("upgrade", "retry", id)
 	require.Equal(t, 0, res.Code, res.Stderr)
-	txn = waitTxn(t, c, id, 2*time.Minute, fsm.TxnDone)
+	txn = waitTxn(t, c, id, 2*time.Minute, api.TxnDone)
 	require.Equal(t, uint64(2), txn.Step("n2").Attempt)
 	ins := installs(t, hooks)
 	require.Len(t, ins["n2"], 2, "one install per attempt")
@@ -203,9 +202,9 @@ func TestFailingInstallHaltsThenRetrySucceeds(t *testing.T) {
 func TestFailingInstallRollsBack(t *testing.T) {
 	c, hooks := upgradeCluster(t, 3)
 	require.NoError(t, hooks.Set("fail-install-n3", ""))
-	id := startUpgrade(t, c.Agent("n1"), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id", OnFailure: "rollback"})
+	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id", OnFailure: "rollback"})
 
-	txn := waitTxn(t, c, id, 2*time.Minute, fsm.TxnAborted)
+	txn := waitTxn(t, c, id, 2*time.Minute, api.TxnAborted)
 	require.Contains(t, txn.Reason, "n3")
 	events, err := hooks.Journal()
 	require.NoError(t, err)
@@ -219,7 +218,7 @@ func TestFailingInstallRollsBack(t *testing.T) {
 	require.Equal(t, []string{"n3", "n2", "n1"}, rollbacks, "roll back the failed step, then the upgraded ones, newest first")
 	for _, a := range c.Agents {
 		require.Equal(t, "1.0.0", hooks.Version(a.ID))
-		require.Equal(t, fsm.StepRolledBack, txn.Step(a.ID).State)
+		require.Equal(t, api.StepRolledBack, txn.Step(a.ID).State)
 	}
 	requireNoLeaderInstall(t, c, hooks)
 }
@@ -227,15 +226,15 @@ func TestFailingInstallRollsBack(t *testing.T) {
 func TestAbortStopsNewSteps(t *testing.T) {
 	c, hooks := upgradeCluster(t, 3)
 	require.NoError(t, hooks.Set("install-sleep", "1.5"))
-	id := startUpgrade(t, c.Agent("n1"), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
+	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
 	runningStep(t, c, id)
 
 	res := c.Agent("n2").CLI("upgrade", "abort")
 	require.Equal(t, 0, res.Code, res.Stderr)
 	abortedAt := time.Now()
-	txn := waitTxn(t, c, id, time.Minute, fsm.TxnAborted)
-	require.Equal(t, 1, txn.Count(fsm.StepDone), "the running step finished; nothing else began")
-	require.Equal(t, 2, txn.Count(fsm.StepPending))
+	txn := waitTxn(t, c, id, time.Minute, api.TxnAborted)
+	require.Equal(t, 1, txn.Count(api.StepDone), "the running step finished; nothing else began")
+	require.Equal(t, 2, txn.Count(api.StepPending))
 	// I8: no install began after the abort was committed.
 	for node, evs := range installs(t, hooks) {
 		for _, e := range evs {
@@ -251,23 +250,23 @@ func TestUpgradeBadInputChangesNothing(t *testing.T) {
 	c, hooks := upgradeCluster(t, 3)
 	a := c.Agent("n2")
 	ctx := context.Background()
-	before, _, err := a.Client().Members(ctx, rpc.Wait{})
+	before, _, err := a.Client().Members(ctx, api.Wait{})
 	require.NoError(t, err)
 
 	for _, tc := range []struct {
-		req rpc.StartRequest
+		req api.StartRequest
 		msg string
 	}{
-		{rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "zigzag"}, `unknown strategy "zigzag"`},
-		{rpc.StartRequest{TargetVersion: "two"}, `version "two"`},
-		{rpc.StartRequest{TargetVersion: "2.0.0", MaxParallel: "0"}, `max-parallel "0"`},
-		{rpc.StartRequest{TargetVersion: "2.0.0", OnFailure: "pray"}, `on-failure "pray"`},
-		{rpc.StartRequest{TargetVersion: "2.0.0", ArtifactURL: "file:///nowhere"}, "go together"},
-		{rpc.StartRequest{TargetVersion: "2.0.0", ArtifactURL: "file:///x", ArtifactSHA256: "abc"}, `sha256 "abc"`},
-		{rpc.StartRequest{TargetVersion: "2.0.0", StepTimeout: "soon"}, `step-timeout "soon"`},
+		{api.StartRequest{TargetVersion: "2.0.0", Strategy: "zigzag"}, `unknown strategy "zigzag"`},
+		{api.StartRequest{TargetVersion: "two"}, `version "two"`},
+		{api.StartRequest{TargetVersion: "2.0.0", MaxParallel: "0"}, `max-parallel "0"`},
+		{api.StartRequest{TargetVersion: "2.0.0", OnFailure: "pray"}, `on-failure "pray"`},
+		{api.StartRequest{TargetVersion: "2.0.0", ArtifactURL: "file:///nowhere"}, "go together"},
+		{api.StartRequest{TargetVersion: "2.0.0", ArtifactURL: "file:///x", ArtifactSHA256: "abc"}, `sha256 "abc"`},
+		{api.StartRequest{TargetVersion: "2.0.0", StepTimeout: "soon"}, `step-timeout "soon"`},
 	} {
 		_, err := a.Client().StartUpgrade(ctx, tc.req)
-		require.ErrorIs(t, err, fsm.ErrInvalid, tc.msg)
+		require.ErrorIs(t, err, api.ErrInvalid, tc.msg)
 		require.Contains(t, err.Error(), tc.msg)
 	}
 	list, err := a.Client().Upgrades(ctx)
@@ -276,18 +275,18 @@ func TestUpgradeBadInputChangesNothing(t *testing.T) {
 
 	// A second start while one is active is a conflict (409).
 	require.NoError(t, hooks.Set("install-sleep", "1"))
-	id := startUpgrade(t, a, rpc.StartRequest{TargetVersion: "2.0.0"})
-	_, err = a.Client().StartUpgrade(ctx, rpc.StartRequest{TargetVersion: "3.0.0"})
-	var apiErr *rpc.APIError
+	id := startUpgrade(t, a, api.StartRequest{TargetVersion: "2.0.0"})
+	_, err = a.Client().StartUpgrade(ctx, api.StartRequest{TargetVersion: "3.0.0"})
+	var apiErr *api.APIError
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, 409, apiErr.Status)
 	require.Contains(t, err.Error(), "already running")
 	list, err = a.Client().Upgrades(ctx)
 	require.NoError(t, err)
 	require.Len(t, list, 1)
-	waitTxn(t, c, id, 2*time.Minute, fsm.TxnDone)
+	waitTxn(t, c, id, 2*time.Minute, api.TxnDone)
 
-	after, _, err := a.Client().Members(ctx, rpc.Wait{})
+	after, _, err := a.Client().Members(ctx, api.Wait{})
 	require.NoError(t, err)
 	require.Len(t, after, len(before))
 }
@@ -297,11 +296,11 @@ func TestArtifactDigestMismatchNeverInstalls(t *testing.T) {
 	artifact := c.Root + "/artifact.tar"
 	require.NoError(t, writeFile(artifact, "the new build"))
 	wrong := "0000000000000000000000000000000000000000000000000000000000000000"
-	id := startUpgrade(t, c.Agent("n1"), rpc.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first",
+	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first",
 		ArtifactURL: "file://" + artifact, ArtifactSHA256: wrong})
-	txn := waitTxn(t, c, id, time.Minute, fsm.TxnFailed)
+	txn := waitTxn(t, c, id, time.Minute, api.TxnFailed)
 	failed := txn.Steps[0]
-	require.Equal(t, fsm.StepFailed, failed.State)
+	require.Equal(t, api.StepFailed, failed.State)
 	require.Contains(t, failed.Error, wrong)
 	require.Empty(t, installs(t, hooks), "install never ran with a bad artifact")
 	for _, a := range c.Agents {

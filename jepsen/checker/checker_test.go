@@ -4,9 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/internal/testutil"
 	"github.com/baton-upgrade/baton/jepsen/history"
+	"github.com/baton-upgrade/baton/jepsen/procs"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
 
@@ -38,7 +38,7 @@ func requireCaught(t *testing.T, check func(Input) Result, in Input, txn string,
 func TestOneActive(t *testing.T) {
 	t.Run("second start while one is active", func(t *testing.T) {
 		b := goodRun()
-		b.cmd(1600, fsm.CmdTxnStart, "t2", "", 0)
+		b.cmd(1600, api.EventTxnStart, "t2", "", 0)
 		requireCaught(t, CheckOneActive, b.in, "t2")
 	})
 	t.Run("a list shows two active", func(t *testing.T) {
@@ -50,7 +50,7 @@ func TestOneActive(t *testing.T) {
 	})
 	t.Run("resume accepted while running", func(t *testing.T) {
 		b := goodRun()
-		b.cmd(700, fsm.CmdTxnResume, "t1", "", 0)
+		b.cmd(700, api.EventTxnResume, "t1", "", 0)
 		require.Contains(t, requireCaught(t, CheckOneActive, b.in, "t1").What, "running")
 	})
 }
@@ -63,15 +63,15 @@ func TestOnce(t *testing.T) {
 	})
 	t.Run("stale notice accepted", func(t *testing.T) {
 		b := goodRun()
-		b.cmd(1100, fsm.CmdStepFail, "t1", "n3", 0)
+		b.cmd(1100, api.EventStepFail, "t1", "n3", 0)
 		requireCaught(t, CheckOnce, b.in, "t1", "n3")
 	})
 	t.Run("step completed in two attempts", func(t *testing.T) {
 		b := goodRun()
 		b.in.Commands = b.in.Commands[:len(b.in.Commands)-1] // drop finalize
-		b.in.Final[0].State = fsm.TxnFinalizing
-		b.cmd(3600, fsm.CmdStepBegin, "t1", "n1", 2)
-		b.cmd(3700, fsm.CmdStepComplete, "t1", "n1", 2)
+		b.in.Final[0].State = api.TxnFinalizing
+		b.cmd(3600, api.EventStepBegin, "t1", "n1", 2)
+		b.cmd(3700, api.EventStepComplete, "t1", "n1", 2)
 		require.Contains(t, requireCaught(t, CheckOnce, b.in, "t1", "n1").What, "completed twice")
 	})
 }
@@ -93,7 +93,7 @@ func TestMaxParallel(t *testing.T) {
 	})
 	t.Run("the log begins beyond max-parallel", func(t *testing.T) {
 		b := goodRun()
-		b.cmd(1050, fsm.CmdStepBegin, "t1", "n1", 1)
+		b.cmd(1050, api.EventStepBegin, "t1", "n1", 1)
 		requireCaught(t, CheckMaxParallel, b.in, "t1", "n1")
 	})
 }
@@ -112,7 +112,7 @@ func TestNoticesKept(t *testing.T) {
 	})
 	t.Run("committed done, lost from the final state", func(t *testing.T) {
 		b := goodRun()
-		b.in.Final[0].Steps[0].State = fsm.StepRunning
+		b.in.Final[0].Steps[0].State = api.StepRunning
 		requireCaught(t, CheckNoticesKept, b.in, "t1", "n2")
 	})
 }
@@ -120,15 +120,15 @@ func TestNoticesKept(t *testing.T) {
 func TestNoticesKeptAfterRollback(t *testing.T) {
 	b := goodRun()
 	b.in.Commands = b.in.Commands[:len(b.in.Commands)-1] // no finalize: aborted with a rollback
-	b.cmd(3600, fsm.CmdTxnAbort, "t1", "", 0, rollback)
-	b.cmd(3700, fsm.CmdStepBegin, "t1", "n1", 2, rollback)
-	b.cmd(3800, fsm.CmdStepComplete, "t1", "n1", 2)
+	b.cmd(3600, api.EventTxnAbort, "t1", "", 0, rollback)
+	b.cmd(3700, api.EventStepBegin, "t1", "n1", 2, rollback)
+	b.cmd(3800, api.EventStepComplete, "t1", "n1", 2)
 	b.in.Acks = append(b.in.Acks, NoticeAck{Node: "n1", Txn: "t1", Attempt: 2, State: "done", At: b.at(3810)})
-	b.in.Final[0].State = fsm.TxnAborted
-	b.in.Final[0].Steps[2] = fsm.Step{Node: "n1", State: fsm.StepRolledBack, Attempt: 2}
+	b.in.Final[0].State = api.TxnAborted
+	b.in.Final[0].Steps[2] = api.Step{Node: "n1", State: api.StepRolledBack, Attempt: 2}
 	r := CheckNoticesKept(b.in)
 	require.Equal(t, Pass, r.Status, "%v", r.Violation)
-	b.in.Final[0].Steps[2].State = fsm.StepDone
+	b.in.Final[0].Steps[2].State = api.StepDone
 	requireCaught(t, CheckNoticesKept, b.in, "t1", "n1")
 }
 
@@ -158,7 +158,7 @@ func TestProtocol(t *testing.T) {
 func TestSettled(t *testing.T) {
 	t.Run("still failed at the end", func(t *testing.T) {
 		b := goodRun()
-		b.in.Final[0].State = fsm.TxnFailed
+		b.in.Final[0].State = api.TxnFailed
 		requireCaught(t, CheckSettled, b.in, "t1")
 	})
 	t.Run("ended beyond the bound", func(t *testing.T) {
@@ -172,15 +172,15 @@ func TestNoBeginAfterAbort(t *testing.T) {
 	t.Run("begin after a committed abort", func(t *testing.T) {
 		b := goodRun()
 		b.in.Commands = b.in.Commands[:3] // start, begin n2, complete n2
-		b.cmd(600, fsm.CmdTxnAbort, "t1", "", 0)
-		b.cmd(700, fsm.CmdStepBegin, "t1", "n3", 1)
+		b.cmd(600, api.EventTxnAbort, "t1", "", 0)
+		b.cmd(700, api.EventStepBegin, "t1", "n3", 1)
 		requireCaught(t, CheckNoBeginAfterAbort, b.in, "t1", "n3")
 	})
 	t.Run("a rollback after an abort is fine, an install is not", func(t *testing.T) {
 		b := goodRun()
 		b.in.Commands = b.in.Commands[:3]
-		b.cmd(600, fsm.CmdTxnAbort, "t1", "", 0, func(e *history.Event) { e.Rollback = true })
-		b.cmd(700, fsm.CmdStepBegin, "t1", "n2", 2, rollback)
+		b.cmd(600, api.EventTxnAbort, "t1", "", 0, func(e *history.Event) { e.Rollback = true })
+		b.cmd(700, api.EventStepBegin, "t1", "n2", 2, rollback)
 		b.in.Hooks = b.in.Hooks[:2]
 		require.Equal(t, Pass, CheckNoBeginAfterAbort(b.in).Status)
 		b.install(720, 800, "n2", "t1", 2)
@@ -207,8 +207,19 @@ func TestLinearizable(t *testing.T) {
 	})
 	t.Run("refusal that the state does not explain", func(t *testing.T) {
 		b := goodRun()
+		b.op("api-1", history.KindPause, 700, 720, history.Fail, txnArg("t1"), status(409), code(api.CodeConflict))
+		requireCaught(t, CheckLinearizable, b.in, "t1")
+	})
+	t.Run("refusal recorded before error codes", func(t *testing.T) {
+		b := goodRun()
 		b.op("api-1", history.KindPause, 700, 720, history.Fail, txnArg("t1"), status(409))
 		requireCaught(t, CheckLinearizable, b.in, "t1")
+	})
+	t.Run("a stale refusal says nothing of the transaction's state", func(t *testing.T) {
+		b := goodRun()
+		b.op("api-1", history.KindPause, 700, 720, history.Fail, txnArg("t1"), status(409), code(api.CodeStale))
+		r := CheckLinearizable(b.in)
+		require.Equal(t, Pass, r.Status, "%v %s", r.Violation, r.Note)
 	})
 	t.Run("reads out of real-time order", func(t *testing.T) {
 		b := goodRun()
@@ -230,11 +241,11 @@ func TestLinearizable(t *testing.T) {
 	t.Run("acknowledged writes are matched by earliest return", func(t *testing.T) {
 		b := goodRun()
 		b.in.Commands = b.in.Commands[:len(b.in.Commands)-1] // no finalize: two aborts instead
-		b.in.Final[0].State = fsm.TxnAborted
+		b.in.Final[0].State = api.TxnAborted
 		b.in.Ops = b.in.Ops[:3]
-		b.cmd(3600, fsm.CmdTxnAbort, "t1", "", 0)
-		b.cmd(3700, fsm.CmdTxnAbort, "t1", "", 0)
-		b.cmd(3800, fsm.CmdTxnFinish, "t1", "", 0)
+		b.cmd(3600, api.EventTxnAbort, "t1", "", 0)
+		b.cmd(3700, api.EventTxnAbort, "t1", "", 0)
+		b.cmd(3800, api.EventTxnFinish, "t1", "", 0)
 		// The long call would take the first abort if served first; the
 		// short one has only that abort in its call.
 		b.op("api-1", history.KindAbort, 3550, 3750, history.OK, txnArg("t1"), result("t1", "aborting"))
@@ -259,5 +270,5 @@ func TestInstallRunsEndAtTheNextHookWithoutAnEnd(t *testing.T) {
 	require.Len(t, runs, 1)
 	require.Equal(t, b.at(500), runs[0].Ended)
 	require.True(t, runs[0].EndUnknown)
-	_ = testutil.HookEvent{}
+	_ = procs.HookEvent{}
 }

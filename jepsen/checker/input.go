@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
 	"github.com/baton-upgrade/baton/jepsen/history"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/jepsen/procs"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // Input is everything a run left behind for the checkers.
@@ -20,14 +20,14 @@ type Input struct {
 	Commands []history.Event
 	// Tenures are the spans during which each agent believed it led, from
 	// the agents' logs.
-	Tenures []testutil.Tenure
+	Tenures []procs.Tenure
 	// Hooks is the hook journal: what each hook did and when.
-	Hooks []testutil.HookEvent
+	Hooks []procs.HookEvent
 	// Acks are the completion notices the leader acknowledged to a node,
 	// from the nodes' logs.
 	Acks []NoticeAck
 	// Final is every transaction as a consistent read showed it at the end.
-	Final []rpc.Txn
+	Final []api.Txn
 	// Launches are the agent starts, with the build each ran.
 	Launches []history.Launch
 	// InitialProtocol is the cluster's active protocol version at start.
@@ -47,11 +47,11 @@ type Input struct {
 
 // NoticeAck is a completion notice a node saw acknowledged.
 type NoticeAck struct {
-	Node    string    `json:"node"`
-	Txn     string    `json:"txn"`
-	Attempt uint64    `json:"attempt"`
-	State   string    `json:"state"`
-	At      time.Time `json:"at"`
+	Node    string        `json:"node"`
+	Txn     string        `json:"txn"`
+	Attempt uint64        `json:"attempt"`
+	State   api.StepState `json:"state"`
+	At      time.Time     `json:"at"`
 }
 
 // Status is a checker's verdict.
@@ -139,8 +139,8 @@ func verdict(checked int, v *Violation) Result {
 }
 
 // finalTxns indexes the final transactions by id.
-func finalTxns(in Input) map[string]rpc.Txn {
-	out := make(map[string]rpc.Txn, len(in.Final))
+func finalTxns(in Input) map[string]api.Txn {
+	out := make(map[string]api.Txn, len(in.Final))
 	for _, t := range in.Final {
 		out[t.ID] = t
 	}
@@ -159,7 +159,7 @@ type installRun struct {
 }
 
 func installRuns(in Input) []installRun {
-	hooks := append([]testutil.HookEvent(nil), in.Hooks...)
+	hooks := append([]procs.HookEvent(nil), in.Hooks...)
 	sort.SliceStable(hooks, func(i, j int) bool { return hooks[i].At.Before(hooks[j].At) })
 	var runs []installRun
 	for i, h := range hooks {

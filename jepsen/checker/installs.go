@@ -5,7 +5,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 )
 
 // CheckOnce checks I2: the hook journal never shows an attempt's install
@@ -17,7 +17,7 @@ func CheckOnce(in Input) Result {
 	if v := r.found["I2"]; v != nil {
 		return verdict(checked, v)
 	}
-	seen := map[string]testutil.HookEvent{}
+	seen := map[string]procs.HookEvent{}
 	for _, h := range in.Hooks {
 		if h.Hook != "install" || h.Kind != "begin" {
 			continue
@@ -102,7 +102,7 @@ func CheckNoLeaderInstall(in Input) Result {
 	checked := 0
 	for _, run := range installRuns(in) {
 		checked++
-		if testutil.LeaderAt(in.Tenures, run.Node, run.Began) {
+		if procs.LeaderAt(in.Tenures, run.Node, run.Began) {
 			return verdict(checked, &Violation{At: run.Began, Txn: run.Txn, Nodes: []string{run.Node},
 				What: fmt.Sprintf("install of attempt %d began while %s was the leader", run.Attempt, run.Node)})
 		}

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
-	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/jepsen/history"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // The linearizability model is the transaction state machine at a coarse
@@ -50,9 +50,9 @@ type linInput struct {
 
 type linOutput struct {
 	found  bool
-	state  string
-	active string            // linReadActive: the active transaction's id
-	list   map[string]string // linList: id -> state
+	state  api.TxnState
+	active string                  // linReadActive: the active transaction's id
+	list   map[string]api.TxnState // linList: id -> state
 }
 
 // linView answers what the replayed log says after k writes.
@@ -70,13 +70,13 @@ func newLinView(changes []change) *linView {
 }
 
 // state is txn's state after k writes, "" before it started.
-func (v *linView) state(txn string, k int) string {
+func (v *linView) state(txn string, k int) api.TxnState {
 	idx := v.byTxn[txn]
 	i := sort.Search(len(idx), func(i int) bool { return idx[i] >= k }) - 1
 	if i < 0 {
 		return ""
 	}
-	return string(v.changes[idx[i]].state)
+	return v.changes[idx[i]].state
 }
 
 // active is the active transaction after k writes.
@@ -115,7 +115,7 @@ func (v *linView) matches(k int, in linInput, out linOutput) bool {
 		return a == out.active && v.state(a, k) == out.state
 	case linList:
 		for _, id := range v.started(k) {
-			if _, ok := out.list[id]; !ok && len(out.list) < fsm.MaxHistory {
+			if _, ok := out.list[id]; !ok && len(out.list) < api.MaxHistory {
 				return false
 			}
 		}
@@ -133,18 +133,18 @@ func (v *linView) matches(k int, in linInput, out linOutput) bool {
 
 // refusalFits reports whether the state machine would refuse action with a
 // conflict when the transaction is in state st and active is active.
-func refusalFits(action, st, active string) bool {
+func refusalFits(action string, st api.TxnState, active string) bool {
 	switch action {
 	case history.KindStart:
 		return active != ""
 	case history.KindPause:
-		return st != string(fsm.TxnRunning)
+		return st != api.TxnRunning
 	case history.KindResume:
-		return st != string(fsm.TxnPaused)
+		return st != api.TxnPaused
 	case history.KindRetry:
-		return st != string(fsm.TxnFailed)
+		return st != api.TxnFailed
 	case history.KindAbort:
-		return st == string(fsm.TxnDone) || st == string(fsm.TxnAborted)
+		return st.Terminal()
 	}
 	return false
 }
@@ -190,9 +190,9 @@ func (v *linView) model() porcupine.Model {
 	}
 }
 
-var clientCommand = map[string]fsm.CommandType{
-	history.KindStart: fsm.CmdTxnStart, history.KindPause: fsm.CmdTxnPause, history.KindResume: fsm.CmdTxnResume,
-	history.KindRetry: fsm.CmdTxnRetry, history.KindAbort: fsm.CmdTxnAbort,
+var clientCommand = map[string]api.EventType{
+	history.KindStart: api.EventTxnStart, history.KindPause: api.EventTxnPause, history.KindResume: api.EventTxnResume,
+	history.KindRetry: api.EventTxnRetry, history.KindAbort: api.EventTxnAbort,
 }
 
 // CheckLinearizable checks that every acknowledged write is in the log and
@@ -237,7 +237,7 @@ func matchAcknowledged(in Input, byIndex map[uint64]int, windows [][2]time.Time)
 		var match *history.Event
 		for i := range in.Commands {
 			e := &in.Commands[i]
-			if fsm.CommandType(e.Type) == typ && e.Txn == txn && !claimed[e.Index] &&
+			if e.Type == typ && e.Txn == txn && !claimed[e.Index] &&
 				!e.Time.Before(op.Invoke) && !e.Time.After(op.Complete) && (match == nil || e.Time.Before(match.Time)) {
 				match = e
 			}
@@ -289,7 +289,8 @@ func linOperations(in Input, view *linView, windows [][2]time.Time) ([]porcupine
 }
 
 // linOf maps a client operation to the model, when it takes part: a
-// consistent read that got an answer, or an API write refused with 409.
+// consistent read that got an answer, or an API write refused because of
+// the transaction's state (a conflict).
 func linOf(op history.Op) (linInput, linOutput, bool) {
 	switch {
 	case op.Kind == history.KindRead && op.Consistent && (op.Type == history.OK || op.Status == 404):
@@ -298,12 +299,12 @@ func linOf(op history.Op) (linInput, linOutput, bool) {
 		r := op.Result()
 		return linInput{kind: linReadActive}, linOutput{found: op.Type == history.OK, active: r.ID, state: r.State}, true
 	case op.Kind == history.KindList && op.Consistent && op.Type == history.OK:
-		list := map[string]string{}
+		list := map[string]api.TxnState{}
 		for _, t := range op.Results {
 			list[t.ID] = t.State
 		}
 		return linInput{kind: linList}, linOutput{list: list}, true
-	case op.IsWrite() && op.Via == history.ViaAPI && op.Type == history.Fail && op.Status == 409:
+	case op.IsWrite() && op.Via == history.ViaAPI && op.Type == history.Fail && refusedByState(op):
 		if op.Kind != history.KindStart && op.Txn == "" {
 			return linInput{}, linOutput{}, false
 		}
@@ -311,6 +312,14 @@ func linOf(op history.Op) (linInput, linOutput, bool) {
 			what: fmt.Sprintf("%s %s refused (409)", op.Kind, short(op.Txn))}, linOutput{}, true
 	}
 	return linInput{}, linOutput{}, false
+}
+
+// refusedByState reports whether a failed write was refused as a conflict
+// with the transaction's state, the refusal the model describes. A stale
+// refusal (409 too) is not one. Histories recorded before error codes have
+// only the status.
+func refusedByState(op history.Op) bool {
+	return op.Code == api.CodeConflict || op.Code == "" && op.Status == 409
 }
 
 func checkPorcupine(in Input, view *linView, ops []porcupine.Operation) Result {

@@ -3,8 +3,7 @@ package checker
 import (
 	"fmt"
 
-	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // CheckNoticesKept checks I5: every completion notice the leader
@@ -16,15 +15,15 @@ func CheckNoticesKept(in Input) Result {
 	committed := map[string]bool{}
 	rollbacks := map[string]bool{} // txn/node/attempt begun as a rollback
 	for _, e := range in.Commands {
-		switch fsm.CommandType(e.Type) {
-		case fsm.CmdStepBegin:
+		switch e.Type {
+		case api.EventStepBegin:
 			if e.Rollback {
 				rollbacks[fmt.Sprintf("%s/%s/%d", e.Txn, e.Node, e.Attempt)] = true
 			}
-		case fsm.CmdStepComplete:
-			committed[fmt.Sprintf("%s/%s/%d/%s", e.Txn, e.Node, e.Attempt, rpc.StepDone)] = true
-		case fsm.CmdStepFail:
-			committed[fmt.Sprintf("%s/%s/%d/%s", e.Txn, e.Node, e.Attempt, rpc.StepFailed)] = true
+		case api.EventStepComplete:
+			committed[fmt.Sprintf("%s/%s/%d/%s", e.Txn, e.Node, e.Attempt, api.StepDone)] = true
+		case api.EventStepFail:
+			committed[fmt.Sprintf("%s/%s/%d/%s", e.Txn, e.Node, e.Attempt, api.StepFailed)] = true
 		}
 	}
 	final := finalTxns(in)
@@ -40,9 +39,9 @@ func CheckNoticesKept(in Input) Result {
 			continue
 		}
 		s := t.Step(a.Node)
-		done := fsm.StepDone
+		done := api.StepDone
 		if rollbacks[fmt.Sprintf("%s/%s/%d", a.Txn, a.Node, a.Attempt)] {
-			done = fsm.StepRolledBack // a rollback's done notice
+			done = api.StepRolledBack // a rollback's done notice
 		}
 		switch {
 		case s == nil:
@@ -51,10 +50,10 @@ func CheckNoticesKept(in Input) Result {
 		case s.Attempt < a.Attempt:
 			return verdict(checked, &Violation{At: a.At, Txn: a.Txn, Nodes: []string{a.Node},
 				What: fmt.Sprintf("acknowledged notice of attempt %d, but the final state is at attempt %d", a.Attempt, s.Attempt)})
-		case s.Attempt == a.Attempt && a.State == rpc.StepDone && s.State != done:
+		case s.Attempt == a.Attempt && a.State == api.StepDone && s.State != done:
 			return verdict(checked, &Violation{At: a.At, Txn: a.Txn, Nodes: []string{a.Node},
 				What: fmt.Sprintf("acknowledged done notice of attempt %d, but the final step is %s", a.Attempt, s.State)})
-		case s.Attempt == a.Attempt && a.State == rpc.StepFailed && s.State != fsm.StepFailed && s.State != fsm.StepPending:
+		case s.Attempt == a.Attempt && a.State == api.StepFailed && s.State != api.StepFailed && s.State != api.StepPending:
 			return verdict(checked, &Violation{At: a.At, Txn: a.Txn, Nodes: []string{a.Node},
 				What: fmt.Sprintf("acknowledged failure of attempt %d, but the final step is %s", a.Attempt, s.State)})
 		}

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/jepsen/history"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // CheckProtocol checks I6: the active protocol version never falls, and it
@@ -17,7 +17,7 @@ func CheckProtocol(in Input) Result {
 	active := max(in.InitialProtocol, 1)
 	checked := 0
 	for _, e := range in.Commands {
-		if fsm.CommandType(e.Type) != fsm.CmdTxnFinalize {
+		if e.Type != api.EventTxnFinalize {
 			continue
 		}
 		checked++

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/jepsen/history"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // replay re-enacts the committed log at the coarse grain the invariants
@@ -28,7 +28,7 @@ type replay struct {
 
 type replayTxn struct {
 	id          string
-	state       fsm.TxnState
+	state       api.TxnState
 	known       bool // the final state describes it (policy, steps)
 	onFailure   string
 	maxParallel int
@@ -39,7 +39,7 @@ type replayTxn struct {
 type replayStep struct {
 	attempt   uint64
 	rollback  bool
-	state     fsm.StepState
+	state     api.StepState
 	completed map[uint64]bool // upgrade attempts that completed
 	begunAt   map[uint64]history.Event
 }
@@ -51,7 +51,7 @@ type change struct {
 	seq    int
 	event  history.Event
 	txn    string
-	state  fsm.TxnState // the transaction's state after the command
+	state  api.TxnState // the transaction's state after the command
 	active string       // the active transaction after the command
 }
 
@@ -83,13 +83,13 @@ func (r *replay) txn(id string) *replayTxn {
 func (t *replayTxn) step(node string) *replayStep {
 	s, ok := t.steps[node]
 	if !ok {
-		s = &replayStep{state: fsm.StepPending, completed: map[uint64]bool{}, begunAt: map[uint64]history.Event{}}
+		s = &replayStep{state: api.StepPending, completed: map[uint64]bool{}, begunAt: map[uint64]history.Event{}}
 		t.steps[node] = s
 	}
 	return s
 }
 
-func (t *replayTxn) count(state fsm.StepState, rollback bool) int {
+func (t *replayTxn) count(state api.StepState, rollback bool) int {
 	n := 0
 	for _, s := range t.steps {
 		if s.state == state && s.rollback == rollback {
@@ -119,51 +119,51 @@ func (r *replay) apply(e history.Event) {
 	t := r.txn(e.Txn)
 	before, activeBefore := t.state, r.active
 	client := false
-	switch fsm.CommandType(e.Type) {
-	case fsm.CmdTxnStart:
+	switch e.Type {
+	case api.EventTxnStart:
 		client = true
 		r.counts["I1"]++
 		if r.active != "" && r.active != t.id {
 			r.violate("I1", e, "transaction %s started while %s was %s", t.id, r.active, r.txns[r.active].state)
 		}
-		t.state, r.active = fsm.TxnRunning, t.id
+		t.state, r.active = api.TxnRunning, t.id
 		r.order = append(r.order, t.id)
-	case fsm.CmdStepBegin:
+	case api.EventStepBegin:
 		r.begin(t, e)
-	case fsm.CmdStepComplete:
+	case api.EventStepComplete:
 		r.complete(t, e)
-	case fsm.CmdStepFail:
+	case api.EventStepFail:
 		r.fail(t, e)
-	case fsm.CmdTxnPause:
+	case api.EventTxnPause:
 		client = true
-		r.expect(t, e, fsm.TxnRunning)
-		t.state = fsm.TxnPaused
-	case fsm.CmdTxnResume:
+		r.expect(t, e, api.TxnRunning)
+		t.state = api.TxnPaused
+	case api.EventTxnResume:
 		client = true
-		r.expect(t, e, fsm.TxnPaused)
-		t.state = fsm.TxnRunning
-	case fsm.CmdTxnRetry:
+		r.expect(t, e, api.TxnPaused)
+		t.state = api.TxnRunning
+	case api.EventTxnRetry:
 		client = true
-		r.expect(t, e, fsm.TxnFailed)
+		r.expect(t, e, api.TxnFailed)
 		for _, s := range t.steps {
-			if s.state == fsm.StepFailed {
-				s.state = fsm.StepPending
+			if s.state == api.StepFailed {
+				s.state = api.StepPending
 			}
 		}
-		t.state = fsm.TxnRunning
-	case fsm.CmdTxnAbort:
+		t.state = api.TxnRunning
+	case api.EventTxnAbort:
 		client = true
 		r.counts["I8"]++
 		if t.state.Terminal() {
 			r.violate("I8", e, "abort accepted for a transaction already %s", t.state)
 		}
-		t.state = fsm.TxnAborting
-	case fsm.CmdTxnFinish:
-		r.expect(t, e, fsm.TxnAborting)
-		t.state = fsm.TxnAborted
-	case fsm.CmdTxnFinalize:
-		r.expect(t, e, fsm.TxnFinalizing)
-		t.state = fsm.TxnDone
+		t.state = api.TxnAborting
+	case api.EventTxnFinish:
+		r.expect(t, e, api.TxnAborting)
+		t.state = api.TxnAborted
+	case api.EventTxnFinalize:
+		r.expect(t, e, api.TxnFinalizing)
+		t.state = api.TxnDone
 		r.protocol = max(r.protocol, e.Protocol)
 	default:
 		return
@@ -178,7 +178,7 @@ func (r *replay) apply(e history.Event) {
 
 // expect reports (under I1, the invariant of the transaction state machine)
 // a command accepted in a state that should have refused it.
-func (r *replay) expect(t *replayTxn, e history.Event, want ...fsm.TxnState) {
+func (r *replay) expect(t *replayTxn, e history.Event, want ...api.TxnState) {
 	for _, w := range want {
 		if t.state == w {
 			return
@@ -194,29 +194,29 @@ func (r *replay) begin(t *replayTxn, e history.Event) {
 		r.violate("I2", e, "attempt %d of %s begun after attempt %d", e.Attempt, e.Node, s.attempt)
 	}
 	if e.Rollback {
-		if t.state != fsm.TxnAborting {
+		if t.state != api.TxnAborting {
 			r.violate("I8", e, "rollback of %s begun while the transaction was %s", e.Node, t.state)
 		}
 	} else {
-		if t.state != fsm.TxnRunning {
+		if t.state != api.TxnRunning {
 			r.violate("I8", e, "step of %s begun while the transaction was %s", e.Node, t.state)
 		}
 		r.counts["I3"]++
-		if t.known && t.count(fsm.StepRunning, false)+1 > t.maxParallel {
+		if t.known && t.count(api.StepRunning, false)+1 > t.maxParallel {
 			r.violate("I3", e, "step of %s begun with %d steps already running (max-parallel %d)",
-				e.Node, t.count(fsm.StepRunning, false), t.maxParallel)
+				e.Node, t.count(api.StepRunning, false), t.maxParallel)
 		}
 	}
-	s.attempt, s.rollback, s.state = e.Attempt, e.Rollback, fsm.StepRunning
+	s.attempt, s.rollback, s.state = e.Attempt, e.Rollback, api.StepRunning
 	s.begunAt[e.Attempt] = e
 }
 
 func (r *replay) complete(t *replayTxn, e history.Event) {
 	s := t.step(e.Node)
 	r.counts["I2"]++
-	final := fsm.StepDone
+	final := api.StepDone
 	if s.rollback {
-		final = fsm.StepRolledBack
+		final = api.StepRolledBack
 	}
 	if e.Attempt != s.attempt {
 		r.violate("I2", e, "stale completion notice accepted: attempt %d of %s, but attempt %d is current", e.Attempt, e.Node, s.attempt)
@@ -225,7 +225,7 @@ func (r *replay) complete(t *replayTxn, e history.Event) {
 	if s.state == final {
 		return // a repeated notice, accepted without effect
 	}
-	if s.state != fsm.StepRunning {
+	if s.state != api.StepRunning {
 		r.violate("I2", e, "completion notice accepted for %s whose step is %s", e.Node, s.state)
 	}
 	if !s.rollback {
@@ -235,9 +235,9 @@ func (r *replay) complete(t *replayTxn, e history.Event) {
 		s.completed[e.Attempt] = true
 	}
 	s.state = final
-	if t.known && !s.rollback && t.count(fsm.StepDone, false) == t.nsteps &&
-		(t.state == fsm.TxnRunning || t.state == fsm.TxnPaused) {
-		t.state = fsm.TxnFinalizing
+	if t.known && !s.rollback && t.count(api.StepDone, false) == t.nsteps &&
+		(t.state == api.TxnRunning || t.state == api.TxnPaused) {
+		t.state = api.TxnFinalizing
 	}
 }
 
@@ -248,16 +248,16 @@ func (r *replay) fail(t *replayTxn, e history.Event) {
 		r.violate("I2", e, "stale failure notice accepted: attempt %d of %s, but attempt %d is current", e.Attempt, e.Node, s.attempt)
 		return
 	}
-	if s.state == fsm.StepFailed {
+	if s.state == api.StepFailed {
 		return
 	}
-	s.state = fsm.StepFailed
+	s.state = api.StepFailed
 	switch {
-	case t.state == fsm.TxnAborting:
-	case t.onFailure == fsm.OnFailureRollback:
-		t.state = fsm.TxnAborting
+	case t.state == api.TxnAborting:
+	case t.onFailure == api.OnFailureRollback:
+		t.state = api.TxnAborting
 	case t.known:
-		t.state = fsm.TxnFailed
+		t.state = api.TxnFailed
 	}
 }
 

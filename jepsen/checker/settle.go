@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // CheckSettled checks I7: once the last fault healed, every transaction
@@ -16,8 +16,8 @@ import (
 func CheckSettled(in Input) Result {
 	ended := map[string]time.Time{}
 	for _, e := range in.Commands {
-		switch fsm.CommandType(e.Type) {
-		case fsm.CmdTxnFinalize, fsm.CmdTxnFinish:
+		switch e.Type {
+		case api.EventTxnFinalize, api.EventTxnFinish:
 			ended[e.Txn] = e.Received
 		}
 	}

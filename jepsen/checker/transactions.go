@@ -3,18 +3,8 @@ package checker
 import (
 	"fmt"
 
-	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/jepsen/history"
 )
-
-// activeState reports whether a transaction in state s is active.
-func activeState(s string) bool {
-	switch fsm.TxnState(s) {
-	case fsm.TxnRunning, fsm.TxnPaused, fsm.TxnFailed, fsm.TxnFinalizing, fsm.TxnAborting:
-		return true
-	}
-	return false
-}
 
 // CheckOneActive checks I1: the committed log never starts a transaction
 // while another is active, nor accepts a command the transaction's state
@@ -33,8 +23,8 @@ func CheckOneActive(in Input) Result {
 		checked++
 		var active []string
 		for _, t := range op.Results {
-			if activeState(t.State) {
-				active = append(active, t.ID+" ("+t.State+")")
+			if t.State.Active() {
+				active = append(active, fmt.Sprintf("%s (%s)", t.ID, t.State))
 			}
 		}
 		if len(active) > 1 {
@@ -44,7 +34,7 @@ func CheckOneActive(in Input) Result {
 	}
 	var active []string
 	for _, t := range in.Final {
-		if activeState(string(t.State)) {
+		if t.State.Active() {
 			active = append(active, t.ID)
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 )
 
 // Build is a baton binary stamped with a version and a protocol range.
@@ -24,8 +24,8 @@ func (c *Cluster) BuildFor(version string) (Build, error) {
 	if c.opts.BinaryUpgrades {
 		k = major(version)
 	}
-	o := testutil.BuildOptions{Version: fmt.Sprintf("%d.0.0", k), ProtocolMin: max(1, k-1), ProtocolMax: k}
-	path, err := testutil.Build(c.buildDir, o)
+	o := procs.BuildOptions{Version: fmt.Sprintf("%d.0.0", k), ProtocolMin: max(1, k-1), ProtocolMax: k}
+	path, err := procs.Build(c.buildDir, o)
 	if err != nil {
 		return Build{}, err
 	}

@@ -13,10 +13,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
 	"github.com/baton-upgrade/baton/jepsen/history"
 	"github.com/baton-upgrade/baton/jepsen/netns"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/jepsen/procs"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // Token is the bearer token every agent of the suite requires for writes.
@@ -47,8 +47,8 @@ type Options struct {
 // Cluster is the suite's running cluster.
 type Cluster struct {
 	opts     Options
-	tc       *testutil.Cluster
-	Hooks    *testutil.Hooks
+	tc       *procs.Cluster
+	Hooks    *procs.Hooks
 	buildDir string
 
 	mu    sync.Mutex
@@ -66,7 +66,7 @@ type Cluster struct {
 // node is the harness's view of one agent.
 type node struct {
 	mu          sync.Mutex // serialises signals, stops and starts of this agent
-	agent       *testutil.Agent
+	agent       *procs.Agent
 	down        bool // killed or stopped by the harness
 	paused      bool
 	incarnation int
@@ -96,9 +96,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.tc = testutil.NewClusterAt(opts.Root, base.Path)
+	c.tc = procs.NewClusterAt(opts.Root, base.Path)
 	c.tc.Token, c.tc.RaftMultiplier = Token, opts.RaftMultiplier
-	if c.Hooks, err = testutil.NewHooks(filepath.Join(opts.Root, "hooks"), "1.0.0"); err != nil {
+	if c.Hooks, err = procs.NewHooks(filepath.Join(opts.Root, "hooks"), "1.0.0"); err != nil {
 		return nil, err
 	}
 	c.Hooks.Timeout = opts.HookTimeout.String()
@@ -110,7 +110,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	c.tc.ConfigFor = c.Hooks.ConfigFor
 	for i := 1; i <= opts.Nodes; i++ {
 		id := fmt.Sprintf("n%d", i)
-		var a *testutil.Agent
+		var a *procs.Agent
 		if opts.Net != nil {
 			ip := opts.Net.IP[id]
 			a = c.tc.AddAt(id, ip+":7071", ip+":7070")
@@ -170,7 +170,7 @@ func (c *Cluster) waitMembers(ctx context.Context, id string, n int) error {
 	var last error
 	for ctx.Err() == nil {
 		rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
-		ms, _, err := c.Client(id).Members(rctx, rpc.Wait{})
+		ms, _, err := c.Client(id).Members(rctx, api.Wait{})
 		rcancel()
 		leaders := 0
 		for _, m := range ms {
@@ -220,8 +220,8 @@ func (c *Cluster) IDs() []string { return append([]string(nil), c.ids...) }
 func (c *Cluster) Addr(id string) string { return c.nodes[id].agent.HTTPAddr }
 
 // Client is an API client of node id.
-func (c *Cluster) Client(id string) *rpc.Client {
-	return rpc.NewClient(c.nodes[id].agent.HTTPAddr, Token)
+func (c *Cluster) Client(id string) *api.Client {
+	return api.NewClient(c.nodes[id].agent.HTTPAddr, Token)
 }
 
 // Bin is the base baton binary, for CLI commands.
@@ -371,7 +371,7 @@ func (c *Cluster) HealNetwork() error {
 // ConsistentRead reads the members from id with ?consistent=true: it
 // succeeds only when a leader serves it after a barrier.
 func (c *Cluster) ConsistentRead(ctx context.Context, id string) error {
-	var out []rpc.Member
+	var out []api.Member
 	_, err := c.Client(id).Do(ctx, http.MethodGet, "/v1/members", url.Values{"consistent": {"true"}}, nil, &out)
 	return err
 }
@@ -457,7 +457,7 @@ func (c *Cluster) watchCrashes(ctx context.Context) {
 			c.mu.Unlock()
 			if !down && n.agent.Exited() && ctx.Err() == nil {
 				code, _ := n.agent.WaitExit(time.Second)
-				crash := Crash{Node: id, At: time.Now(), Code: code, Tail: testutil.Tail(n.agent.LogPath, 15)}
+				crash := Crash{Node: id, At: time.Now(), Code: code, Tail: procs.Tail(n.agent.LogPath, 15)}
 				c.mu.Lock()
 				c.crashes = append(c.crashes, crash)
 				c.mu.Unlock()
@@ -555,7 +555,7 @@ func (c *Cluster) Close() {
 }
 
 // Tenures are the agents' leadership spans from their logs.
-func (c *Cluster) Tenures() ([]testutil.Tenure, error) { return c.tc.Tenures() }
+func (c *Cluster) Tenures() ([]procs.Tenure, error) { return c.tc.Tenures() }
 
 // LogPaths maps each node to its agent's log file.
 func (c *Cluster) LogPaths() map[string]string {

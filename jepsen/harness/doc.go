@@ -8,7 +8,7 @@
 // agent's event stream into the history, and reads the agents' logs for the
 // checkers.
 //
-// It builds on internal/testutil. It never binds anything but loopback or
+// It builds on internal/procs. It never binds anything but loopback or
 // the addresses of the suite's own namespaces, and every loop it runs stops
 // with its context.
 package harness

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/jepsen/checker"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // Acks reads, from every agent's log, the completion notices the leader
@@ -41,11 +42,11 @@ func acksFromLog(id, path string) ([]checker.NoticeAck, error) {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var line struct {
-			Msg     string `json:"@message"`
-			At      string `json:"@timestamp"`
-			Txn     string `json:"txn"`
-			Attempt uint64 `json:"attempt"`
-			State   string `json:"state"`
+			Msg     string        `json:"@message"`
+			At      string        `json:"@timestamp"`
+			Txn     string        `json:"txn"`
+			Attempt uint64        `json:"attempt"`
+			State   api.StepState `json:"state"`
 		}
 		if json.Unmarshal(sc.Bytes(), &line) != nil || line.Msg != "completion notice acknowledged" {
 			continue

@@ -4,21 +4,21 @@ import (
 	"sort"
 	"time"
 
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // Event is one event of an agent's stream (/v1/events), with when the suite
 // received it. For a committed command, Time is the leader's clock when it
 // proposed the command, so the command committed between Time and Received.
 type Event struct {
-	rpc.Event
+	api.Event
 	Received time.Time `json:"received"`
 }
 
 // IsCommand reports whether the event is an applied command rather than a
 // change of the agent's leadership.
 func (e Event) IsCommand() bool {
-	return e.Type != rpc.EventLeadershipGained && e.Type != rpc.EventLeadershipLost
+	return e.Type.IsCommand()
 }
 
 // Commands merges the applied commands seen by every agent into the log

@@ -4,17 +4,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
 
 func TestCommandsKeepTheFirstDeliveryOfEachIndex(t *testing.T) {
 	t0 := time.Now()
 	events := []Event{
-		{Event: rpc.Event{Index: 2, Type: "txn.start", Agent: "n2"}, Received: t0.Add(3 * time.Second)},
-		{Event: rpc.Event{Index: 1, Type: "member.join", Agent: "n1"}, Received: t0},
-		{Event: rpc.Event{Index: 2, Type: "txn.start", Agent: "n1"}, Received: t0.Add(time.Second)},
-		{Event: rpc.Event{Index: 9, Type: rpc.EventLeadershipGained, Agent: "n1"}, Received: t0},
+		{Event: api.Event{Index: 2, Type: "txn.start", Agent: "n2"}, Received: t0.Add(3 * time.Second)},
+		{Event: api.Event{Index: 1, Type: "member.join", Agent: "n1"}, Received: t0},
+		{Event: api.Event{Index: 2, Type: "txn.start", Agent: "n1"}, Received: t0.Add(time.Second)},
+		{Event: api.Event{Index: 9, Type: api.EventLeadershipGained, Agent: "n1"}, Received: t0},
 	}
 	cmds := Commands(events)
 	require.Len(t, cmds, 2)

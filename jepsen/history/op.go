@@ -1,12 +1,19 @@
 package history
 
-import "time"
+import (
+	"time"
+
+	"github.com/baton-upgrade/baton/rpc/api"
+)
 
 // Type is how an operation ended, in Jepsen's terms.
 type Type string
 
-// Operation outcomes. A write that timed out or met an unknown error is
-// Info: it may or may not have taken effect.
+// Operation outcomes. Fail is a definite failure: for a write, the cluster
+// said (or the request never left, so it is sure) that nothing was applied.
+// Info is a write whose outcome is unknown (api.Indeterminate: it timed
+// out, leadership was lost while it committed, the agent failed): it may or
+// may not have taken effect.
 const (
 	Invoke Type = "invoke"
 	OK     Type = "ok"
@@ -55,6 +62,10 @@ type Op struct {
 	// Status is the HTTP status of an API operation that got an answer,
 	// or the exit status of a CLI command.
 	Status int `json:"status,omitempty"`
+	// Code is the error code of an API operation refused with one, or of a
+	// CLI command whose message names one; it says whether a failed write
+	// was applied (see api.Indeterminate).
+	Code api.ErrorCode `json:"code,omitempty"`
 	// Results holds what a successful operation returned: the started or
 	// controlled transaction, the transaction read, or the list.
 	Results []TxnView `json:"results,omitempty"`
@@ -73,9 +84,9 @@ type StartParams struct {
 
 // TxnView is the part of a transaction the checkers look at.
 type TxnView struct {
-	ID       string `json:"id"`
-	State    string `json:"state"`
-	Protocol int    `json:"protocol"`
+	ID       string       `json:"id"`
+	State    api.TxnState `json:"state"`
+	Protocol int          `json:"protocol"`
 }
 
 // Result returns the first result, or the zero view.

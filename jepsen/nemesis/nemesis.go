@@ -8,10 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/jepsen/harness"
 	"github.com/baton-upgrade/baton/jepsen/history"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // Options configure a nemesis run.
@@ -176,14 +175,14 @@ func (n *nemesis) kill(ctx context.Context, kind Kind, f *history.Fault) (func()
 func (n *nemesis) runningStepNode(ctx context.Context) string {
 	for _, id := range n.c.Live() {
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		t, _, err := n.c.Client(id).Upgrade(rctx, "active", rpc.Wait{})
+		t, _, err := n.c.Client(id).Upgrade(rctx, "active", api.Wait{})
 		cancel()
 		if err != nil {
 			continue
 		}
 		var running []string
 		for _, s := range t.Steps {
-			if s.State == fsm.StepRunning {
+			if s.State == api.StepRunning {
 				running = append(running, s.Node)
 			}
 		}

@@ -5,19 +5,21 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/baton-upgrade/baton/internal/testutil"
 	"github.com/baton-upgrade/baton/jepsen/harness"
 	"github.com/baton-upgrade/baton/jepsen/history"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/jepsen/procs"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // cli runs `baton` against node with the suite's token. Its exit status is
-// the op's Status; 0 is ok, 2 a usage error (fail), and 1 fails when the
-// message names a definite refusal (conflict, stale, not found, invalid)
-// and leaves a write's outcome unknown otherwise.
+// the op's Status; 0 is ok, 2 a usage error (fail). Exit status 1 prints the
+// agent's message, which begins with the meaning of its error (the
+// sentinel's text, as the API wraps it): a write fails when the message
+// says nothing was applied, and is info when it says the outcome is
+// unknown or names no meaning at all (no answer, say).
 func (cl *client) cli(ctx context.Context, op *history.Op, node string, args ...string) (string, history.Type) {
 	env := []string{"BATON_ADDR=" + cl.c.Addr(node), "BATON_TOKEN=" + harness.Token}
-	res, err := testutil.RunCLIContext(ctx, nil, cl.c.Bin(), env, args...)
+	res, err := procs.RunCLIContext(ctx, nil, cl.c.Bin(), env, args...)
 	if err != nil {
 		op.Error = err.Error()
 		if op.IsWrite() {
@@ -34,19 +36,49 @@ func (cl *client) cli(ctx context.Context, op *history.Op, node string, args ...
 		return "", history.Fail
 	}
 	op.Error = strings.TrimSpace(res.Stderr)
-	for _, definite := range []string{"conflict:", "stale:", "not found:", "invalid:", "bad request:"} {
-		if strings.Contains(res.Stderr, definite) {
-			return "", history.Fail
-		}
-	}
-	if op.IsWrite() {
+	code, definite := cliMeaning(res.Stderr)
+	op.Code = code
+	if op.IsWrite() && !definite {
 		return "", history.Info
 	}
 	return "", history.Fail
 }
 
+// cliMeanings are the error texts a failed command's message carries, in
+// the order they are looked for (the outcome unknown first: it must never
+// pass for a definite failure), with their codes.
+var cliMeanings = []struct {
+	text string
+	code api.ErrorCode
+}{
+	{api.ErrUnknownOutcome.Error() + ":", api.CodeUnknownOutcome},
+	{api.ErrNoLeader.Error() + ":", api.CodeNoLeader},
+	{api.ErrStale.Error() + ":", api.CodeStale},
+	{api.ErrConflict.Error() + ":", api.CodeConflict},
+	{api.ErrNotFound.Error() + ":", api.CodeNotFound},
+	{api.ErrInvalid.Error() + ":", api.CodeInvalid},
+	{api.ErrBadRequest.Error() + ":", api.CodeInvalid},
+	{api.ErrUnauthorized.Error() + ":", api.CodeUnauthorized},
+	{api.ErrForbidden.Error() + ":", api.CodeForbidden},
+	{api.ErrUnreachable.Error() + ":", ""},
+}
+
+// cliMeaning reads a failed command's message: the code it names (if any)
+// and whether it says for sure that nothing was applied.
+func cliMeaning(stderr string) (api.ErrorCode, bool) {
+	for _, m := range cliMeanings {
+		if strings.Contains(stderr, m.text) {
+			if m.code == "" {
+				return "", true // the agent could not be reached: nothing was sent
+			}
+			return m.code, !m.code.Applied()
+		}
+	}
+	return "", false
+}
+
 func decodeTxn(out string, op *history.Op) bool {
-	var t rpc.Txn
+	var t api.Txn
 	if json.Unmarshal([]byte(out), &t) != nil || t.ID == "" {
 		return false
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/baton-upgrade/baton/jepsen/harness"
 	"github.com/baton-upgrade/baton/jepsen/history"
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // callTimeout bounds one operation.
@@ -38,7 +38,7 @@ type client struct {
 	opts Options
 	// what this client last learned of the cluster
 	lastTxn   string
-	lastState string
+	lastState api.TxnState
 	protocol  int
 }
 
@@ -60,34 +60,35 @@ func (cl *client) do(op history.Op, call func(ctx context.Context, op *history.O
 		}
 	}
 	if op.Kind == history.KindReadActive && op.Type == history.Fail && op.Status == 404 {
-		cl.lastState = "none"
+		cl.lastState = "" // nothing is active
 	}
 	return op
 }
 
-// classify sorts an API error: a definite refusal (4xx) fails; anything
-// else leaves a write's outcome unknown. A read that got no answer simply
-// failed.
+// classify sorts an operation's end by what its error says of a write:
+// none is ok; an answer that says nothing was applied (a refusal, no
+// leader, an agent that could not be reached) fails; an error that leaves
+// the write's outcome unknown (api.Indeterminate: leadership lost or the
+// deadline passed while it committed, an internal error, no answer after
+// the request left) is info, as it may or may not have happened. A read
+// that got no answer simply failed.
 func classify(op *history.Op, err error) history.Type {
 	if err == nil {
 		return history.OK
 	}
 	op.Error = err.Error()
-	var apiErr *rpc.APIError
+	var apiErr *api.APIError
 	if errors.As(err, &apiErr) {
-		op.Status = apiErr.Status
-		if apiErr.Status >= 400 && apiErr.Status < 500 {
-			return history.Fail
-		}
+		op.Status, op.Code = apiErr.Status, apiErr.Code
 	}
-	if op.IsWrite() {
+	if op.IsWrite() && api.Indeterminate(err) {
 		return history.Info
 	}
 	return history.Fail
 }
 
-func view(t rpc.Txn) history.TxnView {
-	return history.TxnView{ID: t.ID, State: string(t.State), Protocol: t.ProtocolVersion}
+func view(t api.Txn) history.TxnView {
+	return history.TxnView{ID: t.ID, State: t.State, Protocol: t.ProtocolVersion}
 }
 
 // apiRead reads a transaction (or the active one) from node.
@@ -105,7 +106,7 @@ func (cl *client) apiRead(node, id string, consistent bool) history.Op {
 		if consistent {
 			q.Set("consistent", "true")
 		}
-		var t rpc.Txn
+		var t api.Txn
 		_, err := cl.c.Client(node).Do(ctx, http.MethodGet, "/v1/upgrades/"+url.PathEscape(path), q, nil, &t)
 		if err == nil {
 			op.Results, op.Found = []history.TxnView{view(t)}, true
@@ -121,7 +122,7 @@ func (cl *client) apiList(node string, consistent bool) history.Op {
 		if consistent {
 			q.Set("consistent", "true")
 		}
-		var ts []rpc.Txn
+		var ts []api.Txn
 		_, err := cl.c.Client(node).Do(ctx, http.MethodGet, "/v1/upgrades", q, nil, &ts)
 		for _, t := range ts {
 			op.Results = append(op.Results, view(t))
@@ -142,15 +143,15 @@ func (cl *client) apiStart(node string, p history.StartParams) history.Op {
 	})
 }
 
-func (cl *client) startRequest(p history.StartParams) rpc.StartRequest {
-	return rpc.StartRequest{TargetVersion: p.TargetVersion, Strategy: p.Strategy, MaxParallel: p.MaxParallel,
+func (cl *client) startRequest(p history.StartParams) api.StartRequest {
+	return api.StartRequest{TargetVersion: p.TargetVersion, Strategy: p.Strategy, MaxParallel: p.MaxParallel,
 		OnFailure: p.OnFailure, StepTimeout: cl.opts.StepTimeout.String(), ProgressDeadline: cl.opts.ProgressDeadline.String()}
 }
 
 // apiControl pauses, resumes, retries or aborts transaction id through node.
 func (cl *client) apiControl(node, action, id string, rollback bool) history.Op {
 	return cl.do(history.Op{Kind: action, Node: node, Txn: id}, func(ctx context.Context, op *history.Op) history.Type {
-		t, err := cl.c.Client(node).ControlUpgrade(ctx, id, action, rpc.AbortRequest{Rollback: rollback})
+		t, err := cl.c.Client(node).ControlUpgrade(ctx, id, action, api.AbortRequest{Rollback: rollback})
 		if err == nil {
 			op.Results, op.Found = []history.TxnView{view(t)}, true
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/baton-upgrade/baton/jepsen/harness"
 	"github.com/baton-upgrade/baton/jepsen/history"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // Run runs the clients until ctx ends and returns when the last one has
@@ -60,7 +61,7 @@ func (cl *client) loop(ctx context.Context) {
 func (cl *client) step(node string) {
 	roll := cl.rng.Intn(100)
 	txn := cl.lastTxn
-	active := txn != "" && activeState(cl.lastState)
+	active := txn != "" && cl.lastState.Active()
 	if cl.via == history.ViaCLI {
 		cl.cliStep(node, roll, txn, active)
 		return
@@ -82,25 +83,25 @@ func (cl *client) step(node string) {
 		}
 		cl.apiRead(node, "", true)
 	case roll < 70:
-		if active && cl.lastState == "running" {
+		if active && cl.lastState == api.TxnRunning {
 			cl.apiControl(node, history.KindPause, txn, false)
 			return
 		}
 		cl.apiRead(node, "", true)
 	case roll < 84:
-		if active && cl.lastState == "paused" {
+		if active && cl.lastState == api.TxnPaused {
 			cl.apiControl(node, history.KindResume, txn, false)
 			return
 		}
 		cl.apiRead(node, "", true)
 	case roll < 92:
-		if active && cl.lastState == "failed" {
+		if active && cl.lastState == api.TxnFailed {
 			cl.apiControl(node, history.KindRetry, txn, false)
 			return
 		}
 		cl.apiRead(node, "", true)
 	case roll < 93:
-		if active && cl.lastState != "aborting" {
+		if active && cl.lastState != api.TxnAborting {
 			cl.apiControl(node, history.KindAbort, txn, cl.rng.Intn(2) == 0)
 			return
 		}
@@ -122,25 +123,25 @@ func (cl *client) cliStep(node string, roll int, txn string, active bool) {
 		}
 		cl.cliStatus(node, txn)
 	case roll < 62:
-		if active && cl.lastState == "running" {
+		if active && cl.lastState == api.TxnRunning {
 			cl.cliControl(node, history.KindPause, "", false)
 			return
 		}
 		cl.cliStatus(node, txn)
 	case roll < 80:
-		if active && cl.lastState == "paused" {
+		if active && cl.lastState == api.TxnPaused {
 			cl.cliControl(node, history.KindResume, txn, false)
 			return
 		}
 		cl.cliStatus(node, txn)
 	case roll < 90:
-		if active && cl.lastState == "failed" {
+		if active && cl.lastState == api.TxnFailed {
 			cl.cliControl(node, history.KindRetry, "", false)
 			return
 		}
 		cl.cliStatus(node, txn)
 	case roll < 91:
-		if active && cl.lastState != "aborting" {
+		if active && cl.lastState != api.TxnAborting {
 			cl.cliControl(node, history.KindAbort, txn, false)
 			return
 		}
@@ -148,14 +149,6 @@ func (cl *client) cliStep(node string, roll int, txn string, active bool) {
 	default:
 		cl.cliStatus(node, txn)
 	}
-}
-
-func activeState(s string) bool {
-	switch s {
-	case "running", "paused", "failed", "finalizing", "aborting":
-		return true
-	}
-	return false
 }
 
 // Settle brings every transaction to an end after the faults have healed,
@@ -178,12 +171,12 @@ func Settle(ctx context.Context, c *harness.Cluster, rec *history.Recorder, limi
 		case op.Type == history.Fail && op.Status == 404:
 			return true
 		case op.Type != history.OK:
-		case op.Result().State == "paused":
+		case op.Result().State == api.TxnPaused:
 			cl.apiControl(node, history.KindResume, op.Result().ID, false)
-		case op.Result().State == "failed" && !retried[op.Result().ID]:
+		case op.Result().State == api.TxnFailed && !retried[op.Result().ID]:
 			retried[op.Result().ID] = true
 			cl.apiControl(node, history.KindRetry, op.Result().ID, false)
-		case op.Result().State == "failed":
+		case op.Result().State == api.TxnFailed:
 			cl.apiControl(node, history.KindAbort, op.Result().ID, false)
 		}
 		t := time.NewTimer(time.Second)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/baton-upgrade/baton/node/config"
 	"github.com/baton-upgrade/baton/node/journal"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // DefaultHealthInterval is how often the health hook is polled when
@@ -33,28 +34,20 @@ var (
 // step, so what runs is exactly what was journaled.
 type Step = journal.Step
 
-// State is where an attempt stands.
-type State string
-
-const (
-	// StateRunning: the attempt has begun and not finished.
-	StateRunning State = "running"
-	// StateDone: the version hook printed the target version.
-	StateDone State = "done"
-	// StateFailed: see Status.Error.
-	StateFailed State = "failed"
-)
-
 // Status is what the executor knows about one attempt.
 type Status struct {
 	TxnID   string
 	Attempt uint64
-	State   State
+	// State is api.StepRunning while the attempt has begun and not
+	// finished, api.StepDone once the version hook printed the target
+	// version, api.StepFailed otherwise (see Error): the node reports it on
+	// the wire as it is.
+	State api.StepState
 	// Hook is the hook now running; "" when none is.
 	Hook string
 	// Version is what the version hook printed, once it ran.
 	Version string
-	// Error says why the attempt failed; "" unless State is StateFailed.
+	// Error says why the attempt failed; "" unless State is api.StepFailed.
 	Error string
 	// Output is the output tail of the latest hook that ran.
 	Output string
@@ -300,7 +293,7 @@ func (a *attempt) status() Status {
 	return Status{
 		TxnID:   a.step.TxnID,
 		Attempt: a.step.Attempt,
-		State:   StateRunning,
+		State:   api.StepRunning,
 		Hook:    a.hook,
 		Output:  a.output,
 	}
@@ -324,7 +317,7 @@ func statusOf(rec journal.Record) Status {
 	st := Status{
 		TxnID:   rec.Step.TxnID,
 		Attempt: rec.Step.Attempt,
-		State:   State(rec.State),
+		State:   rec.State,
 		Version: rec.Version,
 		Error:   rec.Error,
 	}
@@ -336,7 +329,7 @@ func statusOf(rec journal.Record) Status {
 	}
 	if latest.HasEnded() {
 		st.Output = latest.Output
-	} else if rec.State == journal.StateRunning {
+	} else if rec.State == api.StepRunning {
 		st.Hook = latest.Name
 	}
 	return st

@@ -19,6 +19,7 @@ import (
 
 	"github.com/baton-upgrade/baton/node/config"
 	"github.com/baton-upgrade/baton/node/journal"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // finishWait bounds every wait for a step to finish: generous, since hooks
@@ -133,18 +134,18 @@ func TestFullUpgrade(t *testing.T) {
 	f := newFixture(t, standardHooks)
 	st, err := f.exec.Start(upgradeStep(1))
 	require.NoError(t, err)
-	require.Equal(t, StateRunning, st.State)
+	require.Equal(t, api.StepRunning, st.State)
 
 	fin := f.wait()
 	require.Equal(t, upgradeStep(1), fin.step)
-	require.Equal(t, StateDone, fin.status.State, fin.status.Error)
+	require.Equal(t, api.StepDone, fin.status.State, fin.status.Error)
 	require.Equal(t, "2.0.0", fin.status.Version)
 	require.Empty(t, fin.status.Error)
 	require.Equal(t, []string{"drain", "install", "restart", "health", "version"}, f.lines("calls"))
 
 	st, ok := f.exec.Status("txn-1", 1)
 	require.True(t, ok)
-	require.Equal(t, StateDone, st.State)
+	require.Equal(t, api.StepDone, st.State)
 	require.Equal(t, "2.0.0", st.Version)
 
 	rec, err := f.journal.Get(journal.Key{TxnID: "txn-1", Attempt: 1})
@@ -160,7 +161,7 @@ func TestFullUpgrade(t *testing.T) {
 	unacked, err := f.exec.Unacked()
 	require.NoError(t, err)
 	require.Len(t, unacked, 1)
-	require.Equal(t, StateDone, unacked[0].State)
+	require.Equal(t, api.StepDone, unacked[0].State)
 	require.NoError(t, f.exec.MarkAcked("txn-1", 1))
 	unacked, err = f.exec.Unacked()
 	require.NoError(t, err)
@@ -176,7 +177,7 @@ func TestOptionalHooksMayBeAbsent(t *testing.T) {
 	_, err := f.exec.Start(upgradeStep(1))
 	require.NoError(t, err)
 	fin := f.wait()
-	require.Equal(t, StateDone, fin.status.State, fin.status.Error)
+	require.Equal(t, api.StepDone, fin.status.State, fin.status.Error)
 	require.Equal(t, []string{"install", "version"}, f.lines("calls"))
 }
 
@@ -189,7 +190,7 @@ func TestInstallFailure(t *testing.T) {
 	_, err := f.exec.Start(upgradeStep(1))
 	require.NoError(t, err)
 	fin := f.wait()
-	require.Equal(t, StateFailed, fin.status.State)
+	require.Equal(t, api.StepFailed, fin.status.State)
 	require.Equal(t, "hook install exited 3: disk full", fin.status.Error)
 	require.Equal(t, "unpacking\ndisk full\n", fin.status.Output)
 	require.Equal(t, []string{"drain"}, f.lines("calls"), "nothing runs after a failed install")
@@ -209,7 +210,7 @@ func TestVersionMismatchFails(t *testing.T) {
 	_, err := f.exec.Start(upgradeStep(1))
 	require.NoError(t, err)
 	fin := f.wait()
-	require.Equal(t, StateFailed, fin.status.State)
+	require.Equal(t, api.StepFailed, fin.status.State)
 	require.Equal(t, "version hook printed 1.0.0, want 2.0.0", fin.status.Error)
 	require.Equal(t, "1.0.0", fin.status.Version)
 }
@@ -223,10 +224,10 @@ func TestStartTwiceRunsInstallOnce(t *testing.T) {
 	require.Equal(t, "txn-1", again.TxnID)
 
 	fin := f.wait()
-	require.Equal(t, StateDone, fin.status.State, fin.status.Error)
+	require.Equal(t, api.StepDone, fin.status.State, fin.status.Error)
 	after, err := f.exec.Start(upgradeStep(1)) // re-sent after it finished
 	require.NoError(t, err)
-	require.Equal(t, StateDone, after.State)
+	require.Equal(t, api.StepDone, after.State)
 	require.Equal(t, "2.0.0", after.Version)
 
 	f.exec.Close()
@@ -241,7 +242,7 @@ func TestNewAttemptRunsAgain(t *testing.T) {
 		require.NoError(t, err)
 		fin := f.wait()
 		require.Equal(t, attempt, fin.status.Attempt)
-		require.Equal(t, StateDone, fin.status.State, fin.status.Error)
+		require.Equal(t, api.StepDone, fin.status.State, fin.status.Error)
 	}
 	require.Equal(t, 2, count(f.lines("calls"), "install"))
 }
@@ -260,7 +261,7 @@ func TestArtifactReachesInstall(t *testing.T) {
 	_, err := f.exec.Start(step)
 	require.NoError(t, err)
 	fin := f.wait()
-	require.Equal(t, StateDone, fin.status.State, fin.status.Error)
+	require.Equal(t, api.StepDone, fin.status.State, fin.status.Error)
 	got, err := os.ReadFile(f.path("installed"))
 	require.NoError(t, err)
 	require.Equal(t, payload, got)
@@ -275,7 +276,7 @@ func TestArtifactDigestMismatchNeverInstalls(t *testing.T) {
 	_, err := f.exec.Start(step)
 	require.NoError(t, err)
 	fin := f.wait()
-	require.Equal(t, StateFailed, fin.status.State)
+	require.Equal(t, api.StepFailed, fin.status.State)
 	require.Contains(t, fin.status.Error, "digest mismatch")
 	require.Contains(t, fin.status.Error, step.ArtifactSHA256)
 	require.Empty(t, f.lines("calls"), "no hook may run without a verified artifact")
@@ -286,7 +287,7 @@ func TestRefusedWithoutInstallOrVersionHook(t *testing.T) {
 	_, err := f.exec.Start(upgradeStep(1))
 	require.NoError(t, err)
 	fin := f.wait()
-	require.Equal(t, StateFailed, fin.status.State)
+	require.Equal(t, api.StepFailed, fin.status.State)
 	require.Contains(t, fin.status.Error, "upgrade.install and upgrade.version")
 }
 
@@ -312,7 +313,7 @@ func TestRollbackStep(t *testing.T) {
 	_, err := f.exec.Start(step)
 	require.NoError(t, err)
 	fin := f.wait()
-	require.Equal(t, StateDone, fin.status.State, fin.status.Error)
+	require.Equal(t, api.StepDone, fin.status.State, fin.status.Error)
 	require.Equal(t, "1.0.0", fin.status.Version)
 	require.Equal(t, []string{"rollback", "version"}, f.lines("calls"))
 }
@@ -326,7 +327,7 @@ func TestRollbackNeedsARollbackHook(t *testing.T) {
 	_, err := f.exec.Start(Step{TxnID: "txn-1", Attempt: 1, TargetVersion: "1.0.0", Rollback: true})
 	require.NoError(t, err)
 	fin := f.wait()
-	require.Equal(t, StateFailed, fin.status.State)
+	require.Equal(t, api.StepFailed, fin.status.State)
 	require.Contains(t, fin.status.Error, "upgrade.rollback")
 }
 
@@ -341,7 +342,7 @@ func TestHealthPolledUntilItPasses(t *testing.T) {
 	_, err := f.exec.Start(upgradeStep(1))
 	require.NoError(t, err)
 	fin := f.wait()
-	require.Equal(t, StateDone, fin.status.State, fin.status.Error)
+	require.Equal(t, api.StepDone, fin.status.State, fin.status.Error)
 	require.Equal(t, []string{"3"}, f.lines("health-count"))
 
 	rec, err := f.journal.Get(journal.Key{TxnID: "txn-1", Attempt: 1})
@@ -361,7 +362,7 @@ func TestHealthThatNeverPassesFails(t *testing.T) {
 	_, err := f.exec.Start(upgradeStep(1))
 	require.NoError(t, err)
 	fin := f.wait()
-	require.Equal(t, StateFailed, fin.status.State)
+	require.Equal(t, api.StepFailed, fin.status.State)
 	require.Contains(t, fin.status.Error, "health hook did not pass within 300ms")
 	require.NotContains(t, f.lines("calls"), "version")
 }
@@ -378,7 +379,7 @@ func TestBusyWhileAnotherStepRuns(t *testing.T) {
 
 	st, ok := f.exec.Status("txn-1", 1)
 	require.True(t, ok)
-	require.Equal(t, StateRunning, st.State)
+	require.Equal(t, api.StepRunning, st.State)
 	require.Equal(t, "install", st.Hook)
 
 	other := upgradeStep(1)
@@ -406,14 +407,14 @@ func TestCloseCancelsAHangingHookAndResumeDoesNotReinstall(t *testing.T) {
 	require.ErrorIs(t, err, ErrClosed)
 	rec, err := f.journal.Get(journal.Key{TxnID: "txn-1", Attempt: 1})
 	require.NoError(t, err)
-	require.Equal(t, journal.StateRunning, rec.State)
+	require.Equal(t, api.StepRunning, rec.State)
 
 	// The restarted agent does not run install again; the version hook
 	// decides, and the node is still on 1.0.0.
 	restarted := f.newExecutor(standardHooks(f.dir))
 	require.NoError(t, restarted.Resume())
 	fin := f.wait()
-	require.Equal(t, StateFailed, fin.status.State)
+	require.Equal(t, api.StepFailed, fin.status.State)
 	require.Equal(t, "version hook printed 1.0.0, want 2.0.0", fin.status.Error)
 	require.Equal(t, 1, count(f.lines("calls"), "install"))
 }
@@ -427,7 +428,7 @@ func TestResumeAfterCrashWithDeadInstallPID(t *testing.T) {
 
 	require.NoError(t, f.exec.Resume())
 	fin := f.wait()
-	require.Equal(t, StateDone, fin.status.State, fin.status.Error)
+	require.Equal(t, api.StepDone, fin.status.State, fin.status.Error)
 	require.Equal(t, "2.0.0", fin.status.Version)
 	require.Equal(t, []string{"restart", "health", "version"}, f.lines("calls"), "install must not run again")
 
@@ -460,7 +461,7 @@ func TestResumeWaitsForALiveInstall(t *testing.T) {
 
 	require.NoError(t, f.exec.Resume())
 	fin := f.wait()
-	require.Equal(t, StateDone, fin.status.State, fin.status.Error)
+	require.Equal(t, api.StepDone, fin.status.State, fin.status.Error)
 	require.Equal(t, []string{"restart", "health", "version"}, f.lines("calls"))
 }
 
@@ -473,7 +474,7 @@ func TestResumeRerunsUnfinishedDrain(t *testing.T) {
 
 	require.NoError(t, f.exec.Resume())
 	fin := f.wait()
-	require.Equal(t, StateDone, fin.status.State, fin.status.Error)
+	require.Equal(t, api.StepDone, fin.status.State, fin.status.Error)
 	require.Equal(t, []string{"drain", "install", "restart", "health", "version"}, f.lines("calls"))
 }
 
@@ -489,7 +490,7 @@ func TestResumeSkipsHooksThatSucceeded(t *testing.T) {
 	}
 	require.NoError(t, f.exec.Resume())
 	fin := f.wait()
-	require.Equal(t, StateDone, fin.status.State, fin.status.Error)
+	require.Equal(t, api.StepDone, fin.status.State, fin.status.Error)
 	require.Equal(t, []string{"health", "version"}, f.lines("calls"))
 }
 
@@ -503,7 +504,7 @@ func TestResumeReportsAFailedInstallFromTheJournal(t *testing.T) {
 
 	require.NoError(t, f.exec.Resume())
 	fin := f.wait()
-	require.Equal(t, StateFailed, fin.status.State)
+	require.Equal(t, api.StepFailed, fin.status.State)
 	require.Equal(t, "hook install exited 2: no space", fin.status.Error)
 	require.Empty(t, f.lines("calls"))
 }
@@ -661,7 +662,7 @@ func TestWhileIdleWaitsForTheStepAndHoldsOffNewOnes(t *testing.T) {
 	err = f.exec.WhileIdle(ctx, func() error {
 		st, ok := f.exec.Status("txn-1", 1)
 		require.True(t, ok)
-		require.NotEqual(t, StateRunning, st.State, "fn ran while the step was running")
+		require.NotEqual(t, api.StepRunning, st.State, "fn ran while the step was running")
 		other := upgradeStep(1)
 		other.TxnID = "txn-2"
 		_, err := f.exec.Start(other)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/baton-upgrade/baton/node/config"
 	"github.com/baton-upgrade/baton/node/journal"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
 
@@ -40,7 +41,7 @@ func TestSelfRestartResumesInTheNewProcess(t *testing.T) {
 	first.Close()
 	rec, err := f.journal.Get(journal.Key{TxnID: "t-1", Attempt: 1})
 	require.NoError(t, err)
-	require.Equal(t, journal.StateRunning, rec.State)
+	require.Equal(t, api.StepRunning, rec.State)
 
 	// The new process: built as 2.0.0.
 	second := New(Options{NodeID: "n1", Hooks: hooks(f.dir), Journal: f.journal, BuildVersion: "2.0.0",
@@ -49,7 +50,7 @@ func TestSelfRestartResumesInTheNewProcess(t *testing.T) {
 	t.Cleanup(second.Close)
 	require.NoError(t, second.Resume())
 	fin := f.wait()
-	require.Equal(t, StateDone, fin.status.State, fin.status.Error)
+	require.Equal(t, api.StepDone, fin.status.State, fin.status.Error)
 	require.Equal(t, "2.0.0", fin.status.Version)
 	require.Equal(t, []string{"install"}, f.lines("calls"), "install ran once")
 	require.Empty(t, reexecs, "the new process does not restart again")

@@ -10,6 +10,7 @@ import (
 	"github.com/baton-upgrade/baton/node/artifact"
 	"github.com/baton-upgrade/baton/node/hooks"
 	"github.com/baton-upgrade/baton/node/journal"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // Hook names, as journaled and shown in Status.Hook.
@@ -40,7 +41,7 @@ type phase struct {
 
 // outcome is how an attempt ended.
 type outcome struct {
-	state   State
+	state   api.StepState
 	version string
 	err     error
 }
@@ -60,7 +61,7 @@ func (e *Executor) execute(a *attempt, rec journal.Record) {
 	if out.err != nil {
 		st.Error = out.err.Error()
 	}
-	if err := e.opts.Journal.Finish(key, journal.State(out.state), out.version, st.Error); err != nil {
+	if err := e.opts.Journal.Finish(key, out.state, out.version, st.Error); err != nil {
 		// Not reported: an outcome that is not durable could be
 		// contradicted by Resume after a restart.
 		e.forget(key)
@@ -116,7 +117,7 @@ func (e *Executor) runAttempt(ctx context.Context, a *attempt, rec journal.Recor
 }
 
 func failed(err error) outcome {
-	return outcome{state: StateFailed, err: err}
+	return outcome{state: api.StepFailed, err: err}
 }
 
 // canRun refuses, before anything runs, a step this node's config cannot
@@ -322,12 +323,12 @@ func (e *Executor) checkVersion(ctx context.Context, a *attempt, env []string) o
 	}
 	if got != a.step.TargetVersion {
 		return outcome{
-			state:   StateFailed,
+			state:   api.StepFailed,
 			version: got,
 			err:     fmt.Errorf("version hook printed %s, want %s", quoteEmpty(got), a.step.TargetVersion),
 		}
 	}
-	return outcome{state: StateDone, version: got}
+	return outcome{state: api.StepDone, version: got}
 }
 
 // quoteEmpty makes an empty version visible in an error message.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/baton-upgrade/baton/rpc/api"
+
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -95,7 +97,7 @@ func (j *Journal) Close() error {
 	return nil
 }
 
-// Begin journals a new attempt in StateRunning and returns it with
+// Begin journals a new attempt in api.StepRunning and returns it with
 // existed=false. If the (txn, attempt) is already journaled, that record is
 // returned unchanged with existed=true: a re-sent step is answered from the
 // journal, never begun twice.
@@ -114,7 +116,7 @@ func (j *Journal) Begin(step Step) (rec Record, existed bool, err error) {
 		if err != nil {
 			return err
 		}
-		rec = Record{Step: step, Seq: seq, State: StateRunning, Began: now()}
+		rec = Record{Step: step, Seq: seq, State: api.StepRunning, Began: now()}
 		if err := putRecord(records, rec); err != nil {
 			return err
 		}
@@ -176,11 +178,11 @@ func (j *Journal) HookEnd(key Key, hook string, out Outcome) error {
 	})
 }
 
-// Finish moves the running attempt key to state (StateDone or StateFailed)
+// Finish moves the running attempt key to state (api.StepDone or api.StepFailed)
 // with the version the node now runs and, when failed, why. A record is
 // finished once: finishing it again returns ErrFinished.
-func (j *Journal) Finish(key Key, state State, version, errText string) error {
-	if !state.Finished() {
+func (j *Journal) Finish(key Key, state api.StepState, version, errText string) error {
+	if !finished(state) {
 		return fmt.Errorf("journal finish %s: %q is not a final state", key, state)
 	}
 	return j.updateRunning(key, "finish", func(rec *Record) error {
@@ -201,7 +203,7 @@ func (j *Journal) MarkAcked(key Key) error {
 		if err != nil {
 			return err
 		}
-		if !rec.State.Finished() {
+		if !finished(rec.State) {
 			return ErrNotFinished
 		}
 		if rec.Acked {
@@ -236,13 +238,13 @@ func (j *Journal) Get(key Key) (Record, error) {
 // Unfinished returns the records still running, oldest first: the attempts
 // a restarted agent must resume.
 func (j *Journal) Unfinished() ([]Record, error) {
-	return j.filter("unfinished", func(r Record) bool { return r.State == StateRunning })
+	return j.filter("unfinished", func(r Record) bool { return r.State == api.StepRunning })
 }
 
 // Unacked returns the finished records whose completion notice the leader
 // has not acknowledged, oldest first: the notices to (re)send.
 func (j *Journal) Unacked() ([]Record, error) {
-	return j.filter("unacked", func(r Record) bool { return r.State.Finished() && !r.Acked })
+	return j.filter("unacked", func(r Record) bool { return finished(r.State) && !r.Acked })
 }
 
 // Records returns every record, oldest first.
@@ -280,7 +282,7 @@ func (j *Journal) updateRunning(key Key, what string, change func(*Record) error
 		if err != nil {
 			return err
 		}
-		if rec.State != StateRunning {
+		if rec.State != api.StepRunning {
 			return fmt.Errorf("%w (%s)", ErrFinished, rec.State)
 		}
 		if err := change(&rec); err != nil {
@@ -316,7 +318,7 @@ func (j *Journal) prune(tx *bolt.Tx) error {
 		if err != nil {
 			return err
 		}
-		if rec.State.Finished() && rec.Acked {
+		if finished(rec.State) && rec.Acked {
 			seqs = append(seqs, seq)
 			keys = append(keys, key)
 		}

@@ -2,10 +2,12 @@ package journal
 
 import (
 	"bytes"
+	"encoding/json"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
 
@@ -31,7 +33,7 @@ func TestRoundTrip(t *testing.T) {
 	rec, existed, err := j.Begin(s)
 	require.NoError(t, err)
 	require.False(t, existed)
-	require.Equal(t, StateRunning, rec.State)
+	require.Equal(t, api.StepRunning, rec.State)
 	require.Equal(t, s, rec.Step)
 
 	key := s.Key()
@@ -45,11 +47,11 @@ func TestRoundTrip(t *testing.T) {
 	require.False(t, run.HasEnded())
 
 	require.NoError(t, j.HookEnd(key, "install", Outcome{ExitCode: 0, Output: "installed\n"}))
-	require.NoError(t, j.Finish(key, StateDone, "2.0.0", ""))
+	require.NoError(t, j.Finish(key, api.StepDone, "2.0.0", ""))
 
 	got, err := j.Get(key)
 	require.NoError(t, err)
-	require.Equal(t, StateDone, got.State)
+	require.Equal(t, api.StepDone, got.State)
 	require.Equal(t, "2.0.0", got.Version)
 	require.Empty(t, got.Error)
 	require.False(t, got.Acked)
@@ -78,7 +80,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, j.HookBegin(key, "drain"))
 	require.NoError(t, j.HookEnd(key, "drain", Outcome{ExitCode: 1, Output: "busy", Error: "hook drain exited 1: busy"}))
-	require.NoError(t, j.Finish(key, StateFailed, "1.0.0", "hook drain exited 1: busy"))
+	require.NoError(t, j.Finish(key, api.StepFailed, "1.0.0", "hook drain exited 1: busy"))
 	before, err := j.Get(key)
 	require.NoError(t, err)
 	require.NoError(t, j.Close())
@@ -142,18 +144,18 @@ func TestWritesRejectedOutOfOrder(t *testing.T) {
 	require.ErrorContains(t, j.HookEnd(key, "install", Outcome{}), "never begun")
 	require.ErrorContains(t, j.HookStarted(key, "install", 1), "never begun")
 	require.ErrorIs(t, j.MarkAcked(key), ErrNotFinished)
-	require.Error(t, j.Finish(key, StateRunning, "", ""))
+	require.Error(t, j.Finish(key, api.StepRunning, "", ""))
 
 	require.NoError(t, j.HookBegin(key, "install"))
 	require.NoError(t, j.HookEnd(key, "install", Outcome{}))
 	require.ErrorContains(t, j.HookEnd(key, "install", Outcome{}), "already ended")
 
-	require.NoError(t, j.Finish(key, StateDone, "2.0.0", ""))
-	require.ErrorIs(t, j.Finish(key, StateFailed, "", "late"), ErrFinished)
+	require.NoError(t, j.Finish(key, api.StepDone, "2.0.0", ""))
+	require.ErrorIs(t, j.Finish(key, api.StepFailed, "", "late"), ErrFinished)
 	require.ErrorIs(t, j.HookBegin(key, "version"), ErrFinished)
 	rec, err := j.Get(key)
 	require.NoError(t, err)
-	require.Equal(t, StateDone, rec.State, "a finished record never changes state")
+	require.Equal(t, api.StepDone, rec.State, "a finished record never changes state")
 }
 
 func TestBeginRejectsBadKeys(t *testing.T) {
@@ -174,10 +176,10 @@ func TestUnfinishedAndUnacked(t *testing.T) {
 		_, _, err := j.Begin(s)
 		require.NoError(t, err)
 	}
-	require.NoError(t, j.Finish(doneAcked.Key(), StateDone, "2.0.0", ""))
+	require.NoError(t, j.Finish(doneAcked.Key(), api.StepDone, "2.0.0", ""))
 	require.NoError(t, j.MarkAcked(doneAcked.Key()))
-	require.NoError(t, j.Finish(doneUnacked.Key(), StateDone, "2.0.0", ""))
-	require.NoError(t, j.Finish(failedUnacked.Key(), StateFailed, "1.0.0", "boom"))
+	require.NoError(t, j.Finish(doneUnacked.Key(), api.StepDone, "2.0.0", ""))
+	require.NoError(t, j.Finish(failedUnacked.Key(), api.StepFailed, "1.0.0", "boom"))
 
 	unfinished, err := j.Unfinished()
 	require.NoError(t, err)
@@ -198,8 +200,8 @@ func TestPruneDropsOnlyOldestFinishedAndAcked(t *testing.T) {
 		require.NoError(t, err)
 	}
 	// Attempt 1 stays running and 2 unacknowledged: neither may go.
-	require.NoError(t, j.Finish(all[1].Key(), StateFailed, "", "x"))
-	require.NoError(t, j.Finish(all[2].Key(), StateDone, "2.0.0", ""))
+	require.NoError(t, j.Finish(all[1].Key(), api.StepFailed, "", "x"))
+	require.NoError(t, j.Finish(all[2].Key(), api.StepDone, "2.0.0", ""))
 	require.NoError(t, j.MarkAcked(all[2].Key()))
 
 	_, _, err := j.Begin(step("txn", 4))
@@ -231,7 +233,7 @@ func TestPruneAtDefaultLimit(t *testing.T) {
 		s := step("txn", uint64(i))
 		_, _, err := j.Begin(s)
 		require.NoError(t, err)
-		require.NoError(t, j.Finish(s.Key(), StateDone, "2.0.0", ""))
+		require.NoError(t, j.Finish(s.Key(), api.StepDone, "2.0.0", ""))
 		require.NoError(t, j.MarkAcked(s.Key()))
 	}
 	recs, err := j.Records()
@@ -262,4 +264,21 @@ func keys(recs []Record) []Key {
 		out = append(out, r.Key())
 	}
 	return out
+}
+
+// Records keep the state names they were always written with, so a
+// journal written by an older build reads the same.
+func TestRecordStateNamesArePersistedUnchanged(t *testing.T) {
+	old := []byte(`{"Step":{"TxnID":"t-1","Node":"n1","Attempt":2,"TargetVersion":"2.0.0"},"Seq":7,` +
+		`"State":"done","Hooks":null,"Version":"2.0.0","Error":"","Acked":false,` +
+		`"Began":"2026-03-01T12:00:00Z","Finished":"2026-03-01T12:01:00Z"}`)
+	rec, err := decodeRecord(old)
+	require.NoError(t, err)
+	require.Equal(t, api.StepDone, rec.State)
+	require.True(t, finished(rec.State))
+	for state, word := range map[api.StepState]string{api.StepRunning: "running", api.StepDone: "done", api.StepFailed: "failed"} {
+		raw, err := json.Marshal(Record{State: state})
+		require.NoError(t, err)
+		require.Contains(t, string(raw), `"State":"`+word+`"`)
+	}
 }

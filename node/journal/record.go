@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // Key identifies one attempt of one step. A node runs at most one step per
@@ -48,21 +50,13 @@ func (s Step) Key() Key {
 	return Key{TxnID: s.TxnID, Attempt: s.Attempt}
 }
 
-// State is where a journaled attempt stands.
-type State string
-
-const (
-	// StateRunning: begun and not finished; Resume continues it.
-	StateRunning State = "running"
-	// StateDone: the version hook printed the target version.
-	StateDone State = "done"
-	// StateFailed: a hook or a check failed; Error says which and why.
-	StateFailed State = "failed"
-)
-
-// Finished reports whether s is a final state.
-func (s State) Finished() bool {
-	return s == StateDone || s == StateFailed
+// finished reports whether an attempt in state s has ended. An attempt is
+// api.StepRunning (begun and not finished; Resume continues it),
+// api.StepDone (the version hook printed the target version) or
+// api.StepFailed (a hook or a check failed; Error says which and why): the
+// states the node reports on the wire, journaled under the same names.
+func finished(s api.StepState) bool {
+	return s == api.StepDone || s == api.StepFailed
 }
 
 // HookRun is the latest run of one hook within an attempt. A hook that is
@@ -110,7 +104,7 @@ type Record struct {
 	// Seq orders records by the time Begin created them; pruning drops the
 	// lowest first.
 	Seq   uint64
-	State State
+	State api.StepState
 	// Hooks holds the latest run of each hook, in the order first begun.
 	Hooks    []HookRun
 	Version  string

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // Kind names what changed.
@@ -53,7 +53,7 @@ type Options struct {
 // Follower follows the local agent.
 type Follower struct {
 	opts    Options
-	client  *rpc.Client
+	client  *api.Client
 	changes chan Change
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -73,7 +73,7 @@ func Follow(ctx context.Context, opts Options) (*Follower, error) {
 	if opts.Wait <= 0 {
 		opts.Wait = 30 * time.Second
 	}
-	f := &Follower{opts: opts, client: rpc.NewClient(opts.Addr, opts.Token), changes: make(chan Change, 64), done: make(chan struct{})}
+	f := &Follower{opts: opts, client: api.NewClient(opts.Addr, opts.Token), changes: make(chan Change, 64), done: make(chan struct{})}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	h, err := f.client.Health(rctx)
 	cancel()

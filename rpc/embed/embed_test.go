@@ -10,19 +10,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
 
 // fakeAgent serves /v1/health and /v1/events from values the test sets.
 type fakeAgent struct {
 	mu      sync.Mutex
-	health  rpc.Health
+	health  api.Health
 	seq     uint64
 	changed chan struct{}
 }
 
-func (a *fakeAgent) set(fn func(h *rpc.Health)) {
+func (a *fakeAgent) set(fn func(h *api.Health)) {
 	a.mu.Lock()
 	fn(&a.health)
 	a.seq++
@@ -53,7 +53,7 @@ func (a *fakeAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		a.mu.Lock()
-		_ = json.NewEncoder(w).Encode(rpc.Events{Events: []rpc.Event{}, Next: a.seq})
+		_ = json.NewEncoder(w).Encode(api.Events{Events: []api.Event{}, Next: a.seq})
 		a.mu.Unlock()
 	default:
 		http.NotFound(w, r)
@@ -63,7 +63,7 @@ func (a *fakeAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func jsonUint(v uint64) string { b, _ := json.Marshal(v); return string(b) }
 
 func TestFollowerReportsEachChangeOnce(t *testing.T) {
-	agent := &fakeAgent{health: rpc.Health{ID: "n2", Leader: "n1", ProtocolVersion: 1}, changed: make(chan struct{})}
+	agent := &fakeAgent{health: api.Health{ID: "n2", Leader: "n1", ProtocolVersion: 1}, changed: make(chan struct{})}
 	srv := httptest.NewServer(agent)
 	defer srv.Close()
 
@@ -80,18 +80,18 @@ func TestFollowerReportsEachChangeOnce(t *testing.T) {
 	require.False(t, f.IsLeader())
 	require.Equal(t, "n2", f.Node())
 
-	agent.set(func(h *rpc.Health) { h.Leader = "n2" })
+	agent.set(func(h *api.Health) { h.Leader = "n2" })
 	next(t, f, Promoted)
-	agent.set(func(h *rpc.Health) { h.ProtocolVersion = 2 })
+	agent.set(func(h *api.Health) { h.ProtocolVersion = 2 })
 	c := next(t, f, ProtocolChanged)
 	require.Equal(t, 1, c.OldProtocol)
 	require.Equal(t, 2, c.NewProtocol)
 	// A restarted agent replaying its log shows an older protocol for a
 	// moment: that is not a change.
-	agent.set(func(h *rpc.Health) { h.ProtocolVersion = 1; h.Leader = "n1" })
+	agent.set(func(h *api.Health) { h.ProtocolVersion = 1; h.Leader = "n1" })
 	next(t, f, Demoted)
-	agent.set(func(h *rpc.Health) { h.ProtocolVersion = 2 })
-	agent.set(func(h *rpc.Health) { h.Leader = "n2" })
+	agent.set(func(h *api.Health) { h.ProtocolVersion = 2 })
+	agent.set(func(h *api.Health) { h.Leader = "n2" })
 	next(t, f, Promoted)
 
 	mu.Lock()

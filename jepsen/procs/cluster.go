@@ -1,4 +1,4 @@
-package testutil
+package procs
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // TB is what the harness needs from its caller. *testing.T and *testing.B
@@ -173,7 +173,7 @@ func (c *Cluster) Start(n int) {
 func (c *Cluster) WaitMembers(a *Agent, n int, timeout time.Duration) {
 	c.t.Helper()
 	Eventually(c.t, timeout, func() error {
-		ms, _, err := a.Client().Members(context.Background(), rpc.Wait{})
+		ms, _, err := a.Client().Members(context.Background(), api.Wait{})
 		if err != nil {
 			return err
 		}
@@ -336,7 +336,7 @@ func (a *Agent) kill() {
 }
 
 // Client is an API client of this agent, with the cluster's token.
-func (a *Agent) Client() *rpc.Client { return rpc.NewClient(a.HTTPAddr, a.c.Token) }
+func (a *Agent) Client() *api.Client { return api.NewClient(a.HTTPAddr, a.c.Token) }
 
 // CLIResult is the outcome of one baton command.
 type CLIResult struct {

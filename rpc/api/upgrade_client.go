@@ -1,4 +1,4 @@
-package rpc
+package api
 
 import (
 	"context"
@@ -7,7 +7,8 @@ import (
 	"net/url"
 )
 
-// StartUpgrade starts a transaction.
+// StartUpgrade starts a transaction. ErrConflict means another one is
+// active; ErrInvalid, that the request is refused as it is.
 func (c *Client) StartUpgrade(ctx context.Context, req StartRequest) (Txn, error) {
 	var out Txn
 	_, err := c.Do(ctx, http.MethodPost, "/v1/upgrades", nil, req, &out)
@@ -22,7 +23,8 @@ func (c *Client) PlanUpgrade(ctx context.Context, req StartRequest) (Plan, error
 }
 
 // Upgrade reads a transaction: an id, "active", or "latest" (the active
-// one, else the newest). It returns the state index it was read at.
+// one, else the newest). It returns the state index it was read at;
+// ErrNotFound when there is no such transaction.
 func (c *Client) Upgrade(ctx context.Context, id string, w Wait) (Txn, uint64, error) {
 	var out Txn
 	idx, err := c.Do(ctx, http.MethodGet, "/v1/upgrades/"+url.PathEscape(id), w.query(), nil, &out)
@@ -36,8 +38,9 @@ func (c *Client) Upgrades(ctx context.Context) ([]Txn, error) {
 	return out, err
 }
 
-// ControlUpgrade pauses, resumes, retries or aborts the transaction id (or
-// "active").
+// ControlUpgrade applies action (ActionPause, ActionResume, ActionRetry or
+// ActionAbort) to the transaction id, or "active". ErrConflict means the
+// transaction's state does not allow the action.
 func (c *Client) ControlUpgrade(ctx context.Context, id, action string, abort AbortRequest) (Txn, error) {
 	var out Txn
 	var body any
@@ -48,21 +51,23 @@ func (c *Client) ControlUpgrade(ctx context.Context, id, action string, abort Ab
 	return out, err
 }
 
-// Notice sends a completion notice; it reaches the leader through any agent.
+// Notice sends a completion notice; it reaches the leader through any
+// agent. ErrStale means the attempt is no longer current and never will be.
 func (c *Client) Notice(ctx context.Context, n Notice) error {
 	_, err := c.Do(ctx, http.MethodPost, "/v1/internal/notices", nil, n, nil)
 	return err
 }
 
-// RunStep asks this agent's node to run a step.
+// RunStep asks this agent's node to run a step; the agent runs it itself,
+// never forwarding it. ErrConflict means the node is busy or leads.
 func (c *Client) RunStep(ctx context.Context, req StepRequest) (StepStatus, error) {
 	var out StepStatus
 	_, err := c.Do(ctx, http.MethodPost, "/v1/internal/steps", nil, req, &out)
 	return out, err
 }
 
-// StepStatus asks this agent's node about an attempt; a 404 means it never
-// heard of it.
+// StepStatus asks this agent's node about an attempt; ErrNotFound means it
+// never heard of it.
 func (c *Client) StepStatus(ctx context.Context, txnID string, attempt uint64) (StepStatus, error) {
 	var out StepStatus
 	_, err := c.Do(ctx, http.MethodGet, fmt.Sprintf("/v1/internal/steps/%s/%d", url.PathEscape(txnID), attempt), nil, nil, &out)

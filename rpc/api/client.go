@@ -1,21 +1,38 @@
-package rpc
+package api
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
-
-	"github.com/baton-upgrade/baton/fsm"
 )
 
+// IndexHeader carries the state machine index a read was served at; pass it
+// back as Wait.Index to wait for the next change.
+const IndexHeader = "X-Baton-Index"
+
+// ForwardedHeader marks a request one agent forwarded to the leader, so that
+// it is never forwarded twice.
+const ForwardedHeader = "X-Baton-Forwarded-By"
+
+// MaxWait is the longest an agent holds a long-polling read (?wait= is cut
+// to it).
+const MaxWait = 5 * time.Minute
+
+// ErrUnreachable wraps the error of a call whose connection to the agent
+// could not be opened: the request never left, so nothing was applied.
+var ErrUnreachable = errors.New("agent unreachable")
+
 // Client is a typed client of one agent's API. Writes sent to a follower are
-// forwarded by that follower to the leader.
+// forwarded by that follower to the leader. A Client is safe for concurrent
+// use.
 type Client struct {
 	addr  string
 	token string
@@ -28,11 +45,8 @@ func NewClient(addr, token string) *Client {
 	if u, err := url.Parse(addr); err == nil && u.Scheme != "" && u.Host != "" {
 		addr = u.Host
 	}
-	return &Client{addr: addr, token: token, http: &http.Client{Timeout: maxWait + 30*time.Second}}
+	return &Client{addr: addr, token: token, http: &http.Client{Timeout: MaxWait + 30*time.Second}}
 }
-
-// Addr is the agent's address.
-func (c *Client) Addr() string { return c.addr }
 
 // Wait asks a read to block until the state moves past Index, for at most
 // Wait. The zero value does not wait.
@@ -54,7 +68,9 @@ func (w Wait) query() url.Values {
 
 // Do sends one request and decodes the JSON answer into out (when not nil).
 // It returns the state index the answer was served at. An error answer
-// becomes an *APIError.
+// becomes an *APIError; a connection that could not be opened, an error
+// wrapping ErrUnreachable; any other failure to get an answer leaves the
+// outcome of a write unknown (see Indeterminate).
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, in, out any) (uint64, error) {
 	var body io.Reader
 	if in != nil {
@@ -80,6 +96,9 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if dialFailed(err) {
+			return 0, fmt.Errorf("agent at %s: %w: %v", c.addr, ErrUnreachable, err)
+		}
 		return 0, fmt.Errorf("agent at %s: %w", c.addr, err)
 	}
 	defer resp.Body.Close()
@@ -93,7 +112,11 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		if json.Unmarshal(raw, &e) != nil || e.Error == "" {
 			e.Error = fmt.Sprintf("agent at %s answered %s", c.addr, resp.Status)
 		}
-		return index, &APIError{Status: resp.StatusCode, Message: e.Error}
+		code := e.Code
+		if code == "" {
+			code = codeOfStatus(resp.StatusCode)
+		}
+		return index, &APIError{Status: resp.StatusCode, Code: code, Message: e.Error}
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -103,31 +126,34 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	return index, nil
 }
 
-// Members lists the catalogue.
+// dialFailed reports whether err is the failure to open a connection: the
+// request was never sent.
+func dialFailed(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// Members lists the catalogue, waiting as w says.
 func (c *Client) Members(ctx context.Context, w Wait) ([]Member, uint64, error) {
 	var out []Member
 	idx, err := c.Do(ctx, http.MethodGet, "/v1/members", w.query(), nil, &out)
 	return out, idx, err
 }
 
-// Leader names the current leader.
+// Leader names the current leader; ErrNoLeader when the agent knows none.
 func (c *Client) Leader(ctx context.Context) (LeaderInfo, error) {
 	var out LeaderInfo
 	_, err := c.Do(ctx, http.MethodGet, "/v1/leader", nil, nil, &out)
 	return out, err
 }
 
-// Join asks the cluster to admit m.
-func (c *Client) Join(ctx context.Context, m fsm.Member) (fsm.Member, error) {
-	var out fsm.Member
-	_, err := c.Do(ctx, http.MethodPost, "/v1/members", nil, m, &out)
+// Join asks the cluster to admit a member and returns its record as
+// committed. A refusal (ErrConflict: the id or an address is taken) is
+// final; ErrNoLeader is worth retrying.
+func (c *Client) Join(ctx context.Context, req JoinRequest) (Member, error) {
+	var out Member
+	_, err := c.Do(ctx, http.MethodPost, "/v1/members", nil, req, &out)
 	return out, err
-}
-
-// Leave removes the member id.
-func (c *Client) Leave(ctx context.Context, id string) error {
-	_, err := c.Do(ctx, http.MethodDelete, "/v1/members/"+url.PathEscape(id), nil, nil, nil)
-	return err
 }
 
 // TransferLeadership moves leadership to the voter to, or to any voter when
@@ -154,8 +180,9 @@ func (c *Client) Events(ctx context.Context, after uint64, wait time.Duration) (
 	return out, err
 }
 
-// ReportStatus reports member id's build (protocol 2 clusters only).
-func (c *Client) ReportStatus(ctx context.Context, id string, b fsm.BuildInfo) error {
+// ReportStatus reports member id's build. Only clusters at protocol 2 serve
+// it; older ones answer ErrNotFound.
+func (c *Client) ReportStatus(ctx context.Context, id string, b BuildInfo) error {
 	_, err := c.Do(ctx, http.MethodPost, "/v1/members/"+url.PathEscape(id)+"/status", nil, b, nil)
 	return err
 }

@@ -1,0 +1,64 @@
+package api
+
+import "time"
+
+// EventType names an event of /v1/events. An applied command's event is
+// named after the command's type in the replicated log, so these names are
+// as permanent as the log's; the two leadership events are the agent's own.
+type EventType string
+
+// Event types of applied commands.
+const (
+	EventMemberJoin     EventType = "member.join"
+	EventMemberLeave    EventType = "member.leave"
+	EventMemberReport   EventType = "member.report"
+	EventMemberStatus   EventType = "member.status"   // protocol 2: a member's build report
+	EventMemberLiveness EventType = "member.liveness" // protocol 3: the leader reaches a member, or no longer does
+	EventTxnStart       EventType = "txn.start"
+	EventStepBegin      EventType = "step.begin"
+	EventStepComplete   EventType = "step.complete" // the completion notice of a done attempt (upgrade or rollback)
+	EventStepFail       EventType = "step.fail"
+	EventTxnPause       EventType = "txn.pause"
+	EventTxnResume      EventType = "txn.resume"
+	EventTxnRetry       EventType = "txn.retry"
+	EventTxnAbort       EventType = "txn.abort"
+	EventTxnFinish      EventType = "txn.finish" // an aborting transaction ends, aborted
+	EventTxnFinalize    EventType = "txn.finalize"
+	EventTxnNote        EventType = "txn.note"
+)
+
+// Event types of an agent's own leadership changes.
+const (
+	EventLeadershipGained EventType = "leadership.gained"
+	EventLeadershipLost   EventType = "leadership.lost"
+)
+
+// IsCommand reports whether t is an applied command rather than a change of
+// the reporting agent's leadership.
+func (t EventType) IsCommand() bool {
+	return t != EventLeadershipGained && t != EventLeadershipLost
+}
+
+// Event is one thing an agent saw: an accepted command applied to its state
+// machine (Time is the leader's stamp in the command) or a change of its own
+// leadership (Time is the agent's clock). Index is the Raft index.
+type Event struct {
+	Seq      uint64    `json:"seq"`
+	Index    uint64    `json:"index"`
+	Type     EventType `json:"type"`
+	Time     time.Time `json:"time"`
+	Agent    string    `json:"agent"`
+	Txn      string    `json:"txn,omitempty"`
+	Node     string    `json:"node,omitempty"`
+	Attempt  uint64    `json:"attempt,omitempty"`
+	Version  string    `json:"version,omitempty"`
+	Protocol int       `json:"protocol,omitempty"`
+	Rollback bool      `json:"rollback,omitempty"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// Events is a page of events; pass Next as ?after= to wait for the next.
+type Events struct {
+	Events []Event `json:"events"`
+	Next   uint64  `json:"next"`
+}

@@ -1,0 +1,221 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// TxnState is the state of an upgrade transaction on the wire.
+type TxnState string
+
+// Transaction states. Running, paused, failed, finalizing and aborting are
+// active: at most one transaction is active. Done and aborted are terminal.
+const (
+	TxnRunning    TxnState = "running"
+	TxnPaused     TxnState = "paused"
+	TxnFailed     TxnState = "failed" // halted on a step failure; retry or abort
+	TxnFinalizing TxnState = "finalizing"
+	TxnDone       TxnState = "done"
+	TxnAborting   TxnState = "aborting"
+	TxnAborted    TxnState = "aborted"
+)
+
+// Terminal reports whether nothing more can happen to the transaction.
+func (s TxnState) Terminal() bool { return s == TxnDone || s == TxnAborted }
+
+// Active reports whether a transaction in state s is the cluster's active
+// one (every state but the terminal ones).
+func (s TxnState) Active() bool {
+	switch s {
+	case TxnRunning, TxnPaused, TxnFailed, TxnFinalizing, TxnAborting:
+		return true
+	}
+	return false
+}
+
+// StepState is the state of one node's step: in a transaction as the API
+// shows it, and in a node's own report of an attempt (StepStatus), which is
+// only ever running, done or failed.
+type StepState string
+
+// Step states.
+const (
+	StepPending    StepState = "pending"
+	StepRunning    StepState = "running"
+	StepDone       StepState = "done"
+	StepFailed     StepState = "failed"
+	StepRolledBack StepState = "rolled-back"
+)
+
+// Failure policies (StartRequest.OnFailure, Txn.OnFailure).
+const (
+	OnFailureHalt     = "halt"
+	OnFailureRollback = "rollback"
+)
+
+// Control actions (POST /v1/upgrades/{id}/{action}).
+const (
+	ActionPause  = "pause"
+	ActionResume = "resume"
+	ActionRetry  = "retry"
+	ActionAbort  = "abort"
+)
+
+// MaxHistory is how many finished transactions an agent keeps: GET
+// /v1/upgrades lists at most this many besides the active one. It is a
+// property of the replicated state (every replica trims alike), so a new
+// value would come with a new protocol version; a test in package rpc keeps
+// it equal to the state machine's bound.
+const MaxHistory = 100
+
+// Duration is a time.Duration that reads and writes JSON as a string such
+// as "5m0s".
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a duration string such as "90s"; anything else is an
+// error.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: want a string such as \"5m\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Step is one node's part of a transaction.
+type Step struct {
+	Node  string    `json:"node"`
+	Batch int       `json:"batch"`
+	State StepState `json:"state"`
+	// Attempt counts the times the step was begun.
+	Attempt uint64 `json:"attempt"`
+	// PriorVersion is what the node ran when the transaction started: the
+	// version a rollback returns it to.
+	PriorVersion string `json:"prior_version"`
+	FromVersion  string `json:"from_version"`
+	ToVersion    string `json:"to_version"`
+	// Rollback marks a current attempt that rolls back.
+	Rollback   bool      `json:"rollback,omitempty"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Error      string    `json:"error"`
+}
+
+// Txn is an upgrade transaction as the API shows it.
+type Txn struct {
+	ID                 string    `json:"id"`
+	State              TxnState  `json:"state"`
+	TargetVersion      string    `json:"target_version"`
+	ArtifactURL        string    `json:"artifact_url,omitempty"`
+	ArtifactSHA256     string    `json:"artifact_sha256,omitempty"`
+	Strategy           string    `json:"strategy"`
+	MaxParallel        int       `json:"max_parallel"`
+	OnFailure          string    `json:"on_failure"`
+	StepTimeout        Duration  `json:"step_timeout"`
+	ProgressDeadline   Duration  `json:"progress_deadline"`
+	AllowLeaderUpgrade bool      `json:"allow_leader_upgrade,omitempty"`
+	LeaderAtStart      string    `json:"leader_at_start"`
+	Steps              []Step    `json:"steps"`
+	Reason             string    `json:"reason,omitempty"` // why it is paused, failed, aborting or blocked, for humans
+	RollbackRequested  bool      `json:"rollback_requested,omitempty"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
+	LastProgressAt     time.Time `json:"last_progress_at"`
+	FinishedAt         time.Time `json:"finished_at,omitzero"`
+	// ProtocolVersion is the cluster's active protocol version as read, or,
+	// for a transaction that finalized, the version it finalized to.
+	ProtocolVersion int `json:"protocol_version"`
+}
+
+// Step returns the step of node, or nil.
+func (t *Txn) Step(node string) *Step {
+	for i := range t.Steps {
+		if t.Steps[i].Node == node {
+			return &t.Steps[i]
+		}
+	}
+	return nil
+}
+
+// Count returns how many steps are in state s.
+func (t *Txn) Count(s StepState) int {
+	n := 0
+	for _, st := range t.Steps {
+		if st.State == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Batches returns the number of batches.
+func (t *Txn) Batches() int {
+	if len(t.Steps) == 0 {
+		return 0
+	}
+	return t.Steps[len(t.Steps)-1].Batch + 1
+}
+
+// CurrentBatch returns the lowest batch holding a step that is not done, or
+// -1 when every step is done.
+func (t *Txn) CurrentBatch() int {
+	for _, st := range t.Steps {
+		if st.State != StepDone {
+			return st.Batch
+		}
+	}
+	return -1
+}
+
+// StartRequest asks for an upgrade transaction (and, to /v1/upgrades/plan,
+// for its plan only). Empty fields take the defaults documented in CLI.md.
+type StartRequest struct {
+	TargetVersion    string `json:"target_version"`
+	ArtifactURL      string `json:"artifact_url,omitempty"`
+	ArtifactSHA256   string `json:"artifact_sha256,omitempty"`
+	Strategy         string `json:"strategy,omitempty"`
+	MaxParallel      string `json:"max_parallel,omitempty"` // "2" or "25%"
+	OnFailure        string `json:"on_failure,omitempty"`
+	StepTimeout      string `json:"step_timeout,omitempty"`
+	ProgressDeadline string `json:"progress_deadline,omitempty"`
+	// AllowLeaderUpgrade lets a one-voter cluster upgrade its leader in
+	// place; it is refused on a cluster with other voters.
+	AllowLeaderUpgrade bool `json:"allow_leader_upgrade,omitempty"`
+}
+
+// AbortRequest asks to abort, optionally rolling back the steps done.
+type AbortRequest struct {
+	Rollback bool `json:"rollback,omitempty"`
+}
+
+// Plan is what a transaction would do, computed without starting it.
+type Plan struct {
+	TargetVersion string `json:"target_version"`
+	Strategy      string `json:"strategy"`
+	// Reason is the rule the strategy ordered the nodes by ("primary =
+	// Baton's Raft leader n1 ..."); empty from agents that predate it.
+	Reason       string      `json:"reason,omitempty"`
+	MaxParallel  int         `json:"max_parallel"`
+	OnFailure    string      `json:"on_failure"`
+	Leader       string      `json:"leader"`
+	Voters       int         `json:"voters"`
+	QuorumBudget int         `json:"quorum_budget"`
+	Batches      []PlanBatch `json:"batches"`
+	Warnings     []string    `json:"warnings,omitempty"`
+}
+
+// PlanBatch is one batch of a plan. Handoff marks the batch that holds the
+// leader: leadership moves to another voter before it starts.
+type PlanBatch struct {
+	Nodes   []string `json:"nodes"`
+	Handoff bool     `json:"handoff,omitempty"`
+}
