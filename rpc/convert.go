@@ -1,6 +1,9 @@
 package rpc
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc/api"
 )
@@ -20,7 +23,22 @@ func memberOut(m fsm.Member, leader bool) api.Member {
 		b := BuildInfoOut(*m.Build)
 		out.Build = &b
 	}
+	out.Status = api.MemberUnknown
+	if l := m.Liveness; l != nil {
+		out.Status, out.StatusSince, out.LastSeen = livenessOut(l.Status), l.Since, l.LastSeen
+	}
 	return out
+}
+
+// livenessOut names a liveness status on the wire.
+func livenessOut(s string) string {
+	switch s {
+	case fsm.LivenessAlive:
+		return api.MemberAlive
+	case fsm.LivenessUnreachable:
+		return api.MemberUnreachable
+	}
+	return api.MemberUnknown
 }
 
 // memberIn is the catalogue record a join request asks for. Voter is not
@@ -86,11 +104,32 @@ func txnOut(st *fsm.State, t *fsm.Txn) api.Txn {
 	}
 	if t.Steps != nil {
 		out.Steps = make([]api.Step, len(t.Steps))
+		current := t.CurrentBatch()
 		for i, s := range t.Steps {
 			out.Steps[i] = stepOut(s)
+			if !t.State.Terminal() && (s.State == fsm.StepRunning || (s.State == fsm.StepPending && s.Batch == current)) {
+				out.Steps[i].Waiting = waitingOn(st, s.Node)
+			}
 		}
 	}
 	return out
+}
+
+// waitingOn says why a step due on node cannot go on, from what the
+// catalogue records of the node; "" when nothing is known against it.
+func waitingOn(st *fsm.State, node string) string {
+	m, ok := st.Members[node]
+	if !ok {
+		return fmt.Sprintf("node %s is no longer a member", node)
+	}
+	if l := m.Liveness; l != nil && l.Status == fsm.LivenessUnreachable {
+		w := fmt.Sprintf("node %s unreachable since %s", node, l.Since.UTC().Format(time.RFC3339))
+		if !l.LastSeen.IsZero() {
+			w += fmt.Sprintf(" (last seen %s)", l.LastSeen.UTC().Format(time.RFC3339))
+		}
+		return w
+	}
+	return ""
 }
 
 func stepOut(s fsm.Step) api.Step {

@@ -18,7 +18,8 @@ import (
 
 // The JSON below is what the API served before it had types of its own
 // (the fsm records, embedded): the contract of CLI.md. A change to the
-// state machine's records must not change it.
+// state machine's records must not change it. Fields added since come
+// after the old ones (status, status_since, last_seen; a step's waiting).
 
 func TestMemberJSONKeepsItsShape(t *testing.T) {
 	m := fsm.Member{ID: "n1", RaftAddr: "127.0.0.1:7071", HTTPAddr: "127.0.0.1:7070", Version: "1.0.0", Voter: true,
@@ -26,9 +27,19 @@ func TestMemberJSONKeepsItsShape(t *testing.T) {
 		Build: &fsm.BuildInfo{Version: "2.0.0", Protocol: fsm.ProtocolRange{Min: 1, Max: 2}, GoVersion: "go1.26"}}
 	requireJSON(t, memberOut(m, true), `{"id":"n1","raft_addr":"127.0.0.1:7071","http_addr":"127.0.0.1:7070",`+
 		`"version":"1.0.0","voter":true,"protocol":{"min":1,"max":2},"labels":{"zone":"a"},`+
-		`"build":{"version":"2.0.0","protocol":{"min":1,"max":2},"go_version":"go1.26"},"leader":true}`)
+		`"build":{"version":"2.0.0","protocol":{"min":1,"max":2},"go_version":"go1.26"},"leader":true,"status":"unknown"}`)
 	requireJSON(t, memberOut(fsm.Member{ID: "n2"}, false),
-		`{"id":"n2","raft_addr":"","http_addr":"","version":"","voter":false,"protocol":{"min":0,"max":0},"leader":false}`)
+		`{"id":"n2","raft_addr":"","http_addr":"","version":"","voter":false,"protocol":{"min":0,"max":0},"leader":false,"status":"unknown"}`)
+
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	down := fsm.Member{ID: "n3", Liveness: &fsm.Liveness{Status: fsm.LivenessUnreachable, Since: at, LastSeen: at.Add(-5 * time.Second)}}
+	requireJSON(t, memberOut(down, false),
+		`{"id":"n3","raft_addr":"","http_addr":"","version":"","voter":false,"protocol":{"min":0,"max":0},"leader":false,`+
+			`"status":"unreachable","status_since":"2026-03-01T12:00:00Z","last_seen":"2026-03-01T11:59:55Z"}`)
+	up := fsm.Member{ID: "n3", Liveness: &fsm.Liveness{Status: fsm.LivenessAlive, Since: at}}
+	requireJSON(t, memberOut(up, false),
+		`{"id":"n3","raft_addr":"","http_addr":"","version":"","voter":false,"protocol":{"min":0,"max":0},"leader":false,`+
+			`"status":"alive","status_since":"2026-03-01T12:00:00Z"}`)
 }
 
 func TestTxnJSONKeepsItsShape(t *testing.T) {
@@ -42,7 +53,8 @@ func TestTxnJSONKeepsItsShape(t *testing.T) {
 			{Node: "n1", Batch: 0, State: fsm.StepDone, Attempt: 1, PriorVersion: "1.0.0", FromVersion: "1.0.0",
 				ToVersion: "2.0.0", Rollback: true, StartedAt: at, FinishedAt: at.Add(time.Minute), Error: "e"},
 			{Node: "n2", Batch: 1, State: fsm.StepPending}}}
-	st := &fsm.State{ProtocolVersion: 2}
+	alive := &fsm.Liveness{Status: fsm.LivenessAlive, Since: at}
+	st := &fsm.State{ProtocolVersion: 2, Members: map[string]fsm.Member{"n1": {ID: "n1", Liveness: alive}, "n2": {ID: "n2", Liveness: alive}}}
 	requireJSON(t, txnOut(st, txn), `{"id":"t-1","state":"running","target_version":"2.0.0",`+
 		`"artifact_url":"https://x/a.tgz","artifact_sha256":"ab","strategy":"by-id","max_parallel":2,`+
 		`"on_failure":"rollback","step_timeout":"5m0s","progress_deadline":"1m30s","allow_leader_upgrade":true,`+
@@ -52,6 +64,15 @@ func TestTxnJSONKeepsItsShape(t *testing.T) {
 		`{"node":"n2","batch":1,"state":"pending","attempt":0,"prior_version":"","from_version":"","to_version":"","error":""}],`+
 		`"reason":"why","rollback_requested":true,"created_at":"2026-03-01T12:00:00Z","updated_at":"2026-03-01T12:00:01Z",`+
 		`"last_progress_at":"2026-03-01T12:00:02Z","finished_at":"2026-03-01T12:00:03Z","protocol_version":2}`)
+
+	// A due step whose node the leader cannot reach says so; so does one
+	// whose node left.
+	st.Members["n2"] = fsm.Member{ID: "n2", Liveness: &fsm.Liveness{Status: fsm.LivenessUnreachable, Since: at, LastSeen: at.Add(-5 * time.Second)}}
+	require.Equal(t, "node n2 unreachable since 2026-03-01T12:00:00Z (last seen 2026-03-01T11:59:55Z)", txnOut(st, txn).Steps[1].Waiting)
+	require.Empty(t, txnOut(st, txn).Steps[0].Waiting, "a done step waits for nothing")
+	delete(st.Members, "n2")
+	require.Equal(t, "node n2 is no longer a member", txnOut(st, txn).Steps[1].Waiting)
+	st.Members["n2"] = fsm.Member{ID: "n2", Liveness: alive}
 
 	// A finalized transaction shows the version it finalized to, not the
 	// one active now.

@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"text/tabwriter"
+	"time"
+
+	"github.com/baton-upgrade/baton/rpc/api"
 
 	"github.com/urfave/cli/v2"
 )
@@ -31,10 +34,11 @@ func membersCommand() *cli.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tRAFT ADDR\tHTTP ADDR\tVERSION\tPROTOCOL\tVOTER\tLEADER")
+			fmt.Fprintln(tw, "ID\tRAFT ADDR\tHTTP ADDR\tVERSION\tPROTOCOL\tVOTER\tLEADER\tSTATUS")
+			now := time.Now()
 			for _, m := range members {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d-%d\t%s\t%s\n", m.ID, m.RaftAddr, m.HTTPAddr, m.Version,
-					m.Protocol.Min, m.Protocol.Max, yesNo(m.Voter), yesNo(m.Leader))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d-%d\t%s\t%s\t%s\n", m.ID, m.RaftAddr, m.HTTPAddr, m.Version,
+					m.Protocol.Min, m.Protocol.Max, yesNo(m.Voter), yesNo(m.Leader), memberStatus(m, now))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -99,4 +103,17 @@ func leaderCommand() *cli.Command {
 			},
 		}},
 	}
+}
+
+// memberStatus describes a member's liveness for the STATUS column:
+// "alive", "unreachable since 14:03:07Z (2m10s ago)", or "unknown".
+func memberStatus(m api.Member, now time.Time) string {
+	switch m.Status {
+	case api.MemberAlive:
+		return api.MemberAlive
+	case api.MemberUnreachable:
+		return fmt.Sprintf("unreachable since %s (%s ago)", m.StatusSince.UTC().Format("15:04:05Z"),
+			now.Sub(m.StatusSince).Round(time.Second))
+	}
+	return api.MemberUnknown
 }

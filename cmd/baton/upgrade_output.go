@@ -84,7 +84,17 @@ func writeSteps(w io.Writer, steps []api.Step) error {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%s\n", s.Node, s.Batch+1, s.State, s.Attempt,
 			orDash(s.FromVersion), orDash(s.ToVersion), truncate(oneLine(s.Error), stepErrorWidth))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, s := range steps {
+		if s.Waiting != "" {
+			if _, err := fmt.Fprintf(w, "%s waits: %s\n", s.Node, s.Waiting); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // writeTxnList prints the transactions kept, one a line.

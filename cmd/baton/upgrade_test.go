@@ -521,3 +521,25 @@ func TestStepLines(t *testing.T) {
 		require.Equal(t, tc.want, stepLine(tc.step))
 	}
 }
+
+// A step that waits on an unreachable node says so once in a watch log,
+// again when the reason changes, and under the status table.
+func TestWaitingStepsAreNamed(t *testing.T) {
+	running := testTxn(api.TxnRunning, testStep("n1", 0, api.StepRunning, 1))
+	waiting := testTxn(api.TxnRunning, testStep("n1", 0, api.StepRunning, 1))
+	waiting.Steps[0].Waiting = "node n1 unreachable since 2026-03-01T12:00:00Z"
+	require.Equal(t, []string{"n1 waits: node n1 unreachable since 2026-03-01T12:00:00Z"}, changeLines(&running, waiting))
+	require.Empty(t, changeLines(&waiting, waiting), "an unchanged reason is not repeated")
+
+	var out bytes.Buffer
+	require.NoError(t, writeSteps(&out, waiting.Steps))
+	require.Contains(t, out.String(), "\nn1 waits: node n1 unreachable since 2026-03-01T12:00:00Z\n")
+}
+
+func TestMemberStatusColumn(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 2, 10, 0, time.UTC)
+	since := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	require.Equal(t, "alive", memberStatus(api.Member{Status: api.MemberAlive, StatusSince: since}, now))
+	require.Equal(t, "unreachable since 12:00:00Z (2m10s ago)", memberStatus(api.Member{Status: api.MemberUnreachable, StatusSince: since}, now))
+	require.Equal(t, "unknown", memberStatus(api.Member{}, now), "an older agent sends no status")
+}

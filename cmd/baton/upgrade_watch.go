@@ -188,6 +188,9 @@ func changeLines(prev *api.Txn, cur api.Txn) []string {
 		case before == nil, before.State != s.State, before.Attempt != s.Attempt, before.Rollback != s.Rollback:
 			lines = append(lines, stepLine(s))
 		}
+		if s.Waiting != "" && (before == nil || before.Waiting != s.Waiting) {
+			lines = append(lines, fmt.Sprintf("%s waits: %s", s.Node, s.Waiting))
+		}
 	}
 	if prev == nil || prev.State != cur.State {
 		lines = append(lines, txnLine(cur))

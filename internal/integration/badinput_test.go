@@ -43,7 +43,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	if leaderSeenBy(follower) == "n1" {
 		follower = c.Agent("n2")
 	}
-	before := catalogue(membersJSON(t, follower))
+	before := catalogue(waitStatus(t, follower, api.MemberAlive))
 	base := "http://" + follower.HTTPAddr
 
 	taken := `{"id":"n2","raft_addr":"127.0.0.1:1","http_addr":"127.0.0.1:2","version":"1.0.0","protocol":{"min":1,"max":1}}`

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
@@ -36,10 +37,35 @@ func leaderOf(ms []api.Member) string {
 func catalogue(ms []api.Member) []api.Member {
 	out := make([]api.Member, len(ms))
 	for i, m := range ms {
+		// Who leads, and whether the leader reaches each member, are
+		// observations that move with time, not the catalogue's records.
 		m.Leader = false
+		m.Status, m.StatusSince, m.LastSeen = "", time.Time{}, time.Time{}
 		out[i] = m
 	}
 	return out
+}
+
+// waitStatus waits until a's catalogue records every member with the given
+// liveness status and the build it runs, and returns the catalogue. A
+// member reports its build, and the leader records its liveness, shortly
+// after it joins, so a test that compares catalogues waits for both first.
+func waitStatus(t *testing.T, a *procs.Agent, status string) []api.Member {
+	t.Helper()
+	var ms []api.Member
+	procs.Eventually(t, 30*time.Second, func() error {
+		ms = membersJSON(t, a)
+		for _, m := range ms {
+			if m.Status != status {
+				return fmt.Errorf("%s is %q, want %q", m.ID, m.Status, status)
+			}
+			if m.Build == nil {
+				return fmt.Errorf("%s has not reported its build yet", m.ID)
+			}
+		}
+		return nil
+	})
+	return ms
 }
 
 // leaderSeenBy asks a's API for the leader; "" when it knows none.
@@ -64,13 +90,13 @@ func TestClusterFormsFailsOverAndRejoins(t *testing.T) {
 	for _, m := range ms {
 		require.True(t, m.Voter, "%s should be a voter", m.ID)
 		require.Equal(t, "1.0.0", m.Version)
-		require.Equal(t, 1, m.Protocol.Max)
+		require.Equal(t, fsm.ProtocolRange{Min: fsm.LatestProtocol - 1, Max: fsm.LatestProtocol}, fsm.ProtocolRange{Min: m.Protocol.Min, Max: m.Protocol.Max})
 		if m.Leader {
 			leaders++
 		}
 	}
 	require.Equal(t, 1, leaders)
-	before := catalogue(ms)
+	before := catalogue(waitStatus(t, c.Agent("n2"), api.MemberAlive))
 
 	// kill -9 the leader: the survivors elect a new one within 5 s.
 	old := c.Agent(leaderOf(ms))

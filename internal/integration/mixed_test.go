@@ -20,6 +20,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// oldBuild is Baton 1.0.0 speaking protocol 1 only: the mixed-version tests
+// upgrade it to newBuild, through the first protocol change Baton made.
+func oldBuild(t *testing.T) string {
+	t.Helper()
+	bin, err := procs.Build(buildDir, procs.BuildOptions{Version: "1.0.0", ProtocolMin: 1, ProtocolMax: 1})
+	require.NoError(t, err)
+	return bin
+}
+
 // newBuild is Baton 2.0.0, which speaks protocols 1 and 2.
 func newBuild(t *testing.T) string {
 	t.Helper()
@@ -42,14 +51,14 @@ func digest(t *testing.T, path string) string {
 // fail-install-ID in the cluster root makes that node's install fail.
 func selfUpgradeCluster(t *testing.T, n int) *procs.Cluster {
 	t.Helper()
-	c := procs.NewCluster(t, batonBin)
+	c := procs.NewCluster(t, oldBuild(t))
 	c.RaftMultiplier = 0.3
 	c.OwnBinary = true
 	c.ConfigFor = func(id string) string {
 		bin := filepath.Join(c.Root, id+"-bin", "baton")
 		old := bin + "-1.0.0"
 		if _, err := os.Stat(old); err != nil {
-			b, err := os.ReadFile(batonBin)
+			b, err := os.ReadFile(oldBuild(t))
 			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(old, b, 0o755))
 		}
@@ -177,7 +186,7 @@ func TestMixedVersionClusterUpgradesItselfAndSwitchesProtocolAtFinalize(t *testi
 
 	// And a 1.0.0 agent cannot join.
 	old := c.Add("n4")
-	old.Bin = batonBin
+	old.Bin = oldBuild(t)
 	old.Start("--join", c.Agent("n1").HTTPAddr)
 	code, err := old.WaitExit(time.Minute)
 	require.NoError(t, err)

@@ -1,5 +1,7 @@
 package api
 
+import "time"
+
 // ProtocolRange is the inclusive range of protocol versions a build speaks.
 type ProtocolRange struct {
 	Min int `json:"min"`
@@ -31,7 +33,24 @@ type Member struct {
 	// the cluster speaks protocol 2 and the member has reported.
 	Build  *BuildInfo `json:"build,omitempty"`
 	Leader bool       `json:"leader"`
+	// Status is whether the leader reaches the member: MemberAlive,
+	// MemberUnreachable, or MemberUnknown when nothing is recorded (the
+	// cluster speaks a protocol older than 3, or the leader has not
+	// recorded it yet). An answer without the field comes from an older
+	// build: read it as unknown.
+	Status string `json:"status,omitempty"`
+	// StatusSince is when the leader recorded Status (its clock).
+	StatusSince time.Time `json:"status_since,omitzero"`
+	// LastSeen is the leader's last contact with an unreachable member.
+	LastSeen time.Time `json:"last_seen,omitzero"`
 }
+
+// Member statuses.
+const (
+	MemberAlive       = "alive"
+	MemberUnreachable = "unreachable"
+	MemberUnknown     = "unknown"
+)
 
 // JoinRequest asks the cluster to admit a member (POST /v1/members). The
 // leader decides whether the member votes: Voter is accepted for the sake

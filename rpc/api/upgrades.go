@@ -108,6 +108,10 @@ type Step struct {
 	StartedAt  time.Time `json:"started_at,omitzero"`
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 	Error      string    `json:"error"`
+	// Waiting says what keeps a running or due step from going on, when the
+	// answering agent knows (its node is unreachable, or no longer a
+	// member); empty otherwise.
+	Waiting string `json:"waiting,omitempty"`
 }
 
 // Txn is an upgrade transaction as the API shows it.
