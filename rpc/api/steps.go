@@ -1,5 +1,7 @@
 package api
 
+import "time"
+
 // StepRequest is what the leader's coordinator sends a node to run
 // (POST /v1/internal/steps).
 type StepRequest struct {
@@ -46,4 +48,42 @@ type Diagnostic struct {
 	Protocol ProtocolRange `json:"protocol"`
 	IdleCPU  float64       `json:"idle_cpu"`
 	IdleMem  float64       `json:"idle_mem"`
+}
+
+// CancelRequest asks a node to stop an attempt (POST
+// /v1/internal/steps/{txn}/{attempt}/cancel, protocol 3): the leader sends
+// it when the step's deadline passes or the transaction is aborted.
+type CancelRequest struct {
+	// Reason is why, as the attempt's error will say ("step timed out
+	// after 10m0s").
+	Reason string `json:"reason"`
+}
+
+// HookOutput is what one run of a hook left: its standard output and error
+// interleaved as written, the last HookOutputLimit bytes of it.
+type HookOutput struct {
+	Hook     string    `json:"hook"`
+	Began    time.Time `json:"began"`
+	Ended    time.Time `json:"ended,omitzero"`
+	ExitCode int       `json:"exit_code"`
+	// Output is the tail of stdout and stderr together.
+	Output string `json:"output"`
+	// Truncated says that earlier output was dropped.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// HookOutputLimit is how much of each hook run's output a node keeps.
+const HookOutputLimit = 64 << 10
+
+// StepLogs is one attempt's hook output on one node (GET
+// /v1/internal/steps/{txn}/logs on the node, protocol 3; gathered from
+// every node by GET /v1/upgrades/{id}/logs). Error, when set, says why the
+// node's logs could not be had (it is unreachable, say); Hooks is then
+// empty.
+type StepLogs struct {
+	TxnID   string       `json:"txn_id"`
+	Node    string       `json:"node"`
+	Attempt uint64       `json:"attempt"`
+	Hooks   []HookOutput `json:"hooks"`
+	Error   string       `json:"error,omitempty"`
 }

@@ -87,3 +87,38 @@ func (c *Client) Diagnostic(ctx context.Context, health bool) (Diagnostic, error
 	_, err := c.Do(ctx, http.MethodGet, "/v1/internal/diagnostic", q, nil, &out)
 	return out, err
 }
+
+// CancelStep asks this agent's node to stop an attempt: its running hook's
+// process group gets SIGTERM, then SIGKILL after a grace period, and the
+// attempt ends failed with reason. It answers the attempt's status; an
+// attempt already finished is left as it was. ErrNotFound means the node
+// never heard of it.
+func (c *Client) CancelStep(ctx context.Context, txnID string, attempt uint64, reason string) (StepStatus, error) {
+	var out StepStatus
+	_, err := c.Do(ctx, http.MethodPost, fmt.Sprintf("/v1/internal/steps/%s/%d/cancel", url.PathEscape(txnID), attempt),
+		nil, CancelRequest{Reason: reason}, &out)
+	return out, err
+}
+
+// NodeStepLogs asks this agent's node for the hook output of every attempt
+// of txnID it ran, oldest first.
+func (c *Client) NodeStepLogs(ctx context.Context, txnID string) ([]StepLogs, error) {
+	var out []StepLogs
+	_, err := c.Do(ctx, http.MethodGet, fmt.Sprintf("/v1/internal/steps/%s/logs", url.PathEscape(txnID)), nil, nil, &out)
+	return out, err
+}
+
+// UpgradeLogs gathers the hook output of transaction id from every node
+// that took part (node and hook narrow it when not empty).
+func (c *Client) UpgradeLogs(ctx context.Context, id, node, hook string) ([]StepLogs, error) {
+	q := url.Values{}
+	if node != "" {
+		q.Set("node", node)
+	}
+	if hook != "" {
+		q.Set("hook", hook)
+	}
+	var out []StepLogs
+	_, err := c.Do(ctx, http.MethodGet, "/v1/upgrades/"+url.PathEscape(id)+"/logs", q, nil, &out)
+	return out, err
+}
