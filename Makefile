@@ -23,7 +23,7 @@ JEPSEN_OUT := $(if $(filter command line environment,$(origin OUT)),$(OUT),out/j
 
 DIST     ?= dist
 
-.PHONY: all baton demosvc dist test test-short vet fmt cluster demo demo-self bench help jepsen
+.PHONY: all baton demosvc dist docs test test-short vet fmt cluster demo demo-self bench help jepsen
 
 all: baton
 
@@ -36,6 +36,7 @@ help:
 	@echo "make test       go vet, then every test with the race detector (a 150 s chaos run included)"
 	@echo "make jepsen     the chaos suite: DURATION=10m NODES=5 NEMESES=all SEED= OUT=out/jepsen (docs/jepsen.md)"
 	@echo "make fmt        gofmt the tree"
+	@echo "make docs       regenerate the command reference (docs/cli.md, docs/baton.1) from the commands"
 	@echo "make dist       static baton binaries for linux/amd64 and linux/arm64 in dist/, with SHA256SUMS (VERSION=, PROTOCOL=)"
 	@echo "make bench      measure Baton against its limits (about 7 minutes; installs Debian's ansible if missing)"
 	@echo "                and write docs/benchmarks.md and docs/benchmarks.json; never part of make test"
@@ -57,6 +58,12 @@ dist:
 			-o $(DIST)/baton-$(VERSION)-linux-$$arch ./cmd/baton || exit 1; \
 	done
 	cd $(DIST) && sha256sum baton-* > SHA256SUMS && cat SHA256SUMS
+
+# The command reference is generated from the CLI's own definitions; a test
+# fails when it is stale.
+docs:
+	$(GO) run ./cmd/baton docs markdown > docs/cli.md
+	$(GO) run ./cmd/baton docs man > docs/baton.1
 
 test: vet
 	$(GO) test -race -count=1 -timeout 9m ./...

@@ -14,7 +14,7 @@ import (
 // clientFlags are taken by every client command.
 func clientFlags(extra ...cli.Flag) []cli.Flag {
 	return append([]cli.Flag{
-		&cli.StringFlag{Name: "addr", Value: "127.0.0.1:7070", EnvVars: []string{"BATON_ADDR"},
+		&cli.StringFlag{Name: "addr", Value: defaultAddr, EnvVars: []string{"BATON_ADDR"},
 			Usage: "API address (HOST:PORT) of any agent of the cluster"},
 		&cli.StringFlag{Name: "token", EnvVars: []string{"BATON_TOKEN"},
 			Usage: "bearer token for writes, when the agents were started with one"},

@@ -58,17 +58,19 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			"The other commands talk to any agent's API (--addr, or BATON_ADDR); writes\n" +
 			"reach the leader wherever they land. Exit status: 0 success, 1 failure,\n" +
 			"2 usage error.",
-		Writer:          stdout,
-		ErrWriter:       stderr,
-		HideHelpCommand: true,
-		Suggest:         true,
-		ExitErrHandler:  func(*cli.Context, error) {},
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		Suggest:              true,
+		EnableBashCompletion: true,
+		ExitErrHandler:       func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			agentCommand(),
 			versionCommand(),
 			membersCommand(),
 			leaderCommand(),
 			upgradeCommand(),
+			completionCommand(),
+			docsCommand(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
@@ -83,6 +85,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	walk = func(cmds []*cli.Command) {
 		for _, cmd := range cmds {
 			cmd.OnUsageError = onUsage
+			if cmd.Action != nil && hasFlag(cmd, "addr") {
+				cmd.Action = withHints(cmd.Action)
+			}
 			if len(cmd.Subcommands) > 0 && cmd.Action == nil {
 				cmd.Action = groupAction
 			}
@@ -91,6 +96,18 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	}
 	walk(app.Commands)
 	return app
+}
+
+// hasFlag reports whether cmd takes the flag name.
+func hasFlag(cmd *cli.Command, name string) bool {
+	for _, f := range cmd.Flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // groupAction answers a command group called without a known subcommand.

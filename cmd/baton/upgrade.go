@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/baton-upgrade/baton/coordinator/strategy"
 	"github.com/baton-upgrade/baton/rpc/api"
@@ -99,7 +101,45 @@ func policyRequest(c *cli.Context) (api.StartRequest, error) {
 	if req.TargetVersion == "" {
 		return req, usagef("%s: --version is required", upgradeName(c))
 	}
+	if err := checkMaxParallel(req.MaxParallel); err != nil {
+		return req, usagef("%s: %v", upgradeName(c), err)
+	}
+	if f := req.OnFailure; f != "" && f != "halt" && f != "rollback" {
+		return req, usagef("%s: --on-failure %q: want halt or rollback", upgradeName(c), f)
+	}
 	return req, nil
+}
+
+// checkMaxParallel refuses a --max-parallel that is neither a count of at
+// least 1 nor a share from 1% to 100%; whether a count fits the cluster is
+// the server's to judge.
+func checkMaxParallel(v string) error {
+	if v == "" {
+		return nil
+	}
+	if p, ok := strings.CutSuffix(v, "%"); ok {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 100 {
+			return fmt.Errorf("--max-parallel %q: a share is 1%% to 100%%", v)
+		}
+		return nil
+	}
+	if n, err := strconv.Atoi(v); err != nil || n < 1 {
+		return fmt.Errorf("--max-parallel %q: want a count of at least 1, or a share such as 25%%", v)
+	}
+	return nil
+}
+
+// checkDuration refuses a duration flag that does not parse or is not
+// positive.
+func checkDuration(flag, v string) error {
+	if v == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("--%s %q: want a positive duration such as 90s or 10m", flag, v)
+	}
+	return nil
 }
 
 // startRequest maps start's flags to a request, as policyRequest does.
@@ -113,6 +153,11 @@ func startRequest(c *cli.Context) (api.StartRequest, error) {
 	req.StepTimeout = c.String("step-timeout")
 	req.ProgressDeadline = c.String("progress-deadline")
 	req.AllowLeaderUpgrade = c.Bool("allow-leader-upgrade")
+	for _, f := range [][2]string{{"step-timeout", req.StepTimeout}, {"progress-deadline", req.ProgressDeadline}} {
+		if err := checkDuration(f[0], f[1]); err != nil {
+			return req, usagef("%s: %v", upgradeName(c), err)
+		}
+	}
 	if req.ArtifactURL != "" && req.ArtifactSHA256 == "" {
 		return req, usagef("%s: --artifact needs --sha256, the digest each node checks it against", upgradeName(c))
 	}
