@@ -41,21 +41,14 @@ func TestFollowerStopsOnAnEntryItCannotApply(t *testing.T) {
 	// The leader's state machine speaks protocol 2 (it registers protocol
 	// 1, so the cluster's active protocol stays 1 and the follower may
 	// join); the follower's speaks only 1.
-	leader := serve(t, Config{ID: "n1", Bootstrap: true, Version: "1.0.0", Protocol: one, RaftMultiplier: 0.2},
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	leader := registeredLeader(t, ctx, Config{ID: "n1", Version: "1.0.0", Protocol: one, RaftMultiplier: 0.2},
 		func(a *Agent) {
 			a.fsm = fsm.NewFor(0, 2)
 			a.fsm.OnApply(a.recordApply)
 			a.fsm.OnHalt(a.halt)
 		})
-	procs.Eventually(t, 20*time.Second, func() error {
-		if !leader.IsLeader() {
-			return errString("not leader yet")
-		}
-		return nil
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	require.NoError(t, leader.Register(ctx))
 
 	var logs lockedBuffer
 	follower := serve(t, Config{ID: "n2", Join: []string{leader.cfg.HTTPAddr}, Version: "1.0.0", Protocol: one,

@@ -46,16 +46,9 @@ func TestHeartbeatsTurnUnreachableOnlyAfterGrace(t *testing.T) {
 // with when it last did, and keeps itself alive.
 func TestLeaderRecordsAStoppedServerUnreachable(t *testing.T) {
 	latest := fsm.ProtocolRange{Min: fsm.LatestProtocol - 1, Max: fsm.LatestProtocol}
-	leader := serve(t, Config{ID: "n1", Bootstrap: true, Version: "1.0.0", Protocol: latest, RaftMultiplier: 0.2}, nil)
-	procs.Eventually(t, 20*time.Second, func() error {
-		if !leader.IsLeader() {
-			return errString("not leader yet")
-		}
-		return nil
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	require.NoError(t, leader.Register(ctx))
+	leader := registeredLeader(t, ctx, Config{ID: "n1", Version: "1.0.0", Protocol: latest, RaftMultiplier: 0.2}, nil)
 	follower := serve(t, Config{ID: "n2", Join: []string{leader.cfg.HTTPAddr}, Version: "1.0.0", Protocol: latest, RaftMultiplier: 0.2}, nil)
 	require.NoError(t, follower.Register(ctx))
 	// A third voter keeps the quorum when the follower stops.

@@ -23,12 +23,29 @@ func servedAgent(t *testing.T, versionFile string) *Agent {
 	t.Helper()
 	a := serve(t, Config{ID: "n1", Bootstrap: true, BuildVersion: "9.9.9", Protocol: fsm.ProtocolRange{Min: 1, Max: 1},
 		Hooks: config.Hooks{Install: "true", Version: "cat " + versionFile}}, nil)
+	waitLeader(t, a)
+	return a
+}
+
+// waitLeader waits until a leads.
+func waitLeader(t *testing.T, a *Agent) {
+	t.Helper()
 	procs.Eventually(t, 20*time.Second, func() error {
 		if !a.IsLeader() {
 			return errString("not leader yet")
 		}
 		return nil
 	})
+}
+
+// registeredLeader bootstraps a one-voter cluster from cfg (adjusted as
+// serve does), waits until it leads and registers it.
+func registeredLeader(t *testing.T, ctx context.Context, cfg Config, adjust func(*Agent)) *Agent {
+	t.Helper()
+	cfg.Bootstrap = true
+	a := serve(t, cfg, adjust)
+	waitLeader(t, a)
+	require.NoError(t, a.Register(ctx))
 	return a
 }
 

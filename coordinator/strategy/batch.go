@@ -47,15 +47,7 @@ func CutBatches(order []string, nodes []Node, maxParallel int, fits Fits) ([][]s
 	if err := checkIDs(nodes); err != nil {
 		return nil, err
 	}
-	voter := make(map[string]bool, len(nodes))
-	voters := 0
-	for _, n := range nodes {
-		voter[n.ID] = n.Voter
-		if n.Voter {
-			voters++
-		}
-	}
-	budget := QuorumBudget(voters)
+	voter, budget := voterBudget(nodes)
 
 	var batches [][]string
 	var current []string
@@ -86,4 +78,18 @@ func CutBatches(order []string, nodes []Node, maxParallel int, fits Fits) ([][]s
 		batches = append(batches, current)
 	}
 	return batches, nil
+}
+
+// voterBudget says which nodes vote, and how many voters may be down at once
+// (QuorumBudget of the voters among nodes).
+func voterBudget(nodes []Node) (voter map[string]bool, budget int) {
+	voter = make(map[string]bool, len(nodes))
+	voters := 0
+	for _, n := range nodes {
+		voter[n.ID] = n.Voter
+		if n.Voter {
+			voters++
+		}
+	}
+	return voter, QuorumBudget(voters)
 }

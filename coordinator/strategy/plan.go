@@ -90,15 +90,7 @@ func checkOrder(order []string, nodes []Node) error {
 // the voters among nodes. It returns nil when they keep them. Plan applies
 // it to every strategy's answer; a strategy's tests can too.
 func CheckBatches(batches [][]string, order []string, nodes []Node, maxParallel int) error {
-	voter := make(map[string]bool, len(nodes))
-	voters := 0
-	for _, n := range nodes {
-		voter[n.ID] = n.Voter
-		if n.Voter {
-			voters++
-		}
-	}
-	budget := QuorumBudget(voters)
+	voter, budget := voterBudget(nodes)
 	at := 0
 	for i, b := range batches {
 		if len(b) == 0 {
