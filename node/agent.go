@@ -118,6 +118,10 @@ func (a *Agent) OnLeadership(duty func(ctx context.Context)) {
 // It returns once Raft runs; joining goes on in the background and a refusal
 // is reported through Done's error.
 func (a *Agent) Start() error {
+	// Raft reports from its first moment: the sink must be there first.
+	if _, err := processSink(); err != nil {
+		a.log.Warn("metrics disabled", "error", err)
+	}
 	parts, err := a.startRaft()
 	if err != nil {
 		return err

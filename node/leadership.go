@@ -33,7 +33,6 @@ func (a *Agent) monitorLeadership() {
 			switch {
 			case leader && stop == nil:
 				a.log.Info("leadership gained", "id", a.cfg.ID, "at", time.Now().UTC().Format(time.RFC3339Nano))
-				metrics.SetGauge([]string{"agent", "leader"}, 1)
 				a.recordLeadership(true)
 				metrics.IncrCounter([]string{"agent", "leadership", "gained"}, 1)
 				ctx, cancel := context.WithCancel(a.ctx)
@@ -45,7 +44,6 @@ func (a *Agent) monitorLeadership() {
 				}()
 			case !leader && stop != nil:
 				a.log.Info("leadership lost", "id", a.cfg.ID, "at", time.Now().UTC().Format(time.RFC3339Nano))
-				metrics.SetGauge([]string{"agent", "leader"}, 0)
 				a.recordLeadership(false)
 				revoke()
 			}

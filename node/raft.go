@@ -31,6 +31,8 @@ func (a *Agent) raftConfig() *raft.Config {
 	rc.CommitTimeout = scale(rc.CommitTimeout, m)
 	rc.Logger = a.log.Named("raft")
 	rc.NotifyCh = a.leaderNotify
+	// Only the labelled metrics: the legacy ones put peer ids into names.
+	rc.NoLegacyTelemetry = true
 	return rc
 }
 

@@ -136,7 +136,7 @@ func runAgent(c *cli.Context) error {
 	}()
 	defer func() { stopWatch(); <-watched }()
 
-	metrics, err := node.MetricsHandler()
+	metrics, err := agent.MetricsHandler()
 	if err != nil {
 		cfg.Logger.Warn("metrics disabled", "error", err)
 	}
