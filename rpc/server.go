@@ -14,6 +14,7 @@ import (
 
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc/api"
+	"github.com/baton-upgrade/baton/rpc/ui"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -122,6 +123,8 @@ func (s *Server) routes() {
 		s.opts.Metrics.ServeHTTP(w, r)
 	})
 	s.upgradeRoutes()
+	s.mux.Handle("GET /ui/", ui.Handler())
+	s.mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
 	if s.opts.Events != nil {
 		s.mux.HandleFunc("GET /v1/events", s.events)
 	}
