@@ -191,7 +191,7 @@ func TestInstallFailure(t *testing.T) {
 	require.NoError(t, err)
 	fin := f.wait()
 	require.Equal(t, api.StepFailed, fin.status.State)
-	require.Equal(t, "hook install exited 3: disk full", fin.status.Error)
+	require.Equal(t, "hook install exited 3: unpacking | disk full", fin.status.Error)
 	require.Equal(t, "unpacking\ndisk full\n", fin.status.Output)
 	require.Equal(t, []string{"drain"}, f.lines("calls"), "nothing runs after a failed install")
 
