@@ -63,3 +63,28 @@ func procGroup(pid int) (state string, pgid int, ok bool) {
 	pgid, err = strconv.Atoi(fields[2])
 	return fields[0], pgid, err == nil
 }
+
+// TerminateGroup stops process group pgid as Run stops a hook through
+// Spec.Terminate: SIGTERM, then SIGKILL to whatever of it still runs once
+// grace has passed (DefaultTerminateGrace when zero). It returns when
+// nothing of the group runs, and reports whether SIGKILL was needed. It is
+// for a hook this process did not start (one a previous agent process left
+// running); Run stops its own.
+func TerminateGroup(pgid int, grace time.Duration) (killed bool) {
+	if grace <= 0 {
+		grace = DefaultTerminateGrace
+	}
+	signalGroup(pgid, syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for groupAlive(pgid) {
+		if time.Now().After(deadline) {
+			signalGroup(pgid, syscall.SIGKILL)
+			for end := time.Now().Add(time.Second); groupAlive(pgid) && time.Now().Before(end); {
+				time.Sleep(groupPollInterval)
+			}
+			return true
+		}
+		time.Sleep(groupPollInterval)
+	}
+	return false
+}

@@ -166,7 +166,7 @@ func TestRunTerminateKillsAGroupThatIgnoresSIGTERM(t *testing.T) {
 	}()
 	res := Run(context.Background(), Spec{
 		Name:           "install",
-		Command:        "trap '' TERM; sleep 30 & echo $! > " + pidFile + "; wait",
+		Command:        "trap '' TERM; sleep 30 & echo $! > " + pidFile + ".new; mv " + pidFile + ".new " + pidFile + "; wait",
 		Terminate:      stop,
 		TerminateGrace: 300 * time.Millisecond,
 	})
@@ -187,7 +187,7 @@ func TestRunTerminateKillsWhatTheShellLeftBehind(t *testing.T) {
 	// The shell exits on SIGTERM; its child ignores it and would run on.
 	res := Run(context.Background(), Spec{
 		Name:           "install",
-		Command:        "(trap '' TERM; exec sleep 30) & echo $! > " + pidFile + "; wait",
+		Command:        "(trap '' TERM; exec sleep 30) & echo $! > " + pidFile + ".new; mv " + pidFile + ".new " + pidFile + "; wait",
 		Terminate:      stop,
 		TerminateGrace: 300 * time.Millisecond,
 	})
