@@ -112,6 +112,43 @@ func (a *Agent) StepStatus(txnID string, attempt uint64) (api.StepStatus, bool) 
 	return a.stepStatusOf(st), true
 }
 
+// CancelStep stops the attempt (txnID, attempt) on this node: its running
+// hook gets SIGTERM, then SIGKILL after the grace period, no further hook
+// starts, and the attempt ends failed with "cancelled: reason", reported
+// with a completion notice like any end. It answers at once with the
+// attempt's status (still running while its hook is being stopped); an
+// attempt already finished is answered as it is. An attempt this node never
+// began is an error wrapping fsm.ErrNotFound.
+func (a *Agent) CancelStep(_ context.Context, txnID string, attempt uint64, reason string) (api.StepStatus, error) {
+	st, err := a.exec.Cancel(txnID, attempt, reason)
+	switch {
+	case errors.Is(err, executor.ErrNotFound):
+		return api.StepStatus{}, fmt.Errorf("%w: this node has no attempt %d of transaction %s", fsm.ErrNotFound, attempt, txnID)
+	case err != nil:
+		return api.StepStatus{}, err
+	}
+	return a.stepStatusOf(st), nil
+}
+
+// StepLogs returns the hook output of every attempt of txnID this node ran,
+// oldest first; none for a transaction it never ran a step of.
+func (a *Agent) StepLogs(_ context.Context, txnID string) ([]api.StepLogs, error) {
+	attempts, err := a.exec.Logs(txnID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.StepLogs, 0, len(attempts))
+	for _, at := range attempts {
+		l := api.StepLogs{TxnID: at.TxnID, Node: a.cfg.ID, Attempt: at.Attempt, Hooks: make([]api.HookOutput, 0, len(at.Hooks))}
+		for _, h := range at.Hooks {
+			l.Hooks = append(l.Hooks, api.HookOutput{Hook: h.Hook, Began: h.Began, Ended: h.Ended,
+				ExitCode: h.ExitCode, Output: h.Output, Truncated: h.Truncated})
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
 func (a *Agent) stepStatusOf(st executor.Status) api.StepStatus {
 	return api.StepStatus{TxnID: st.TxnID, Node: a.cfg.ID, Attempt: st.Attempt, State: st.State,
 		Hook: st.Hook, Version: st.Version, Error: st.Error}

@@ -196,6 +196,12 @@ func (s *Server) write(h handler) http.Handler {
 	})
 }
 
+// nodeRead serves a read addressed to this very agent (what its node
+// knows, not the replicated state): never forwarded, whatever the query.
+func (s *Server) nodeRead(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, h) })
+}
+
 // localWrite serves a write addressed to this very agent: token check, no
 // forwarding.
 func (s *Server) localWrite(h handler) http.Handler {
