@@ -30,12 +30,12 @@ func (a *Agent) startExecutor() error {
 		NodeID: a.cfg.ID, Hooks: a.cfg.Hooks, Journal: j,
 		ArtifactDir: filepath.Join(a.cfg.DataDir, "artifacts"),
 		Logger:      a.log, BuildVersion: a.cfg.BuildVersion,
-		OnFinish:    func(_ executor.Step, st executor.Status) { a.notices.add(a.noticeOf(st)) },
+		OnFinish:    a.stepFinished,
 		SelfRestart: a.reexec,
 	})
 	if a.cfg.Hooks.Version != "" {
 		if _, err := a.readVersion(a.ctx); err != nil {
-			a.log.Warn("version hook failed at start-up; reporting the build version until it succeeds", "error", err)
+			a.log.Warn("version hook failed at start-up; the version stays unknown (or the catalogue's) until it succeeds", "error", err)
 		}
 	}
 	unacked, err := a.exec.Unacked()
@@ -49,6 +49,16 @@ func (a *Agent) startExecutor() error {
 		return fmt.Errorf("resume steps: %w", err)
 	}
 	return nil
+}
+
+// stepFinished hands a finished attempt's notice to the sender, and keeps
+// what its version hook printed as this node's version: a reading as good
+// as any.
+func (a *Agent) stepFinished(_ executor.Step, st executor.Status) {
+	a.notices.add(a.noticeOf(st))
+	if st.Version != "" && a.cfg.Hooks.Version != "" {
+		a.noteVersion(st.Version, nil)
+	}
 }
 
 func (a *Agent) noticeOf(st executor.Status) api.Notice {

@@ -43,6 +43,9 @@ type Backend interface {
 	// ReportStatus commits a member's build report (leader only; protocol
 	// 2).
 	ReportStatus(ctx context.Context, st fsm.MemberStatus) error
+	// ReportVersionError commits a member's word on its version hook
+	// (leader only; protocol 3).
+	ReportVersionError(ctx context.Context, c fsm.MemberVersionError) error
 }
 
 // ServerOptions configure a Server.
@@ -113,6 +116,9 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/protocol", s.read(s.protocol))
 	if s.opts.Speaks >= fsm.CommandProtocol(fsm.CmdMemberStatus) {
 		s.mux.Handle("POST /v1/members/{id}/status", s.write(s.memberStatus))
+	}
+	if s.opts.Speaks >= fsm.CommandProtocol(fsm.CmdMemberVersionError) {
+		s.mux.Handle("POST /v1/members/{id}/version_error", s.write(s.memberVersionError))
 	}
 	s.mux.HandleFunc("GET /v1/metrics", func(w http.ResponseWriter, r *http.Request) {
 		if s.opts.Metrics == nil {

@@ -31,6 +31,8 @@ type fakeBackend struct {
 	// joinErr, when set, is what Join fails with, before anything is
 	// applied.
 	joinErr error
+	// versionErrors are the member.version_error commands "committed".
+	versionErrors []fsm.MemberVersionError
 }
 
 func (b *fakeBackend) ID() string         { return b.id }
@@ -66,6 +68,12 @@ func (b *fakeBackend) TransferLeadership(context.Context, string) (string, error
 	return "", fmt.Errorf("%w: transfer failed", api.ErrNoLeader)
 }
 func (b *fakeBackend) ReportStatus(context.Context, fsm.MemberStatus) error { return nil }
+func (b *fakeBackend) ReportVersionError(_ context.Context, c fsm.MemberVersionError) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.versionErrors = append(b.versionErrors, c)
+	return nil
+}
 
 func member(id string, port int) fsm.Member {
 	return fsm.Member{ID: id, RaftAddr: fmt.Sprintf("127.0.0.1:%d", port), HTTPAddr: fmt.Sprintf("127.0.0.1:%d", port+1),
@@ -267,4 +275,34 @@ func TestStepControlRoutesNeedProtocol3(t *testing.T) {
 	require.ErrorIs(t, err, api.ErrBadRequest)
 	require.Contains(t, err.Error(), `attempt "logs"`)
 	require.Empty(t, steps.cancels)
+}
+
+func TestVersionErrorIsForwardedToTheLeaderAndNeedsProtocol3(t *testing.T) {
+	addrs := map[string]string{}
+	leader := &fakeBackend{id: "n1", f: fsm.New(1), leader: "n1", addrs: addrs}
+	follower := &fakeBackend{id: "n2", f: fsm.New(1), leader: "n1", addrs: addrs}
+	speaks := fsm.CommandProtocol(fsm.CmdMemberVersionError)
+	lsrv := httptest.NewServer(NewServer(leader, ServerOptions{Token: "tok", Speaks: speaks}))
+	fsrv := httptest.NewServer(NewServer(follower, ServerOptions{Token: "tok", Speaks: speaks}))
+	old := httptest.NewServer(NewServer(follower, ServerOptions{Token: "tok", Speaks: speaks - 1}))
+	t.Cleanup(lsrv.Close)
+	t.Cleanup(fsrv.Close)
+	t.Cleanup(old.Close)
+	addrs["n1"] = strings.TrimPrefix(lsrv.URL, "http://")
+	ctx := context.Background()
+
+	err := api.NewClient(fsrv.URL, "").ReportVersionError(ctx, "n2", "version hook failed: exited 4")
+	require.ErrorIs(t, err, api.ErrUnauthorized)
+	err = api.NewClient(fsrv.URL, "tok").ReportVersionError(ctx, "n2", strings.Repeat("x", fsm.MaxVersionError+1))
+	require.ErrorIs(t, err, api.ErrInvalid)
+	err = api.NewClient(fsrv.URL, "tok").ReportVersionError(ctx, "bad id", "x")
+	require.ErrorIs(t, err, api.ErrInvalid)
+	require.Empty(t, leader.versionErrors)
+
+	require.NoError(t, api.NewClient(fsrv.URL, "tok").ReportVersionError(ctx, "n2", "version hook failed: exited 4"))
+	require.Equal(t, []fsm.MemberVersionError{{ID: "n2", Error: "version hook failed: exited 4"}}, leader.versionErrors)
+	require.Empty(t, follower.versionErrors)
+
+	err = api.NewClient(old.URL, "tok").ReportVersionError(ctx, "n2", "x")
+	require.ErrorIs(t, err, api.ErrNotFound, "a build of protocol 2 has no such route")
 }
