@@ -53,6 +53,9 @@ type Spec struct {
 	Started func(pid int)
 	// CaptureStdout keeps standard output alone (bounded like Output) in
 	// Result.Stdout as well, for hooks whose output is a value (version).
+	// Standard output and error are then read through two pipes, so in
+	// Output a line of one may come before a line of the other written
+	// earlier; otherwise they share one pipe and keep their order.
 	CaptureStdout bool
 	// Terminate, when closed, stops the hook: its whole process group gets
 	// SIGTERM, and SIGKILL once TerminateGrace has passed if anything of
