@@ -88,10 +88,15 @@ func (a *attempt) cancelled() outcome {
 // stopLeftovers stops the hooks a previous agent process left running for a
 // cancelled attempt: each hook the journal shows begun and not ended whose
 // process still runs gets SIGTERM with its group, then SIGKILL after the
-// grace period, and its end is journaled.
+// grace period, and its end is journaled. The hook that ran last, if it
+// was stopped or cut short, is the one the cancel stopped.
 func (e *Executor) stopLeftovers(a *attempt, rec journal.Record) {
 	key := a.step.Key()
+	var last journal.HookRun
 	for _, h := range rec.Hooks {
+		if h.Began.After(last.Began) || last.Name == "" {
+			last = h
+		}
 		if h.HasEnded() {
 			continue
 		}
@@ -106,12 +111,14 @@ func (e *Executor) stopLeftovers(a *attempt, rec journal.Record) {
 			}
 			out = journal.Outcome{ExitCode: -1,
 				Error: fmt.Sprintf("agent restarted while hook %s ran (pid %d); stopped by the cancel: %s", h.Name, h.PID, how)}
-			e.mu.Lock()
-			a.cut = h.Name
-			e.mu.Unlock()
 		}
 		if err := e.opts.Journal.HookEnd(key, h.Name, out); err != nil {
 			e.log.Warn("journal hook end", "txn", key.TxnID, "attempt", key.Attempt, "hook", h.Name, "error", err)
 		}
+	}
+	if last.Name != "" && (!last.HasEnded() || last.Interrupted) {
+		e.mu.Lock()
+		a.cut = last.Name
+		e.mu.Unlock()
 	}
 }

@@ -242,3 +242,35 @@ func TestResumeFinishesACancelledAttemptBetweenHooks(t *testing.T) {
 	require.Equal(t, "cancelled: step timed out after 4s", fin.status.Error)
 	require.Empty(t, f.lines("calls"))
 }
+
+// TestCancelCutShortByCloseFinishesAfterTheRestart: the agent stops while a
+// cancelled install is still within its grace period. The install is
+// killed with the agent's executor, and the next process finishes the
+// attempt as cancelled without running anything.
+func TestCancelCutShortByCloseFinishesAfterTheRestart(t *testing.T) {
+	f := newFixture(t, standardHooks)
+	h := standardHooks(f.dir)
+	h.Install = "echo install >> " + q(f.path("calls")) + "; trap '' TERM; touch " + q(f.path("installing")) + "; sleep 60"
+	f.exec.Close()
+	first := New(Options{NodeID: "n1", Hooks: h, Journal: f.journal, CancelGrace: time.Hour,
+		OnFinish: func(s Step, st Status) { f.finished <- finished{step: s, status: st} }})
+	t.Cleanup(first.Close)
+	_, err := first.Start(upgradeStep(1))
+	require.NoError(t, err)
+	waitForFile(t, f.path("installing"))
+	_, err = first.Cancel("txn-1", 1, "transaction aborted")
+	require.NoError(t, err)
+	first.Close()
+	select {
+	case fin := <-f.finished:
+		t.Fatalf("the attempt finished while the executor closed: %+v", fin.status)
+	default:
+	}
+
+	restarted := f.newExecutor(h)
+	require.NoError(t, restarted.Resume())
+	fin := f.wait()
+	require.Equal(t, api.StepFailed, fin.status.State)
+	require.Equal(t, "cancelled: transaction aborted; install was stopped while it ran, so the node may be partly installed", fin.status.Error)
+	require.Equal(t, []string{"drain", "install"}, f.lines("calls"), "nothing ran again")
+}
