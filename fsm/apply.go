@@ -18,23 +18,24 @@ type Result struct {
 // validates everything before it changes anything, so a rejected command
 // leaves the state as it was.
 var handlers = map[CommandType]func(s *State, now time.Time, data json.RawMessage) error{
-	CmdMemberJoin:         handle((*State).applyMemberJoin),
-	CmdMemberLeave:        handle((*State).applyMemberLeave),
-	CmdMemberReport:       handle((*State).applyMemberReport),
-	CmdMemberStatus:       handle((*State).applyMemberStatus),
-	CmdMemberLiveness:     handle((*State).applyMemberLiveness),
+	CmdMemberJoin:     handle((*State).applyMemberJoin),
+	CmdMemberLeave:    handle((*State).applyMemberLeave),
+	CmdMemberReport:   handle((*State).applyMemberReport),
+	CmdMemberStatus:   handle((*State).applyMemberStatus),
+	CmdMemberLiveness: handle((*State).applyMemberLiveness),
+	CmdTxnStart:       handle((*State).applyTxnStart),
+	CmdStepBegin:      handle((*State).applyStepBegin),
+	CmdStepComplete:   handle((*State).applyStepComplete),
+	CmdStepFail:       handle((*State).applyStepFail),
+	CmdTxnPause:       handle((*State).applyTxnPause),
+	CmdTxnResume:      handle((*State).applyTxnResume),
+	CmdTxnRetry:       handle((*State).applyTxnRetry),
+	CmdTxnAbort:       handle((*State).applyTxnAbort),
+	CmdTxnFinish:      handle((*State).applyTxnFinish),
+	CmdTxnFinalize:    handle((*State).applyTxnFinalize),
+	CmdTxnNote:        handle((*State).applyTxnNote),
+
 	CmdMemberVersionError: handle((*State).applyMemberVersionError),
-	CmdTxnStart:           handle((*State).applyTxnStart),
-	CmdStepBegin:          handle((*State).applyStepBegin),
-	CmdStepComplete:       handle((*State).applyStepComplete),
-	CmdStepFail:           handle((*State).applyStepFail),
-	CmdTxnPause:           handle((*State).applyTxnPause),
-	CmdTxnResume:          handle((*State).applyTxnResume),
-	CmdTxnRetry:           handle((*State).applyTxnRetry),
-	CmdTxnAbort:           handle((*State).applyTxnAbort),
-	CmdTxnFinish:          handle((*State).applyTxnFinish),
-	CmdTxnFinalize:        handle((*State).applyTxnFinalize),
-	CmdTxnNote:            handle((*State).applyTxnNote),
 }
 
 // handle adapts a typed handler to the table.

@@ -38,8 +38,9 @@ const LatestProtocol = 3
 // speaks. Every new command type or field follows this rule: see
 // docs/protocol.md.
 var commandProtocol = map[CommandType]int{
-	CmdMemberStatus:       2,
-	CmdMemberLiveness:     3,
+	CmdMemberStatus:   2,
+	CmdMemberLiveness: 3,
+
 	CmdMemberVersionError: 3,
 }
 
