@@ -35,26 +35,27 @@ func TestCancelledStepIsStoppedOnItsNode(t *testing.T) {
 	step := runningStep(t, c, id)
 	node := c.Agent(step.Node)
 	procs.Eventually(t, time.Minute, func() error {
-		st, err := nodeStatus(t, node, id, step.Attempt)
-		if err != nil {
-			return err
+		for _, e := range installs(t, hooks)[node.ID] {
+			if e.Txn == id && e.Attempt == step.Attempt {
+				return nil
+			}
 		}
-		if st.Hook != "install" {
-			return fmt.Errorf("%s runs %q, want install", node.ID, st.Hook)
-		}
-		return nil
+		return fmt.Errorf("the install of attempt %d has not begun on %s", step.Attempt, node.ID)
 	})
+	st, err := nodeStatus(t, node, id, step.Attempt)
+	require.NoError(t, err)
+	require.Equal(t, "install", st.Hook)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := node.Client().CancelStep(ctx, id, step.Attempt, "step timed out after 4s")
+	_, err = node.Client().CancelStep(ctx, id, step.Attempt, "step timed out after 4s")
 	require.NoError(t, err)
 	cancelledAt := time.Now()
 
 	txn := waitTxn(t, c, id, time.Minute, api.TxnFailed)
 	want := "cancelled: step timed out after 4s; install was stopped while it ran, so the node may be partly installed"
 	require.Equal(t, want, txn.Step(node.ID).Error)
-	st, err := nodeStatus(t, node, id, step.Attempt)
+	st, err = nodeStatus(t, node, id, step.Attempt)
 	require.NoError(t, err)
 	require.Equal(t, api.StepFailed, st.State)
 	require.Equal(t, want, st.Error)
