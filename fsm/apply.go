@@ -34,6 +34,8 @@ var handlers = map[CommandType]func(s *State, now time.Time, data json.RawMessag
 	CmdTxnFinish:      handle((*State).applyTxnFinish),
 	CmdTxnFinalize:    handle((*State).applyTxnFinalize),
 	CmdTxnNote:        handle((*State).applyTxnNote),
+
+	CmdMemberVersionError: handle((*State).applyMemberVersionError),
 }
 
 // handle adapts a typed handler to the table.

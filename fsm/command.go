@@ -21,6 +21,9 @@ const (
 	// CmdMemberLiveness is new in protocol 3: the leader's record that it
 	// reaches a member, or no longer does.
 	CmdMemberLiveness CommandType = "member.liveness"
+	// CmdMemberVersionError is new in protocol 3: a member's word that its
+	// version hook fails, or works again.
+	CmdMemberVersionError CommandType = "member.version_error"
 )
 
 // LatestProtocol is the newest protocol version this source implements: the
@@ -37,6 +40,8 @@ const LatestProtocol = 3
 var commandProtocol = map[CommandType]int{
 	CmdMemberStatus:   2,
 	CmdMemberLiveness: 3,
+
+	CmdMemberVersionError: 3,
 }
 
 // CommandProtocol returns the protocol version that introduced t.
@@ -112,6 +117,14 @@ type MemberReport struct {
 	ID       string        `json:"id"`
 	Version  string        `json:"version"`
 	Protocol ProtocolRange `json:"protocol"`
+}
+
+// MemberVersionError records why a member cannot read the version it runs
+// (protocol 3): its version hook failed, so the catalogue's version is the
+// last one known (or none). An empty Error says the hook works again.
+type MemberVersionError struct {
+	ID    string `json:"id"`
+	Error string `json:"error,omitempty"`
 }
 
 // MemberLiveness records whether the leader reaches a member (protocol 3).

@@ -11,8 +11,9 @@ func (s *State) applyMemberJoin(_ time.Time, c MemberJoin) error {
 		return err
 	}
 	if old, ok := s.Members[m.ID]; ok {
-		// A re-join refreshes what the member says of itself; what others
-		// recorded about it stays.
+		// A re-join refreshes what the member says of itself (its version
+		// read anew, so no VersionError); what others recorded about it
+		// stays.
 		if m.Build == nil {
 			m.Build = old.Build
 		}
@@ -107,6 +108,19 @@ func (s *State) applyMemberStatus(_ time.Time, c MemberStatus) error {
 	m.Build = &b
 	s.Members[c.ID] = m
 	s.noteBuild(b.Version, b.Protocol)
+	return nil
+}
+
+func (s *State) applyMemberVersionError(_ time.Time, c MemberVersionError) error {
+	m, ok := s.Members[c.ID]
+	if !ok {
+		return fmt.Errorf("%w: member %q", ErrNotFound, c.ID)
+	}
+	if len(c.Error) > MaxVersionError {
+		return fmt.Errorf("%w: version error of %q: %d bytes, want at most %d", ErrInvalid, c.ID, len(c.Error), MaxVersionError)
+	}
+	m.VersionError = c.Error
+	s.Members[c.ID] = m
 	return nil
 }
 

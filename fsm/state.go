@@ -31,7 +31,15 @@ type Member struct {
 	// Liveness is whether the leader reaches the member, as it last
 	// recorded with member.liveness (protocol 3); nil until then.
 	Liveness *Liveness `json:"liveness,omitempty"`
+	// VersionError, when set, says why the member could not read the
+	// version it runs (member.version_error, protocol 3): Version is then
+	// the last one known, or empty when none is. A join, which reports a
+	// version read anew, clears it.
+	VersionError string `json:"version_error,omitempty"`
 }
+
+// MaxVersionError bounds a member's VersionError.
+const MaxVersionError = 1 << 10
 
 // Liveness states of a member.
 const (

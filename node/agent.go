@@ -3,7 +3,9 @@ package node
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/node/executor"
@@ -34,9 +36,17 @@ type Agent struct {
 	heartbeats *heartbeats
 
 	// versionMu guards version: what this node last found it runs (its
-	// version hook's output, or the build version without one).
-	versionMu sync.Mutex
-	version   string
+	// version hook's output, or the build version without one; "" while
+	// unknown), and versionErr: why the last reading failed ("" when it
+	// succeeded).
+	versionMu  sync.Mutex
+	version    string
+	versionErr string
+	// versionChanged wakes reportVersionError when a reading or the
+	// registration changes what it must report.
+	versionChanged chan struct{}
+	// registered is set once Register has succeeded.
+	registered atomic.Bool
 
 	// leaderDuties are started on every gain of leadership and stopped on
 	// its loss; each gets a context that ends with the leadership.
@@ -56,22 +66,33 @@ func New(cfg Config) (*Agent, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &Agent{
-		cfg:          cfg,
-		log:          cfg.Logger,
-		fsm:          fsm.NewFor(0, cfg.Protocol.Max),
-		leaderNotify: make(chan bool, 16),
-		fatal:        make(chan error, 1),
-		heartbeats:   newHeartbeats(),
-		notices:      newNoticeQueue(),
-		events:       newEventLog(),
-		version:      cfg.Version,
-		ctx:          ctx,
-		cancel:       cancel,
+		cfg:            cfg,
+		log:            cfg.Logger,
+		fsm:            fsm.NewFor(0, cfg.Protocol.Max),
+		leaderNotify:   make(chan bool, 16),
+		fatal:          make(chan error, 1),
+		heartbeats:     newHeartbeats(),
+		notices:        newNoticeQueue(),
+		events:         newEventLog(),
+		version:        initialVersion(cfg),
+		versionChanged: make(chan struct{}, 1),
+		ctx:            ctx,
+		cancel:         cancel,
 	}
 	a.fsm.OnApply(a.recordApply)
 	a.fsm.OnHalt(a.halt)
 	a.fsm.OnSkip(a.skipped)
 	return a, nil
+}
+
+// initialVersion is what the agent knows of its node's version before it
+// reads it: nothing when a version hook will say, or else its own build's
+// version (cfg.Version), which is then the node's.
+func initialVersion(cfg Config) string {
+	if strings.TrimSpace(cfg.Hooks.Version) != "" {
+		return ""
+	}
+	return cfg.Version
 }
 
 // Fatal receives the error that makes this agent stop on its own: its state
@@ -136,6 +157,10 @@ func (a *Agent) Start() error {
 	if a.cfg.Protocol.Max >= fsm.CommandProtocol(fsm.CmdMemberStatus) {
 		a.wg.Add(1)
 		go a.reportBuild()
+	}
+	if a.cfg.Protocol.Max >= fsm.CommandProtocol(fsm.CmdMemberVersionError) {
+		a.wg.Add(1)
+		go a.reportVersionError()
 	}
 	a.log.Info("raft started", "id", a.cfg.ID, "raft_addr", a.cfg.RaftAddr,
 		"existing_state", parts.existing, "bootstrap", a.cfg.Bootstrap && !parts.existing)

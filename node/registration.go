@@ -51,6 +51,8 @@ func (a *Agent) Register(ctx context.Context) error {
 		cancel()
 		if err == nil {
 			a.log.Info("registered in the catalogue", "via", target, "version", a.currentVersion())
+			a.registered.Store(true)
+			a.pokeVersionReport()
 			return nil
 		}
 		var apiErr *api.APIError
@@ -79,7 +81,9 @@ func (a *Agent) Register(ctx context.Context) error {
 // observeSelf is this agent's catalogue record with the version read now.
 // When the version hook fails, the record keeps what the catalogue already
 // says of this node, and only a node the catalogue does not know yet falls
-// back to the last reading.
+// back to the last reading, which is none (an unknown version) when the
+// hook has never worked: never the agent's own build version. Why the hook
+// failed reaches the catalogue through reportVersionError.
 func (a *Agent) observeSelf(ctx context.Context) fsm.Member {
 	self := a.Self()
 	if a.cfg.Hooks.Version == "" {
@@ -95,23 +99,25 @@ func (a *Agent) observeSelf(ctx context.Context) fsm.Member {
 			self.Version = m.Version
 		}
 	})
-	a.log.Warn("version hook failed; registering the version the catalogue holds", "version", self.Version, "error", err)
+	if self.Version == "" {
+		a.log.Warn("version hook failed; registering the version as unknown", "error", err)
+	} else {
+		a.log.Warn("version hook failed; registering the version last known", "version", self.Version, "error", err)
+	}
 	return self
 }
 
 // readVersion runs the version hook and keeps what it printed as this
-// node's version.
+// node's version, or why it failed.
 func (a *Agent) readVersion(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.Hooks.EffectiveTimeout())
 	defer cancel()
 	v, err := a.exec.CurrentVersion(ctx)
-	if err != nil {
-		return "", err
+	if ctx.Err() != nil && a.ctx.Err() != nil {
+		return "", err // the agent is stopping: nothing was learnt
 	}
-	a.versionMu.Lock()
-	a.version = v
-	a.versionMu.Unlock()
-	return v, nil
+	a.noteVersion(v, err)
+	return v, err
 }
 
 // currentVersion is the version this node last found it runs.

@@ -115,3 +115,69 @@ func TestRegistrationNeverRevertsAnUpgradedVersion(t *testing.T) {
 	require.NoError(t, a.Register(ctx))
 	require.Equal(t, "2.0.0", memberVersion(a, "n1"), "the registration reverted the catalogue to an earlier reading")
 }
+
+func memberRecord(a *Agent, id string) fsm.Member {
+	var m fsm.Member
+	a.FSM().View(func(s *fsm.State) { m = s.Members[id] })
+	return m
+}
+
+// TestFailingVersionHookRegistersAnUnknownVersionAndSaysWhy: an agent whose
+// version hook fails at start-up used to register its own build's version
+// as the service's. It registers no version, and the catalogue says why;
+// once the hook works, the version is registered and the reason goes.
+func TestFailingVersionHookRegistersAnUnknownVersionAndSaysWhy(t *testing.T) {
+	versionFile := filepath.Join(t.TempDir(), "version")
+	a := serve(t, Config{ID: "n1", Bootstrap: true, Version: "9.9.9", BuildVersion: "9.9.9", Protocol: fsm.ProtocolRange{Min: 2, Max: 3},
+		Hooks: config.Hooks{Install: "true", Version: "cat " + versionFile}}, nil)
+	procs.Eventually(t, 20*time.Second, func() error {
+		if !a.IsLeader() {
+			return errString("not leader yet")
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, a.Register(ctx))
+	require.Empty(t, memberVersion(a, "n1"), "the build version is not the service's")
+	procs.Eventually(t, 20*time.Second, func() error {
+		if m := memberRecord(a, "n1"); m.VersionError == "" {
+			return errString("no version error recorded yet")
+		}
+		return nil
+	})
+	m := memberRecord(a, "n1")
+	require.Regexp(t, `^version hook failed: exited 1: cat: .*version: No such file or directory$`, m.VersionError)
+	require.Empty(t, m.Version)
+
+	// The hook works again: the next registration reports the version and
+	// the reason goes, for good.
+	require.NoError(t, os.WriteFile(versionFile, []byte("1.0.0\n"), 0o644))
+	require.NoError(t, a.Register(ctx))
+	m = memberRecord(a, "n1")
+	require.Equal(t, "1.0.0", m.Version)
+	require.Empty(t, m.VersionError)
+	time.Sleep(500 * time.Millisecond)
+	require.Empty(t, memberRecord(a, "n1").VersionError, "nothing records the old reason again")
+}
+
+// TestFailingVersionHookBelowProtocol3: a cluster that does not speak
+// protocol 3 has no record of the reason, but the version is unknown all
+// the same.
+func TestFailingVersionHookBelowProtocol3(t *testing.T) {
+	versionFile := filepath.Join(t.TempDir(), "version")
+	a := serve(t, Config{ID: "n1", Bootstrap: true, Version: "9.9.9", BuildVersion: "9.9.9", Protocol: fsm.ProtocolRange{Min: 1, Max: 2},
+		Hooks: config.Hooks{Install: "true", Version: "cat " + versionFile}}, nil)
+	procs.Eventually(t, 20*time.Second, func() error {
+		if !a.IsLeader() {
+			return errString("not leader yet")
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, a.Register(ctx))
+	require.Empty(t, memberVersion(a, "n1"))
+	time.Sleep(500 * time.Millisecond)
+	require.Empty(t, memberRecord(a, "n1").VersionError)
+}

@@ -30,12 +30,12 @@ func (a *Agent) startExecutor() error {
 		NodeID: a.cfg.ID, Hooks: a.cfg.Hooks, Journal: j,
 		ArtifactDir: filepath.Join(a.cfg.DataDir, "artifacts"),
 		Logger:      a.log, BuildVersion: a.cfg.BuildVersion,
-		OnFinish:    func(_ executor.Step, st executor.Status) { a.notices.add(a.noticeOf(st)) },
+		OnFinish:    a.stepFinished,
 		SelfRestart: a.reexec,
 	})
 	if a.cfg.Hooks.Version != "" {
 		if _, err := a.readVersion(a.ctx); err != nil {
-			a.log.Warn("version hook failed at start-up; reporting the build version until it succeeds", "error", err)
+			a.log.Warn("version hook failed at start-up; the version stays unknown (or the catalogue's) until it succeeds", "error", err)
 		}
 	}
 	unacked, err := a.exec.Unacked()
@@ -49,6 +49,16 @@ func (a *Agent) startExecutor() error {
 		return fmt.Errorf("resume steps: %w", err)
 	}
 	return nil
+}
+
+// stepFinished hands a finished attempt's notice to the sender, and keeps
+// what its version hook printed as this node's version: a reading as good
+// as any.
+func (a *Agent) stepFinished(_ executor.Step, st executor.Status) {
+	a.notices.add(a.noticeOf(st))
+	if st.Version != "" && a.cfg.Hooks.Version != "" {
+		a.noteVersion(st.Version, nil)
+	}
 }
 
 func (a *Agent) noticeOf(st executor.Status) api.Notice {
@@ -110,6 +120,43 @@ func (a *Agent) StepStatus(txnID string, attempt uint64) (api.StepStatus, bool) 
 		return api.StepStatus{}, false
 	}
 	return a.stepStatusOf(st), true
+}
+
+// CancelStep stops the attempt (txnID, attempt) on this node: its running
+// hook gets SIGTERM, then SIGKILL after the grace period, no further hook
+// starts, and the attempt ends failed with "cancelled: reason", reported
+// with a completion notice like any end. It answers at once with the
+// attempt's status (still running while its hook is being stopped); an
+// attempt already finished is answered as it is. An attempt this node never
+// began is an error wrapping fsm.ErrNotFound.
+func (a *Agent) CancelStep(_ context.Context, txnID string, attempt uint64, reason string) (api.StepStatus, error) {
+	st, err := a.exec.Cancel(txnID, attempt, reason)
+	switch {
+	case errors.Is(err, executor.ErrNotFound):
+		return api.StepStatus{}, fmt.Errorf("%w: this node has no attempt %d of transaction %s", fsm.ErrNotFound, attempt, txnID)
+	case err != nil:
+		return api.StepStatus{}, err
+	}
+	return a.stepStatusOf(st), nil
+}
+
+// StepLogs returns the hook output of every attempt of txnID this node ran,
+// oldest first; none for a transaction it never ran a step of.
+func (a *Agent) StepLogs(_ context.Context, txnID string) ([]api.StepLogs, error) {
+	attempts, err := a.exec.Logs(txnID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.StepLogs, 0, len(attempts))
+	for _, at := range attempts {
+		l := api.StepLogs{TxnID: at.TxnID, Node: a.cfg.ID, Attempt: at.Attempt, Hooks: make([]api.HookOutput, 0, len(at.Hooks))}
+		for _, h := range at.Hooks {
+			l.Hooks = append(l.Hooks, api.HookOutput{Hook: h.Hook, Began: h.Began, Ended: h.Ended,
+				ExitCode: h.ExitCode, Output: h.Output, Truncated: h.Truncated})
+		}
+		out = append(out, l)
+	}
+	return out, nil
 }
 
 func (a *Agent) stepStatusOf(st executor.Status) api.StepStatus {

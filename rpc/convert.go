@@ -18,7 +18,7 @@ import (
 // this agent sees it.
 func memberOut(m fsm.Member, leader bool) api.Member {
 	out := api.Member{ID: m.ID, RaftAddr: m.RaftAddr, HTTPAddr: m.HTTPAddr, Version: m.Version, Voter: m.Voter,
-		Protocol: ProtocolRangeOut(m.Protocol), Labels: copyLabels(m.Labels), Leader: leader}
+		Protocol: ProtocolRangeOut(m.Protocol), Labels: copyLabels(m.Labels), Leader: leader, VersionError: m.VersionError}
 	if m.Build != nil {
 		b := BuildInfoOut(*m.Build)
 		out.Build = &b

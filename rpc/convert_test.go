@@ -40,6 +40,10 @@ func TestMemberJSONKeepsItsShape(t *testing.T) {
 	requireJSON(t, memberOut(up, false),
 		`{"id":"n3","raft_addr":"","http_addr":"","version":"","voter":false,"protocol":{"min":0,"max":0},"leader":false,`+
 			`"status":"alive","status_since":"2026-03-01T12:00:00Z"}`)
+	unknown := fsm.Member{ID: "n4", VersionError: "version hook failed: exited 4: no such file"}
+	requireJSON(t, memberOut(unknown, false),
+		`{"id":"n4","raft_addr":"","http_addr":"","version":"","voter":false,"protocol":{"min":0,"max":0},"leader":false,`+
+			`"status":"unknown","version_error":"version hook failed: exited 4: no such file"}`)
 }
 
 func TestTxnJSONKeepsItsShape(t *testing.T) {
@@ -152,7 +156,7 @@ func fsmConstants(t *testing.T, typeName string) map[string]string {
 func TestEveryCommandTypeIsAnAPIEventType(t *testing.T) {
 	apiNames := map[api.EventType]bool{}
 	for _, e := range []api.EventType{api.EventMemberJoin, api.EventMemberLeave, api.EventMemberReport,
-		api.EventMemberStatus, api.EventMemberLiveness, api.EventTxnStart, api.EventStepBegin, api.EventStepComplete, api.EventStepFail,
+		api.EventMemberStatus, api.EventMemberLiveness, api.EventMemberVersionError, api.EventTxnStart, api.EventStepBegin, api.EventStepComplete, api.EventStepFail,
 		api.EventTxnPause, api.EventTxnResume, api.EventTxnRetry, api.EventTxnAbort, api.EventTxnFinish,
 		api.EventTxnFinalize, api.EventTxnNote} {
 		require.True(t, e.IsCommand(), e)

@@ -97,6 +97,27 @@ func (s *Server) memberStatus(r *http.Request) (any, error) {
 	return memberStatusOut(st), nil
 }
 
+func (s *Server) memberVersionError(r *http.Request) (any, error) {
+	var req api.MemberVersionError
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	c := fsm.MemberVersionError{ID: r.PathValue("id"), Error: req.Error}
+	if err := fsm.ValidateID(c.ID); err != nil {
+		return nil, err
+	}
+	if req.ID != "" && req.ID != c.ID {
+		return nil, badRequest("body names member %q, the path %q", req.ID, c.ID)
+	}
+	if len(c.Error) > fsm.MaxVersionError {
+		return nil, fmt.Errorf("%w: version error of %q: %d bytes, want at most %d", fsm.ErrInvalid, c.ID, len(c.Error), fsm.MaxVersionError)
+	}
+	if err := s.b.ReportVersionError(r.Context(), c); err != nil {
+		return nil, err
+	}
+	return api.MemberVersionError{ID: c.ID, Error: c.Error}, nil
+}
+
 func (s *Server) protocol(r *http.Request) (any, error) {
 	out := api.ProtocolInfo{Members: map[string]api.ProtocolRange{}}
 	s.b.FSM().View(func(st *fsm.State) {

@@ -44,6 +44,9 @@ type Backend interface {
 	// ReportStatus commits a member's build report (leader only; protocol
 	// 2).
 	ReportStatus(ctx context.Context, st fsm.MemberStatus) error
+	// ReportVersionError commits a member's word on its version hook
+	// (leader only; protocol 3).
+	ReportVersionError(ctx context.Context, c fsm.MemberVersionError) error
 }
 
 // ServerOptions configure a Server.
@@ -114,6 +117,9 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/protocol", s.read(s.protocol))
 	if s.opts.Speaks >= fsm.CommandProtocol(fsm.CmdMemberStatus) {
 		s.mux.Handle("POST /v1/members/{id}/status", s.write(s.memberStatus))
+	}
+	if s.opts.Speaks >= fsm.CommandProtocol(fsm.CmdMemberVersionError) {
+		s.mux.Handle("POST /v1/members/{id}/version_error", s.write(s.memberVersionError))
 	}
 	s.mux.HandleFunc("GET /v1/metrics", func(w http.ResponseWriter, r *http.Request) {
 		if s.opts.Metrics == nil {
@@ -197,6 +203,12 @@ func (s *Server) write(h handler) http.Handler {
 	return s.authorized(func(w http.ResponseWriter, r *http.Request) {
 		s.forwardToLeader(w, r, func() { s.serve(w, r, h) })
 	})
+}
+
+// nodeRead serves a read addressed to this very agent (what its node
+// knows, not the replicated state): never forwarded, whatever the query.
+func (s *Server) nodeRead(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, h) })
 }
 
 // localWrite serves a write addressed to this very agent: token check, no

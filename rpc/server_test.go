@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -30,6 +31,8 @@ type fakeBackend struct {
 	// joinErr, when set, is what Join fails with, before anything is
 	// applied.
 	joinErr error
+	// versionErrors are the member.version_error commands "committed".
+	versionErrors []fsm.MemberVersionError
 }
 
 func (b *fakeBackend) ID() string         { return b.id }
@@ -65,6 +68,12 @@ func (b *fakeBackend) TransferLeadership(context.Context, string) (string, error
 	return "", fmt.Errorf("%w: transfer failed", api.ErrNoLeader)
 }
 func (b *fakeBackend) ReportStatus(context.Context, fsm.MemberStatus) error { return nil }
+func (b *fakeBackend) ReportVersionError(_ context.Context, c fsm.MemberVersionError) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.versionErrors = append(b.versionErrors, c)
+	return nil
+}
 
 func member(id string, port int) fsm.Member {
 	return fsm.Member{ID: id, RaftAddr: fmt.Sprintf("127.0.0.1:%d", port), HTTPAddr: fmt.Sprintf("127.0.0.1:%d", port+1),
@@ -141,8 +150,11 @@ func TestLongPollWaitsForTheNextChange(t *testing.T) {
 	}
 }
 
-// fakeSteps counts the steps it was asked to run.
-type fakeSteps struct{ runs int }
+// fakeSteps counts the steps it was asked to run and records the cancels.
+type fakeSteps struct {
+	runs    int
+	cancels []string
+}
 
 func (f *fakeSteps) RunStep(_ context.Context, req api.StepRequest) (api.StepStatus, error) {
 	f.runs++
@@ -150,6 +162,20 @@ func (f *fakeSteps) RunStep(_ context.Context, req api.StepRequest) (api.StepSta
 }
 func (f *fakeSteps) StepStatus(string, uint64) (api.StepStatus, bool) { return api.StepStatus{}, false }
 func (f *fakeSteps) Diagnostic(context.Context, bool) api.Diagnostic  { return api.Diagnostic{} }
+func (f *fakeSteps) CancelStep(_ context.Context, txnID string, attempt uint64, reason string) (api.StepStatus, error) {
+	if txnID != "t-1" {
+		return api.StepStatus{}, fmt.Errorf("%w: this node has no attempt %d of transaction %s", fsm.ErrNotFound, attempt, txnID)
+	}
+	f.cancels = append(f.cancels, fmt.Sprintf("%s/%d: %s", txnID, attempt, reason))
+	return api.StepStatus{TxnID: txnID, Node: "n2", Attempt: attempt, State: api.StepRunning, Hook: "install"}, nil
+}
+func (f *fakeSteps) StepLogs(_ context.Context, txnID string) ([]api.StepLogs, error) {
+	if txnID != "t-1" {
+		return []api.StepLogs{}, nil
+	}
+	return []api.StepLogs{{TxnID: txnID, Node: "n2", Attempt: 1,
+		Hooks: []api.HookOutput{{Hook: "install", ExitCode: 3, Output: "disk full\n", Began: time.Unix(10, 0).UTC(), Ended: time.Unix(12, 0).UTC()}}}}, nil
+}
 
 func TestStepsAreServedLocallyAndNeedTheToken(t *testing.T) {
 	b := &fakeBackend{id: "n2", f: fsm.New(1), leader: "n1", addrs: map[string]string{}}
@@ -168,4 +194,115 @@ func TestStepsAreServedLocallyAndNeedTheToken(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, api.StepRunning, st.State)
 	require.Equal(t, 1, steps.runs)
+}
+
+func TestCancelStepIsServedLocallyAndNeedsTheToken(t *testing.T) {
+	b := &fakeBackend{id: "n2", f: fsm.New(1), leader: "n1", addrs: map[string]string{}}
+	steps := &fakeSteps{}
+	srv := httptest.NewServer(NewServer(b, ServerOptions{Token: "tok", Steps: steps, Speaks: StepControlProtocol}))
+	defer srv.Close()
+
+	_, err := api.NewClient(srv.URL, "").CancelStep(context.Background(), "t-1", 1, "step timed out after 4s")
+	require.ErrorIs(t, err, api.ErrUnauthorized)
+	_, err = api.NewClient(srv.URL, "wrong").CancelStep(context.Background(), "t-1", 1, "step timed out after 4s")
+	require.ErrorIs(t, err, api.ErrForbidden)
+	require.Empty(t, steps.cancels)
+
+	st, err := api.NewClient(srv.URL, "tok").CancelStep(context.Background(), "t-1", 1, "step timed out after 4s")
+	require.NoError(t, err)
+	require.Equal(t, api.StepStatus{TxnID: "t-1", Node: "n2", Attempt: 1, State: api.StepRunning, Hook: "install"}, st)
+	require.Equal(t, []string{"t-1/1: step timed out after 4s"}, steps.cancels, "served by this node, never forwarded")
+
+	_, err = api.NewClient(srv.URL, "tok").CancelStep(context.Background(), "t-9", 1, "x")
+	require.ErrorIs(t, err, api.ErrNotFound)
+}
+
+func TestCancelStepRefusesBadInput(t *testing.T) {
+	b := &fakeBackend{id: "n2", f: fsm.New(1), leader: "n1", addrs: map[string]string{}}
+	steps := &fakeSteps{}
+	srv := httptest.NewServer(NewServer(b, ServerOptions{Steps: steps, Speaks: StepControlProtocol}))
+	defer srv.Close()
+	c := api.NewClient(srv.URL, "")
+	for _, tc := range []struct {
+		path, body string
+	}{
+		{"/v1/internal/steps/t-1/one/cancel", `{"reason": "x"}`},
+		{"/v1/internal/steps/t-1/1/cancel", ``},
+		{"/v1/internal/steps/t-1/1/cancel", `{"reason": "x", "force": true}`},
+		{"/v1/internal/steps/t-1/1/cancel", `{"reason": "` + strings.Repeat("x", MaxCancelReason+1) + `"}`},
+		{"/v1/internal/steps/bad%20id/1/cancel", `{"reason": "x"}`},
+	} {
+		var body any
+		if tc.body != "" {
+			body = json.RawMessage(tc.body)
+		}
+		_, err := c.Do(context.Background(), http.MethodPost, tc.path, nil, body, nil)
+		require.ErrorIs(t, err, api.ErrBadRequest, "%s %s", tc.path, tc.body)
+	}
+	require.Empty(t, steps.cancels)
+}
+
+func TestNodeStepLogs(t *testing.T) {
+	b := &fakeBackend{id: "n2", f: fsm.New(1), leader: "n1", addrs: map[string]string{}}
+	srv := httptest.NewServer(NewServer(b, ServerOptions{Token: "tok", Steps: &fakeSteps{}, Speaks: StepControlProtocol}))
+	defer srv.Close()
+	logs, err := api.NewClient(srv.URL, "").NodeStepLogs(context.Background(), "t-1")
+	require.NoError(t, err, "a read: no token needed")
+	require.Len(t, logs, 1)
+	require.Equal(t, "n2", logs[0].Node)
+	require.Equal(t, "disk full\n", logs[0].Hooks[0].Output)
+	require.Equal(t, time.Unix(12, 0).UTC(), logs[0].Hooks[0].Ended)
+
+	logs, err = api.NewClient(srv.URL, "").NodeStepLogs(context.Background(), "t-2")
+	require.NoError(t, err)
+	require.NotNil(t, logs)
+	require.Empty(t, logs, "a transaction this node never ran a step of has no logs")
+}
+
+// TestStepControlRoutesNeedProtocol3: a build that speaks only older
+// protocols has neither route, as an older build would not.
+func TestStepControlRoutesNeedProtocol3(t *testing.T) {
+	require.Equal(t, 3, StepControlProtocol)
+	b := &fakeBackend{id: "n2", f: fsm.New(1), leader: "n1", addrs: map[string]string{}}
+	steps := &fakeSteps{}
+	srv := httptest.NewServer(NewServer(b, ServerOptions{Steps: steps, Speaks: StepControlProtocol - 1}))
+	defer srv.Close()
+	_, err := api.NewClient(srv.URL, "").CancelStep(context.Background(), "t-1", 1, "x")
+	require.ErrorIs(t, err, api.ErrNotFound)
+	require.Contains(t, err.Error(), "no route")
+	// As an older build answers: it reads "logs" as an attempt number.
+	_, err = api.NewClient(srv.URL, "").NodeStepLogs(context.Background(), "t-1")
+	require.ErrorIs(t, err, api.ErrBadRequest)
+	require.Contains(t, err.Error(), `attempt "logs"`)
+	require.Empty(t, steps.cancels)
+}
+
+func TestVersionErrorIsForwardedToTheLeaderAndNeedsProtocol3(t *testing.T) {
+	addrs := map[string]string{}
+	leader := &fakeBackend{id: "n1", f: fsm.New(1), leader: "n1", addrs: addrs}
+	follower := &fakeBackend{id: "n2", f: fsm.New(1), leader: "n1", addrs: addrs}
+	speaks := fsm.CommandProtocol(fsm.CmdMemberVersionError)
+	lsrv := httptest.NewServer(NewServer(leader, ServerOptions{Token: "tok", Speaks: speaks}))
+	fsrv := httptest.NewServer(NewServer(follower, ServerOptions{Token: "tok", Speaks: speaks}))
+	old := httptest.NewServer(NewServer(follower, ServerOptions{Token: "tok", Speaks: speaks - 1}))
+	t.Cleanup(lsrv.Close)
+	t.Cleanup(fsrv.Close)
+	t.Cleanup(old.Close)
+	addrs["n1"] = strings.TrimPrefix(lsrv.URL, "http://")
+	ctx := context.Background()
+
+	err := api.NewClient(fsrv.URL, "").ReportVersionError(ctx, "n2", "version hook failed: exited 4")
+	require.ErrorIs(t, err, api.ErrUnauthorized)
+	err = api.NewClient(fsrv.URL, "tok").ReportVersionError(ctx, "n2", strings.Repeat("x", fsm.MaxVersionError+1))
+	require.ErrorIs(t, err, api.ErrInvalid)
+	err = api.NewClient(fsrv.URL, "tok").ReportVersionError(ctx, "bad id", "x")
+	require.ErrorIs(t, err, api.ErrInvalid)
+	require.Empty(t, leader.versionErrors)
+
+	require.NoError(t, api.NewClient(fsrv.URL, "tok").ReportVersionError(ctx, "n2", "version hook failed: exited 4"))
+	require.Equal(t, []fsm.MemberVersionError{{ID: "n2", Error: "version hook failed: exited 4"}}, leader.versionErrors)
+	require.Empty(t, follower.versionErrors)
+
+	err = api.NewClient(old.URL, "tok").ReportVersionError(ctx, "n2", "x")
+	require.ErrorIs(t, err, api.ErrNotFound, "a build of protocol 2 has no such route")
 }

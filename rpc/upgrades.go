@@ -33,7 +33,26 @@ type Steps interface {
 	// Diagnostic answers the leader's probe; the health hook runs only
 	// when health is true.
 	Diagnostic(ctx context.Context, health bool) api.Diagnostic
+	// CancelStep stops an attempt this node runs and reports it at once,
+	// still running while its hook is being stopped; an attempt already
+	// finished is reported as it is. An attempt the node never began is
+	// an error wrapping fsm.ErrNotFound (protocol 3).
+	CancelStep(ctx context.Context, txnID string, attempt uint64, reason string) (api.StepStatus, error)
+	// StepLogs returns the hook output of every attempt of txnID this node
+	// ran, oldest first; none (not an error) for a transaction it never
+	// ran a step of (protocol 3).
+	StepLogs(ctx context.Context, txnID string) ([]api.StepLogs, error)
 }
+
+// StepControlProtocol is the protocol that introduced the node routes that
+// cancel an attempt and serve its hook logs. A build that speaks only older
+// protocols has neither, and the leader calls them only once the cluster's
+// active protocol is at least this one.
+const StepControlProtocol = 3
+
+// MaxCancelReason bounds the reason of a cancel, which becomes the
+// attempt's error.
+const MaxCancelReason = 1 << 10
 
 func (s *Server) upgradeRoutes() {
 	if s.opts.Upgrades != nil {
@@ -48,6 +67,10 @@ func (s *Server) upgradeRoutes() {
 		s.mux.Handle("POST /v1/internal/steps", s.localWrite(s.runStep))
 		s.mux.Handle("GET /v1/internal/steps/{txn}/{attempt}", s.read(s.stepStatus))
 		s.mux.Handle("GET /v1/internal/diagnostic", s.read(s.diagnostic))
+		if s.opts.Speaks >= StepControlProtocol {
+			s.mux.Handle("POST /v1/internal/steps/{txn}/{attempt}/cancel", s.localWrite(s.cancelStep))
+			s.mux.Handle("GET /v1/internal/steps/{txn}/logs", s.nodeRead(s.stepLogs))
+		}
 	}
 }
 
@@ -180,6 +203,33 @@ func (s *Server) stepStatus(r *http.Request) (any, error) {
 		return nil, fmt.Errorf("%w: this node has no attempt %d of transaction %s", fsm.ErrNotFound, attempt, r.PathValue("txn"))
 	}
 	return st, nil
+}
+
+func (s *Server) cancelStep(r *http.Request) (any, error) {
+	txnID := r.PathValue("txn")
+	if err := fsm.ValidateTxnID(txnID); err != nil {
+		return nil, err
+	}
+	attempt, err := strconv.ParseUint(r.PathValue("attempt"), 10, 64)
+	if err != nil {
+		return nil, badRequest("attempt %q: want a positive integer", r.PathValue("attempt"))
+	}
+	var req api.CancelRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if len(req.Reason) > MaxCancelReason {
+		return nil, badRequest("reason: %d bytes, want at most %d", len(req.Reason), MaxCancelReason)
+	}
+	return s.opts.Steps.CancelStep(r.Context(), txnID, attempt, req.Reason)
+}
+
+func (s *Server) stepLogs(r *http.Request) (any, error) {
+	txnID := r.PathValue("txn")
+	if err := fsm.ValidateTxnID(txnID); err != nil {
+		return nil, err
+	}
+	return s.opts.Steps.StepLogs(r.Context(), txnID)
 }
 
 func (s *Server) diagnostic(r *http.Request) (any, error) {

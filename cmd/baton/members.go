@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -37,7 +38,7 @@ func membersCommand() *cli.Command {
 			fmt.Fprintln(tw, "ID\tRAFT ADDR\tHTTP ADDR\tVERSION\tPROTOCOL\tVOTER\tLEADER\tSTATUS")
 			now := time.Now()
 			for _, m := range members {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d-%d\t%s\t%s\t%s\n", m.ID, m.RaftAddr, m.HTTPAddr, m.Version,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d-%d\t%s\t%s\t%s\n", m.ID, m.RaftAddr, m.HTTPAddr, memberVersion(m),
 					m.Protocol.Min, m.Protocol.Max, yesNo(m.Voter), yesNo(m.Leader), memberStatus(m, now))
 			}
 			if err := tw.Flush(); err != nil {
@@ -103,6 +104,21 @@ func leaderCommand() *cli.Command {
 			},
 		}},
 	}
+}
+
+// memberVersion describes a member's version for the VERSION column: the
+// version, "unknown" when none is known, followed by why the member could
+// not read it when its version hook fails ("unknown (version hook failed:
+// exited 4: …)").
+func memberVersion(m api.Member) string {
+	v := m.Version
+	if v == "" {
+		v = "unknown"
+	}
+	if m.VersionError != "" {
+		v += " (" + strings.Join(strings.Fields(m.VersionError), " ") + ")"
+	}
+	return v
 }
 
 // memberStatus describes a member's liveness for the STATUS column:

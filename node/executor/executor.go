@@ -18,6 +18,10 @@ import (
 // Options.HealthInterval is zero.
 const DefaultHealthInterval = time.Second
 
+// DefaultCancelGrace is the time a cancelled attempt's running hook has
+// between SIGTERM and SIGKILL when Options.CancelGrace is zero.
+const DefaultCancelGrace = 10 * time.Second
+
 var (
 	// ErrClosed is returned by Start and Resume after Close.
 	ErrClosed = errors.New("executor closed")
@@ -26,6 +30,9 @@ var (
 	ErrBusy = errors.New("another step is running on this node")
 	// ErrInvalidStep is wrapped by Start for a step it cannot accept.
 	ErrInvalidStep = errors.New("invalid step")
+	// ErrNotFound is returned by Cancel for an attempt this node never
+	// began.
+	ErrNotFound = errors.New("no such attempt on this node")
 )
 
 // Step is one step of a transaction as the leader sends it: upgrade this
@@ -49,7 +56,9 @@ type Status struct {
 	Version string
 	// Error says why the attempt failed; "" unless State is api.StepFailed.
 	Error string
-	// Output is the output tail of the latest hook that ran.
+	// Output is the output tail of the latest hook that ran (the last
+	// journal.RecordOutputLimit bytes once the attempt has finished; Logs
+	// has more).
 	Output string
 }
 
@@ -74,6 +83,9 @@ type Options struct {
 	// HealthInterval is the pause between health polls
 	// (DefaultHealthInterval).
 	HealthInterval time.Duration
+	// CancelGrace is the time between SIGTERM and SIGKILL for the running
+	// hook of a cancelled attempt (DefaultCancelGrace).
+	CancelGrace time.Duration
 	// BuildVersion is reported by CurrentVersion when there is no version
 	// hook: the agent's own build.
 	BuildVersion string
@@ -98,10 +110,20 @@ type Executor struct {
 }
 
 // attempt is an attempt this process is running (or about to resume).
+// Its fields but step and stop are guarded by Executor.mu.
 type attempt struct {
 	step   Step
 	hook   string // the hook now running
 	output string // the latest hook's output tail
+	// stop is closed when the attempt is cancelled; cancelReason then says
+	// why, and cut names the hook the cancel stopped while it ran, if any.
+	stop         chan struct{}
+	cancelReason string
+	cut          string
+}
+
+func newAttempt(step Step) *attempt {
+	return &attempt{step: step, stop: make(chan struct{})}
 }
 
 // New returns an Executor. It starts nothing: call Resume once at agent
@@ -112,6 +134,9 @@ func New(opts Options) *Executor {
 	}
 	if opts.HealthInterval <= 0 {
 		opts.HealthInterval = DefaultHealthInterval
+	}
+	if opts.CancelGrace <= 0 {
+		opts.CancelGrace = DefaultCancelGrace
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Executor{
@@ -158,7 +183,7 @@ func (e *Executor) Start(step Step) (Status, error) {
 	if existed {
 		return statusOf(rec), nil
 	}
-	a := &attempt{step: step}
+	a := newAttempt(step)
 	e.live[step.Key()] = a
 	e.wg.Add(1)
 	go func() {
@@ -305,9 +330,14 @@ func (e *Executor) setHook(a *attempt, hook string) {
 	a.hook = hook
 }
 
-func (e *Executor) hookEnded(a *attempt, output string) {
+// hookEnded records the end of a's running hook; cut says that the cancel
+// stopped it.
+func (e *Executor) hookEnded(a *attempt, output string, cut bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if cut {
+		a.cut = a.hook
+	}
 	a.hook = ""
 	a.output = output
 }

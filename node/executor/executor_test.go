@@ -26,6 +26,10 @@ import (
 // are real processes on a possibly loaded machine.
 const finishWait = 60 * time.Second
 
+// testCancelGrace is the fixture's time between SIGTERM and SIGKILL when a
+// step is cancelled.
+const testCancelGrace = 500 * time.Millisecond
+
 type finished struct {
 	step   Step
 	status Status
@@ -65,6 +69,7 @@ func (f *fixture) newExecutor(h config.Hooks) *Executor {
 		ArtifactDir:    filepath.Join(f.dir, "artifacts"),
 		Logger:         hclog.New(&hclog.LoggerOptions{Output: testWriter{f.t}, Level: hclog.Debug}),
 		HealthInterval: 10 * time.Millisecond,
+		CancelGrace:    testCancelGrace,
 		BuildVersion:   "0.9.0-build",
 		OnFinish: func(s Step, st Status) {
 			f.mu.Lock()
@@ -191,7 +196,7 @@ func TestInstallFailure(t *testing.T) {
 	require.NoError(t, err)
 	fin := f.wait()
 	require.Equal(t, api.StepFailed, fin.status.State)
-	require.Equal(t, "hook install exited 3: disk full", fin.status.Error)
+	require.Equal(t, "hook install exited 3: unpacking | disk full", fin.status.Error)
 	require.Equal(t, "unpacking\ndisk full\n", fin.status.Output)
 	require.Equal(t, []string{"drain"}, f.lines("calls"), "nothing runs after a failed install")
 
@@ -306,8 +311,16 @@ func TestInvalidStepChangesNothing(t *testing.T) {
 	require.Empty(t, recs)
 }
 
-func TestRollbackStep(t *testing.T) {
-	f := newFixture(t, standardHooks)
+// TestRollbackStepRunsTheForwardPhases: a rollback drains, runs rollback in
+// place of install, restarts, waits for health and checks the version, with
+// the versions' roles swapped: the target is the version rolled back to.
+func TestRollbackStepRunsTheForwardPhases(t *testing.T) {
+	f := newFixture(t, func(dir string) config.Hooks {
+		h := standardHooks(dir)
+		h.Restart = "echo restart >> " + q(filepath.Join(dir, "calls")) +
+			"; echo \"$BATON_FROM_VERSION->$BATON_TARGET_VERSION\" >> " + q(filepath.Join(dir, "env"))
+		return h
+	})
 	writeFile(t, f.path("version"), "2.0.0\n")
 	step := Step{TxnID: "txn-1", Node: "n1", Attempt: 3, TargetVersion: "1.0.0", FromVersion: "2.0.0", Rollback: true}
 	_, err := f.exec.Start(step)
@@ -315,7 +328,60 @@ func TestRollbackStep(t *testing.T) {
 	fin := f.wait()
 	require.Equal(t, api.StepDone, fin.status.State, fin.status.Error)
 	require.Equal(t, "1.0.0", fin.status.Version)
-	require.Equal(t, []string{"rollback", "version"}, f.lines("calls"))
+	require.Equal(t, []string{"drain", "rollback", "restart", "health", "version"}, f.lines("calls"))
+	require.Equal(t, []string{"2.0.0->1.0.0"}, f.lines("env"), "BATON_FROM_VERSION is rolled back from, BATON_TARGET_VERSION to")
+}
+
+func TestRollbackThatFailsStopsTheSequence(t *testing.T) {
+	f := newFixture(t, func(dir string) config.Hooks {
+		h := standardHooks(dir)
+		h.Rollback = "echo rollback >> " + q(filepath.Join(dir, "calls")) + "; echo no previous release kept >&2; exit 1"
+		return h
+	})
+	writeFile(t, f.path("version"), "2.0.0\n")
+	_, err := f.exec.Start(Step{TxnID: "txn-1", Attempt: 2, TargetVersion: "1.0.0", FromVersion: "2.0.0", Rollback: true})
+	require.NoError(t, err)
+	fin := f.wait()
+	require.Equal(t, api.StepFailed, fin.status.State)
+	require.Equal(t, "hook rollback exited 1: no previous release kept", fin.status.Error)
+	require.Equal(t, []string{"drain", "rollback"}, f.lines("calls"), "nothing runs after a failed rollback")
+}
+
+func TestRollbackThatLeavesTheNodeUnhealthyFails(t *testing.T) {
+	f := newFixture(t, func(dir string) config.Hooks {
+		h := standardHooks(dir)
+		h.Health = "echo health >> " + q(filepath.Join(dir, "calls")) + "; echo connection refused; exit 1"
+		h.Timeout = 300 * time.Millisecond
+		return h
+	})
+	writeFile(t, f.path("version"), "2.0.0\n")
+	_, err := f.exec.Start(Step{TxnID: "txn-1", Attempt: 2, TargetVersion: "1.0.0", FromVersion: "2.0.0", Rollback: true})
+	require.NoError(t, err)
+	fin := f.wait()
+	require.Equal(t, api.StepFailed, fin.status.State)
+	require.Contains(t, fin.status.Error, "health hook did not pass within 300ms")
+	require.Contains(t, fin.status.Error, "connection refused")
+	require.NotContains(t, f.lines("calls"), "version")
+}
+
+// TestResumeNeverRerunsARollback: rollback is the at-most-once hook of a
+// rollback step, as install is of an upgrade.
+func TestResumeNeverRerunsARollback(t *testing.T) {
+	f := newFixture(t, standardHooks)
+	writeFile(t, f.path("version"), "1.0.0\n") // the crashed agent's rollback did its work
+	step := Step{TxnID: "txn-1", Node: "n1", Attempt: 2, TargetVersion: "1.0.0", FromVersion: "2.0.0", Rollback: true}
+	_, _, err := f.journal.Begin(journal.Step(step))
+	require.NoError(t, err)
+	key := step.Key()
+	require.NoError(t, f.journal.HookBegin(key, "drain"))
+	require.NoError(t, f.journal.HookEnd(key, "drain", journal.Outcome{}))
+	require.NoError(t, f.journal.HookBegin(key, "rollback"))
+	require.NoError(t, f.journal.HookStarted(key, "rollback", deadPID(t)))
+
+	require.NoError(t, f.exec.Resume())
+	fin := f.wait()
+	require.Equal(t, api.StepDone, fin.status.State, fin.status.Error)
+	require.Equal(t, []string{"restart", "health", "version"}, f.lines("calls"), "rollback must not run again")
 }
 
 func TestRollbackNeedsARollbackHook(t *testing.T) {

@@ -45,7 +45,12 @@ func (e *Executor) Resume() error {
 		if _, ok := e.live[rec.Key()]; ok {
 			continue
 		}
-		a := &attempt{step: Step(rec.Step)}
+		a := newAttempt(Step(rec.Step))
+		if rec.CancelReason != "" {
+			// Cancelled before the restart: it runs nothing more.
+			a.cancelReason = rec.CancelReason
+			close(a.stop)
+		}
 		e.live[rec.Key()] = a
 		todo = append(todo, pending{a: a, rec: rec})
 		e.log.Info("resuming step", "txn", rec.Step.TxnID, "attempt", rec.Step.Attempt)
@@ -70,8 +75,11 @@ func (e *Executor) Resume() error {
 // an interrupted run lets the sequence go on. If its end was never
 // journaled (the agent died while it ran), resumeOnce waits for the process
 // to exit if it still runs, journals the run as interrupted, and lets the
-// sequence go on: the version hook then decides.
-func (e *Executor) resumeOnce(ctx context.Context, key journal.Key, name string, prev journal.HookRun) error {
+// sequence go on: the version hook then decides. A cancel during the wait
+// stops the process (SIGTERM, then SIGKILL after the grace period) and the
+// attempt.
+func (e *Executor) resumeOnce(ctx context.Context, a *attempt, name string, prev journal.HookRun) error {
+	key := a.step.Key()
 	if prev.HasEnded() {
 		if prev.Interrupted {
 			return nil
@@ -81,9 +89,17 @@ func (e *Executor) resumeOnce(ctx context.Context, key journal.Key, name string,
 	e.log.Warn("hook began before the agent restarted; it is not run again",
 		"txn", key.TxnID, "attempt", key.Attempt, "hook", name, "pid", prev.PID)
 	limit := e.opts.Hooks.EffectiveTimeout()
-	waitErr := awaitExit(ctx, prev.PID, prev.Began, limit)
+	e.setHook(a, name)
+	waitErr := awaitExit(ctx, a.stop, prev.PID, prev.Began, limit)
+	e.setHook(a, "")
 	if errors.Is(waitErr, errInterrupted) {
 		return waitErr
+	}
+	if errors.Is(waitErr, errCancelled) {
+		// The cancel came while the process ran: stopLeftovers stops it
+		// and journals how it ended.
+		e.stopLeftovers(a, journal.Record{Hooks: []journal.HookRun{prev}})
+		return errCancelled
 	}
 	out := journal.Outcome{ExitCode: -1, Interrupted: true,
 		Error: fmt.Sprintf("agent restarted while hook %s ran (pid %d); its exit status is unknown", name, prev.PID)}
@@ -102,8 +118,9 @@ func (e *Executor) resumeOnce(ctx context.Context, key journal.Key, name string,
 // awaitExit waits until process pid, started as a hook at began, has exited.
 // A hook still running once its timeout has passed since began is killed
 // with its process group and reported as an error, as it would have been
-// had the agent not restarted.
-func awaitExit(ctx context.Context, pid int, began time.Time, limit time.Duration) error {
+// had the agent not restarted. It returns errCancelled, leaving the process
+// alone, when stop is closed first.
+func awaitExit(ctx context.Context, stop <-chan struct{}, pid int, began time.Time, limit time.Duration) error {
 	if pid <= 0 {
 		// The agent died before journaling the pid: the hook may not even
 		// have started, and there is nothing to wait for.
@@ -120,6 +137,8 @@ func awaitExit(ctx context.Context, pid int, began time.Time, limit time.Duratio
 		select {
 		case <-ctx.Done():
 			return errInterrupted
+		case <-stop:
+			return errCancelled
 		case <-ticker.C:
 		}
 	}

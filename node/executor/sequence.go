@@ -53,25 +53,31 @@ func (e *Executor) execute(a *attempt, rec journal.Record) {
 	out := e.runAttempt(e.ctx, a, rec)
 	key := a.step.Key()
 	if errors.Is(out.err, errInterrupted) {
+		// A cancel already journaled is not lost: Resume finishes the
+		// attempt as cancelled.
 		e.forget(key)
 		e.log.Info("step interrupted; it resumes on the next start", "txn", key.TxnID, "attempt", key.Attempt)
 		return
 	}
-	st := Status{TxnID: key.TxnID, Attempt: key.Attempt, State: out.state, Version: out.version}
+	// The end is journaled under e.mu, so that a Cancel either comes
+	// before it and decides it, or finds the attempt finished.
+	e.mu.Lock()
+	if a.cancelReason != "" && out.state != api.StepDone {
+		out = a.cancelled()
+	}
+	st := Status{TxnID: key.TxnID, Attempt: key.Attempt, State: out.state, Version: out.version, Output: a.output}
 	if out.err != nil {
 		st.Error = out.err.Error()
 	}
-	if err := e.opts.Journal.Finish(key, out.state, out.version, st.Error); err != nil {
+	err := e.opts.Journal.Finish(key, out.state, out.version, st.Error)
+	delete(e.live, key)
+	e.mu.Unlock()
+	if err != nil {
 		// Not reported: an outcome that is not durable could be
 		// contradicted by Resume after a restart.
-		e.forget(key)
 		e.log.Error("journal step outcome; not reporting it", "txn", key.TxnID, "attempt", key.Attempt, "error", err)
 		return
 	}
-	e.mu.Lock()
-	st.Output = a.output
-	delete(e.live, key)
-	e.mu.Unlock()
 	e.log.Info("step finished", "txn", key.TxnID, "attempt", key.Attempt,
 		"state", st.State, "version", st.Version, "error", st.Error)
 	if e.opts.OnFinish != nil {
@@ -86,8 +92,14 @@ func (e *Executor) forget(key journal.Key) {
 }
 
 // runAttempt runs the step's sequence, skipping what rec shows already done.
+// A cancelled attempt runs nothing more: what a previous agent process left
+// running of it is stopped.
 func (e *Executor) runAttempt(ctx context.Context, a *attempt, rec journal.Record) outcome {
 	step := a.step
+	if a.stopped() {
+		e.stopLeftovers(a, rec)
+		return failed(errCancelled)
+	}
 	if err := e.canRun(step); err != nil {
 		return failed(err)
 	}
@@ -102,7 +114,7 @@ func (e *Executor) runAttempt(ctx context.Context, a *attempt, rec journal.Recor
 		ProtocolVersion: step.ProtocolVersion,
 	}
 	if !step.Rollback && step.ArtifactURL != "" {
-		path, err := e.artifactFor(ctx, step, rec)
+		path, err := e.artifactFor(ctx, a, rec)
 		if err != nil {
 			return failed(err)
 		}
@@ -142,34 +154,48 @@ func (e *Executor) canRun(step Step) error {
 
 // artifactFor fetches and verifies the step's artifact, or, when install
 // already began in this attempt, only names where it was fetched to: the
-// artifact is not needed again and must not hold the step up.
-func (e *Executor) artifactFor(ctx context.Context, step Step, rec journal.Record) (string, error) {
+// artifact is not needed again and must not hold the step up. A cancel
+// stops the fetch.
+func (e *Executor) artifactFor(ctx context.Context, a *attempt, rec journal.Record) (string, error) {
+	step := a.step
 	if e.opts.ArtifactDir == "" {
 		return "", errors.New("step names an artifact but the agent has no artifact directory")
 	}
 	if _, began := rec.Hook(HookInstall); began {
 		return artifact.Path(e.opts.ArtifactDir, step.ArtifactSHA256), nil
 	}
-	path, err := artifact.Fetch(ctx, step.ArtifactURL, step.ArtifactSHA256, e.opts.ArtifactDir)
-	if err != nil && ctx.Err() != nil {
+	fetchCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-a.stop:
+			cancel()
+		case <-fetchCtx.Done():
+		}
+	}()
+	path, err := artifact.Fetch(fetchCtx, step.ArtifactURL, step.ArtifactSHA256, e.opts.ArtifactDir)
+	switch {
+	case err != nil && ctx.Err() != nil:
 		return "", errInterrupted
+	case err != nil && a.stopped():
+		return "", errCancelled
 	}
 	return path, err
 }
 
+// phases is the step's sequence before the version check. A rollback runs
+// the same phases as an upgrade, with rollback, at most once, in place of
+// install: the versions' roles are swapped by the leader (the step's
+// target is the version rolled back to).
 func (e *Executor) phases(step Step) []phase {
 	h := e.opts.Hooks
+	change := phase{name: HookInstall, command: h.Install, atMostOnce: true}
 	if step.Rollback {
-		ps := []phase{{name: HookRollback, command: h.Rollback, atMostOnce: true}}
-		if h.SelfRestart() {
-			// The rollback put the old binary back: run it.
-			ps = append(ps, phase{name: HookRestart, command: h.Restart})
-		}
-		return ps
+		change = phase{name: HookRollback, command: h.Rollback, atMostOnce: true}
 	}
 	return []phase{
 		{name: HookDrain, command: h.Drain},
-		{name: HookInstall, command: h.Install, atMostOnce: true},
+		change,
 		{name: HookRestart, command: h.Restart},
 		{name: HookHealth, command: h.Health, poll: true},
 	}
@@ -195,6 +221,9 @@ func (e *Executor) runPhase(ctx context.Context, a *attempt, rec journal.Record,
 	if strings.TrimSpace(p.command) == "" {
 		return nil
 	}
+	if a.stopped() {
+		return errCancelled
+	}
 	if p.name == HookRestart && e.opts.Hooks.SelfRestart() {
 		return e.restartSelf(a, rec)
 	}
@@ -203,7 +232,7 @@ func (e *Executor) runPhase(ctx context.Context, a *attempt, rec journal.Record,
 			return nil
 		}
 		if p.atMostOnce {
-			return e.resumeOnce(ctx, a.step.Key(), p.name, prev)
+			return e.resumeOnce(ctx, a, p.name, prev)
 		}
 	}
 	if p.poll {
@@ -223,25 +252,30 @@ func (e *Executor) runHook(ctx context.Context, a *attempt, name, command string
 		// or an install would count as begun without having run.
 		return hooks.Result{}, errInterrupted
 	}
+	if a.stopped() {
+		return hooks.Result{}, errCancelled
+	}
 	if err := e.opts.Journal.HookBegin(key, name); err != nil {
 		return hooks.Result{}, fmt.Errorf("hook %s not run: %w", name, err)
 	}
 	e.setHook(a, name)
 	res := hooks.Run(ctx, hooks.Spec{
-		Name:          name,
-		Command:       command,
-		Env:           env,
-		Timeout:       timeout,
-		CaptureStdout: captureStdout,
+		Name:           name,
+		Command:        command,
+		Env:            env,
+		Timeout:        timeout,
+		CaptureStdout:  captureStdout,
+		Terminate:      a.stop,
+		TerminateGrace: e.opts.CancelGrace,
 		Started: func(pid int) {
 			if err := e.opts.Journal.HookStarted(key, name, pid); err != nil {
 				e.log.Warn("journal hook pid", "txn", key.TxnID, "attempt", key.Attempt, "hook", name, "pid", pid, "error", err)
 			}
 		},
 	})
-	e.hookEnded(a, res.Output)
 	interrupted := ctx.Err() != nil
-	out := journal.Outcome{ExitCode: res.ExitCode, Output: res.Output, Interrupted: interrupted}
+	e.hookEnded(a, res.Output, res.PID != 0 && errors.Is(res.Err, hooks.ErrTerminated))
+	out := journal.Outcome{ExitCode: res.ExitCode, Output: res.Output, Truncated: res.Truncated, Interrupted: interrupted}
 	if res.Err != nil {
 		out.Error = res.Err.Error()
 	}
@@ -263,19 +297,26 @@ func (e *Executor) runHook(ctx context.Context, a *attempt, name, command string
 func (e *Executor) pollHealth(ctx context.Context, a *attempt, command string, env []string) error {
 	limit := e.opts.Hooks.EffectiveTimeout()
 	deadline := time.Now().Add(limit)
+	var why error // the last poll's failure; a poll cut by the deadline says less
 	for {
 		_, err := e.runHook(ctx, a, HookHealth, command, env, time.Until(deadline), false)
 		if err == nil || errors.Is(err, errInterrupted) {
 			return err
 		}
+		if why == nil || !errors.Is(err, hooks.ErrTimedOut) {
+			why = err
+		}
 		if time.Until(deadline) <= 0 {
-			return fmt.Errorf("health hook did not pass within %s: %w", limit, err)
+			return fmt.Errorf("health hook did not pass within %s: %w", limit, why)
 		}
 		wait := time.NewTimer(min(e.opts.HealthInterval, time.Until(deadline)))
 		select {
 		case <-ctx.Done():
 			wait.Stop()
 			return errInterrupted
+		case <-a.stop:
+			wait.Stop()
+			return errCancelled
 		case <-wait.C:
 		}
 	}
@@ -312,6 +353,9 @@ func (e *Executor) checkVersion(ctx context.Context, a *attempt, env []string) o
 	if strings.TrimSpace(e.opts.Hooks.Version) == "" {
 		got = e.opts.BuildVersion
 	} else {
+		if a.stopped() {
+			return failed(errCancelled)
+		}
 		res, err := e.runHook(ctx, a, HookVersion, e.opts.Hooks.Version, env, e.opts.Hooks.EffectiveTimeout(), true)
 		if err != nil {
 			if errors.Is(err, errInterrupted) {

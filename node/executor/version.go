@@ -3,7 +3,6 @@ package executor
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/baton-upgrade/baton/node/hooks"
@@ -11,7 +10,10 @@ import (
 
 // CurrentVersion returns the version installed on this node: what the
 // version hook prints (trimmed), or Options.BuildVersion when there is no
-// version hook. ctx bounds the hook, as does the hook timeout.
+// version hook. ctx bounds the hook, as does the hook timeout. When the
+// hook fails or prints nothing, the error says so in the words of a hook
+// error ("hook version exited 4: <its last lines>", "hook version printed
+// nothing").
 func (e *Executor) CurrentVersion(ctx context.Context) (string, error) {
 	command := e.opts.Hooks.Version
 	if strings.TrimSpace(command) == "" {
@@ -25,11 +27,11 @@ func (e *Executor) CurrentVersion(ctx context.Context) (string, error) {
 		CaptureStdout: true,
 	})
 	if res.Err != nil {
-		return "", fmt.Errorf("current version: %w", res.Err)
+		return "", res.Err
 	}
 	v := strings.TrimSpace(res.Stdout)
 	if v == "" {
-		return "", errors.New("current version: version hook printed nothing")
+		return "", errors.New("hook version printed nothing")
 	}
 	return v, nil
 }

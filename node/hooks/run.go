@@ -26,7 +26,14 @@ var (
 	ErrTimedOut = errors.New("timed out")
 	// ErrEmptyCommand is wrapped by Result.Err when Spec.Command is blank.
 	ErrEmptyCommand = errors.New("empty command")
+	// ErrTerminated is wrapped by Result.Err when Spec.Terminate stopped
+	// the hook, or kept it from starting.
+	ErrTerminated = errors.New("terminated")
 )
+
+// DefaultTerminateGrace is how long a hook stopped through Spec.Terminate
+// has between SIGTERM and SIGKILL when Spec.TerminateGrace is zero.
+const DefaultTerminateGrace = 10 * time.Second
 
 // Spec describes one hook run.
 type Spec struct {
@@ -46,7 +53,18 @@ type Spec struct {
 	Started func(pid int)
 	// CaptureStdout keeps standard output alone (bounded like Output) in
 	// Result.Stdout as well, for hooks whose output is a value (version).
+	// Standard output and error are then read through two pipes, so in
+	// Output a line of one may come before a line of the other written
+	// earlier; otherwise they share one pipe and keep their order.
 	CaptureStdout bool
+	// Terminate, when closed, stops the hook: its whole process group gets
+	// SIGTERM, and SIGKILL once TerminateGrace has passed if anything of
+	// it still runs. A hook not yet started when it is closed never
+	// starts. Nil never stops the hook.
+	Terminate <-chan struct{}
+	// TerminateGrace is the time between SIGTERM and SIGKILL
+	// (DefaultTerminateGrace when zero).
+	TerminateGrace time.Duration
 }
 
 // Result is the outcome of one hook run.
@@ -54,15 +72,18 @@ type Result struct {
 	// ExitCode is the exit status, or -1 when the hook did not start or was
 	// killed by a signal.
 	ExitCode int
-	// Output is the tail (TailSize bytes) of stdout and stderr interleaved,
-	// starting with "…(truncated)" when earlier output was dropped.
+	// Output is the tail (TailSize bytes) of stdout and stderr interleaved.
 	Output string
+	// Truncated says that earlier output was dropped from Output.
+	Truncated bool
 	// Stdout is the tail of standard output alone when Spec.CaptureStdout.
 	Stdout string
 	// Err is nil when the hook exited 0. Otherwise it says why, naming the
-	// hook: "hook install exited 3: <last line of output>", "hook install
-	// timed out after 5s" (wraps ErrTimedOut), or, when ctx ended, an error
-	// wrapping ctx.Err().
+	// hook and quoting the last lines of its output (see excerpt): "hook
+	// install exited 3: unpacking | disk full", "hook install timed out
+	// after 5s" (wraps ErrTimedOut), "hook install terminated (SIGTERM)"
+	// (wraps ErrTerminated), or, when ctx ended, an error wrapping
+	// ctx.Err().
 	Err error
 	// Duration is the wall time from start to exit.
 	Duration time.Duration
@@ -73,7 +94,9 @@ type Result struct {
 // Run runs spec to completion and reports how it went; failures are in
 // Result.Err, never a panic. When ctx ends or spec.Timeout passes, the hook's
 // whole process group is killed with SIGKILL and Run returns once the shell
-// has been reaped.
+// has been reaped. When spec.Terminate is closed, Run returns once nothing
+// of the group runs any more, at most TerminateGrace (plus the reaping)
+// after SIGTERM.
 func Run(ctx context.Context, spec Spec) Result {
 	begin := time.Now()
 	res := run(ctx, spec)
@@ -90,6 +113,12 @@ func run(ctx context.Context, spec Spec) Result {
 	if err := ctx.Err(); err != nil {
 		res.Err = fmt.Errorf("hook %s not started: %w", spec.Name, err)
 		return res
+	}
+	select {
+	case <-spec.Terminate:
+		res.Err = fmt.Errorf("hook %s not started: %w", spec.Name, ErrTerminated)
+		return res
+	default:
 	}
 
 	output := newTailBuffer(TailSize)
@@ -120,10 +149,10 @@ func run(ctx context.Context, spec Spec) Result {
 		spec.Started(res.PID)
 	}
 
-	waitErr, stopped := wait(ctx, cmd, timeout, spec.Timeout)
-	res.Output = output.String()
+	waitErr, stopped := wait(ctx, cmd, timeout, spec)
+	res.Output, res.Truncated = output.Tail()
 	if stdout != nil {
-		res.Stdout = stdout.String()
+		res.Stdout, _ = stdout.Tail()
 	}
 	if cmd.ProcessState != nil {
 		res.ExitCode = cmd.ProcessState.ExitCode()
@@ -133,33 +162,76 @@ func run(ctx context.Context, spec Spec) Result {
 }
 
 // wait waits for cmd to exit, killing its process group when ctx ends or
-// timeout fires. stopped is non-nil when Run killed the hook, and says why.
-func wait(ctx context.Context, cmd *exec.Cmd, timeout <-chan time.Time, limit time.Duration) (waitErr, stopped error) {
+// the timeout fires, and terminating it when spec.Terminate is closed.
+// stopped is non-nil when Run stopped the hook, and says why.
+func wait(ctx context.Context, cmd *exec.Cmd, timeout <-chan time.Time, spec Spec) (waitErr, stopped error) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
 		return err, nil
 	case <-timeout:
-		stopped = fmt.Errorf("%w after %s", ErrTimedOut, limit)
+		stopped = fmt.Errorf("%w after %s", ErrTimedOut, spec.Timeout)
 	case <-ctx.Done():
 		stopped = fmt.Errorf("stopped: %w", context.Cause(ctx))
+	case <-spec.Terminate:
+		return terminate(ctx, cmd.Process.Pid, done, spec.TerminateGrace)
 	}
 	killGroup(cmd.Process.Pid)
 	return <-done, stopped
 }
 
-// killGroup sends SIGKILL to the process group led by pid. ESRCH (already
-// gone) is expected and ignored; nothing else can usefully be done about
-// other errors here.
-func killGroup(pid int) {
-	if pid > 0 {
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
+// terminate sends SIGTERM to the hook's process group and waits until
+// nothing of the group runs; whatever still runs when grace has passed (or
+// ctx ends) gets SIGKILL. The group outlives its shell when a child ignores
+// SIGTERM, so the shell's exit alone does not end the wait.
+func terminate(ctx context.Context, pgid int, done <-chan error, grace time.Duration) (waitErr, stopped error) {
+	if grace <= 0 {
+		grace = DefaultTerminateGrace
 	}
+	signalGroup(pgid, syscall.SIGTERM)
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	stopped = fmt.Errorf("%w (SIGTERM)", ErrTerminated)
+	killed := fmt.Errorf("%w (SIGTERM), killed after %s", ErrTerminated, grace)
+	exited := false
+	tick := time.NewTicker(groupPollInterval)
+	defer tick.Stop()
+	for {
+		if exited && !groupAlive(pgid) {
+			return waitErr, stopped
+		}
+		select {
+		case waitErr = <-done:
+			exited = true
+			done = nil
+		case <-tick.C:
+		case <-timer.C:
+			killGroup(pgid)
+			if !exited {
+				waitErr = <-done
+			}
+			return waitErr, killed
+		case <-ctx.Done():
+			killGroup(pgid)
+			if !exited {
+				waitErr = <-done
+			}
+			return waitErr, fmt.Errorf("%w (SIGTERM), then stopped: %w", ErrTerminated, context.Cause(ctx))
+		}
+	}
+}
+
+// killGroup sends SIGKILL to the process group led by pid.
+func killGroup(pid int) {
+	signalGroup(pid, syscall.SIGKILL)
 }
 
 func describeExit(name string, state *os.ProcessState, waitErr, stopped error, output string) error {
 	if stopped != nil {
+		if quote := excerpt(output); quote != "" {
+			return fmt.Errorf("hook %s %w: %s", name, stopped, quote)
+		}
 		return fmt.Errorf("hook %s %w", name, stopped)
 	}
 	if state == nil {
@@ -176,8 +248,8 @@ func describeExit(name string, state *os.ProcessState, waitErr, stopped error, o
 	} else {
 		what = fmt.Sprintf("hook %s exited %d", name, state.ExitCode())
 	}
-	if line := lastLine(output); line != "" {
-		return fmt.Errorf("%s: %s", what, line)
+	if quote := excerpt(output); quote != "" {
+		return fmt.Errorf("%s: %s", what, quote)
 	}
 	return errors.New(what)
 }

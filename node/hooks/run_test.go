@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 func TestRunExitCodes(t *testing.T) {
@@ -22,7 +24,7 @@ func TestRunExitCodes(t *testing.T) {
 		err     string // "" means Err is nil
 	}{
 		{name: "success", command: "echo fine", code: 0},
-		{name: "exit 3 with output", command: "echo first; echo boom >&2; exit 3", code: 3, err: "hook install exited 3: boom"},
+		{name: "exit 3 with output", command: "echo first; echo boom >&2; exit 3", code: 3, err: "hook install exited 3: first | boom"},
 		{name: "exit 1 without output", command: "exit 1", code: 1, err: "hook install exited 1"},
 		{name: "command not found", command: "no-such-command-baton-test", code: 127, err: "hook install exited 127: "},
 		{name: "killed by a signal", command: "kill -TERM $$", code: -1, err: "hook install killed by signal terminated"},
@@ -107,18 +109,108 @@ func TestRunStartedGetsThePID(t *testing.T) {
 func TestRunOutputTailIsBounded(t *testing.T) {
 	res := Run(context.Background(), Spec{
 		Name:    "install",
-		Command: "head -c 20000 /dev/zero | tr '\\0' a; echo; echo the-end; exit 2",
+		Command: "head -c 100000 /dev/zero | tr '\\0' a; echo; echo the-end; exit 2",
 	})
-	require.True(t, strings.HasPrefix(res.Output, truncatedMark), "output starts %q", res.Output[:20])
+	require.True(t, res.Truncated)
+	require.Len(t, res.Output, TailSize, "exactly the last TailSize bytes are kept")
 	require.True(t, strings.HasSuffix(res.Output, "aaa\nthe-end\n"))
-	require.LessOrEqual(t, len(res.Output), TailSize+len(truncatedMark))
-	require.EqualError(t, res.Err, "hook install exited 2: the-end")
+	require.Regexp(t, `^hook install exited 2: …a+ \| the-end$`, res.Err.Error())
+	require.LessOrEqual(t, len(res.Err.Error()), len("hook install exited 2: ")+ErrorExcerptBytes)
+}
+
+func TestTailSizeIsTheAPIsLimit(t *testing.T) {
+	require.Equal(t, api.HookOutputLimit, TailSize)
+}
+
+func TestRunErrorQuotesTheLastLines(t *testing.T) {
+	res := Run(context.Background(), Spec{
+		Name:    "install",
+		Command: "for i in 1 2 3 4 5 6; do echo step $i; done; echo; echo '  disk full  ' >&2; exit 3",
+	})
+	require.EqualError(t, res.Err, "hook install exited 3: step 3 | step 4 | step 5 | step 6 | disk full")
+	require.False(t, res.Truncated)
+}
+
+func TestRunTerminateLetsTheHookExitOnSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "got-term")
+	stop := make(chan struct{})
+	started := make(chan int, 1)
+	go func() {
+		<-started
+		waitForFile(t, filepath.Join(dir, "ready"))
+		close(stop)
+	}()
+	res := Run(context.Background(), Spec{
+		Name: "install",
+		Command: "trap 'touch " + marker + "; exit 143' TERM; touch " + filepath.Join(dir, "ready") +
+			"; while :; do sleep 0.05; done",
+		Terminate:      stop,
+		TerminateGrace: time.Minute,
+		Started:        func(pid int) { started <- pid },
+	})
+	require.ErrorIs(t, res.Err, ErrTerminated)
+	require.Contains(t, res.Err.Error(), "hook install terminated")
+	require.FileExists(t, marker, "the hook got SIGTERM")
+	require.Less(t, res.Duration, 30*time.Second, "a hook that exits on SIGTERM is not held for the grace period")
+	requireGroupGone(t, res.PID)
+}
+
+func TestRunTerminateKillsAGroupThatIgnoresSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child.pid")
+	stop := make(chan struct{})
+	go func() {
+		waitForFile(t, pidFile)
+		close(stop)
+	}()
+	res := Run(context.Background(), Spec{
+		Name:           "install",
+		Command:        "trap '' TERM; sleep 30 & echo $! > " + pidFile + ".new; mv " + pidFile + ".new " + pidFile + "; wait",
+		Terminate:      stop,
+		TerminateGrace: 300 * time.Millisecond,
+	})
+	require.ErrorIs(t, res.Err, ErrTerminated)
+	require.Contains(t, res.Err.Error(), "killed after 300ms")
+	require.GreaterOrEqual(t, res.Duration, 300*time.Millisecond)
+	requireGone(t, readPID(t, pidFile))
+}
+
+func TestRunTerminateKillsWhatTheShellLeftBehind(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child.pid")
+	stop := make(chan struct{})
+	go func() {
+		waitForFile(t, pidFile)
+		close(stop)
+	}()
+	// The shell exits on SIGTERM; its child ignores it and would run on.
+	res := Run(context.Background(), Spec{
+		Name:           "install",
+		Command:        "(trap '' TERM; exec sleep 30) & echo $! > " + pidFile + ".new; mv " + pidFile + ".new " + pidFile + "; wait",
+		Terminate:      stop,
+		TerminateGrace: 300 * time.Millisecond,
+	})
+	require.ErrorIs(t, res.Err, ErrTerminated)
+	requireGone(t, readPID(t, pidFile))
+}
+
+func TestRunNotStartedWhenTerminated(t *testing.T) {
+	stop := make(chan struct{})
+	close(stop)
+	called := false
+	res := Run(context.Background(), Spec{Name: "install", Command: "true", Terminate: stop, Started: func(int) { called = true }})
+	require.ErrorIs(t, res.Err, ErrTerminated)
+	require.Contains(t, res.Err.Error(), "not started")
+	require.False(t, called)
+	require.Zero(t, res.PID)
 }
 
 func TestRunShortOutputIsNotMarked(t *testing.T) {
 	res := Run(context.Background(), Spec{Name: "install", Command: "echo out; echo err >&2"})
 	require.NoError(t, res.Err)
 	require.Equal(t, "out\nerr\n", res.Output)
+	require.False(t, res.Truncated)
 	require.Empty(t, res.Stdout)
 }
 
@@ -172,10 +264,14 @@ func TestEnvOverridesInherited(t *testing.T) {
 	require.Equal(t, "n2\n", res.Output)
 }
 
-func TestLastLine(t *testing.T) {
-	require.Equal(t, "", lastLine(""))
-	require.Equal(t, "b", lastLine("a\nb\n\n  \n"))
-	require.Equal(t, "only", lastLine("  only  "))
+func TestExcerpt(t *testing.T) {
+	require.Equal(t, "", excerpt(""))
+	require.Equal(t, "a | b", excerpt("a\nb\n\n  \n"))
+	require.Equal(t, "only", excerpt("  only  "))
+	require.Equal(t, "c | d | e | f | g", excerpt("a\nb\nc\nd\r\ne\nf\ng\n"))
+	long := excerpt(strings.Repeat("é", 2000))
+	require.LessOrEqual(t, len(long), ErrorExcerptBytes)
+	require.True(t, strings.HasPrefix(long, "…é"), "cut at a character boundary")
 }
 
 func readPID(t *testing.T, path string) int {
@@ -213,4 +309,12 @@ func requireGone(t *testing.T, pid int) {
 		fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
 		return len(fields) > 0 && fields[0] == "Z"
 	}, 10*time.Second, 20*time.Millisecond, "process %d still running", pid)
+}
+
+// requireGroupGone waits until no process is left in process group pgid
+// but zombies.
+func requireGroupGone(t *testing.T, pgid int) {
+	t.Helper()
+	require.Eventually(t, func() bool { return !groupAlive(pgid) }, 10*time.Second, 20*time.Millisecond,
+		"process group %d still has live members", pgid)
 }

@@ -1,16 +1,23 @@
 package hooks
 
 import (
-	"bytes"
+	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/baton-upgrade/baton/rpc/api"
 )
 
-// TailSize is how many bytes of a hook's output Run keeps: the last ones.
-const TailSize = 4 << 10
+// TailSize is how many bytes of a hook's output Run keeps: the last ones,
+// as much as a node keeps and serves of each hook run.
+const TailSize = api.HookOutputLimit
 
-// truncatedMark starts an output tail whose beginning was cut off.
-const truncatedMark = "…(truncated)\n"
+// The excerpt of a failing hook's output that its error quotes: the last
+// ErrorExcerptLines non-blank lines, at most ErrorExcerptBytes bytes.
+const (
+	ErrorExcerptLines = 5
+	ErrorExcerptBytes = 1 << 10
+)
 
 // tailBuffer keeps the last limit bytes written to it. It is safe for
 // concurrent writers (stdout and stderr are copied by separate goroutines).
@@ -39,32 +46,44 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// String returns the kept tail, prefixed with truncatedMark when earlier
-// output was dropped. A multi-byte character cut by the trim is skipped.
-func (t *tailBuffer) String() string {
+// Tail returns the kept tail and whether earlier output was dropped. A
+// multi-byte character cut by the trim is skipped.
+func (t *tailBuffer) Tail() (tail string, truncated bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	b := t.buf
-	dropped := t.dropped
+	truncated = t.dropped
 	if len(b) > t.limit {
 		b = b[len(b)-t.limit:]
-		dropped = true
+		truncated = true
 	}
-	if !dropped {
-		return string(b)
+	if truncated {
+		for len(b) > 0 && !utf8.RuneStart(b[0]) {
+			b = b[1:]
+		}
 	}
-	for len(b) > 0 && !utf8.RuneStart(b[0]) {
-		b = b[1:]
-	}
-	return truncatedMark + string(b)
+	return string(b), truncated
 }
 
-// lastLine returns the last non-empty line of output, trimmed, for one-line
-// error messages.
-func lastLine(output string) string {
-	b := bytes.TrimRight([]byte(output), " \t\r\n")
-	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-		b = b[i+1:]
+// excerpt returns the last ErrorExcerptLines non-blank lines of output,
+// each trimmed, joined with " | " so that an error stays on one line, and
+// cut from the front to ErrorExcerptBytes (marked with "…") when longer.
+func excerpt(output string) string {
+	var lines []string
+	for _, l := range strings.Split(output, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
 	}
-	return string(bytes.TrimSpace(b))
+	lines = lines[max(0, len(lines)-ErrorExcerptLines):]
+	s := strings.Join(lines, " | ")
+	if len(s) <= ErrorExcerptBytes {
+		return s
+	}
+	const mark = "…"
+	s = s[len(s)-(ErrorExcerptBytes-len(mark)):]
+	for len(s) > 0 && !utf8.RuneStart(s[0]) {
+		s = s[1:]
+	}
+	return mark + s
 }

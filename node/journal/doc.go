@@ -1,7 +1,11 @@
 // Package journal is the node's durable record of the steps it was asked to
 // run: one record per (transaction, attempt) holding the step, each hook's
 // begin and end (pid, exit code, output tail), the final state and version,
-// and whether the leader has acknowledged the completion notice.
+// whether the leader asked the attempt to stop, and whether it has
+// acknowledged the completion notice. Beside each record it keeps the
+// attempt's hook logs: the last 64 KiB of each hook's output (the latest run
+// of each hook), bounded per attempt and kept for the newest attempts only,
+// in a bucket of their own so that reading records stays cheap.
 //
 // It is a bbolt file. Every write is its own fsync'd transaction, so what a
 // call returned survives a SIGKILL or power loss the moment it returns; the

@@ -1,12 +1,14 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/baton-upgrade/baton/rpc/api"
 
@@ -20,6 +22,19 @@ const DefaultMaxRecords = 1000
 
 // DefaultOpenTimeout bounds the wait for the journal file's lock.
 const DefaultOpenTimeout = time.Second
+
+// DefaultMaxLogRecords is how many of the newest attempts keep their hook
+// logs; older finished and acknowledged attempts keep their record only.
+const DefaultMaxLogRecords = 100
+
+// RecordOutputLimit bounds the output tail a record's HookRun keeps; the
+// attempt's logs keep up to api.HookOutputLimit of each run.
+const RecordOutputLimit = 4 << 10
+
+// MaxAttemptOutput bounds the output kept in one attempt's logs, all hooks
+// together. Beyond it the oldest runs' outputs are cut from their start:
+// the latest run, the one that decided the attempt, is kept whole.
+const MaxAttemptOutput = 256 << 10
 
 var (
 	// ErrNotFound is returned for a key with no record.
@@ -36,6 +51,7 @@ var (
 var (
 	bucketRecords = []byte("records") // Key.encode() -> JSON Record
 	bucketOrder   = []byte("order")   // Seq, 8 bytes big-endian -> Key.encode()
+	bucketLogs    = []byte("logs")    // Key.encode() -> JSON []HookLog
 )
 
 // Options tune OpenWith; zero fields take the defaults.
@@ -44,12 +60,16 @@ type Options struct {
 	MaxRecords int
 	// OpenTimeout bounds the wait for the file lock (DefaultOpenTimeout).
 	OpenTimeout time.Duration
+	// MaxLogRecords is how many of the newest attempts keep their hook
+	// logs (DefaultMaxLogRecords).
+	MaxLogRecords int
 }
 
 // Journal is an open journal file. Its methods are safe for concurrent use.
 type Journal struct {
-	db         *bolt.DB
-	maxRecords int
+	db            *bolt.DB
+	maxRecords    int
+	maxLogRecords int
 }
 
 // Open opens or creates the journal at path with the default options. When
@@ -67,6 +87,9 @@ func OpenWith(path string, opts Options) (*Journal, error) {
 	if opts.OpenTimeout <= 0 {
 		opts.OpenTimeout = DefaultOpenTimeout
 	}
+	if opts.MaxLogRecords <= 0 {
+		opts.MaxLogRecords = DefaultMaxLogRecords
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.OpenTimeout})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open journal %s: %w (waited %s; is another agent using this data dir?): %w", path, ErrLocked, opts.OpenTimeout, err)
@@ -75,7 +98,7 @@ func OpenWith(path string, opts Options) (*Journal, error) {
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketRecords, bucketOrder} {
+		for _, name := range [][]byte{bucketRecords, bucketOrder, bucketLogs} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -86,7 +109,7 @@ func OpenWith(path string, opts Options) (*Journal, error) {
 		db.Close()
 		return nil, fmt.Errorf("open journal %s: create buckets: %w", path, err)
 	}
-	return &Journal{db: db, maxRecords: opts.MaxRecords}, nil
+	return &Journal{db: db, maxRecords: opts.MaxRecords, maxLogRecords: opts.MaxLogRecords}, nil
 }
 
 // Close closes the file. Calls after Close fail.
@@ -135,7 +158,7 @@ func (j *Journal) Begin(step Step) (rec Record, existed bool, err error) {
 // key. Call it before starting the process: if the agent dies right after,
 // the record still shows the hook may have run.
 func (j *Journal) HookBegin(key Key, hook string) error {
-	return j.updateRunning(key, "hook begin "+hook, func(rec *Record) error {
+	return j.updateRunning(key, "hook begin "+hook, func(_ *bolt.Tx, rec *Record) error {
 		run := HookRun{Name: hook, Began: now()}
 		if i := rec.hookIndex(hook); i >= 0 {
 			run.Runs = rec.Hooks[i].Runs + 1
@@ -151,7 +174,7 @@ func (j *Journal) HookBegin(key Key, hook string) error {
 // HookStarted journals the pid of hook, begun with HookBegin, so that a
 // restarted agent can tell whether it still runs.
 func (j *Journal) HookStarted(key Key, hook string, pid int) error {
-	return j.updateRunning(key, "hook started "+hook, func(rec *Record) error {
+	return j.updateRunning(key, "hook started "+hook, func(_ *bolt.Tx, rec *Record) error {
 		i, err := openHook(rec, hook)
 		if err != nil {
 			return err
@@ -161,9 +184,10 @@ func (j *Journal) HookStarted(key Key, hook string, pid int) error {
 	})
 }
 
-// HookEnd journals how hook, begun with HookBegin, ended.
+// HookEnd journals how hook, begun with HookBegin, ended, and keeps its
+// output in the attempt's logs in the same transaction.
 func (j *Journal) HookEnd(key Key, hook string, out Outcome) error {
-	return j.updateRunning(key, "hook end "+hook, func(rec *Record) error {
+	return j.updateRunning(key, "hook end "+hook, func(tx *bolt.Tx, rec *Record) error {
 		i, err := openHook(rec, hook)
 		if err != nil {
 			return err
@@ -171,11 +195,36 @@ func (j *Journal) HookEnd(key Key, hook string, out Outcome) error {
 		h := &rec.Hooks[i]
 		h.Ended = now()
 		h.ExitCode = out.ExitCode
-		h.Output = out.Output
+		h.Output = tailOf(out.Output, RecordOutputLimit)
 		h.Error = out.Error
 		h.Interrupted = out.Interrupted
-		return nil
+		return appendLog(tx.Bucket(bucketLogs), key, HookLog{Hook: hook, Runs: h.Runs, Began: h.Began, Ended: h.Ended,
+			ExitCode: out.ExitCode, Output: out.Output, Truncated: out.Truncated})
 	})
+}
+
+// RequestCancel journals that the leader asked the attempt key to stop,
+// and why, and returns the record. The first reason stays: a repeated
+// request changes nothing. A finished attempt is returned as it is; an
+// unknown one is an error wrapping ErrNotFound.
+func (j *Journal) RequestCancel(key Key, reason string) (Record, error) {
+	var rec Record
+	err := j.db.Update(func(tx *bolt.Tx) error {
+		records := tx.Bucket(bucketRecords)
+		var err error
+		if rec, err = getRecord(records, key); err != nil {
+			return err
+		}
+		if rec.State != api.StepRunning || rec.CancelReason != "" {
+			return nil
+		}
+		rec.CancelReason = reason
+		return putRecord(records, rec)
+	})
+	if err != nil {
+		return Record{}, fmt.Errorf("journal cancel %s: %w", key, err)
+	}
+	return rec, nil
 }
 
 // Finish moves the running attempt key to state (api.StepDone or api.StepFailed)
@@ -185,7 +234,7 @@ func (j *Journal) Finish(key Key, state api.StepState, version, errText string) 
 	if !finished(state) {
 		return fmt.Errorf("journal finish %s: %q is not a final state", key, state)
 	}
-	return j.updateRunning(key, "finish", func(rec *Record) error {
+	return j.updateRunning(key, "finish", func(_ *bolt.Tx, rec *Record) error {
 		rec.State = state
 		rec.Version = version
 		rec.Error = errText
@@ -235,6 +284,45 @@ func (j *Journal) Get(key Key) (Record, error) {
 	return rec, nil
 }
 
+// Logs returns the hook logs of the attempt key, one per hook in the order
+// first begun: the latest run of each that ended. A hook whose run has not
+// ended (it runs, or the agent died while it ran) has no entry yet, and an
+// attempt whose logs were pruned (see Options.MaxLogRecords) has none.
+func (j *Journal) Logs(key Key) ([]HookLog, error) {
+	var logs []HookLog
+	err := j.db.View(func(tx *bolt.Tx) error {
+		var err error
+		logs, err = getLogs(tx.Bucket(bucketLogs), key)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("journal logs %s: %w", key, err)
+	}
+	return logs, nil
+}
+
+// Attempts returns the records of every attempt of transaction txnID this
+// journal holds, in attempt order.
+func (j *Journal) Attempts(txnID string) ([]Record, error) {
+	var out []Record
+	prefix := append([]byte(txnID), 0)
+	err := j.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketRecords).Cursor()
+		for k, raw := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, raw = c.Next() {
+			rec, err := decodeRecord(raw)
+			if err != nil {
+				return err
+			}
+			out = append(out, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("journal attempts of %s: %w", txnID, err)
+	}
+	return out, nil
+}
+
 // Unfinished returns the records still running, oldest first: the attempts
 // a restarted agent must resume.
 func (j *Journal) Unfinished() ([]Record, error) {
@@ -275,7 +363,7 @@ func (j *Journal) filter(what string, keep func(Record) bool) ([]Record, error) 
 
 // updateRunning applies change to the running record of key in one fsync'd
 // transaction.
-func (j *Journal) updateRunning(key Key, what string, change func(*Record) error) error {
+func (j *Journal) updateRunning(key Key, what string, change func(*bolt.Tx, *Record) error) error {
 	err := j.db.Update(func(tx *bolt.Tx) error {
 		records := tx.Bucket(bucketRecords)
 		rec, err := getRecord(records, key)
@@ -285,7 +373,7 @@ func (j *Journal) updateRunning(key Key, what string, change func(*Record) error
 		if rec.State != api.StepRunning {
 			return fmt.Errorf("%w (%s)", ErrFinished, rec.State)
 		}
-		if err := change(&rec); err != nil {
+		if err := change(tx, &rec); err != nil {
 			return err
 		}
 		return putRecord(records, rec)
@@ -297,10 +385,15 @@ func (j *Journal) updateRunning(key Key, what string, change func(*Record) error
 }
 
 // prune deletes the oldest finished and acknowledged records while there
-// are more than maxRecords. Running or unacknowledged records are never
-// pruned, whatever their age: they are still needed.
+// are more than maxRecords, with their logs, and the logs of finished and
+// acknowledged records beyond the newest maxLogRecords. Running or
+// unacknowledged records are never pruned, whatever their age: they are
+// still needed.
 func (j *Journal) prune(tx *bolt.Tx) error {
-	records, order := tx.Bucket(bucketRecords), tx.Bucket(bucketOrder)
+	if err := j.pruneLogs(tx); err != nil {
+		return err
+	}
+	records, order, logs := tx.Bucket(bucketRecords), tx.Bucket(bucketOrder), tx.Bucket(bucketLogs)
 	// Count with a cursor: Bucket.Stats reads committed pages only and would
 	// miss this transaction's own writes.
 	count := 0
@@ -328,11 +421,105 @@ func (j *Journal) prune(tx *bolt.Tx) error {
 		if err := records.Delete(keys[i]); err != nil {
 			return err
 		}
+		if err := logs.Delete(keys[i]); err != nil {
+			return err
+		}
 		if err := order.Delete(seqs[i]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// pruneLogs deletes the logs of finished and acknowledged records older than
+// the newest maxLogRecords. It decodes only records that still have logs.
+func (j *Journal) pruneLogs(tx *bolt.Tx) error {
+	records, order, logs := tx.Bucket(bucketRecords), tx.Bucket(bucketOrder), tx.Bucket(bucketLogs)
+	var drop [][]byte
+	seen := 0
+	c := order.Cursor()
+	for seq, key := c.Last(); seq != nil; seq, key = c.Prev() {
+		if seen++; seen <= j.maxLogRecords || logs.Get(key) == nil {
+			continue
+		}
+		rec, err := decodeRecord(records.Get(key))
+		if err != nil {
+			return err
+		}
+		if finished(rec.State) && rec.Acked {
+			drop = append(drop, key)
+		}
+	}
+	for _, key := range drop {
+		if err := logs.Delete(key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendLog records l as the latest run of its hook in the logs of key,
+// replacing the hook's earlier run, then trims the oldest runs' outputs
+// until the attempt keeps at most MaxAttemptOutput bytes.
+func appendLog(logs *bolt.Bucket, key Key, l HookLog) error {
+	all, err := getLogs(logs, key)
+	if err != nil {
+		return err
+	}
+	replaced := false
+	for i := range all {
+		if all[i].Hook == l.Hook {
+			all[i], replaced = l, true
+		}
+	}
+	if !replaced {
+		all = append(all, l)
+	}
+	total := 0
+	for _, h := range all {
+		total += len(h.Output)
+	}
+	for i := range all {
+		if total <= MaxAttemptOutput {
+			break
+		}
+		if all[i].Hook == l.Hook || all[i].Output == "" {
+			continue
+		}
+		keep := max(0, len(all[i].Output)-(total-MaxAttemptOutput))
+		total -= len(all[i].Output) - keep
+		all[i].Output, all[i].Truncated = tailOf(all[i].Output, keep), true
+	}
+	raw, err := json.Marshal(all)
+	if err != nil {
+		return fmt.Errorf("encode logs: %w", err)
+	}
+	return logs.Put(key.encode(), raw)
+}
+
+func getLogs(logs *bolt.Bucket, key Key) ([]HookLog, error) {
+	raw := logs.Get(key.encode())
+	if raw == nil {
+		return nil, nil
+	}
+	var out []HookLog
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("decode logs: %w", err)
+	}
+	return out, nil
+}
+
+// tailOf returns the last limit bytes of s, starting at a character
+// boundary.
+func tailOf(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	s = s[len(s)-limit:]
+	for len(s) > 0 && !utf8.RuneStart(s[0]) {
+		s = s[1:]
+	}
+	return s
 }
 
 // openHook finds hook's run, which must have begun and not yet ended.

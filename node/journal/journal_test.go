@@ -3,7 +3,9 @@ package journal
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -280,5 +282,151 @@ func TestRecordStateNamesArePersistedUnchanged(t *testing.T) {
 		raw, err := json.Marshal(Record{State: state})
 		require.NoError(t, err)
 		require.Contains(t, string(raw), `"State":"`+word+`"`)
+	}
+}
+
+func TestHookEndKeepsTheWholeTailInTheLogs(t *testing.T) {
+	j, _ := openTemp(t, Options{})
+	s := step("txn-1", 1)
+	_, _, err := j.Begin(s)
+	require.NoError(t, err)
+	key := s.Key()
+	big := strings.Repeat("x", api.HookOutputLimit-len("disk full\n")) + "disk full\n"
+	require.NoError(t, j.HookBegin(key, "install"))
+	require.NoError(t, j.HookStarted(key, "install", 77))
+	require.NoError(t, j.HookEnd(key, "install", Outcome{ExitCode: 3, Output: big, Truncated: true, Error: "hook install exited 3: disk full"}))
+
+	logs, err := j.Logs(key)
+	require.NoError(t, err)
+	require.Len(t, logs, 1)
+	l := logs[0]
+	require.Equal(t, "install", l.Hook)
+	require.Equal(t, 1, l.Runs)
+	require.Equal(t, 3, l.ExitCode)
+	require.Equal(t, big, l.Output)
+	require.True(t, l.Truncated)
+	require.False(t, l.Began.IsZero())
+	require.False(t, l.Ended.Before(l.Began))
+
+	rec, err := j.Get(key)
+	require.NoError(t, err)
+	run, _ := rec.Hook("install")
+	require.Equal(t, l.Began, run.Began)
+	require.Equal(t, l.Ended, run.Ended)
+	require.LessOrEqual(t, len(run.Output), RecordOutputLimit, "the record keeps a short tail only")
+	require.True(t, strings.HasSuffix(run.Output, "disk full\n"))
+}
+
+func TestLogsKeepTheLatestRunOfEachHook(t *testing.T) {
+	j, _ := openTemp(t, Options{})
+	_, _, err := j.Begin(step("txn-1", 1))
+	require.NoError(t, err)
+	key := step("txn-1", 1).Key()
+	require.NoError(t, j.HookBegin(key, "drain"))
+	require.NoError(t, j.HookEnd(key, "drain", Outcome{Output: "drained\n"}))
+	for i := 1; i <= 3; i++ {
+		require.NoError(t, j.HookBegin(key, "health"))
+		require.NoError(t, j.HookEnd(key, "health", Outcome{ExitCode: 1, Output: fmt.Sprintf("poll %d\n", i), Error: "not yet"}))
+	}
+	logs, err := j.Logs(key)
+	require.NoError(t, err)
+	require.Len(t, logs, 2)
+	require.Equal(t, "drain", logs[0].Hook)
+	require.Equal(t, "health", logs[1].Hook)
+	require.Equal(t, 3, logs[1].Runs)
+	require.Equal(t, "poll 3\n", logs[1].Output)
+}
+
+func TestLogsOfAnAttemptAreBounded(t *testing.T) {
+	j, _ := openTemp(t, Options{})
+	_, _, err := j.Begin(step("txn-1", 1))
+	require.NoError(t, err)
+	key := step("txn-1", 1).Key()
+	hooks := []string{"drain", "install", "restart", "health", "version"}
+	for _, h := range hooks {
+		out := strings.Repeat(h[:1], api.HookOutputLimit-len(h)-1) + h + "\n"
+		require.NoError(t, j.HookBegin(key, h))
+		require.NoError(t, j.HookEnd(key, h, Outcome{Output: out}))
+	}
+	logs, err := j.Logs(key)
+	require.NoError(t, err)
+	require.Len(t, logs, len(hooks), "every run keeps its entry")
+	total := 0
+	for i, l := range logs {
+		total += len(l.Output)
+		require.Equal(t, hooks[i], l.Hook)
+		require.True(t, strings.HasSuffix(l.Output, hooks[i]+"\n") || l.Output == "", "a trimmed output keeps its end: %s", hooks[i])
+	}
+	require.LessOrEqual(t, total, MaxAttemptOutput)
+	require.Len(t, logs[len(logs)-1].Output, api.HookOutputLimit, "the latest run is kept whole")
+	require.True(t, logs[0].Truncated, "the oldest run is trimmed first")
+	require.False(t, logs[len(logs)-1].Truncated)
+}
+
+func TestAttemptsOfATransactionInAttemptOrder(t *testing.T) {
+	j, _ := openTemp(t, Options{})
+	for _, s := range []Step{step("txn-1", 2), step("txn-10", 1), step("txn-1", 1), step("txn-0", 1), step("txn-1", 10)} {
+		_, _, err := j.Begin(s)
+		require.NoError(t, err)
+	}
+	recs, err := j.Attempts("txn-1")
+	require.NoError(t, err)
+	require.Equal(t, []Key{{"txn-1", 1}, {"txn-1", 2}, {"txn-1", 10}}, keys(recs))
+	recs, err = j.Attempts("nope")
+	require.NoError(t, err)
+	require.Empty(t, recs)
+}
+
+func TestRequestCancel(t *testing.T) {
+	j, _ := openTemp(t, Options{})
+	running, finishedStep := step("txn-1", 1), step("txn-2", 1)
+	for _, s := range []Step{running, finishedStep} {
+		_, _, err := j.Begin(s)
+		require.NoError(t, err)
+	}
+	require.NoError(t, j.Finish(finishedStep.Key(), api.StepDone, "2.0.0", ""))
+
+	rec, err := j.RequestCancel(running.Key(), "step timed out after 4s")
+	require.NoError(t, err)
+	require.Equal(t, api.StepRunning, rec.State)
+	require.Equal(t, "step timed out after 4s", rec.CancelReason)
+	rec, err = j.RequestCancel(running.Key(), "transaction aborted")
+	require.NoError(t, err)
+	require.Equal(t, "step timed out after 4s", rec.CancelReason, "the first reason stays")
+	got, err := j.Get(running.Key())
+	require.NoError(t, err)
+	require.Equal(t, rec, got)
+
+	before, err := j.Get(finishedStep.Key())
+	require.NoError(t, err)
+	rec, err = j.RequestCancel(finishedStep.Key(), "too late")
+	require.NoError(t, err)
+	require.Equal(t, before, rec, "a finished attempt is left as it was")
+	got, err = j.Get(finishedStep.Key())
+	require.NoError(t, err)
+	require.Equal(t, before, got)
+
+	_, err = j.RequestCancel(Key{"nope", 1}, "x")
+	require.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestPruneDropsLogs(t *testing.T) {
+	j, _ := openTemp(t, Options{MaxRecords: 3, MaxLogRecords: 2})
+	for i := uint64(1); i <= 4; i++ {
+		s := step("txn", i)
+		_, _, err := j.Begin(s)
+		require.NoError(t, err)
+		require.NoError(t, j.HookBegin(s.Key(), "install"))
+		require.NoError(t, j.HookEnd(s.Key(), "install", Outcome{Output: fmt.Sprintf("attempt %d\n", i)}))
+		require.NoError(t, j.Finish(s.Key(), api.StepDone, "2.0.0", ""))
+		require.NoError(t, j.MarkAcked(s.Key()))
+	}
+	recs, err := j.Records()
+	require.NoError(t, err)
+	require.Equal(t, []Key{{"txn", 2}, {"txn", 3}, {"txn", 4}}, keys(recs))
+	for attempt, want := range map[uint64]int{1: 0, 2: 0, 3: 1, 4: 1} {
+		logs, err := j.Logs(Key{"txn", attempt})
+		require.NoError(t, err)
+		require.Len(t, logs, want, "attempt %d", attempt)
 	}
 }

@@ -72,7 +72,9 @@ type HookRun struct {
 	// Ended is zero while the hook runs, or when the agent died first.
 	Ended    time.Time
 	ExitCode int
-	Output   string
+	// Output is the last RecordOutputLimit bytes of the run's output; the
+	// whole kept tail is in the attempt's logs (Journal.Logs).
+	Output string
 	// Error is empty when the hook succeeded.
 	Error string
 	// Interrupted marks a run whose outcome is unknown: the agent stopped
@@ -92,10 +94,30 @@ func (h HookRun) Succeeded() bool {
 
 // Outcome is how a hook run ended, as HookEnd records it.
 type Outcome struct {
-	ExitCode    int
+	ExitCode int
+	// Output is the run's output tail (at most api.HookOutputLimit bytes
+	// are kept) and Truncated says that earlier output was dropped.
 	Output      string
+	Truncated   bool
 	Error       string
 	Interrupted bool
+}
+
+// HookLog is what the latest run of one hook in an attempt printed: its
+// standard output and error interleaved, the last api.HookOutputLimit bytes
+// of it (less when the attempt's other runs fill MaxAttemptOutput), with
+// when it began and ended and how it exited.
+type HookLog struct {
+	Hook string
+	// Runs counts the runs of the hook in the attempt, as HookRun.Runs;
+	// only the latest one's output is kept.
+	Runs     int
+	Began    time.Time
+	Ended    time.Time
+	ExitCode int
+	Output   string
+	// Truncated says that earlier output of the run was dropped.
+	Truncated bool
 }
 
 // Record is everything journaled about one attempt.
@@ -106,12 +128,16 @@ type Record struct {
 	Seq   uint64
 	State api.StepState
 	// Hooks holds the latest run of each hook, in the order first begun.
-	Hooks    []HookRun
-	Version  string
-	Error    string
-	Acked    bool
-	Began    time.Time
-	Finished time.Time
+	Hooks   []HookRun
+	Version string
+	Error   string
+	// CancelReason, when not empty, is why the leader asked this attempt
+	// to stop (RequestCancel). An attempt with a reason never runs another
+	// hook: the executor finishes it as cancelled, also after a restart.
+	CancelReason string
+	Acked        bool
+	Began        time.Time
+	Finished     time.Time
 }
 
 // Key returns the journal key of r.

@@ -187,6 +187,15 @@ func (c *Client) ReportStatus(ctx context.Context, id string, b BuildInfo) error
 	return err
 }
 
+// ReportVersionError records why member id cannot read the version it runs,
+// or, with an empty errText, that it can again. Only clusters at protocol 3
+// serve it; older ones answer ErrNotFound.
+func (c *Client) ReportVersionError(ctx context.Context, id, errText string) error {
+	_, err := c.Do(ctx, http.MethodPost, "/v1/members/"+url.PathEscape(id)+"/version_error", nil,
+		MemberVersionError{ID: id, Error: errText}, nil)
+	return err
+}
+
 // Protocol reads the active protocol version, waiting as w says.
 func (c *Client) Protocol(ctx context.Context, w Wait) (ProtocolInfo, uint64, error) {
 	var out ProtocolInfo

@@ -25,6 +25,8 @@ const (
 	EventTxnFinish      EventType = "txn.finish" // an aborting transaction ends, aborted
 	EventTxnFinalize    EventType = "txn.finalize"
 	EventTxnNote        EventType = "txn.note"
+
+	EventMemberVersionError EventType = "member.version_error" // protocol 3: a member's version hook fails, or works again
 )
 
 // Event types of an agent's own leadership changes.

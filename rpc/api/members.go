@@ -43,6 +43,10 @@ type Member struct {
 	StatusSince time.Time `json:"status_since,omitzero"`
 	// LastSeen is the leader's last contact with an unreachable member.
 	LastSeen time.Time `json:"last_seen,omitzero"`
+	// VersionError, when set, says why the member could not read the
+	// version it runs ("version hook failed: exited 4: …"); Version is then
+	// the last one known, or empty when none is (protocol 3).
+	VersionError string `json:"version_error,omitempty"`
 }
 
 // Member statuses.
@@ -70,6 +74,14 @@ type JoinRequest struct {
 type MemberStatus struct {
 	ID    string    `json:"id"`
 	Build BuildInfo `json:"build"`
+}
+
+// MemberVersionError is a member's word that its version hook fails, with
+// why, or works again (an empty Error): the body and answer of POST
+// /v1/members/{id}/version_error (protocol 3).
+type MemberVersionError struct {
+	ID    string `json:"id"`
+	Error string `json:"error"`
 }
 
 // LeaderInfo names the current Raft leader.

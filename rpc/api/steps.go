@@ -60,7 +60,10 @@ type CancelRequest struct {
 }
 
 // HookOutput is what one run of a hook left: its standard output and error
-// interleaved as written, the last HookOutputLimit bytes of it.
+// interleaved as written, the last HookOutputLimit bytes of it. A node keeps
+// the latest run of each hook of an attempt (health is polled: its last
+// poll). Ended is zero for a run that has not ended (it runs now, or the
+// agent died while it ran); ExitCode and Output then say nothing yet.
 type HookOutput struct {
 	Hook     string    `json:"hook"`
 	Began    time.Time `json:"began"`
