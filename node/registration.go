@@ -86,7 +86,7 @@ func (a *Agent) Register(ctx context.Context) error {
 // failed reaches the catalogue through reportVersionError.
 func (a *Agent) observeSelf(ctx context.Context) fsm.Member {
 	self := a.Self()
-	if a.cfg.Hooks.Version == "" {
+	if a.exec.Hooks().Version == "" {
 		return self
 	}
 	v, err := a.readVersion(ctx)
@@ -110,7 +110,7 @@ func (a *Agent) observeSelf(ctx context.Context) fsm.Member {
 // readVersion runs the version hook and keeps what it printed as this
 // node's version, or why it failed.
 func (a *Agent) readVersion(ctx context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.Hooks.EffectiveTimeout())
+	ctx, cancel := context.WithTimeout(ctx, a.exec.Hooks().EffectiveTimeout())
 	defer cancel()
 	v, err := a.exec.CurrentVersion(ctx)
 	if ctx.Err() != nil && a.ctx.Err() != nil {

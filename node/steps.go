@@ -56,7 +56,7 @@ func (a *Agent) startExecutor() error {
 // as any.
 func (a *Agent) stepFinished(_ executor.Step, st executor.Status) {
 	a.notices.add(a.noticeOf(st))
-	if st.Version != "" && a.cfg.Hooks.Version != "" {
+	if st.Version != "" && a.exec.Hooks().Version != "" {
 		a.noteVersion(st.Version, nil)
 	}
 }
@@ -176,8 +176,9 @@ func (a *Agent) Diagnostic(ctx context.Context, health bool) api.Diagnostic {
 		}
 	})
 	d.IdleCPU, d.IdleMem = a.idle.sample()
-	if h := a.cfg.Hooks.Health; h != "" && health {
-		ctx, cancel := context.WithTimeout(ctx, min(a.cfg.Hooks.EffectiveTimeout(), 10*time.Second))
+	hk := a.exec.Hooks()
+	if h := hk.Health; h != "" && health {
+		ctx, cancel := context.WithTimeout(ctx, min(hk.EffectiveTimeout(), 10*time.Second))
 		defer cancel()
 		res := hooks.Run(ctx, hooks.Spec{Name: "health", Command: h, Env: hooks.Env(hooks.StepEnv{NodeID: a.cfg.ID})})
 		if res.Err != nil {

@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/baton-upgrade/baton/coordinator"
@@ -156,8 +158,16 @@ func runAgent(c *cli.Context) error {
 	cfg.Logger.Info("agent running", "id", cfg.ID, "http_addr", cfg.HTTPAddr, "version", cfg.Version,
 		"protocol", fmt.Sprintf("%d-%d", cfg.Protocol.Min, cfg.Protocol.Max), "pid", os.Getpid())
 
+	// SIGHUP reloads the hooks from --config, as Consul and Nomad reload
+	// on it; a file that does not load leaves the hooks as they were.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	for {
 		select {
+		case <-hup:
+			reloadHooks(c, agent, cfg.Logger)
 		case <-c.Context.Done():
 			cfg.Logger.Info("signal received, stopping")
 			return nil
@@ -174,4 +184,19 @@ func runAgent(c *cli.Context) error {
 			}
 		}
 	}
+}
+
+// reloadHooks reads --config again and gives the agent its hooks.
+func reloadHooks(c *cli.Context, agent *node.Agent, log hclog.Logger) {
+	path := c.String("config")
+	if path == "" {
+		log.Warn("SIGHUP: no --config to reload")
+		return
+	}
+	fc, err := config.Load(path)
+	if err != nil {
+		log.Error("SIGHUP: config not reloaded; the hooks stay as they were", "error", err)
+		return
+	}
+	agent.ReloadHooks(fc.Upgrade)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -107,6 +108,8 @@ type Executor struct {
 	held    bool // WhileIdle runs: no attempt may start
 	live    map[journal.Key]*attempt
 	closing sync.Once
+	// hooks are the node's hooks now: Options.Hooks until SetHooks.
+	hooks atomic.Pointer[config.Hooks]
 }
 
 // attempt is an attempt this process is running (or about to resume).
@@ -139,14 +142,27 @@ func New(opts Options) *Executor {
 		opts.CancelGrace = DefaultCancelGrace
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Executor{
+	e := &Executor{
 		opts:   opts,
 		log:    opts.Logger.Named("executor"),
 		ctx:    ctx,
 		cancel: cancel,
 		live:   make(map[journal.Key]*attempt),
 	}
+	e.SetHooks(opts.Hooks)
+	return e
 }
+
+// SetHooks replaces the node's hooks, as a reload of the agent's config
+// file does. Every hook begun from then on, by a new attempt or by one
+// already running, is the new one; a hook already running finishes as it
+// began.
+func (e *Executor) SetHooks(h config.Hooks) {
+	e.hooks.Store(&h)
+}
+
+// Hooks returns the node's hooks now.
+func (e *Executor) Hooks() config.Hooks { return *e.hooks.Load() }
 
 // Start begins step and returns its status at once; the hooks run on a
 // goroutine. Start is idempotent: when the journal already holds this

@@ -88,7 +88,7 @@ func (e *Executor) resumeOnce(ctx context.Context, a *attempt, name string, prev
 	}
 	e.log.Warn("hook began before the agent restarted; it is not run again",
 		"txn", key.TxnID, "attempt", key.Attempt, "hook", name, "pid", prev.PID)
-	limit := e.opts.Hooks.EffectiveTimeout()
+	limit := e.Hooks().EffectiveTimeout()
 	e.setHook(a, name)
 	waitErr := awaitExit(ctx, a.stop, prev.PID, prev.Began, limit)
 	e.setHook(a, "")

@@ -135,7 +135,7 @@ func failed(err error) outcome {
 // canRun refuses, before anything runs, a step this node's config cannot
 // carry out.
 func (e *Executor) canRun(step Step) error {
-	h := e.opts.Hooks
+	h := e.Hooks()
 	if !step.Rollback {
 		return h.CanUpgrade()
 	}
@@ -188,7 +188,7 @@ func (e *Executor) artifactFor(ctx context.Context, a *attempt, rec journal.Reco
 // install: the versions' roles are swapped by the leader (the step's
 // target is the version rolled back to).
 func (e *Executor) phases(step Step) []phase {
-	h := e.opts.Hooks
+	h := e.Hooks()
 	change := phase{name: HookInstall, command: h.Install, atMostOnce: true}
 	if step.Rollback {
 		change = phase{name: HookRollback, command: h.Rollback, atMostOnce: true}
@@ -224,7 +224,7 @@ func (e *Executor) runPhase(ctx context.Context, a *attempt, rec journal.Record,
 	if a.stopped() {
 		return errCancelled
 	}
-	if p.name == HookRestart && e.opts.Hooks.SelfRestart() {
+	if p.name == HookRestart && e.Hooks().SelfRestart() {
 		return e.restartSelf(a, rec)
 	}
 	if prev, began := rec.Hook(p.name); began {
@@ -238,7 +238,7 @@ func (e *Executor) runPhase(ctx context.Context, a *attempt, rec journal.Record,
 	if p.poll {
 		return e.pollHealth(ctx, a, p.command, env)
 	}
-	_, err := e.runHook(ctx, a, p.name, p.command, env, e.opts.Hooks.EffectiveTimeout(), false)
+	_, err := e.runHook(ctx, a, p.name, p.command, env, e.Hooks().EffectiveTimeout(), false)
 	return err
 }
 
@@ -295,7 +295,7 @@ func (e *Executor) runHook(ctx context.Context, a *attempt, name, command string
 // pollHealth runs the health hook every HealthInterval until it passes, or
 // fails the step once the hook timeout has passed since the first poll.
 func (e *Executor) pollHealth(ctx context.Context, a *attempt, command string, env []string) error {
-	limit := e.opts.Hooks.EffectiveTimeout()
+	limit := e.Hooks().EffectiveTimeout()
 	deadline := time.Now().Add(limit)
 	var why error // the last poll's failure; a poll cut by the deadline says less
 	for {
@@ -350,13 +350,13 @@ func (e *Executor) restartSelf(a *attempt, rec journal.Record) error {
 // version is this build's own.
 func (e *Executor) checkVersion(ctx context.Context, a *attempt, env []string) outcome {
 	var got string
-	if strings.TrimSpace(e.opts.Hooks.Version) == "" {
+	if strings.TrimSpace(e.Hooks().Version) == "" {
 		got = e.opts.BuildVersion
 	} else {
 		if a.stopped() {
 			return failed(errCancelled)
 		}
-		res, err := e.runHook(ctx, a, HookVersion, e.opts.Hooks.Version, env, e.opts.Hooks.EffectiveTimeout(), true)
+		res, err := e.runHook(ctx, a, HookVersion, e.Hooks().Version, env, e.Hooks().EffectiveTimeout(), true)
 		if err != nil {
 			if errors.Is(err, errInterrupted) {
 				return outcome{err: err}

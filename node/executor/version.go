@@ -15,7 +15,7 @@ import (
 // error ("hook version exited 4: <its last lines>", "hook version printed
 // nothing").
 func (e *Executor) CurrentVersion(ctx context.Context) (string, error) {
-	command := e.opts.Hooks.Version
+	command := e.Hooks().Version
 	if strings.TrimSpace(command) == "" {
 		return e.opts.BuildVersion, nil
 	}
@@ -23,7 +23,7 @@ func (e *Executor) CurrentVersion(ctx context.Context) (string, error) {
 		Name:          HookVersion,
 		Command:       command,
 		Env:           hooks.Env(hooks.StepEnv{NodeID: e.opts.NodeID}),
-		Timeout:       e.opts.Hooks.EffectiveTimeout(),
+		Timeout:       e.Hooks().EffectiveTimeout(),
 		CaptureStdout: true,
 	})
 	if res.Err != nil {
