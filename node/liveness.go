@@ -69,6 +69,15 @@ func (h *heartbeats) record(data any, now time.Time) {
 	}
 }
 
+// forget drops what was seen of peer id: a removed server's replication
+// stops without a "resumed" observation, and a new server under the same id
+// must not inherit its failures.
+func (h *heartbeats) forget(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.failing, id)
+}
+
 // reset forgets every failure: a new tenure as leader starts afresh.
 func (h *heartbeats) reset() {
 	h.mu.Lock()

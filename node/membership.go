@@ -80,28 +80,6 @@ func (a *Agent) admit(ctx context.Context, m fsm.Member) (bool, error) {
 	return voter, nil
 }
 
-// Leave removes a member from the Raft configuration and the catalogue
-// (leader only).
-func (a *Agent) Leave(ctx context.Context, id string) error {
-	known := false
-	a.fsm.View(func(s *fsm.State) { _, known = s.Members[id] })
-	if !known {
-		return fmt.Errorf("%w: member %q", fsm.ErrNotFound, id)
-	}
-	if err := a.wait(ctx, a.parts.raft.RemoveServer(raft.ServerID(id), 0, 10*time.Second)); err != nil {
-		return fmt.Errorf("remove %s from the raft configuration: %w", id, err)
-	}
-	if _, err := a.Apply(ctx, fsm.CmdMemberLeave, fsm.MemberLeave{ID: id}); err != nil && !errors.Is(err, api.ErrNoLeader) {
-		return err
-	} else if err != nil {
-		// The leader removed itself and stepped down: the next leader's
-		// reconciliation cannot know, so report it plainly.
-		return fmt.Errorf("removed %s from raft, but the catalogue update failed: %w", id, err)
-	}
-	a.log.Info("member left", "member", id)
-	return nil
-}
-
 // TransferLeadership hands leadership to the voter to, or to a voter Raft
 // picks when to is empty (leader only). It retries while an earlier transfer
 // is still in progress, and returns the new leader's id.

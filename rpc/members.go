@@ -42,10 +42,15 @@ func (s *Server) leave(r *http.Request) (any, error) {
 	if err := fsm.ValidateID(id); err != nil {
 		return nil, err
 	}
-	if err := s.b.Leave(r.Context(), id); err != nil {
-		return nil, err
+	force := false
+	switch v := r.URL.Query().Get("force"); v {
+	case "", "false":
+	case "true":
+		force = true
+	default:
+		return nil, badRequest("force=%q: want true or false", v)
 	}
-	return map[string]string{"removed": id}, nil
+	return s.b.RemoveMember(r.Context(), id, force)
 }
 
 func (s *Server) leader(r *http.Request) (any, error) {

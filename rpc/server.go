@@ -33,8 +33,9 @@ type Backend interface {
 	Barrier(ctx context.Context) error
 	// Join admits a member (leader only).
 	Join(ctx context.Context, m fsm.Member) (fsm.Member, error)
-	// Leave removes a member (leader only).
-	Leave(ctx context.Context, id string) error
+	// RemoveMember removes a member (leader only); force removes an
+	// unreachable member too and fails its unfinished step.
+	RemoveMember(ctx context.Context, id string, force bool) (api.RemoveResponse, error)
 	// TransferLeadership hands leadership to the voter to, or to any voter
 	// when to is empty (leader only), and returns the new leader's id.
 	TransferLeadership(ctx context.Context, to string) (string, error)

@@ -30,6 +30,8 @@ type fakeBackend struct {
 	// joinErr, when set, is what Join fails with, before anything is
 	// applied.
 	joinErr error
+	// removals records each RemoveMember call as "ID" or "ID forced".
+	removals []string
 }
 
 func (b *fakeBackend) ID() string         { return b.id }
@@ -60,7 +62,16 @@ func (b *fakeBackend) Join(_ context.Context, m fsm.Member) (fsm.Member, error) 
 	res := b.f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: data}).(*fsm.Result)
 	return m, res.Err
 }
-func (b *fakeBackend) Leave(context.Context, string) error { return nil }
+func (b *fakeBackend) RemoveMember(_ context.Context, id string, force bool) (api.RemoveResponse, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	call := id
+	if force {
+		call += " forced"
+	}
+	b.removals = append(b.removals, call)
+	return api.RemoveResponse{Removed: id, Forced: force}, nil
+}
 func (b *fakeBackend) TransferLeadership(context.Context, string) (string, error) {
 	return "", fmt.Errorf("%w: transfer failed", api.ErrNoLeader)
 }
@@ -168,4 +179,23 @@ func TestStepsAreServedLocallyAndNeedTheToken(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, api.StepRunning, st.State)
 	require.Equal(t, 1, steps.runs)
+}
+
+func TestRemovalIsForwardedWithItsForce(t *testing.T) {
+	leader, follower, _, fsrv := pair(t, "tok")
+	c := api.NewClient(fsrv.URL, "tok")
+	out, err := c.RemoveMember(context.Background(), "n3", true)
+	require.NoError(t, err)
+	require.Equal(t, api.RemoveResponse{Removed: "n3", Forced: true}, out)
+	_, err = c.RemoveMember(context.Background(), "n4", false)
+	require.NoError(t, err)
+	require.Equal(t, []string{"n3 forced", "n4"}, leader.removals)
+	require.Empty(t, follower.removals)
+
+	_, err = api.NewClient(fsrv.URL, "").RemoveMember(context.Background(), "n3", true)
+	require.ErrorIs(t, err, api.ErrUnauthorized)
+	_, err = c.Do(context.Background(), http.MethodDelete, "/v1/members/n3", map[string][]string{"force": {"yes"}}, nil, nil)
+	require.ErrorIs(t, err, api.ErrBadRequest)
+	require.Contains(t, err.Error(), `force="yes": want true or false`)
+	require.Len(t, leader.removals, 2, "refused requests remove nothing")
 }

@@ -12,10 +12,11 @@ import (
 
 func membersCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "members",
-		Usage:     "list the cluster's members, their versions and the leader",
-		ArgsUsage: " ",
-		Flags:     clientFlags(),
+		Name:        "members",
+		Usage:       "list the cluster's members, their versions and the leader; `members remove` removes one",
+		ArgsUsage:   " ",
+		Flags:       clientFlags(),
+		Subcommands: []*cli.Command{membersRemoveCommand()},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
 				return err
@@ -44,6 +45,43 @@ func membersCommand() *cli.Command {
 				return err
 			}
 			fmt.Fprintf(c.App.Writer, "active protocol: %d\n", proto.Active)
+			return nil
+		},
+	}
+}
+
+func membersRemoveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "remove",
+		Usage: "remove a member from the cluster; --force for a dead member or one with a step",
+		Description: "Removes the member from the Raft configuration and the catalogue. Without --force\n" +
+			"the member must be reachable and have no pending or running step. With --force a\n" +
+			"dead member is removed too, and its unfinished step in the active transaction\n" +
+			"fails with \"member ID was removed\" (the transaction follows its --on-failure\n" +
+			"policy). The leader hands leadership off before it is removed. The last voter,\n" +
+			"or a voter whose removal would leave too few reachable voters for a quorum, is\n" +
+			"never removed. The removed agent stops; to bring the node back, start it with\n" +
+			"an empty --data-dir and --join, under the same id or another.",
+		ArgsUsage: "ID",
+		Flags:     clientFlags(&cli.BoolFlag{Name: "force", Usage: "remove an unreachable member too, failing its unfinished step"}),
+		Action: func(c *cli.Context) error {
+			id, err := oneArg(c, "a member ID")
+			if err != nil {
+				return err
+			}
+			ctx, cancel := requestContext(c)
+			defer cancel()
+			out, err := clientOf(c).RemoveMember(ctx, id, c.Bool("force"))
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(c.App.Writer, out)
+			}
+			fmt.Fprintf(c.App.Writer, "removed %s\n", out.Removed)
+			if out.FailedStepIn != "" {
+				fmt.Fprintf(c.App.Writer, "its unfinished step in transaction %s failed: member %s was removed\n", out.FailedStepIn, out.Removed)
+			}
 			return nil
 		},
 	}

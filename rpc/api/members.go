@@ -72,6 +72,17 @@ type MemberStatus struct {
 	Build BuildInfo `json:"build"`
 }
 
+// RemoveResponse is the answer to DELETE /v1/members/{id}.
+type RemoveResponse struct {
+	// Removed is the id of the member removed.
+	Removed string `json:"removed"`
+	// Forced says the removal was forced (?force=true).
+	Forced bool `json:"forced,omitempty"`
+	// FailedStepIn names the transaction whose unfinished step of the
+	// member the forced removal failed.
+	FailedStepIn string `json:"failed_step_in,omitempty"`
+}
+
 // LeaderInfo names the current Raft leader.
 type LeaderInfo struct {
 	ID       string `json:"id"`
