@@ -112,3 +112,12 @@ func (s *Server) protocol(r *http.Request) (any, error) {
 	})
 	return out, nil
 }
+
+// operatorProtocol is the protocol that introduced GET /v1/operator/raft
+// (and the fields of /v1/health it reads): the protocol of the forced
+// removal it came with.
+var operatorProtocol = fsm.CommandProtocol(fsm.CmdMemberForceLeave)
+
+// operatorRaft serves GET /v1/operator/raft. A report without a leader is
+// still a 200: its diagnosis is the answer the operator needs.
+func (s *Server) operatorRaft(r *http.Request) (any, error) { return s.b.RaftReport(r.Context()), nil }

@@ -44,6 +44,9 @@ type Backend interface {
 	// ReportStatus commits a member's build report (leader only; protocol
 	// 2).
 	ReportStatus(ctx context.Context, st fsm.MemberStatus) error
+	// RaftReport describes the Raft configuration and each server's state
+	// as this agent sees them (protocol 3).
+	RaftReport(ctx context.Context) api.RaftReport
 }
 
 // ServerOptions configure a Server.
@@ -114,6 +117,9 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/protocol", s.read(s.protocol))
 	if s.opts.Speaks >= fsm.CommandProtocol(fsm.CmdMemberStatus) {
 		s.mux.Handle("POST /v1/members/{id}/status", s.write(s.memberStatus))
+	}
+	if s.opts.Speaks >= operatorProtocol {
+		s.mux.Handle("GET /v1/operator/raft", s.read(s.operatorRaft))
 	}
 	s.mux.HandleFunc("GET /v1/metrics", func(w http.ResponseWriter, r *http.Request) {
 		if s.opts.Metrics == nil {

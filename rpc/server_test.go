@@ -76,6 +76,9 @@ func (b *fakeBackend) TransferLeadership(context.Context, string) (string, error
 	return "", fmt.Errorf("%w: transfer failed", api.ErrNoLeader)
 }
 func (b *fakeBackend) ReportStatus(context.Context, fsm.MemberStatus) error { return nil }
+func (b *fakeBackend) RaftReport(context.Context) api.RaftReport {
+	return api.RaftReport{Observer: b.id, Leader: b.leader}
+}
 
 func member(id string, port int) fsm.Member {
 	return fsm.Member{ID: id, RaftAddr: fmt.Sprintf("127.0.0.1:%d", port), HTTPAddr: fmt.Sprintf("127.0.0.1:%d", port+1),
@@ -198,4 +201,19 @@ func TestRemovalIsForwardedWithItsForce(t *testing.T) {
 	require.ErrorIs(t, err, api.ErrBadRequest)
 	require.Contains(t, err.Error(), `force="yes": want true or false`)
 	require.Len(t, leader.removals, 2, "refused requests remove nothing")
+}
+
+func TestOperatorRaftIsAProtocol3Route(t *testing.T) {
+	b := &fakeBackend{id: "n1", f: fsm.New(1), leader: "n1", addrs: map[string]string{}}
+	for speaks, want := range map[int]error{2: api.ErrNotFound, 3: nil} {
+		srv := httptest.NewServer(NewServer(b, ServerOptions{Speaks: speaks}))
+		rep, err := api.NewClient(srv.URL, "").RaftReport(context.Background(), false)
+		srv.Close()
+		if want != nil {
+			require.ErrorIs(t, err, want, "a build speaking protocol %d", speaks)
+			continue
+		}
+		require.NoError(t, err)
+		require.Equal(t, api.RaftReport{Observer: "n1", Leader: "n1"}, rep)
+	}
 }

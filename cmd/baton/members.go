@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -26,6 +27,17 @@ func membersCommand() *cli.Command {
 			members, _, err := clientOf(c).Members(ctx, noWait)
 			if err != nil {
 				return err
+			}
+			leader := false
+			for _, m := range members {
+				leader = leader || m.Leader
+			}
+			if len(members) == 0 {
+				return errors.New("the agent holds no catalogue yet: it has not caught up with a cluster (or has only just started); " +
+					"`baton operator raft` on it says what it can reach")
+			}
+			if !leader {
+				fmt.Fprintln(c.App.ErrWriter, "baton: warning: the agent knows no leader: this list may be out of date (see `baton operator raft`)")
 			}
 			if c.Bool("json") {
 				return printJSON(c.App.Writer, members)

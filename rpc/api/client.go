@@ -186,6 +186,20 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 	return out, err
 }
 
+// RaftReport reads the Raft configuration and the state of each server as
+// the agent sees them. A report without a leader is an answer, not an
+// error: its Diagnosis says what the agent can reach. Builds that do not
+// speak protocol 3 answer ErrNotFound.
+func (c *Client) RaftReport(ctx context.Context, consistent bool) (RaftReport, error) {
+	var out RaftReport
+	var q url.Values
+	if consistent {
+		q = url.Values{"consistent": {"true"}}
+	}
+	_, err := c.Do(ctx, http.MethodGet, "/v1/operator/raft", q, nil, &out)
+	return out, err
+}
+
 // Events reads the agent's events after the cursor, waiting up to wait for
 // the first one.
 func (c *Client) Events(ctx context.Context, after uint64, wait time.Duration) (Events, error) {
