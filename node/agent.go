@@ -33,6 +33,10 @@ type Agent struct {
 	idle    idleMeter
 
 	heartbeats *heartbeats
+	// priorRaftAddr is the Raft address this agent's own Raft state held
+	// for it when that differs from --raft-addr: the agent restarted at a
+	// new address and asks the leader to move it.
+	priorRaftAddr string
 
 	// versionMu guards version: what this node last found it runs (its
 	// version hook's output, or the build version without one).
@@ -139,6 +143,9 @@ func (a *Agent) Start() error {
 	a.heartbeats.observe(a.ctx, parts.raft, &a.wg)
 	a.wg.Add(1)
 	go a.keepPeersFile()
+	a.notePriorRaftAddr()
+	a.wg.Add(1)
+	go a.watchRemoval()
 	a.OnLeadership(a.trackLiveness)
 	a.wg.Add(1)
 	go a.monitorLeadership()

@@ -102,7 +102,8 @@ func (a *Agent) recordApply(index uint64, e fsm.Envelope, err error) {
 		ev.Txn = f.Txn.ID
 	case f.Member.ID != "":
 		ev.Node = f.Member.ID
-	case e.Type == fsm.CmdMemberLeave || e.Type == fsm.CmdMemberReport || e.Type == fsm.CmdMemberStatus || e.Type == fsm.CmdMemberLiveness:
+	case e.Type == fsm.CmdMemberLeave || e.Type == fsm.CmdMemberReport || e.Type == fsm.CmdMemberStatus || e.Type == fsm.CmdMemberLiveness ||
+		e.Type == fsm.CmdMemberForceLeave || e.Type == fsm.CmdMemberMove:
 		ev.Node = f.ID
 	}
 	a.events.add(ev)

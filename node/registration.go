@@ -29,10 +29,16 @@ var errNoticesPending = errors.New("completion notices not yet acknowledged")
 // agent restarted during its step used to register what its version hook
 // printed at start-up, after its step had finished, and turned the
 // catalogue back to the old version.)
+//
+// An agent back from its data dir asks its own API first, which forwards to
+// the leader it knows, then the other members it knows of (its catalogue,
+// its peers file, --join): one that knows no leader (its --raft-addr
+// changed, so no heartbeat reaches it) still finds one that way. An agent
+// whose --raft-addr changed asks to be moved there (see MoveMember).
 func (a *Agent) Register(ctx context.Context) error {
 	targets := a.cfg.Join
 	if a.parts.existing || len(targets) == 0 {
-		targets = []string{a.cfg.HTTPAddr}
+		targets = append([]string{a.cfg.HTTPAddr}, a.peerAPIs()...)
 	}
 	backoff := 100 * time.Millisecond
 	waitingLogged := false
@@ -45,7 +51,7 @@ func (a *Agent) Register(ctx context.Context) error {
 			}
 			jctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			defer cancel()
-			_, err := api.NewClient(target, a.cfg.Token).Join(jctx, rpc.JoinRequestOut(a.observeSelf(jctx)))
+			_, err := api.NewClient(target, a.cfg.Token).Join(jctx, a.joinRequest(jctx))
 			return err
 		})
 		cancel()
@@ -58,6 +64,10 @@ func (a *Agent) Register(ctx context.Context) error {
 		case errors.As(err, &apiErr) && !errors.Is(err, api.ErrNoLeader) && !api.Indeterminate(err):
 			// The cluster answered no: a conflicting id or address, a
 			// protocol it does not speak, a wrong token.
+			if a.priorRaftAddr != "" && errors.Is(err, api.ErrConflict) {
+				return fmt.Errorf("join via %s refused: %w (--raft-addr changed from %s to %s: restart with --raft-addr %s, "+
+					"or remove this member, empty --data-dir and --join again)", target, err, a.priorRaftAddr, a.cfg.RaftAddr, a.priorRaftAddr)
+			}
 			return fmt.Errorf("join via %s refused: %w", target, err)
 		case errors.Is(err, errNoticesPending) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil):
 			if !waitingLogged {
@@ -74,6 +84,27 @@ func (a *Agent) Register(ctx context.Context) error {
 		}
 		backoff = min(backoff*2, 2*time.Second)
 	}
+}
+
+// joinRequest is this agent's registration, with the version read now. An
+// agent whose --raft-addr changed names the address its Raft state held,
+// so the leader moves it, but only to a cluster known to speak protocol 3
+// (an older build would refuse the unknown field); one that knows nothing
+// of the cluster's protocol sends it too.
+func (a *Agent) joinRequest(ctx context.Context) api.JoinRequest {
+	req := rpc.JoinRequestOut(a.observeSelf(ctx))
+	if a.priorRaftAddr == "" {
+		return req
+	}
+	protocol := 0
+	a.fsm.View(func(s *fsm.State) { protocol = s.ProtocolVersion })
+	if pf, err := readPeersFile(a.cfg.DataDir); protocol == 0 && err == nil {
+		protocol = pf.Protocol
+	}
+	if protocol == 0 || protocol >= fsm.CommandProtocol(fsm.CmdMemberMove) {
+		req.PriorRaftAddr = a.priorRaftAddr
+	}
+	return req
 }
 
 // observeSelf is this agent's catalogue record with the version read now.

@@ -28,6 +28,13 @@ func (s *Server) join(r *http.Request) (any, error) {
 	if err := fsm.ValidateMember(m); err != nil {
 		return nil, err
 	}
+	if req.PriorRaftAddr != "" && req.PriorRaftAddr != req.RaftAddr {
+		// An agent back from its data dir at a new --raft-addr: move it
+		// first, and the join below refreshes the rest of its record.
+		if err := s.b.MoveMember(r.Context(), moveIn(req)); err != nil {
+			return nil, err
+		}
+	}
 	// Conflicts are judged by the backend, on state confirmed by a barrier.
 	joined, err := s.b.Join(r.Context(), m)
 	if err != nil {

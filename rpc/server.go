@@ -33,6 +33,9 @@ type Backend interface {
 	Barrier(ctx context.Context) error
 	// Join admits a member (leader only).
 	Join(ctx context.Context, m fsm.Member) (fsm.Member, error)
+	// MoveMember moves a member that restarted at another Raft address
+	// (leader only; protocol 3).
+	MoveMember(ctx context.Context, mv fsm.MemberMove) error
 	// RemoveMember removes a member (leader only); force removes an
 	// unreachable member too and fails its unfinished step.
 	RemoveMember(ctx context.Context, id string, force bool) (api.RemoveResponse, error)

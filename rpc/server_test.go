@@ -32,6 +32,7 @@ type fakeBackend struct {
 	joinErr error
 	// removals records each RemoveMember call as "ID" or "ID forced".
 	removals []string
+	moves    []fsm.MemberMove
 }
 
 func (b *fakeBackend) ID() string         { return b.id }
@@ -61,6 +62,12 @@ func (b *fakeBackend) Join(_ context.Context, m fsm.Member) (fsm.Member, error) 
 	data, _ := fsm.Encode(fsm.CmdMemberJoin, 1, time.Unix(0, 0), fsm.MemberJoin{Member: m})
 	res := b.f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: data}).(*fsm.Result)
 	return m, res.Err
+}
+func (b *fakeBackend) MoveMember(_ context.Context, mv fsm.MemberMove) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.moves = append(b.moves, mv)
+	return nil
 }
 func (b *fakeBackend) RemoveMember(_ context.Context, id string, force bool) (api.RemoveResponse, error) {
 	b.mu.Lock()
@@ -216,4 +223,19 @@ func TestOperatorRaftIsAProtocol3Route(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, api.RaftReport{Observer: "n1", Leader: "n1"}, rep)
 	}
+}
+
+func TestJoinFromANewRaftAddressMovesTheMemberFirst(t *testing.T) {
+	leader, _, _, fsrv := pair(t, "")
+	req := JoinRequestOut(member("n3", 7000))
+	req.PriorRaftAddr = "127.0.0.1:6000"
+	_, err := api.NewClient(fsrv.URL, "").Join(context.Background(), req)
+	require.NoError(t, err)
+	require.Equal(t, []fsm.MemberMove{{ID: "n3", RaftAddr: "127.0.0.1:7000", PriorRaftAddr: "127.0.0.1:6000"}}, leader.moves)
+	require.Len(t, leader.joins, 1)
+
+	req.PriorRaftAddr = req.RaftAddr
+	_, err = api.NewClient(fsrv.URL, "").Join(context.Background(), req)
+	require.NoError(t, err)
+	require.Len(t, leader.moves, 1, "a prior address equal to the current one moves nothing")
 }

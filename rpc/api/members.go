@@ -63,6 +63,12 @@ type JoinRequest struct {
 	Voter    bool              `json:"voter,omitempty"`
 	Protocol ProtocolRange     `json:"protocol"`
 	Labels   map[string]string `json:"labels,omitempty"`
+	// PriorRaftAddr, when set and unlike RaftAddr, is the Raft address the
+	// agent's own Raft state holds for it: the agent restarted from its
+	// data dir at a new --raft-addr, and the leader moves it there in the
+	// Raft configuration and the catalogue, keeping its suffrage (protocol
+	// 3; an agent sends it only to a cluster that speaks protocol 3).
+	PriorRaftAddr string `json:"prior_raft_addr,omitempty"`
 }
 
 // MemberStatus is a member's committed build report, the answer to
