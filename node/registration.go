@@ -31,19 +31,42 @@ var errNoticesPending = errors.New("completion notices not yet acknowledged")
 // catalogue back to the old version.)
 //
 // An agent back from its data dir asks its own API first, which forwards to
-// the leader it knows, then the other members it knows of (its catalogue,
-// its peers file, --join): one that knows no leader (its --raft-addr
-// changed, so no heartbeat reaches it) still finds one that way. An agent
-// whose --raft-addr changed asks to be moved there (see MoveMember).
+// the leader it knows, then, in a cluster of protocol 3, the other members
+// it knows of (its catalogue, its peers file, --join): one that knows no
+// leader (its --raft-addr changed, so no heartbeat reaches it) still finds
+// one that way. Before it joins through a peer it asks whether the leader
+// still counts it in, and stops with ErrRemoved if not: a join would admit
+// a removed member again. An agent whose --raft-addr changed asks to be
+// moved there (see MoveMember).
 func (a *Agent) Register(ctx context.Context) error {
 	targets := a.cfg.Join
 	if a.parts.existing || len(targets) == 0 {
-		targets = append([]string{a.cfg.HTTPAddr}, a.peerAPIs()...)
+		targets = []string{a.cfg.HTTPAddr}
+		if p := a.knownProtocol(); p == 0 || p >= fsm.CommandProtocol(fsm.CmdMemberForceLeave) {
+			targets = append(targets, a.peerAPIs()...)
+		}
 	}
 	backoff := 100 * time.Millisecond
 	waitingLogged := false
 	for attempt := 0; ; attempt++ {
 		target := targets[attempt%len(targets)]
+		if a.parts.existing && target != a.cfg.HTTPAddr {
+			// Through a peer, a join would admit this agent even if
+			// the cluster removed it: ask first whether it still
+			// counts this agent in.
+			removed, why, err := a.membershipVia(ctx, target)
+			if removed {
+				a.log.Error(LogRemoved, "reason", why)
+				return a.removedError(why)
+			}
+			if err != nil {
+				a.log.Debug("no registration through this peer", "via", target, "error", err)
+				if !a.sleep(ctx, &backoff) {
+					return fmt.Errorf("join: gave up after %d attempts: last error: %w", attempt+1, err)
+				}
+				continue
+			}
+		}
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := a.exec.WhileIdle(wctx, func() error {
 			if n := a.notices.len(); n > 0 {
@@ -77,13 +100,22 @@ func (a *Agent) Register(ctx context.Context) error {
 		default:
 			a.log.Debug("join not yet possible", "via", target, "error", err)
 		}
-		select {
-		case <-ctx.Done():
+		if !a.sleep(ctx, &backoff) {
 			return fmt.Errorf("join: gave up after %d attempts: last error: %w", attempt+1, err)
-		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, 2*time.Second)
 	}
+}
+
+// sleep waits *backoff, doubling it up to 2 s, and reports whether ctx
+// lasted.
+func (a *Agent) sleep(ctx context.Context, backoff *time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(*backoff):
+	}
+	*backoff = min(*backoff*2, 2*time.Second)
+	return true
 }
 
 // joinRequest is this agent's registration, with the version read now. An
@@ -96,12 +128,7 @@ func (a *Agent) joinRequest(ctx context.Context) api.JoinRequest {
 	if a.priorRaftAddr == "" {
 		return req
 	}
-	protocol := 0
-	a.fsm.View(func(s *fsm.State) { protocol = s.ProtocolVersion })
-	if pf, err := readPeersFile(a.cfg.DataDir); protocol == 0 && err == nil {
-		protocol = pf.Protocol
-	}
-	if protocol == 0 || protocol >= fsm.CommandProtocol(fsm.CmdMemberMove) {
+	if protocol := a.knownProtocol(); protocol == 0 || protocol >= fsm.CommandProtocol(fsm.CmdMemberMove) {
 		req.PriorRaftAddr = a.priorRaftAddr
 	}
 	return req

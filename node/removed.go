@@ -105,6 +105,47 @@ func (w *removalWatch) suspect(a *Agent, now time.Time, orphanAfter time.Duratio
 // leader's committed Raft configuration, and judges the first answer that
 // comes from a leader. Without one, it cannot tell, and says not removed.
 func (a *Agent) askPeersAboutSelf() (bool, string) {
+	for _, addr := range a.peerAPIs() {
+		removed, why, err := a.membershipVia(a.ctx, addr)
+		if err != nil {
+			a.log.Debug("peer could not say whether this agent is a member", "peer", addr, "error", err)
+			continue
+		}
+		return removed, why
+	}
+	return false, ""
+}
+
+// errCannotTell is a peer's answer that does not say whether this agent is
+// still a member: it knows no leader, or its build predates protocol 3.
+var errCannotTell = errors.New("cannot tell")
+
+// membershipVia asks the member at API address addr for the leader's
+// committed Raft configuration and judges it (see removalVerdict). It
+// fails with errCannotTell when there is no leader to answer, or when the
+// cluster is known to speak a protocol older than 3, whose builds do not
+// serve the report.
+func (a *Agent) membershipVia(ctx context.Context, addr string) (bool, string, error) {
+	if p := a.knownProtocol(); p != 0 && p < fsm.CommandProtocol(fsm.CmdMemberForceLeave) {
+		return false, "", fmt.Errorf("%w: the cluster speaks protocol %d", errCannotTell, p)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
+	defer cancel()
+	rep, err := api.NewClient(addr, a.cfg.Token).RaftReport(ctx, true)
+	if err != nil {
+		return false, "", fmt.Errorf("%w: %v", errCannotTell, err)
+	}
+	if rep.Leader == "" {
+		return false, "", fmt.Errorf("%w: no leader", errCannotTell)
+	}
+	removed, why := removalVerdict(rep, a.cfg.ID, a.cfg.RaftAddr, a.priorRaftAddr)
+	return removed, why, nil
+}
+
+// knownProtocol is the cluster's active protocol as this agent knows it:
+// from its state machine, or, when that is empty (it has not caught up
+// since it started), from its peers file; 0 when it knows neither.
+func (a *Agent) knownProtocol() int {
 	protocol := 0
 	a.fsm.View(func(s *fsm.State) { protocol = s.ProtocolVersion })
 	if protocol == 0 {
@@ -112,23 +153,7 @@ func (a *Agent) askPeersAboutSelf() (bool, string) {
 			protocol = pf.Protocol
 		}
 	}
-	if protocol != 0 && protocol < fsm.CommandProtocol(fsm.CmdMemberForceLeave) {
-		return false, "" // the route is protocol 3's; older peers lack it
-	}
-	for _, addr := range a.peerAPIs() {
-		ctx, cancel := context.WithTimeout(a.ctx, 8*time.Second)
-		rep, err := api.NewClient(addr, a.cfg.Token).RaftReport(ctx, true)
-		cancel()
-		if err != nil {
-			a.log.Debug("peer could not say whether this agent is a member", "peer", addr, "error", err)
-			continue
-		}
-		if rep.Leader == "" {
-			continue
-		}
-		return removalVerdict(rep, a.cfg.ID, a.cfg.RaftAddr, a.priorRaftAddr)
-	}
-	return false, ""
+	return protocol
 }
 
 // removalVerdict judges a leader's report rep for agent self, which listens
@@ -154,14 +179,20 @@ func removalVerdict(rep api.RaftReport, self, addr, prior string) (bool, string)
 		self, rep.Leader, self)
 }
 
-// stopRemoved logs why this agent stops and makes it stop.
-func (a *Agent) stopRemoved(why string) {
+// removedError is the error of an agent that learned, for the reason why,
+// that it was removed; it says what to do.
+func (a *Agent) removedError(why string) error {
 	what := "; to rejoin, start it with an empty --data-dir and --join"
 	if len(a.cfg.Join) > 0 && a.parts.existing {
 		what += fmt.Sprintf(" (--join was ignored: --data-dir %s holds the Raft state of the cluster this agent was removed from)", a.cfg.DataDir)
 	}
-	err := fmt.Errorf("%w: %s%s", ErrRemoved, why, what)
-	a.log.Error(LogRemoved, "reason", why+what)
+	return fmt.Errorf("%w: %s%s", ErrRemoved, why, what)
+}
+
+// stopRemoved logs why this agent stops and makes it stop.
+func (a *Agent) stopRemoved(why string) {
+	err := a.removedError(why)
+	a.log.Error(LogRemoved, "error", err)
 	select {
 	case a.fatal <- err:
 	default:
