@@ -147,6 +147,7 @@ func (a *Agent) Start() error {
 	a.wg.Add(1)
 	go a.watchRemoval()
 	a.OnLeadership(a.trackLiveness)
+	a.OnLeadership(a.keepVoters)
 	a.wg.Add(1)
 	go a.monitorLeadership()
 	return nil
