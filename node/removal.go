@@ -157,6 +157,8 @@ func planRemoval(s *fsm.State, servers []raft.Server, self, id string, force boo
 			reachable = append(reachable, sid)
 		}
 	}
+	slices.Sort(remaining)
+	slices.Sort(reachable)
 	if !inCatalogue && !plan.inRaft {
 		return plan, fmt.Errorf("%w: member %q is neither in the catalogue nor in the raft configuration", fsm.ErrNotFound, id)
 	}
@@ -175,9 +177,9 @@ func planRemoval(s *fsm.State, servers []raft.Server, self, id string, force boo
 		if len(missing) == 1 {
 			them = "it"
 		}
-		return plan, fmt.Errorf("%w: removing %s would leave %d voters (%s) of which %d is reachable (%s); a quorum needs %d: "+
-			"bring %s back, or remove %s first", fsm.ErrConflict, id, len(remaining), strings.Join(remaining, ", "),
-			len(reachable), orNone(reachable), quorum, orList(missing), them)
+		return plan, fmt.Errorf("%w: removing %s would leave %s (%s) of which %s; a quorum needs %d: "+
+			"bring %s back, or remove %s first", fsm.ErrConflict, id, count(len(remaining), "voter", "voters"),
+			strings.Join(remaining, ", "), reachablePhrase(reachable), quorum, orList(missing), them)
 	}
 	if gone, since := down(id); gone && !force {
 		return plan, fmt.Errorf("%w: member %s is %s: remove it with --force, which also fails its unfinished step", fsm.ErrConflict, id, since)
@@ -210,6 +212,26 @@ func orNone(ids []string) string {
 		return "none"
 	}
 	return strings.Join(ids, ", ")
+}
+
+// count says "1 voter" or "3 voters".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// reachablePhrase says "none is reachable", "1 is reachable (n1)" or
+// "2 are reachable (n1, n2)".
+func reachablePhrase(ids []string) string {
+	switch len(ids) {
+	case 0:
+		return "none is reachable"
+	case 1:
+		return "1 is reachable (" + ids[0] + ")"
+	}
+	return fmt.Sprintf("%d are reachable (%s)", len(ids), strings.Join(ids, ", "))
 }
 
 // orList joins ids as "a", "a or b", "a, b or c".
