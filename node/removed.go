@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
@@ -85,7 +86,7 @@ func (w *removalWatch) suspect(a *Agent, now time.Time, orphanAfter time.Duratio
 	a.fsm.View(func(s *fsm.State) {
 		m, ok := s.Members[a.cfg.ID]
 		switch {
-		case ok && (m.RaftAddr == a.cfg.RaftAddr || m.RaftAddr == a.priorRaftAddr):
+		case ok && slices.Contains(a.ownRaftAddrs(), m.RaftAddr):
 			w.inCatalogue = true
 		case w.inCatalogue && why == "":
 			why = "its catalogue record is gone or names another raft address"
@@ -138,7 +139,7 @@ func (a *Agent) membershipVia(ctx context.Context, addr string) (bool, string, e
 	if rep.Leader == "" {
 		return false, "", fmt.Errorf("%w: no leader", errCannotTell)
 	}
-	removed, why := removalVerdict(rep, a.cfg.ID, a.cfg.RaftAddr, a.priorRaftAddr)
+	removed, why := removalVerdict(rep, a.cfg.ID, a.ownRaftAddrs()...)
 	return removed, why, nil
 }
 
@@ -156,12 +157,11 @@ func (a *Agent) knownProtocol() int {
 	return protocol
 }
 
-// removalVerdict judges a leader's report rep for agent self, which listens
-// at Raft address addr and whose own Raft state held it at prior ("" when
-// that is addr): removed when the leader's configuration does not list
-// self, or lists self at an address that is neither (another agent took
-// the id).
-func removalVerdict(rep api.RaftReport, self, addr, prior string) (bool, string) {
+// removalVerdict judges a leader's report rep for agent self, whose Raft
+// addresses are own (see ownRaftAddrs): removed when the leader's
+// configuration does not list self, or lists self at another address
+// (another agent took the id).
+func removalVerdict(rep api.RaftReport, self string, own ...string) (bool, string) {
 	if rep.Leader == "" {
 		return false, ""
 	}
@@ -169,7 +169,7 @@ func removalVerdict(rep api.RaftReport, self, addr, prior string) (bool, string)
 		if s.ID != self {
 			continue
 		}
-		if s.Address == addr || (prior != "" && s.Address == prior) {
+		if slices.Contains(own, s.Address) {
 			return false, ""
 		}
 		return true, fmt.Sprintf("this agent (%s) was removed from the cluster and replaced: the leader %s's raft configuration has %s at raft address %s",
@@ -177,6 +177,18 @@ func removalVerdict(rep api.RaftReport, self, addr, prior string) (bool, string)
 	}
 	return true, fmt.Sprintf("this agent (%s) was removed from the cluster by the leader %s (its raft configuration no longer lists %s)",
 		self, rep.Leader, self)
+}
+
+// ownRaftAddrs are the addresses under which the cluster may know this
+// agent: --raft-addr as given, as resolved (a bootstrapped server enters
+// its configuration resolved), and the address its own Raft state held
+// when --raft-addr changed (until the leader moves it).
+func (a *Agent) ownRaftAddrs() []string {
+	own := []string{a.cfg.RaftAddr, string(a.parts.transport.LocalAddr())}
+	if a.priorRaftAddr != "" {
+		own = append(own, a.priorRaftAddr)
+	}
+	return own
 }
 
 // removedError is the error of an agent that learned, for the reason why,
@@ -208,7 +220,7 @@ func (a *Agent) notePriorRaftAddr() {
 		return
 	}
 	for _, s := range cf.Configuration().Servers {
-		if s.ID == raft.ServerID(a.cfg.ID) && string(s.Address) != a.cfg.RaftAddr {
+		if s.ID == raft.ServerID(a.cfg.ID) && !slices.Contains(a.ownRaftAddrs(), string(s.Address)) {
 			a.priorRaftAddr = string(s.Address)
 			a.log.Warn("--raft-addr changed: the cluster knows this agent at another address; registering asks the leader to move it",
 				"raft_addr", a.cfg.RaftAddr, "prior_raft_addr", a.priorRaftAddr)

@@ -30,7 +30,11 @@ func TestRemovalVerdict(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			removed, why := removalVerdict(tc.rep, "n3", addr, tc.prior)
+			own := []string{addr}
+			if tc.prior != "" {
+				own = append(own, tc.prior)
+			}
+			removed, why := removalVerdict(tc.rep, "n3", own...)
 			require.Equal(t, tc.removed, removed)
 			require.Equal(t, tc.why, why)
 		})
