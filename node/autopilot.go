@@ -58,7 +58,17 @@ func (a *Agent) promoteOnce(ctx context.Context) string {
 		return ""
 	}
 	rep := a.RaftReport(ctx)
-	pick, why := choosePromotion(rep, a.cfg.MaxVoters)
+	busy := map[string]bool{}
+	a.fsm.View(func(s *fsm.State) {
+		if t := s.ActiveTxn(); t != nil {
+			for _, st := range t.Steps {
+				if st.State == fsm.StepRunning {
+					busy[st.Node] = true
+				}
+			}
+		}
+	})
+	pick, why := choosePromotion(rep, a.cfg.MaxVoters, busy)
 	if pick.ID == "" {
 		return why
 	}
@@ -105,9 +115,11 @@ func (a *Agent) lacksVoter() bool {
 
 // choosePromotion picks, from a leader's report, the non-voter to promote
 // while the configuration has fewer than maxVoters voters: among the
-// healthy ones, the least lagging, then the lowest id. Without one, it
-// says why each non-voter is not (yet) fit.
-func choosePromotion(rep api.RaftReport, maxVoters int) (api.RaftServer, string) {
+// healthy ones not busy with an upgrade step (a step may restart the
+// agent, and the transaction's quorum budget counted it as a non-voter),
+// the least lagging, then the lowest id. Without one, it says why each
+// non-voter is not (yet) fit.
+func choosePromotion(rep api.RaftReport, maxVoters int, busy map[string]bool) (api.RaftServer, string) {
 	if rep.Leader == "" || rep.Voters >= maxVoters {
 		return api.RaftServer{}, ""
 	}
@@ -115,6 +127,10 @@ func choosePromotion(rep api.RaftReport, maxVoters int) (api.RaftServer, string)
 	var unfit []string
 	for _, s := range rep.Servers {
 		if s.Suffrage == api.SuffrageVoter {
+			continue
+		}
+		if busy[s.ID] {
+			unfit = append(unfit, s.ID+": its upgrade step is running")
 			continue
 		}
 		if why := unfitToVote(s); why != "" {

@@ -34,6 +34,7 @@ func TestChoosePromotion(t *testing.T) {
 		max  int
 		want string
 		why  string
+		busy []string
 	}{
 		{name: "five voters: nothing to do", max: 5,
 			rep: report(voter("n1"), voter("n2"), voter("n3"), voter("n4"), voter("n5"), nonvoter("n6", 0))},
@@ -55,6 +56,9 @@ func TestChoosePromotion(t *testing.T) {
 		{name: "a non-voter that has not heard from the leader lately", max: 5,
 			rep: report(voter("n1"), voter("n2"), nonvoter("n6", 0, func(s *api.RaftServer) { s.LastContact = "9s" })),
 			why: "n6: last heard from the leader 9s ago"},
+		{name: "a non-voter in the middle of its upgrade step waits", max: 5,
+			rep: report(voter("n1"), voter("n2"), nonvoter("n6", 0), nonvoter("n7", 2)), busy: []string{"n6"},
+			want: "n7"},
 		{name: "a smaller MaxVoters is kept", max: 3,
 			rep: report(voter("n1"), voter("n2"), voter("n3"), nonvoter("n6", 0))},
 		{name: "no leader, no promotion", max: 5,
@@ -62,7 +66,11 @@ func TestChoosePromotion(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, why := choosePromotion(tc.rep, tc.max)
+			busy := map[string]bool{}
+			for _, id := range tc.busy {
+				busy[id] = true
+			}
+			got, why := choosePromotion(tc.rep, tc.max, busy)
 			require.Equal(t, tc.want, got.ID)
 			require.Equal(t, tc.why, why)
 		})
