@@ -163,8 +163,11 @@ func unfitToVote(s api.RaftServer) string {
 	case *s.Lag > promotionMaxLag:
 		return fmt.Sprintf("lags %d entries behind the leader (at most %d)", *s.Lag, promotionMaxLag)
 	}
-	if s.LastContact == "never" {
+	switch s.LastContact {
+	case "never":
 		return "has not heard from the leader"
+	case "":
+		return "its build does not report when it last heard from the leader (protocol 3)"
 	}
 	if d, err := time.ParseDuration(s.LastContact); err != nil || d > promotionMaxContact {
 		return fmt.Sprintf("last heard from the leader %s ago", s.LastContact)
