@@ -204,7 +204,7 @@ func (a *Agent) MoveMember(ctx context.Context, mv fsm.MemberMove) error {
 			return fmt.Errorf("move %s to raft address %s in the raft configuration: %w", mv.ID, mv.RaftAddr, err)
 		}
 	}
-	a.heartbeats.forget(mv.ID)
+	a.heartbeats.forget(mv.ID, time.Now())
 	if _, err := a.Apply(ctx, fsm.CmdMemberMove, mv); err != nil {
 		return err
 	}

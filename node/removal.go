@@ -65,7 +65,7 @@ func (a *Agent) RemoveMember(ctx context.Context, id string, force bool) (api.Re
 			return out, fmt.Errorf("remove %s from the raft configuration: %w", id, err)
 		}
 	}
-	a.heartbeats.forget(id)
+	a.heartbeats.forget(id, time.Now())
 	if plan.command != "" {
 		var body any = fsm.MemberLeave{ID: id}
 		if plan.command == fsm.CmdMemberForceLeave {

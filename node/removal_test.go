@@ -151,7 +151,16 @@ func TestHeartbeatsForgetARemovedPeer(t *testing.T) {
 	require.Equal(t, fsm.LivenessUnreachable, s)
 	// A removed server's replication stops without a "resumed"
 	// observation: a replacement under the same id must not inherit it.
-	h.forget("n3")
-	s, _ = h.status("n3", now.Add(time.Minute), time.Second)
+	removedAt := now.Add(time.Minute)
+	h.forget("n3", removedAt)
+	s, _ = h.status("n3", removedAt.Add(time.Minute), time.Second)
 	require.Equal(t, fsm.LivenessAlive, s)
+	// The old replication's failures may still arrive after the removal.
+	h.record(raft.FailedHeartbeatObservation{PeerID: "n3", LastContact: now.Add(-time.Second)}, removedAt.Add(time.Second))
+	s, _ = h.status("n3", removedAt.Add(time.Hour), time.Second)
+	require.Equal(t, fsm.LivenessAlive, s, "a failure of the removed server's replication")
+	// The replacement's own failures count.
+	h.record(raft.FailedHeartbeatObservation{PeerID: "n3", LastContact: removedAt.Add(2 * time.Second)}, removedAt.Add(3*time.Second))
+	s, _ = h.status("n3", removedAt.Add(time.Hour), time.Second)
+	require.Equal(t, fsm.LivenessUnreachable, s)
 }
