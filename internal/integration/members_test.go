@@ -22,16 +22,16 @@ import (
 func requireStoppedRemoved(t *testing.T, a *procs.Agent, wants ...string) {
 	t.Helper()
 	code, err := a.WaitExit(90 * time.Second)
-	require.NoError(t, err, "a removed agent must stop on its own")
+	require.NoError(t, err, "a removed agent must stop on its own; log tail:\n%s", procs.Tail(a.LogPath, 20))
 	b, err := os.ReadFile(a.LogPath)
 	require.NoError(t, err)
-	log := string(b)
-	require.Equal(t, 1, code, "exit status of removed %s; log tail:\n%s", a.ID, procs.Tail(a.LogPath, 10))
-	last := lastLine(log, "baton: ")
-	require.Contains(t, last, "baton: removed from the cluster: this agent ("+a.ID+") was removed from the cluster")
-	require.Contains(t, last, "to rejoin, start it with an empty --data-dir and --join")
+	tail := procs.Tail(a.LogPath, 20)
+	require.Equal(t, 1, code, "exit status of removed %s; log tail:\n%s", a.ID, tail)
+	last := lastLine(string(b), "baton: ")
+	require.Contains(t, last, "baton: removed from the cluster: this agent ("+a.ID+") was removed from the cluster", tail)
+	require.Contains(t, last, "to rejoin, start it with an empty --data-dir and --join", tail)
 	for _, w := range wants {
-		require.Contains(t, last, w)
+		require.Contains(t, last, w, tail)
 	}
 }
 
