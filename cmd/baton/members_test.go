@@ -122,13 +122,15 @@ func TestOperatorRaftWithALeader(t *testing.T) {
 	require.Regexp(t, `^n2\s+127.0.0.1:7002\s+voter\s+follower\s+alive\s+12ms\s+40\s+2$`, lines[2])
 	require.Regexp(t, `^n3\s+127.0.0.1:7003\s+nonvoter\s+no answer\s+unreachable\s+-\s+-\s+-$`, lines[3])
 	require.Equal(t, "leader n1 (term 4), as seen by n2; 2 voters, a quorum needs 2; lag = the leader's last index (42) minus the server's", lines[4])
-	require.Equal(t, []string{"GET /v1/operator/raft"}, a.seen())
+	require.Equal(t, []string{"GET /v1/operator/raft", "GET /v1/operator/raft?consistent=true"}, a.seen(),
+		"a follower's view first, then the leader's")
 
-	code, out, _ = runBaton(t, "operator", "raft", "--json")
+	code, out, _ = runBaton(t, "operator", "raft", "--json", "--stale")
 	require.Equal(t, 0, code)
 	var got api.RaftReport
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	require.Equal(t, rep, got)
+	require.Len(t, a.seen(), 3, "--stale does not ask the leader")
 }
 
 func TestOperatorRaftWithoutALeaderExits1AndDiagnoses(t *testing.T) {
@@ -150,6 +152,9 @@ func TestOperatorRaftWithoutALeaderExits1AndDiagnoses(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, out, `"diagnosis": "no leader: 1 of 3 voters`)
 	require.Equal(t, "baton: "+diagnosis+"\n", errOut)
+	for _, r := range a.seen() {
+		require.NotContains(t, r, "consistent", "without a leader nobody is asked for a consistent read")
+	}
 }
 
 func TestOperatorRaftOnAnOlderBuild(t *testing.T) {
@@ -181,4 +186,24 @@ func TestMembersWithoutLeaderWarns(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "n1")
 	require.Equal(t, "baton: warning: the agent knows no leader: this list may be out of date (see `baton operator raft`)\n", errOut)
+}
+
+func TestOperatorRaftFallsBackToTheAgentsViewWhenTheLeaderDoesNotAnswer(t *testing.T) {
+	a := newMemberAgent(t)
+	local := api.RaftReport{Observer: "n2", Leader: "n1", Term: 4, Voters: 1, Quorum: 1, Servers: []api.RaftServer{
+		{ID: "n1", Address: "127.0.0.1:7001", Suffrage: api.SuffrageVoter, Leader: true, Status: api.MemberAlive, Error: "timeout"}}}
+	a.mu.Lock()
+	a.routes["GET /v1/operator/raft"] = func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("consistent") == "true" {
+			writeTestJSON(w, http.StatusServiceUnavailable, api.ErrorBody{Error: "no leader: forward to leader failed", Code: api.CodeNoLeader})
+			return
+		}
+		writeTestJSON(w, http.StatusOK, local)
+	}
+	a.mu.Unlock()
+	code, out, errOut := runBaton(t, "operator", "raft")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "as seen by n2")
+	require.Contains(t, errOut, "baton: warning: the leader n1 did not answer")
+	require.Contains(t, errOut, "this is what n2 sees")
 }

@@ -18,14 +18,15 @@ func operatorCommand() *cli.Command {
 		Subcommands: []*cli.Command{{
 			Name:  "raft",
 			Usage: "show the Raft configuration, each server's state, last contact, log index and lag",
-			Description: "The agent asked (--addr) reads its Raft configuration and asks every server's\n" +
-				"API for its state, its last contact with the leader and its log indexes (a\n" +
-				"second at most each); LAG is the leader's last log index minus the server's.\n" +
-				"STATUS is the leader's liveness record of the member. Without a leader the\n" +
-				"command prints what the agent can reach and how many voters a quorum needs,\n" +
-				"and exits 1. --consistent asks the leader, after a barrier.",
+			Description: "The leader (reached through the agent at --addr) reads its committed Raft\n" +
+				"configuration and asks every server's API for its state, its last contact with\n" +
+				"the leader and its log indexes (a second at most each); LAG is the leader's\n" +
+				"last log index minus the server's. STATUS is the leader's liveness record of\n" +
+				"the member. When no leader answers, the agent at --addr reports what it sees,\n" +
+				"what it can reach and how many voters a quorum needs, and the command exits 1.\n" +
+				"--stale reports what the agent at --addr sees, without asking the leader.",
 			ArgsUsage: " ",
-			Flags:     clientFlags(&cli.BoolFlag{Name: "consistent", Usage: "answer from the leader's committed configuration"}),
+			Flags:     clientFlags(&cli.BoolFlag{Name: "stale", Usage: "report what the agent asked sees, without asking the leader"}),
 			Action:    operatorRaft,
 		}},
 	}
@@ -37,12 +38,23 @@ func operatorRaft(c *cli.Context) error {
 	}
 	ctx, cancel := requestContext(c)
 	defer cancel()
-	rep, err := clientOf(c).RaftReport(ctx, c.Bool("consistent"))
+	client := clientOf(c)
+	// The agent's own view first: it answers at once, with a diagnosis,
+	// when there is no leader (a consistent read would wait for one).
+	rep, err := client.RaftReport(ctx, false)
 	if errors.Is(err, api.ErrNotFound) {
 		return fmt.Errorf("%w (this agent's build does not serve the Raft report (protocol 3); ask an upgraded agent with --addr)", err)
 	}
 	if err != nil {
 		return err
+	}
+	if rep.Leader != "" && rep.Leader != rep.Observer && !c.Bool("stale") {
+		// The leader's committed view, when it answers.
+		if lrep, err := client.RaftReport(ctx, true); err == nil {
+			rep = lrep
+		} else {
+			fmt.Fprintf(c.App.ErrWriter, "baton: warning: the leader %s did not answer (%v); this is what %s sees\n", rep.Leader, err, rep.Observer)
+		}
 	}
 	if c.Bool("json") {
 		if err := printJSON(c.App.Writer, rep); err != nil {
