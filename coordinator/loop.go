@@ -81,7 +81,7 @@ func (co *Coordinator) Run(ctx context.Context) {
 func (co *Coordinator) turn(ctx context.Context, tn *tenure) time.Duration {
 	var d decision
 	now := co.opts.Now()
-	co.c.FSM().View(func(s *fsm.State) { d = co.decide(s.ActiveTxn(), tn, now) })
+	co.c.FSM().View(func(s *fsm.State) { d = co.decide(s.ActiveTxn(), s.Members, tn, now) })
 	return co.act(ctx, tn, d, now)
 }
 
@@ -117,7 +117,8 @@ type decision struct {
 // checked with its node. Then a running transaction starts its current
 // batch (after a handoff if the batch holds this node), a finalizing one
 // finalizes, and an aborting one rolls back its next step or finishes.
-func (co *Coordinator) decide(t *fsm.Txn, tn *tenure, now time.Time) decision {
+// members is the catalogue, read only as well.
+func (co *Coordinator) decide(t *fsm.Txn, members map[string]fsm.Member, tn *tenure, now time.Time) decision {
 	d := decision{wait: idle}
 	if t == nil {
 		return d
@@ -156,7 +157,7 @@ func (co *Coordinator) decide(t *fsm.Txn, tn *tenure, now time.Time) decision {
 	case t.State == fsm.TxnFinalizing:
 		d.finalize = true
 	case t.State == fsm.TxnAborting:
-		co.decideUnwind(t, &d)
+		co.decideUnwind(t, members, &d)
 	}
 	return d
 }
@@ -177,11 +178,15 @@ func (co *Coordinator) decideBatch(t *fsm.Txn, d *decision) {
 
 // decideUnwind plans an aborting transaction's end: with a rollback, the
 // steps that ran are rolled back newest first, one at a time; then it
-// finishes.
-func (co *Coordinator) decideUnwind(t *fsm.Txn, d *decision) {
+// finishes. A step whose member was removed is skipped: no node is left to
+// roll it back.
+func (co *Coordinator) decideUnwind(t *fsm.Txn, members map[string]fsm.Member, d *decision) {
 	if t.RollbackRequested {
 		for i := len(t.Steps) - 1; i >= 0; i-- {
 			s := t.Steps[i]
+			if _, ok := members[s.Node]; !ok {
+				continue
+			}
 			if s.State == fsm.StepDone || (s.State == fsm.StepFailed && !s.Rollback) {
 				if s.Node == co.c.ID() && !t.AllowLeaderUpgrade {
 					d.handoff = []string{s.Node}

@@ -24,6 +24,12 @@ const (
 	// CmdMemberVersionError is new in protocol 3: a member's word that its
 	// version hook fails, or works again.
 	CmdMemberVersionError CommandType = "member.version_error"
+	// CmdMemberForceLeave is new in protocol 3: the removal of a member
+	// whatever its steps (a dead node's), which fails its unfinished step.
+	CmdMemberForceLeave CommandType = "member.force-leave"
+	// CmdMemberMove is new in protocol 3: a member that restarted from its
+	// own data dir at another Raft address.
+	CmdMemberMove CommandType = "member.move"
 )
 
 // LatestProtocol is the newest protocol version this source implements: the
@@ -38,9 +44,10 @@ const LatestProtocol = 3
 // speaks. Every new command type or field follows this rule: see
 // docs/protocol.md.
 var commandProtocol = map[CommandType]int{
-	CmdMemberStatus:   2,
-	CmdMemberLiveness: 3,
-
+	CmdMemberStatus:       2,
+	CmdMemberLiveness:     3,
+	CmdMemberForceLeave:   3,
+	CmdMemberMove:         3,
 	CmdMemberVersionError: 3,
 }
 
@@ -96,6 +103,24 @@ type MemberJoin struct {
 // MemberLeave removes a member from the catalogue.
 type MemberLeave struct {
 	ID string `json:"id"`
+}
+
+// MemberForceLeave removes a member from the catalogue whatever its steps
+// (protocol 3): its pending or running step in the active transaction fails
+// with the error "member ID was removed", and the transaction follows its
+// failure policy as for any failed step.
+type MemberForceLeave struct {
+	ID string `json:"id"`
+}
+
+// MemberMove records that a member restarted from its own data dir at
+// another Raft address (protocol 3). PriorRaftAddr is the address the
+// member's own Raft state held for it, which must be the catalogue's: a
+// different node claiming the id cannot move it.
+type MemberMove struct {
+	ID            string `json:"id"`
+	RaftAddr      string `json:"raft_addr"`
+	PriorRaftAddr string `json:"prior_raft_addr"`
 }
 
 // BuildInfo describes the build a member runs (protocol 2).

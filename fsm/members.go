@@ -63,15 +63,134 @@ func (s *State) CheckJoin(m Member) error {
 }
 
 func (s *State) applyMemberLeave(_ time.Time, c MemberLeave) error {
+	if err := s.CheckLeave(c.ID); err != nil {
+		return err
+	}
+	delete(s.Members, c.ID)
+	return nil
+}
+
+// CheckLeave reports whether member id may leave the catalogue with
+// member.leave, without changing anything: it must be a member, and must
+// have no pending or running step in the active transaction (a forced
+// removal, member.force-leave, fails that step instead).
+func (s *State) CheckLeave(id string) error {
+	if _, ok := s.Members[id]; !ok {
+		return fmt.Errorf("%w: member %q", ErrNotFound, id)
+	}
+	if t := s.ActiveTxn(); t != nil {
+		if st := t.Step(id); st != nil && (st.State == StepPending || st.State == StepRunning) {
+			return fmt.Errorf("%w: member %q has a %s step in transaction %s: abort it first", ErrConflict, id, st.State, t.ID)
+		}
+	}
+	return nil
+}
+
+// RemovedError is the error a forced removal gives the member's unfinished
+// step.
+func RemovedError(id string) string { return fmt.Sprintf("member %s was removed", id) }
+
+func (s *State) applyMemberForceLeave(now time.Time, c MemberForceLeave) error {
+	if err := ValidateID(c.ID); err != nil {
+		return err
+	}
 	if _, ok := s.Members[c.ID]; !ok {
 		return fmt.Errorf("%w: member %q", ErrNotFound, c.ID)
 	}
 	if t := s.ActiveTxn(); t != nil {
-		if st := t.Step(c.ID); st != nil && (st.State == StepPending || st.State == StepRunning) {
-			return fmt.Errorf("%w: member %q has a %s step in transaction %s: abort it first", ErrConflict, c.ID, st.State, t.ID)
+		if st := t.Step(c.ID); st != nil {
+			switch st.State {
+			case StepRunning:
+				// Exactly what a failure notice of the attempt does, so
+				// that a removal and a failure read alike in history.
+				f := StepFail{TxnID: t.ID, Node: c.ID, Attempt: st.Attempt, Error: RemovedError(c.ID)}
+				if err := s.applyStepFail(now, f); err != nil {
+					return err
+				}
+			case StepPending:
+				failUnbegun(t, st, now, RemovedError(c.ID))
+			}
 		}
 	}
 	delete(s.Members, c.ID)
+	return nil
+}
+
+// failUnbegun fails a step that never began (no attempt, nothing ran on its
+// node) with why, and applies the transaction's failure policy as a
+// failure notice would.
+func failUnbegun(t *Txn, st *Step, now time.Time, why string) {
+	t.setStepState(st, StepFailed)
+	st.FinishedAt, st.Error = now, why
+	t.UpdatedAt = now
+	reason := fmt.Sprintf("step on %s failed before it began: %s", st.Node, why)
+	switch {
+	case t.State == TxnAborting:
+		t.Reason = joinReason(t.Reason, reason)
+	case t.OnFailure == OnFailureRollback:
+		t.State, t.RollbackRequested, t.Reason = TxnAborting, true, reason+"; rolling back"
+	default:
+		t.State, t.Reason = TxnFailed, reason
+	}
+}
+
+// checkStepMember refuses, from protocol 3 on, to run a step (begin it,
+// retry it, roll it back) whose member is no longer in the catalogue: no
+// node would run it, and the step would only wait for its deadline. A
+// member that joins again under the same id takes the step back. Before
+// protocol 3 these commands were accepted, and a log of that time must
+// replay as it applied.
+func (s *State) checkStepMember(t *Txn, node string) error {
+	if s.ProtocolVersion < CommandProtocol(CmdMemberForceLeave) {
+		return nil
+	}
+	if _, ok := s.Members[node]; !ok {
+		return fmt.Errorf("%w: member %s was removed, so its step in %s cannot run: abort the transaction and start another, "+
+			"or join a node under the id %s first", ErrConflict, node, t.ID, node)
+	}
+	return nil
+}
+
+// CheckMove reports whether c may move a member to another Raft address,
+// without changing anything: the member exists at c.PriorRaftAddr (or is
+// already at c.RaftAddr, which makes the move a harmless repeat), and no
+// other member holds c.RaftAddr.
+func (s *State) CheckMove(c MemberMove) error {
+	if err := ValidateID(c.ID); err != nil {
+		return err
+	}
+	if err := ValidateAddr("raft_addr", c.RaftAddr); err != nil {
+		return err
+	}
+	if err := ValidateAddr("prior_raft_addr", c.PriorRaftAddr); err != nil {
+		return err
+	}
+	m, ok := s.Members[c.ID]
+	if !ok {
+		return fmt.Errorf("%w: member %q", ErrNotFound, c.ID)
+	}
+	if m.RaftAddr == c.RaftAddr {
+		return nil
+	}
+	if m.RaftAddr != c.PriorRaftAddr {
+		return fmt.Errorf("%w: member %q is at raft address %s, not %s: only the agent with its data dir can move it",
+			ErrConflict, c.ID, m.RaftAddr, c.PriorRaftAddr)
+	}
+	for id, o := range s.Members {
+		if id != c.ID && o.RaftAddr == c.RaftAddr {
+			return fmt.Errorf("%w: raft address %s is already used by member %q", ErrConflict, c.RaftAddr, id)
+		}
+	}
+	return nil
+}
+
+func (s *State) applyMemberMove(_ time.Time, c MemberMove) error {
+	if err := s.CheckMove(c); err != nil {
+		return err
+	}
+	m := s.Members[c.ID]
+	m.RaftAddr = c.RaftAddr
+	s.Members[c.ID] = m
 	return nil
 }
 

@@ -111,6 +111,9 @@ func (s *State) applyStepBegin(now time.Time, c StepBegin) error {
 	if c.Attempt != st.Attempt+1 {
 		return fmt.Errorf("%w: step %s of %s: attempt %d begun, but the next attempt is %d", ErrStale, c.Node, t.ID, c.Attempt, st.Attempt+1)
 	}
+	if err := s.checkStepMember(t, c.Node); err != nil {
+		return err
+	}
 	if c.Rollback {
 		if err := canBeginRollback(t, st); err != nil {
 			return err
@@ -291,6 +294,13 @@ func (s *State) applyTxnRetry(now time.Time, c TxnControl) error {
 	}
 	if t.State != TxnFailed {
 		return fmt.Errorf("%w: transaction %s is %s; only a failed transaction can be retried", ErrConflict, t.ID, t.State)
+	}
+	for i := range t.Steps {
+		if t.Steps[i].State == StepFailed {
+			if err := s.checkStepMember(t, t.Steps[i].Node); err != nil {
+				return err
+			}
+		}
 	}
 	for i := range t.Steps {
 		if t.Steps[i].State == StepFailed {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/node/executor"
@@ -34,6 +35,10 @@ type Agent struct {
 	idle    idleMeter
 
 	heartbeats *heartbeats
+	// priorRaftAddr is the Raft address this agent's own Raft state held
+	// for it when that differs from --raft-addr: the agent restarted at a
+	// new address and asks the leader to move it.
+	priorRaftAddr string
 
 	// versionMu guards version: what this node last found it runs (its
 	// version hook's output, or the build version without one; "" while
@@ -165,7 +170,13 @@ func (a *Agent) Start() error {
 	a.log.Info("raft started", "id", a.cfg.ID, "raft_addr", a.cfg.RaftAddr,
 		"existing_state", parts.existing, "bootstrap", a.cfg.Bootstrap && !parts.existing)
 	a.heartbeats.observe(a.ctx, parts.raft, &a.wg)
+	a.wg.Add(1)
+	go a.keepPeersFile()
+	a.notePriorRaftAddr()
+	a.wg.Add(1)
+	go a.watchRemoval()
 	a.OnLeadership(a.trackLiveness)
+	a.OnLeadership(a.keepVoters)
 	a.wg.Add(1)
 	go a.monitorLeadership()
 	return nil
@@ -231,8 +242,17 @@ func (a *Agent) LastIndex() uint64 { return a.parts.raft.LastIndex() }
 // Health describes the agent and its Raft state.
 func (a *Agent) Health() api.Health {
 	id, _ := a.Leader()
-	h := api.Health{ID: a.cfg.ID, RaftState: a.parts.raft.State().String(), Leader: id,
-		AppliedIndex: a.parts.raft.AppliedIndex(), LastIndex: a.parts.raft.LastIndex()}
+	r := a.parts.raft
+	h := api.Health{ID: a.cfg.ID, RaftState: r.State().String(), Leader: id,
+		AppliedIndex: r.AppliedIndex(), LastIndex: r.LastIndex(), RaftAddr: a.cfg.RaftAddr, Term: r.CurrentTerm()}
+	switch last := r.LastContact(); {
+	case r.State() == raft.Leader:
+		h.LastContact = "0s"
+	case last.IsZero():
+		h.LastContact = "never"
+	default:
+		h.LastContact = time.Since(last).Round(time.Millisecond).String()
+	}
 	a.fsm.View(func(s *fsm.State) { h.ProtocolVersion = s.ProtocolVersion })
 	return h
 }

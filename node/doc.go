@@ -7,4 +7,10 @@
 // which bounds the wait for a commit with the caller's context. The agent
 // must never act on a command inside the state machine: side effects happen
 // here, after a command has committed, and only on the node they concern.
+//
+// Membership changes go through the leader one at a time: joins
+// (membership.go), moves to a new Raft address (membership.go), removals
+// (removal.go) and the promotion of non-voters (autopilot.go). An agent
+// learns that it was removed in removed.go, and stops; operator.go reports
+// the Raft configuration and, without a leader, what is missing for one.
 package node

@@ -15,6 +15,10 @@ import (
 type heartbeats struct {
 	mu      sync.Mutex
 	failing map[string]failingPeer
+	// forgotten holds when each removed (or moved) peer was forgotten:
+	// observations of its old replication, which Raft may still deliver
+	// after the removal, are older than that and are ignored.
+	forgotten map[string]time.Time
 }
 
 type failingPeer struct {
@@ -22,7 +26,9 @@ type failingPeer struct {
 	lastSeen time.Time // Raft's last contact with the peer
 }
 
-func newHeartbeats() *heartbeats { return &heartbeats{failing: map[string]failingPeer{}} }
+func newHeartbeats() *heartbeats {
+	return &heartbeats{failing: map[string]failingPeer{}, forgotten: map[string]time.Time{}}
+}
 
 // observe registers a Raft observer of heartbeat failures and recoveries
 // and follows them until ctx ends. The observer never blocks Raft: its
@@ -58,6 +64,9 @@ func (h *heartbeats) record(data any, now time.Time) {
 	switch o := data.(type) {
 	case raft.FailedHeartbeatObservation:
 		id := string(o.PeerID)
+		if at, ok := h.forgotten[id]; ok && !o.LastContact.After(at) {
+			return // the old replication of a peer removed since
+		}
 		p, ok := h.failing[id]
 		if !ok {
 			p.since = now
@@ -67,6 +76,19 @@ func (h *heartbeats) record(data any, now time.Time) {
 	case raft.ResumedHeartbeatObservation:
 		delete(h.failing, string(o.PeerID))
 	}
+}
+
+// forget drops what was seen of peer id at now: a removed server's
+// replication stops without a "resumed" observation, and a new server under
+// the same id must not inherit its failures. Failures Raft reports later
+// with a last contact before now are the old replication's, still in
+// flight, and are ignored; a new replication starts with a fresh last
+// contact.
+func (h *heartbeats) forget(id string, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.failing, id)
+	h.forgotten[id] = now
 }
 
 // reset forgets every failure: a new tenure as leader starts afresh.

@@ -80,28 +80,6 @@ func (a *Agent) admit(ctx context.Context, m fsm.Member) (bool, error) {
 	return voter, nil
 }
 
-// Leave removes a member from the Raft configuration and the catalogue
-// (leader only).
-func (a *Agent) Leave(ctx context.Context, id string) error {
-	known := false
-	a.fsm.View(func(s *fsm.State) { _, known = s.Members[id] })
-	if !known {
-		return fmt.Errorf("%w: member %q", fsm.ErrNotFound, id)
-	}
-	if err := a.wait(ctx, a.parts.raft.RemoveServer(raft.ServerID(id), 0, 10*time.Second)); err != nil {
-		return fmt.Errorf("remove %s from the raft configuration: %w", id, err)
-	}
-	if _, err := a.Apply(ctx, fsm.CmdMemberLeave, fsm.MemberLeave{ID: id}); err != nil && !errors.Is(err, api.ErrNoLeader) {
-		return err
-	} else if err != nil {
-		// The leader removed itself and stepped down: the next leader's
-		// reconciliation cannot know, so report it plainly.
-		return fmt.Errorf("removed %s from raft, but the catalogue update failed: %w", id, err)
-	}
-	a.log.Info("member left", "member", id)
-	return nil
-}
-
 // TransferLeadership hands leadership to the voter to, or to a voter Raft
 // picks when to is empty (leader only). It retries while an earlier transfer
 // is still in progress, and returns the new leader's id.
@@ -171,4 +149,65 @@ func (a *Agent) awaitNewLeader(ctx context.Context) (string, error) {
 		case <-tick.C:
 		}
 	}
+}
+
+// MoveMember moves member mv.ID, which restarted from its own data dir at
+// Raft address mv.RaftAddr, from mv.PriorRaftAddr (leader only; protocol 3).
+//
+// A voter at a new address takes no part in Raft until the leader's
+// configuration has it there: the leader sends its entries, and the other
+// servers their votes, to the address in the configuration. So the leader
+// changes it, with one AddVoter (or AddNonvoter) of the same id at the new
+// address: hashicorp/raft replaces the address in place and keeps the
+// suffrage, in a single configuration change, and the replication to the
+// old address stops. (Consul removes the server and adds it back; that
+// takes two changes and leaves a voter out of the configuration between
+// them.) Then member.move updates the catalogue. A repeat after either
+// step finishes the other. It fails with fsm.ErrConflict, changing nothing,
+// when the cluster speaks a protocol older than 3, when the catalogue does
+// not hold the member at mv.PriorRaftAddr, or when another member holds
+// the new address.
+func (a *Agent) MoveMember(ctx context.Context, mv fsm.MemberMove) error {
+	a.joinMu.Lock()
+	defer a.joinMu.Unlock()
+	if err := a.Barrier(ctx); err != nil {
+		return fmt.Errorf("move %s: %w", mv.ID, err)
+	}
+	var err error
+	a.fsm.View(func(s *fsm.State) {
+		if need := fsm.CommandProtocol(fsm.CmdMemberMove); s.ProtocolVersion < need {
+			err = fmt.Errorf("%w: member %s's raft address changed from %s to %s, and moving a member needs protocol %d, but the cluster speaks %d: "+
+				"restart %s with --raft-addr %s, or remove it (baton members remove %s), empty its --data-dir and --join again",
+				fsm.ErrConflict, mv.ID, mv.PriorRaftAddr, mv.RaftAddr, need, s.ProtocolVersion, mv.ID, mv.PriorRaftAddr, mv.ID)
+			return
+		}
+		err = s.CheckMove(mv)
+	})
+	if err != nil {
+		return err
+	}
+	cf := a.parts.raft.GetConfiguration()
+	if err := a.wait(ctx, cf); err != nil {
+		return err
+	}
+	for _, srv := range cf.Configuration().Servers {
+		if srv.ID != raft.ServerID(mv.ID) || srv.Address == raft.ServerAddress(mv.RaftAddr) {
+			continue
+		}
+		var f raft.IndexFuture
+		if srv.Suffrage == raft.Voter {
+			f = a.parts.raft.AddVoter(srv.ID, raft.ServerAddress(mv.RaftAddr), 0, 10*time.Second)
+		} else {
+			f = a.parts.raft.AddNonvoter(srv.ID, raft.ServerAddress(mv.RaftAddr), 0, 10*time.Second)
+		}
+		if err := a.wait(ctx, f); err != nil {
+			return fmt.Errorf("move %s to raft address %s in the raft configuration: %w", mv.ID, mv.RaftAddr, err)
+		}
+	}
+	a.heartbeats.forget(mv.ID, time.Now())
+	if _, err := a.Apply(ctx, fsm.CmdMemberMove, mv); err != nil {
+		return err
+	}
+	a.log.Info("member moved", "member", mv.ID, "raft_addr", mv.RaftAddr, "prior_raft_addr", mv.PriorRaftAddr)
+	return nil
 }

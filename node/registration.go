@@ -29,15 +29,44 @@ var errNoticesPending = errors.New("completion notices not yet acknowledged")
 // agent restarted during its step used to register what its version hook
 // printed at start-up, after its step had finished, and turned the
 // catalogue back to the old version.)
+//
+// An agent back from its data dir asks its own API first, which forwards to
+// the leader it knows, then, in a cluster of protocol 3, the other members
+// it knows of (its catalogue, its peers file, --join): one that knows no
+// leader (its --raft-addr changed, so no heartbeat reaches it) still finds
+// one that way. Before it joins through a peer it asks whether the leader
+// still counts it in, and stops with ErrRemoved if not: a join would admit
+// a removed member again. An agent whose --raft-addr changed asks to be
+// moved there (see MoveMember).
 func (a *Agent) Register(ctx context.Context) error {
 	targets := a.cfg.Join
 	if a.parts.existing || len(targets) == 0 {
 		targets = []string{a.cfg.HTTPAddr}
+		if p := a.knownProtocol(); p == 0 || p >= fsm.CommandProtocol(fsm.CmdMemberForceLeave) {
+			targets = append(targets, a.peerAPIs()...)
+		}
 	}
 	backoff := 100 * time.Millisecond
 	waitingLogged := false
 	for attempt := 0; ; attempt++ {
 		target := targets[attempt%len(targets)]
+		if a.parts.existing && target != a.cfg.HTTPAddr {
+			// Through a peer, a join would admit this agent even if
+			// the cluster removed it: ask first whether it still
+			// counts this agent in.
+			removed, why, err := a.membershipVia(ctx, target)
+			if removed {
+				a.log.Error(LogRemoved, "reason", why)
+				return a.removedError(why)
+			}
+			if err != nil {
+				a.log.Debug("no registration through this peer", "via", target, "error", err)
+				if !a.sleep(ctx, &backoff) {
+					return fmt.Errorf("join: gave up after %d attempts: last error: %w", attempt+1, err)
+				}
+				continue
+			}
+		}
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := a.exec.WhileIdle(wctx, func() error {
 			if n := a.notices.len(); n > 0 {
@@ -45,7 +74,7 @@ func (a *Agent) Register(ctx context.Context) error {
 			}
 			jctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			defer cancel()
-			_, err := api.NewClient(target, a.cfg.Token).Join(jctx, rpc.JoinRequestOut(a.observeSelf(jctx)))
+			_, err := api.NewClient(target, a.cfg.Token).Join(jctx, a.joinRequest(jctx))
 			return err
 		})
 		cancel()
@@ -60,6 +89,10 @@ func (a *Agent) Register(ctx context.Context) error {
 		case errors.As(err, &apiErr) && !errors.Is(err, api.ErrNoLeader) && !api.Indeterminate(err):
 			// The cluster answered no: a conflicting id or address, a
 			// protocol it does not speak, a wrong token.
+			if a.priorRaftAddr != "" && errors.Is(err, api.ErrConflict) {
+				return fmt.Errorf("join via %s refused: %w (--raft-addr changed from %s to %s: restart with --raft-addr %s, "+
+					"or remove this member, empty --data-dir and --join again)", target, err, a.priorRaftAddr, a.cfg.RaftAddr, a.priorRaftAddr)
+			}
 			return fmt.Errorf("join via %s refused: %w", target, err)
 		case errors.Is(err, errNoticesPending) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil):
 			if !waitingLogged {
@@ -69,13 +102,38 @@ func (a *Agent) Register(ctx context.Context) error {
 		default:
 			a.log.Debug("join not yet possible", "via", target, "error", err)
 		}
-		select {
-		case <-ctx.Done():
+		if !a.sleep(ctx, &backoff) {
 			return fmt.Errorf("join: gave up after %d attempts: last error: %w", attempt+1, err)
-		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, 2*time.Second)
 	}
+}
+
+// sleep waits *backoff, doubling it up to 2 s, and reports whether ctx
+// lasted.
+func (a *Agent) sleep(ctx context.Context, backoff *time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(*backoff):
+	}
+	*backoff = min(*backoff*2, 2*time.Second)
+	return true
+}
+
+// joinRequest is this agent's registration, with the version read now. An
+// agent whose --raft-addr changed names the address its Raft state held,
+// so the leader moves it, but only to a cluster known to speak protocol 3
+// (an older build would refuse the unknown field); one that knows nothing
+// of the cluster's protocol sends it too.
+func (a *Agent) joinRequest(ctx context.Context) api.JoinRequest {
+	req := rpc.JoinRequestOut(a.observeSelf(ctx))
+	if a.priorRaftAddr == "" {
+		return req
+	}
+	if protocol := a.knownProtocol(); protocol == 0 || protocol >= fsm.CommandProtocol(fsm.CmdMemberMove) {
+		req.PriorRaftAddr = a.priorRaftAddr
+	}
+	return req
 }
 
 // observeSelf is this agent's catalogue record with the version read now.

@@ -48,6 +48,12 @@ func memberIn(req api.JoinRequest) fsm.Member {
 		Protocol: protocolRangeIn(req.Protocol), Labels: copyLabels(req.Labels)}
 }
 
+// moveIn is the move a join request from an agent at a new Raft address
+// asks for.
+func moveIn(req api.JoinRequest) fsm.MemberMove {
+	return fsm.MemberMove{ID: req.ID, RaftAddr: req.RaftAddr, PriorRaftAddr: req.PriorRaftAddr}
+}
+
 // JoinRequestOut is the request that registers the catalogue record m, for
 // an agent that asks the cluster to admit it.
 func JoinRequestOut(m fsm.Member) api.JoinRequest {

@@ -156,7 +156,8 @@ func fsmConstants(t *testing.T, typeName string) map[string]string {
 func TestEveryCommandTypeIsAnAPIEventType(t *testing.T) {
 	apiNames := map[api.EventType]bool{}
 	for _, e := range []api.EventType{api.EventMemberJoin, api.EventMemberLeave, api.EventMemberReport,
-		api.EventMemberStatus, api.EventMemberLiveness, api.EventMemberVersionError, api.EventTxnStart, api.EventStepBegin, api.EventStepComplete, api.EventStepFail,
+		api.EventMemberStatus, api.EventMemberLiveness, api.EventMemberVersionError, api.EventMemberForceLeave, api.EventMemberMove,
+		api.EventTxnStart, api.EventStepBegin, api.EventStepComplete, api.EventStepFail,
 		api.EventTxnPause, api.EventTxnResume, api.EventTxnRetry, api.EventTxnAbort, api.EventTxnFinish,
 		api.EventTxnFinalize, api.EventTxnNote} {
 		require.True(t, e.IsCommand(), e)

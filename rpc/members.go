@@ -28,6 +28,13 @@ func (s *Server) join(r *http.Request) (any, error) {
 	if err := fsm.ValidateMember(m); err != nil {
 		return nil, err
 	}
+	if req.PriorRaftAddr != "" && req.PriorRaftAddr != req.RaftAddr {
+		// An agent back from its data dir at a new --raft-addr: move it
+		// first, and the join below refreshes the rest of its record.
+		if err := s.b.MoveMember(r.Context(), moveIn(req)); err != nil {
+			return nil, err
+		}
+	}
 	// Conflicts are judged by the backend, on state confirmed by a barrier.
 	joined, err := s.b.Join(r.Context(), m)
 	if err != nil {
@@ -42,10 +49,15 @@ func (s *Server) leave(r *http.Request) (any, error) {
 	if err := fsm.ValidateID(id); err != nil {
 		return nil, err
 	}
-	if err := s.b.Leave(r.Context(), id); err != nil {
-		return nil, err
+	force := false
+	switch v := r.URL.Query().Get("force"); v {
+	case "", "false":
+	case "true":
+		force = true
+	default:
+		return nil, badRequest("force=%q: want true or false", v)
 	}
-	return map[string]string{"removed": id}, nil
+	return s.b.RemoveMember(r.Context(), id, force)
 }
 
 func (s *Server) leader(r *http.Request) (any, error) {
@@ -128,3 +140,12 @@ func (s *Server) protocol(r *http.Request) (any, error) {
 	})
 	return out, nil
 }
+
+// operatorProtocol is the protocol that introduced GET /v1/operator/raft
+// (and the fields of /v1/health it reads): the protocol of the forced
+// removal it came with.
+var operatorProtocol = fsm.CommandProtocol(fsm.CmdMemberForceLeave)
+
+// operatorRaft serves GET /v1/operator/raft. A report without a leader is
+// still a 200: its diagnosis is the answer the operator needs.
+func (s *Server) operatorRaft(r *http.Request) (any, error) { return s.b.RaftReport(r.Context()), nil }

@@ -34,8 +34,12 @@ type Backend interface {
 	Barrier(ctx context.Context) error
 	// Join admits a member (leader only).
 	Join(ctx context.Context, m fsm.Member) (fsm.Member, error)
-	// Leave removes a member (leader only).
-	Leave(ctx context.Context, id string) error
+	// MoveMember moves a member that restarted at another Raft address
+	// (leader only; protocol 3).
+	MoveMember(ctx context.Context, mv fsm.MemberMove) error
+	// RemoveMember removes a member (leader only); force removes an
+	// unreachable member too and fails its unfinished step.
+	RemoveMember(ctx context.Context, id string, force bool) (api.RemoveResponse, error)
 	// TransferLeadership hands leadership to the voter to, or to any voter
 	// when to is empty (leader only), and returns the new leader's id.
 	TransferLeadership(ctx context.Context, to string) (string, error)
@@ -47,6 +51,9 @@ type Backend interface {
 	// ReportVersionError commits a member's word on its version hook
 	// (leader only; protocol 3).
 	ReportVersionError(ctx context.Context, c fsm.MemberVersionError) error
+	// RaftReport describes the Raft configuration and each server's state
+	// as this agent sees them (protocol 3).
+	RaftReport(ctx context.Context) api.RaftReport
 }
 
 // ServerOptions configure a Server.
@@ -120,6 +127,9 @@ func (s *Server) routes() {
 	}
 	if s.opts.Speaks >= fsm.CommandProtocol(fsm.CmdMemberVersionError) {
 		s.mux.Handle("POST /v1/members/{id}/version_error", s.write(s.memberVersionError))
+	}
+	if s.opts.Speaks >= operatorProtocol {
+		s.mux.Handle("GET /v1/operator/raft", s.read(s.operatorRaft))
 	}
 	s.mux.HandleFunc("GET /v1/metrics", func(w http.ResponseWriter, r *http.Request) {
 		if s.opts.Metrics == nil {

@@ -33,6 +33,9 @@ type fakeBackend struct {
 	joinErr error
 	// versionErrors are the member.version_error commands "committed".
 	versionErrors []fsm.MemberVersionError
+	// removals records each RemoveMember call as "ID" or "ID forced".
+	removals []string
+	moves    []fsm.MemberMove
 }
 
 func (b *fakeBackend) ID() string         { return b.id }
@@ -63,7 +66,22 @@ func (b *fakeBackend) Join(_ context.Context, m fsm.Member) (fsm.Member, error) 
 	res := b.f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: data}).(*fsm.Result)
 	return m, res.Err
 }
-func (b *fakeBackend) Leave(context.Context, string) error { return nil }
+func (b *fakeBackend) MoveMember(_ context.Context, mv fsm.MemberMove) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.moves = append(b.moves, mv)
+	return nil
+}
+func (b *fakeBackend) RemoveMember(_ context.Context, id string, force bool) (api.RemoveResponse, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	call := id
+	if force {
+		call += " forced"
+	}
+	b.removals = append(b.removals, call)
+	return api.RemoveResponse{Removed: id, Forced: force}, nil
+}
 func (b *fakeBackend) TransferLeadership(context.Context, string) (string, error) {
 	return "", fmt.Errorf("%w: transfer failed", api.ErrNoLeader)
 }
@@ -73,6 +91,9 @@ func (b *fakeBackend) ReportVersionError(_ context.Context, c fsm.MemberVersionE
 	defer b.mu.Unlock()
 	b.versionErrors = append(b.versionErrors, c)
 	return nil
+}
+func (b *fakeBackend) RaftReport(context.Context) api.RaftReport {
+	return api.RaftReport{Observer: b.id, Leader: b.leader}
 }
 
 func member(id string, port int) fsm.Member {
@@ -305,4 +326,53 @@ func TestVersionErrorIsForwardedToTheLeaderAndNeedsProtocol3(t *testing.T) {
 
 	err = api.NewClient(old.URL, "tok").ReportVersionError(ctx, "n2", "x")
 	require.ErrorIs(t, err, api.ErrNotFound, "a build of protocol 2 has no such route")
+}
+
+func TestRemovalIsForwardedWithItsForce(t *testing.T) {
+	leader, follower, _, fsrv := pair(t, "tok")
+	c := api.NewClient(fsrv.URL, "tok")
+	out, err := c.RemoveMember(context.Background(), "n3", true)
+	require.NoError(t, err)
+	require.Equal(t, api.RemoveResponse{Removed: "n3", Forced: true}, out)
+	_, err = c.RemoveMember(context.Background(), "n4", false)
+	require.NoError(t, err)
+	require.Equal(t, []string{"n3 forced", "n4"}, leader.removals)
+	require.Empty(t, follower.removals)
+
+	_, err = api.NewClient(fsrv.URL, "").RemoveMember(context.Background(), "n3", true)
+	require.ErrorIs(t, err, api.ErrUnauthorized)
+	_, err = c.Do(context.Background(), http.MethodDelete, "/v1/members/n3", map[string][]string{"force": {"yes"}}, nil, nil)
+	require.ErrorIs(t, err, api.ErrBadRequest)
+	require.Contains(t, err.Error(), `force="yes": want true or false`)
+	require.Len(t, leader.removals, 2, "refused requests remove nothing")
+}
+
+func TestOperatorRaftIsAProtocol3Route(t *testing.T) {
+	b := &fakeBackend{id: "n1", f: fsm.New(1), leader: "n1", addrs: map[string]string{}}
+	for speaks, want := range map[int]error{2: api.ErrNotFound, 3: nil} {
+		srv := httptest.NewServer(NewServer(b, ServerOptions{Speaks: speaks}))
+		rep, err := api.NewClient(srv.URL, "").RaftReport(context.Background(), false)
+		srv.Close()
+		if want != nil {
+			require.ErrorIs(t, err, want, "a build speaking protocol %d", speaks)
+			continue
+		}
+		require.NoError(t, err)
+		require.Equal(t, api.RaftReport{Observer: "n1", Leader: "n1"}, rep)
+	}
+}
+
+func TestJoinFromANewRaftAddressMovesTheMemberFirst(t *testing.T) {
+	leader, _, _, fsrv := pair(t, "")
+	req := JoinRequestOut(member("n3", 7000))
+	req.PriorRaftAddr = "127.0.0.1:6000"
+	_, err := api.NewClient(fsrv.URL, "").Join(context.Background(), req)
+	require.NoError(t, err)
+	require.Equal(t, []fsm.MemberMove{{ID: "n3", RaftAddr: "127.0.0.1:7000", PriorRaftAddr: "127.0.0.1:6000"}}, leader.moves)
+	require.Len(t, leader.joins, 1)
+
+	req.PriorRaftAddr = req.RaftAddr
+	_, err = api.NewClient(fsrv.URL, "").Join(context.Background(), req)
+	require.NoError(t, err)
+	require.Len(t, leader.moves, 1, "a prior address equal to the current one moves nothing")
 }

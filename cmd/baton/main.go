@@ -68,6 +68,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			versionCommand(),
 			membersCommand(),
 			leaderCommand(),
+			operatorCommand(),
 			upgradeCommand(),
 			completionCommand(),
 			docsCommand(),

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -13,10 +14,11 @@ import (
 
 func membersCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "members",
-		Usage:     "list the cluster's members, their versions and the leader",
-		ArgsUsage: " ",
-		Flags:     clientFlags(),
+		Name:        "members",
+		Usage:       "list the cluster's members, their versions and the leader; `members remove` removes one",
+		ArgsUsage:   " ",
+		Flags:       clientFlags(),
+		Subcommands: []*cli.Command{membersRemoveCommand()},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
 				return err
@@ -26,6 +28,17 @@ func membersCommand() *cli.Command {
 			members, _, err := clientOf(c).Members(ctx, noWait)
 			if err != nil {
 				return err
+			}
+			leader := false
+			for _, m := range members {
+				leader = leader || m.Leader
+			}
+			if len(members) == 0 {
+				return errors.New("the agent holds no catalogue yet: it has not caught up with a cluster (or has only just started); " +
+					"`baton operator raft` on it says what it can reach")
+			}
+			if !leader {
+				fmt.Fprintln(c.App.ErrWriter, "baton: warning: the agent knows no leader: this list may be out of date (see `baton operator raft`)")
 			}
 			if c.Bool("json") {
 				return printJSON(c.App.Writer, members)
@@ -45,6 +58,43 @@ func membersCommand() *cli.Command {
 				return err
 			}
 			fmt.Fprintf(c.App.Writer, "active protocol: %d\n", proto.Active)
+			return nil
+		},
+	}
+}
+
+func membersRemoveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "remove",
+		Usage: "remove a member from the cluster; --force for a dead member or one with a step",
+		Description: "Removes the member from the Raft configuration and the catalogue. Without --force\n" +
+			"the member must be reachable and have no pending or running step. With --force a\n" +
+			"dead member is removed too, and its unfinished step in the active transaction\n" +
+			"fails with \"member ID was removed\" (the transaction follows its --on-failure\n" +
+			"policy). The leader hands leadership off before it is removed. The last voter,\n" +
+			"or a voter whose removal would leave too few reachable voters for a quorum, is\n" +
+			"never removed. The removed agent stops; to bring the node back, start it with\n" +
+			"an empty --data-dir and --join, under the same id or another.",
+		ArgsUsage: "ID",
+		Flags:     clientFlags(&cli.BoolFlag{Name: "force", Usage: "remove an unreachable member too, failing its unfinished step"}),
+		Action: func(c *cli.Context) error {
+			id, err := oneArg(c, "a member ID")
+			if err != nil {
+				return err
+			}
+			ctx, cancel := requestContext(c)
+			defer cancel()
+			out, err := clientOf(c).RemoveMember(ctx, id, c.Bool("force"))
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(c.App.Writer, out)
+			}
+			fmt.Fprintf(c.App.Writer, "removed %s\n", out.Removed)
+			if out.FailedStepIn != "" {
+				fmt.Fprintf(c.App.Writer, "its unfinished step in transaction %s failed: member %s was removed\n", out.FailedStepIn, out.Removed)
+			}
 			return nil
 		},
 	}

@@ -156,6 +156,21 @@ func (c *Client) Join(ctx context.Context, req JoinRequest) (Member, error) {
 	return out, err
 }
 
+// RemoveMember removes member id from the cluster. Without force the
+// cluster refuses (ErrConflict) a member it cannot reach or one with a
+// pending or running step; with force it removes it anyway and fails that
+// step. It refuses the last voter, and a voter whose removal would leave too
+// few reachable voters for a quorum, whatever force says.
+func (c *Client) RemoveMember(ctx context.Context, id string, force bool) (RemoveResponse, error) {
+	var out RemoveResponse
+	var q url.Values
+	if force {
+		q = url.Values{"force": {"true"}}
+	}
+	_, err := c.Do(ctx, http.MethodDelete, "/v1/members/"+url.PathEscape(id), q, nil, &out)
+	return out, err
+}
+
 // TransferLeadership moves leadership to the voter to, or to any voter when
 // to is empty, and returns the new leader's id.
 func (c *Client) TransferLeadership(ctx context.Context, to string) (string, error) {
@@ -168,6 +183,20 @@ func (c *Client) TransferLeadership(ctx context.Context, to string) (string, err
 func (c *Client) Health(ctx context.Context) (Health, error) {
 	var out Health
 	_, err := c.Do(ctx, http.MethodGet, "/v1/health", nil, nil, &out)
+	return out, err
+}
+
+// RaftReport reads the Raft configuration and the state of each server as
+// the agent sees them. A report without a leader is an answer, not an
+// error: its Diagnosis says what the agent can reach. Builds that do not
+// speak protocol 3 answer ErrNotFound.
+func (c *Client) RaftReport(ctx context.Context, consistent bool) (RaftReport, error) {
+	var out RaftReport
+	var q url.Values
+	if consistent {
+		q = url.Values{"consistent": {"true"}}
+	}
+	_, err := c.Do(ctx, http.MethodGet, "/v1/operator/raft", q, nil, &out)
 	return out, err
 }
 

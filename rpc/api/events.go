@@ -9,23 +9,24 @@ type EventType string
 
 // Event types of applied commands.
 const (
-	EventMemberJoin     EventType = "member.join"
-	EventMemberLeave    EventType = "member.leave"
-	EventMemberReport   EventType = "member.report"
-	EventMemberStatus   EventType = "member.status"   // protocol 2: a member's build report
-	EventMemberLiveness EventType = "member.liveness" // protocol 3: the leader reaches a member, or no longer does
-	EventTxnStart       EventType = "txn.start"
-	EventStepBegin      EventType = "step.begin"
-	EventStepComplete   EventType = "step.complete" // the completion notice of a done attempt (upgrade or rollback)
-	EventStepFail       EventType = "step.fail"
-	EventTxnPause       EventType = "txn.pause"
-	EventTxnResume      EventType = "txn.resume"
-	EventTxnRetry       EventType = "txn.retry"
-	EventTxnAbort       EventType = "txn.abort"
-	EventTxnFinish      EventType = "txn.finish" // an aborting transaction ends, aborted
-	EventTxnFinalize    EventType = "txn.finalize"
-	EventTxnNote        EventType = "txn.note"
-
+	EventMemberJoin         EventType = "member.join"
+	EventMemberLeave        EventType = "member.leave"
+	EventMemberReport       EventType = "member.report"
+	EventMemberStatus       EventType = "member.status"      // protocol 2: a member's build report
+	EventMemberLiveness     EventType = "member.liveness"    // protocol 3: the leader reaches a member, or no longer does
+	EventMemberForceLeave   EventType = "member.force-leave" // protocol 3: a member removed whatever its steps; its unfinished step failed
+	EventMemberMove         EventType = "member.move"        // protocol 3: a member restarted at another Raft address
+	EventTxnStart           EventType = "txn.start"
+	EventStepBegin          EventType = "step.begin"
+	EventStepComplete       EventType = "step.complete" // the completion notice of a done attempt (upgrade or rollback)
+	EventStepFail           EventType = "step.fail"
+	EventTxnPause           EventType = "txn.pause"
+	EventTxnResume          EventType = "txn.resume"
+	EventTxnRetry           EventType = "txn.retry"
+	EventTxnAbort           EventType = "txn.abort"
+	EventTxnFinish          EventType = "txn.finish" // an aborting transaction ends, aborted
+	EventTxnFinalize        EventType = "txn.finalize"
+	EventTxnNote            EventType = "txn.note"
 	EventMemberVersionError EventType = "member.version_error" // protocol 3: a member's version hook fails, or works again
 )
 

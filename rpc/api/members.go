@@ -67,6 +67,12 @@ type JoinRequest struct {
 	Voter    bool              `json:"voter,omitempty"`
 	Protocol ProtocolRange     `json:"protocol"`
 	Labels   map[string]string `json:"labels,omitempty"`
+	// PriorRaftAddr, when set and unlike RaftAddr, is the Raft address the
+	// agent's own Raft state holds for it: the agent restarted from its
+	// data dir at a new --raft-addr, and the leader moves it there in the
+	// Raft configuration and the catalogue, keeping its suffrage (protocol
+	// 3; an agent sends it only to a cluster that speaks protocol 3).
+	PriorRaftAddr string `json:"prior_raft_addr,omitempty"`
 }
 
 // MemberStatus is a member's committed build report, the answer to
@@ -82,6 +88,17 @@ type MemberStatus struct {
 type MemberVersionError struct {
 	ID    string `json:"id"`
 	Error string `json:"error"`
+}
+
+// RemoveResponse is the answer to DELETE /v1/members/{id}.
+type RemoveResponse struct {
+	// Removed is the id of the member removed.
+	Removed string `json:"removed"`
+	// Forced says the removal was forced (?force=true).
+	Forced bool `json:"forced,omitempty"`
+	// FailedStepIn names the transaction whose unfinished step of the
+	// member the forced removal failed.
+	FailedStepIn string `json:"failed_step_in,omitempty"`
 }
 
 // LeaderInfo names the current Raft leader.
@@ -110,7 +127,97 @@ type Health struct {
 	AppliedIndex    uint64 `json:"applied_index"`
 	LastIndex       uint64 `json:"last_index"`
 	ProtocolVersion int    `json:"protocol_version"`
+	// RaftAddr is the address this agent's Raft listens on (empty from
+	// builds before protocol 3).
+	RaftAddr string `json:"raft_addr,omitempty"`
+	// Term is the agent's current Raft term (zero from builds before
+	// protocol 3).
+	Term uint64 `json:"term,omitempty"`
+	// LastContact is how long ago the agent last heard from the leader, as
+	// a duration such as "35ms"; "0s" on the leader, "never" for an agent
+	// that has not heard from one since it started, empty from builds
+	// before protocol 3.
+	LastContact string `json:"last_contact,omitempty"`
 }
+
+// RaftReport is the Raft configuration and the state of each server, as
+// the answering agent sees them (GET /v1/operator/raft, protocol 3).
+//
+// The agent asks every server's /v1/health (a second at most each, all at
+// once) for its Raft state, its leader, its last contact with the leader
+// and its log indexes: hashicorp/raft does not publish what the leader
+// knows of each follower. Lag is the leader's last log index minus the
+// server's, both read within the same report, so entries appended between
+// the two reads show as a lag of a few entries.
+type RaftReport struct {
+	// Observer is the agent that answered; ?consistent=true makes it the
+	// leader.
+	Observer string `json:"observer"`
+	// Leader is the leader's id as the observer knows it; empty when it
+	// knows none.
+	Leader string `json:"leader"`
+	// Term is the observer's current Raft term.
+	Term uint64 `json:"term"`
+	// ConfigIndex is the log index of the configuration shown: the
+	// observer's latest, committed or not, unless read with
+	// ?consistent=true (then committed).
+	ConfigIndex uint64 `json:"config_index"`
+	// LeaderLastIndex is the leader's last log index, which Lag is
+	// measured against; zero when the leader did not answer.
+	LeaderLastIndex uint64 `json:"leader_last_index,omitempty"`
+	// Voters is the number of voters in the configuration, and Quorum how
+	// many of them a leader needs.
+	Voters int `json:"voters"`
+	Quorum int `json:"quorum"`
+	// Servers are the configuration's servers in id order.
+	Servers []RaftServer `json:"servers"`
+	// Diagnosis says, when the observer knows no leader, what it can
+	// reach and what a quorum needs; empty with a leader.
+	Diagnosis string `json:"diagnosis,omitempty"`
+}
+
+// RaftServer is one server of a RaftReport.
+type RaftServer struct {
+	ID string `json:"id"`
+	// Address is the server's Raft address in the configuration.
+	Address string `json:"address"`
+	// HTTPAddr is its API address, from the catalogue.
+	HTTPAddr string `json:"http_addr,omitempty"`
+	// Suffrage is "voter", "nonvoter" or "staging".
+	Suffrage string `json:"suffrage"`
+	// Leader says whether it is the leader the observer knows.
+	Leader bool `json:"leader"`
+	// Status is the catalogue's liveness record of the member (the
+	// leader's observation of its heartbeats): MemberAlive,
+	// MemberUnreachable or MemberUnknown.
+	Status string `json:"status"`
+	// Reachable says whether the server's API answered the observer; Error
+	// says why not.
+	Reachable bool   `json:"reachable"`
+	Error     string `json:"error,omitempty"`
+	// RaftState is the server's own Raft state (Leader, Follower,
+	// Candidate), and LeaderSeen the leader it knows; both empty when it
+	// did not answer.
+	RaftState  string `json:"raft_state,omitempty"`
+	LeaderSeen string `json:"leader_seen,omitempty"`
+	// LastContact is the server's own report of how long ago it last heard
+	// from the leader (see Health.LastContact).
+	LastContact string `json:"last_contact,omitempty"`
+	// LastIndex and AppliedIndex are the server's log indexes as it
+	// reported them.
+	LastIndex    uint64 `json:"last_index,omitempty"`
+	AppliedIndex uint64 `json:"applied_index,omitempty"`
+	// Lag is LeaderLastIndex minus LastIndex; absent when either is
+	// unknown.
+	Lag *uint64 `json:"lag,omitempty"`
+}
+
+// Raft suffrages of a RaftServer.
+const (
+	SuffrageVoter    = "voter"
+	SuffrageNonvoter = "nonvoter"
+	SuffrageStaging  = "staging"
+)
 
 // ProtocolInfo is the cluster's active protocol version and the range each
 // member speaks, keyed by member id (GET /v1/protocol).
