@@ -34,6 +34,9 @@ var handlers = map[CommandType]func(s *State, now time.Time, data json.RawMessag
 	CmdTxnFinish:      handle((*State).applyTxnFinish),
 	CmdTxnFinalize:    handle((*State).applyTxnFinalize),
 	CmdTxnNote:        handle((*State).applyTxnNote),
+	CmdStepSkip:       handle((*State).applyStepSkip),
+	CmdTxnHalt:        handle((*State).applyTxnHalt),
+	CmdTxnRecover:     handle((*State).applyTxnRecover),
 }
 
 // handle adapts a typed handler to the table.

@@ -37,6 +37,9 @@ const LatestProtocol = 3
 var commandProtocol = map[CommandType]int{
 	CmdMemberStatus:   2,
 	CmdMemberLiveness: 3,
+	CmdStepSkip:       3,
+	CmdTxnHalt:        3,
+	CmdTxnRecover:     3,
 }
 
 // CommandProtocol returns the protocol version that introduced t.

@@ -25,6 +25,9 @@ const (
 	EventTxnFinish      EventType = "txn.finish" // an aborting transaction ends, aborted
 	EventTxnFinalize    EventType = "txn.finalize"
 	EventTxnNote        EventType = "txn.note"
+	EventStepSkip       EventType = "step.skip"   // protocol 3: a step done without running, its node already at the target
+	EventTxnHalt        EventType = "txn.halt"    // protocol 3: a rollback failed; the transaction is now rollback-failed
+	EventTxnRecover     EventType = "txn.recover" // protocol 3: an operator retried the rollback (Rollback) or rolled forward
 )
 
 // Event types of an agent's own leadership changes.
