@@ -118,6 +118,9 @@ type Step struct {
 	// answering agent knows (its node is unreachable, or no longer a
 	// member); empty otherwise.
 	Waiting string `json:"waiting,omitempty"`
+	// Hook names the hook the step's node runs now, when the read asked
+	// for it (?live=true) and the node answered; empty otherwise.
+	Hook string `json:"hook,omitempty"`
 	// Skipped marks a step done without running anything, because its
 	// node already ran the target version (protocol 3).
 	Skipped bool `json:"skipped,omitempty"`
@@ -222,10 +225,20 @@ type StartRequest struct {
 	AllowLeaderUpgrade bool `json:"allow_leader_upgrade,omitempty"`
 }
 
-// AbortRequest asks to abort, optionally rolling back the steps done.
-type AbortRequest struct {
+// ControlRequest is the optional body of POST /v1/upgrades/{id}/{action}.
+// Rollback is abort's: roll back the steps already done before ending.
+// Forward is retry's: a rollback-failed transaction upgrades its nodes
+// again instead of retrying the rollback (protocol 3; on a failed
+// transaction a retry goes forward anyway). Each is refused with the other
+// action.
+type ControlRequest struct {
 	Rollback bool `json:"rollback,omitempty"`
+	Forward  bool `json:"forward,omitempty"`
 }
+
+// AbortRequest asks to abort, optionally rolling back the steps done: the
+// ControlRequest of abort.
+type AbortRequest = ControlRequest
 
 // Plan is what a transaction would do, computed without starting it.
 type Plan struct {
@@ -244,8 +257,12 @@ type Plan struct {
 }
 
 // PlanBatch is one batch of a plan. Handoff marks the batch that holds the
-// leader: leadership moves to another voter before it starts.
+// leader: leadership moves to another voter before it starts. Skip lists
+// the nodes of the batch that already run the target: their steps are done
+// at once, running no hook, and need no handoff (protocol 3; empty from
+// older agents, and while the cluster speaks an older protocol).
 type PlanBatch struct {
 	Nodes   []string `json:"nodes"`
 	Handoff bool     `json:"handoff,omitempty"`
+	Skip    []string `json:"skip,omitempty"`
 }
