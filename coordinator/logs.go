@@ -30,7 +30,14 @@ func (co *Coordinator) Logs(ctx context.Context, id, node, hook string) ([]api.S
 	)
 	co.c.FSM().View(func(s *fsm.State) {
 		t := lookupTxn(s, id)
-		if t == nil {
+		switch {
+		case t == nil && id == "active":
+			err = fmt.Errorf("%w: no transaction is active", fsm.ErrNotFound)
+			return
+		case t == nil && id == "latest":
+			err = fmt.Errorf("%w: no transaction has run on this cluster", fsm.ErrNotFound)
+			return
+		case t == nil:
 			err = fmt.Errorf("%w: transaction %q", fsm.ErrNotFound, id)
 			return
 		}

@@ -94,6 +94,7 @@ func TestLogsRefusals(t *testing.T) {
 	c := newFakeClusterAt(t, 3, "n1", membersAt(3, 3)...)
 	_, err = New(c, newFakeNodes(), Options{}).Logs(context.Background(), "latest", "", "")
 	require.ErrorIs(t, err, fsm.ErrNotFound)
+	require.Contains(t, err.Error(), "no transaction has run on this cluster")
 }
 
 // TestLogsOverHTTP gathers from real HTTP nodes: one answers, one has no
