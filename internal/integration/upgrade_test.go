@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -296,7 +297,16 @@ func TestUpgradeBadInputChangesNothing(t *testing.T) {
 	// A second start while one is active is a conflict (409).
 	require.NoError(t, hooks.Set("install-sleep", "1"))
 	id := startUpgrade(t, a, api.StartRequest{TargetVersion: "2.0.0"})
-	_, err = a.Client().StartUpgrade(ctx, api.StartRequest{TargetVersion: "3.0.0"})
+	// The transaction hands leadership off at once (n1 leads and is
+	// first): a start that lands during the election is told no_leader,
+	// which proposed nothing and is to be retried.
+	procs.Eventually(t, 30*time.Second, func() error {
+		_, err = a.Client().StartUpgrade(ctx, api.StartRequest{TargetVersion: "3.0.0"})
+		if errors.Is(err, api.ErrNoLeader) {
+			return err
+		}
+		return nil
+	})
 	var apiErr *api.APIError
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, 409, apiErr.Status)
