@@ -45,13 +45,24 @@ type Cluster interface {
 	LastIndex() uint64
 }
 
-// Nodes calls other agents.
+// Nodes calls other agents. An error that is an *api.APIError is the
+// node's answer (api.ErrNotFound: it never heard of the attempt, or, from
+// a build that predates the route, does not have it); any other error means
+// no answer.
 type Nodes interface {
 	RunStep(ctx context.Context, httpAddr string, req api.StepRequest) (api.StepStatus, error)
 	StepStatus(ctx context.Context, httpAddr, txnID string, attempt uint64) (api.StepStatus, error)
 	// Diagnostic probes a node; its health hook runs only when health is
 	// true.
 	Diagnostic(ctx context.Context, httpAddr string, health bool) (api.Diagnostic, error)
+	// CancelStep asks a node to stop an attempt (protocol 3): its running
+	// hook is terminated and the attempt ends failed with reason, which the
+	// node reports in its notice. An attempt already finished is left as
+	// it was.
+	CancelStep(ctx context.Context, httpAddr, txnID string, attempt uint64, reason string) (api.StepStatus, error)
+	// NodeStepLogs asks a node for the hook output of every attempt of
+	// txnID it ran, oldest first (protocol 3).
+	NodeStepLogs(ctx context.Context, httpAddr, txnID string) ([]api.StepLogs, error)
 }
 
 // Options tune a Coordinator; zero fields take the defaults.

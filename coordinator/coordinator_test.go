@@ -24,8 +24,18 @@ type harness struct {
 
 func newHarness(t *testing.T, size int, req api.StartRequest) *harness {
 	t.Helper()
-	h := &harness{t: t, c: newFakeCluster(t, "n1", members(size)...), n: newFakeNodes(), ctx: context.Background(),
+	return newHarnessAt(t, 1, size, req, nil)
+}
+
+// newHarnessAt starts req on a cluster of size voters speaking protocol,
+// after before (when not nil) has prepared the cluster.
+func newHarnessAt(t *testing.T, protocol, size int, req api.StartRequest, before func(c *fakeCluster)) *harness {
+	t.Helper()
+	h := &harness{t: t, c: newFakeClusterAt(t, protocol, "n1", membersAt(size, protocol)...), n: newFakeNodes(), ctx: context.Background(),
 		logs: &logCapture{}, m: newFakeMetrics()}
+	if before != nil {
+		before(h.c)
+	}
 	h.co = New(h.c, h.n, Options{Now: h.c.clock, HandoffPatience: 10 * time.Second, Logger: h.logs.logger(), Metrics: h.m})
 	h.tn = newTenure()
 	txn, err := h.co.Start(h.ctx, req)

@@ -9,8 +9,13 @@
 // through small interfaces (Cluster for the local agent: its state, barrier,
 // commits and leadership; Nodes to call other agents), and everything it
 // needs is declared on them, so the fakes of its tests take every path the
-// real agent does. It must never
-// send a step to a node before the step's begin is committed (write-ahead
-// intent), never start the leader's own upgrade while it leads (I4), and
-// never run more than max-parallel steps at once (I3).
+// real agent does. It must never send a step to a node before the step's
+// begin is committed (write-ahead intent), never start the leader's own
+// upgrade while it leads (I4), never run more than max-parallel steps at
+// once (I3), and never end a rollback that failed as if it had worked.
+//
+// A few of its methods serve any agent, leader or not: Plan (from the
+// agent's own state), and Logs and RunningHooks, which ask the nodes of a
+// transaction for their hook output and running hooks, for people to read;
+// nothing they learn is ever committed.
 package coordinator

@@ -46,7 +46,14 @@ type fakeCluster struct {
 
 func newFakeCluster(t *testing.T, leader string, members ...fsm.Member) *fakeCluster {
 	t.Helper()
-	c := &fakeCluster{id: leader, f: fsm.New(1), now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
+	return newFakeClusterAt(t, 1, leader, members...)
+}
+
+// newFakeClusterAt is a fake cluster whose active protocol is protocol;
+// its members must speak it (see membersAt).
+func newFakeClusterAt(t *testing.T, protocol int, leader string, members ...fsm.Member) *fakeCluster {
+	t.Helper()
+	c := &fakeCluster{id: leader, f: fsm.New(protocol), now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
 		applyErr: map[fsm.CommandType]error{}, selfProtocol: map[string]fsm.ProtocolRange{}}
 	for _, m := range members {
 		_, err := c.Apply(context.Background(), fsm.CmdMemberJoin, fsm.MemberJoin{Member: m})
@@ -151,10 +158,58 @@ type fakeNodes struct {
 	checks   int                       // StepStatus calls
 	// healthChecks counts diagnostics that ran the health hook.
 	healthChecks int
+	// cancels records every CancelStep call; cancelErr answers one to an
+	// address with an error (a *api.APIError is the node's answer).
+	cancels   []cancelCall
+	cancelErr map[string]error
+	// logs answers NodeStepLogs by address.
+	logs map[string][]api.StepLogs
+}
+
+// cancelCall is one CancelStep call as a fake node received it.
+type cancelCall struct {
+	addr, txn string
+	attempt   uint64
+	reason    string
 }
 
 func newFakeNodes() *fakeNodes {
-	return &fakeNodes{down: map[string]bool{}, unhealth: map[string]bool{}, version: map[string]string{}, known: map[string]api.StepStatus{}}
+	return &fakeNodes{down: map[string]bool{}, unhealth: map[string]bool{}, version: map[string]string{}, known: map[string]api.StepStatus{},
+		cancelErr: map[string]error{}, logs: map[string][]api.StepLogs{}}
+}
+
+func (n *fakeNodes) CancelStep(_ context.Context, addr, txn string, attempt uint64, reason string) (api.StepStatus, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cancels = append(n.cancels, cancelCall{addr, txn, attempt, reason})
+	if n.down[addr] {
+		return api.StepStatus{}, errDown
+	}
+	if err := n.cancelErr[addr]; err != nil {
+		return api.StepStatus{}, err
+	}
+	st := n.known[fmt.Sprintf("%s/%s/%d", addr, txn, attempt)]
+	return st, nil
+}
+
+func (n *fakeNodes) NodeStepLogs(_ context.Context, addr, txn string) ([]api.StepLogs, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.down[addr] {
+		return nil, errDown
+	}
+	logs, ok := n.logs[addr]
+	if !ok {
+		return nil, &api.APIError{Status: 404, Code: api.CodeNotFound, Message: "not found: no route GET /v1/internal/steps/" + txn + "/logs"}
+	}
+	return logs, nil
+}
+
+// cancelCalls returns the CancelStep calls so far.
+func (n *fakeNodes) cancelCalls() []cancelCall {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]cancelCall(nil), n.cancels...)
 }
 
 var errDown = errors.New("connection refused")
@@ -209,12 +264,16 @@ func (n *fakeNodes) sentNodes() []string {
 
 // members returns n voters n1..n with their API address equal to their id,
 // so the fakes can key on either.
-func members(n int) []fsm.Member {
+func members(n int) []fsm.Member { return membersAt(n, 1) }
+
+// membersAt returns n voters as members does, speaking protocols 1 to
+// protocol.
+func membersAt(n, protocol int) []fsm.Member {
 	var out []fsm.Member
 	for i := 1; i <= n; i++ {
 		id := fmt.Sprintf("n%d", i)
 		out = append(out, fsm.Member{ID: id, RaftAddr: fmt.Sprintf("127.0.0.1:%d", 7000+i), HTTPAddr: id + ":80",
-			Version: "1.0.0", Voter: true, Protocol: fsm.ProtocolRange{Min: 1, Max: 1}})
+			Version: "1.0.0", Voter: true, Protocol: fsm.ProtocolRange{Min: 1, Max: protocol}})
 	}
 	return out
 }

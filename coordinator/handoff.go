@@ -39,6 +39,12 @@ func (co *Coordinator) handoff(ctx context.Context, tn *tenure, t *fsm.Txn, batc
 		return co.noSuccessor(ctx, tn, t, decided, rejections)
 	}
 	co.log.Info("handing leadership off", "txn", t.ID, "to", chosen, "decided_at", decided.Format(time.RFC3339Nano))
+	if t.State == fsm.TxnRunning {
+		// Said on the transaction, so a watcher sees what it waits for;
+		// the new leader clears it when it begins the batch. (An aborting
+		// transaction's reason tells why it aborts, and stays.)
+		co.note(ctx, tn, t, fmt.Sprintf("handing leadership off to %s before %s upgrades", chosen, co.c.ID()))
+	}
 	leader, err := co.c.TransferLeadership(ctx, chosen)
 	switch {
 	case err != nil && ctx.Err() != nil:

@@ -97,3 +97,31 @@ func TestNoSuccessorPauseFailureIsReportedAndRetried(t *testing.T) {
 	require.Empty(t, h.c.transfers)
 	require.Empty(t, h.n.sentNodes(), "I4: the leader did not upgrade in place")
 }
+
+// TestHandoffSaysWhatTheTransactionWaitsFor: the transaction's reason says
+// that leadership moves before the leader's step, so a watcher sees it;
+// the new leader clears it when it begins the step.
+func TestHandoffSaysWhatTheTransactionWaitsFor(t *testing.T) {
+	h := newHarness(t, 3, api.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id"})
+	h.drive()
+	require.Equal(t, []string{"n2"}, h.c.transfers)
+	require.Equal(t, "handing leadership off to n2 before n1 upgrades", h.txn().Reason)
+	h.drive()
+	require.Equal(t, []string{"n1"}, h.running())
+	require.Empty(t, h.txn().Reason, "it no longer waits")
+}
+
+// A successor found after a search that failed clears the reason that
+// search wrote.
+func TestFoundSuccessorClearsTheWaitingReason(t *testing.T) {
+	h := newHarness(t, 3, api.StartRequest{TargetVersion: "2.0.0", Strategy: "primary-first"})
+	h.n.down["n2:80"], h.n.down["n3:80"] = true, true
+	h.drive()
+	require.Contains(t, h.txn().Reason, "no voter can take leadership before n1 upgrades")
+	h.n.down = map[string]bool{}
+	h.c.advance(successorRetry)
+	h.drive()
+	h.drive()
+	require.Equal(t, []string{"n1"}, h.running())
+	require.Empty(t, h.txn().Reason)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,10 +34,14 @@ type tenure struct {
 	retry        map[attemptKey]time.Duration
 	handoffSince time.Time // first failed search for a successor
 	lastNote     string
+	// cancels are the attempts whose node is asked to stop them, and
+	// where that stands; see cancel.go.
+	cancels map[attemptKey]*cancelRequest
 }
 
 func newTenure() *tenure {
-	return &tenure{nextCheck: map[attemptKey]time.Time{}, retry: map[attemptKey]time.Duration{}}
+	return &tenure{nextCheck: map[attemptKey]time.Time{}, retry: map[attemptKey]time.Duration{},
+		cancels: map[attemptKey]*cancelRequest{}}
 }
 
 // idle is how long the loop sleeps with nothing to watch but state changes.
@@ -81,7 +86,7 @@ func (co *Coordinator) Run(ctx context.Context) {
 func (co *Coordinator) turn(ctx context.Context, tn *tenure) time.Duration {
 	var d decision
 	now := co.opts.Now()
-	co.c.FSM().View(func(s *fsm.State) { d = co.decide(s.ActiveTxn(), s.Members, tn, now) })
+	co.c.FSM().View(func(s *fsm.State) { d = co.decide(s, tn, now) })
 	return co.act(ctx, tn, d, now)
 }
 
@@ -92,37 +97,55 @@ type decision struct {
 	// when there is none.
 	txn *fsm.Txn
 	// overdue are running steps past their step timeout or the
-	// transaction's progress deadline.
-	overdue []fsm.Step
+	// transaction's progress deadline, with which deadline passed.
+	overdue []overdueStep
+	// cancel are running upgrade steps of an aborting transaction, whose
+	// nodes are to be asked to stop them (protocol 3).
+	cancel []fsm.Step
 	// check are running steps whose check with their node is due.
 	check []fsm.Step
 	// handoff, when set, lists the nodes of the batch about to start,
 	// which holds this node: leadership moves first.
 	handoff []string
+	// skip are pending steps of the current batch whose nodes already run
+	// the target: they are done without running anything (protocol 3).
+	skip []fsm.Step
 	// begin are steps to begin now: the pending steps of the current
 	// batch, or the next step to roll back.
 	begin    []fsm.Step
 	rollback bool
-	// finalize and finish end the transaction.
-	finalize, finish bool
+	// finalize and finish end the transaction; halt stops a rollback that
+	// failed on some nodes, for an operator (protocol 3).
+	finalize, finish, halt bool
 	// wait is the time until the next deadline or check.
 	wait time.Duration
 }
 
-// decide reads the active transaction t (nil when none; read only, under
-// the state's lock) and returns what to do. Every running step is looked
-// at: one past its deadline is failed; one whose check is due (every one
-// after a change of leader, one whose delivery failed soon after, the
-// others every ReconcileInterval as a safety net for lost notices) is
-// checked with its node. Then a running transaction starts its current
-// batch (after a handoff if the batch holds this node), a finalizing one
-// finalizes, and an aborting one rolls back its next step or finishes.
-// members is the catalogue, read only as well.
-func (co *Coordinator) decide(t *fsm.Txn, members map[string]fsm.Member, tn *tenure, now time.Time) decision {
+// overdueStep is a running step past a deadline.
+type overdueStep struct {
+	step fsm.Step
+	// why names the deadline that passed.
+	why string
+}
+
+// decide reads the state s (read only, under the state's lock) and returns
+// what to do with its active transaction. Every running step is looked at:
+// one past its deadline is failed; one whose check is due (every one after
+// a change of leader, one whose delivery failed soon after, the others
+// every ReconcileInterval as a safety net for lost notices) is checked with
+// its node; an upgrade still running in an aborting transaction is to be
+// stopped on its node. Then a running transaction skips the steps of its
+// current batch whose nodes already run the target and starts the others
+// (after a handoff if one of them is this node's), a finalizing one
+// finalizes, and an aborting one rolls back its next step, halts on the
+// rollbacks that failed, or finishes.
+func (co *Coordinator) decide(s *fsm.State, tn *tenure, now time.Time) decision {
 	d := decision{wait: idle}
+	t := s.ActiveTxn()
 	if t == nil {
 		return d
 	}
+	canCancel := s.ProtocolVersion >= stepCancelProtocol
 	hdr := *t
 	hdr.Steps = nil
 	d.txn = &hdr
@@ -131,70 +154,103 @@ func (co *Coordinator) decide(t *fsm.Txn, members map[string]fsm.Member, tn *ten
 		running = nil
 	}
 	for i := range running {
-		s := &running[i]
-		if s.State != fsm.StepRunning {
+		st := &running[i]
+		if st.State != fsm.StepRunning {
 			continue
 		}
-		deadline := s.StartedAt.Add(time.Duration(t.StepTimeout))
-		if progress := t.LastProgressAt.Add(time.Duration(t.ProgressDeadline)); progress.Before(deadline) {
-			deadline = progress
-		}
+		why, deadline := stepDeadline(t, st)
 		if !now.Before(deadline) {
-			d.overdue = append(d.overdue, *s)
+			d.overdue = append(d.overdue, overdueStep{step: *st, why: why})
 			continue
 		}
 		d.wait = min(d.wait, deadline.Sub(now))
-		if at, ok := tn.nextCheck[attemptKey{t.ID, s.Node, s.Attempt}]; ok && now.Before(at) {
+		key := attemptKey{t.ID, st.Node, st.Attempt}
+		if canCancel && t.State == fsm.TxnAborting && !st.Rollback && tn.cancels[key] == nil {
+			d.cancel = append(d.cancel, *st)
+		}
+		if at, ok := tn.nextCheck[key]; ok && now.Before(at) {
 			d.wait = min(d.wait, at.Sub(now))
 			continue
 		}
-		d.check = append(d.check, *s)
+		d.check = append(d.check, *st)
 	}
 	switch {
 	case t.State == fsm.TxnRunning:
-		co.decideBatch(t, &d)
+		co.decideBatch(s, t, &d)
 	case t.Count(fsm.StepRunning) > 0:
 	case t.State == fsm.TxnFinalizing:
 		d.finalize = true
 	case t.State == fsm.TxnAborting:
-		co.decideUnwind(t, members, &d)
+		co.decideUnwind(s, t, &d)
 	}
 	return d
 }
 
-// decideBatch plans the start of the current batch's pending steps.
-func (co *Coordinator) decideBatch(t *fsm.Txn, d *decision) {
-	var nodes []string
-	for _, s := range t.BatchSteps(t.CurrentBatch()) {
-		nodes = append(nodes, s.Node)
-		if s.State == fsm.StepPending {
-			d.begin = append(d.begin, s)
+// stepDeadline returns when the running step st of t is overdue, and which
+// deadline that is: its step timeout, or the transaction's progress
+// deadline when that comes first.
+func stepDeadline(t *fsm.Txn, st *fsm.Step) (string, time.Time) {
+	deadline := st.StartedAt.Add(time.Duration(t.StepTimeout))
+	why := fmt.Sprintf("no completion notice within the step timeout (%s)", time.Duration(t.StepTimeout))
+	if progress := t.LastProgressAt.Add(time.Duration(t.ProgressDeadline)); progress.Before(deadline) {
+		deadline = progress
+		why = fmt.Sprintf("no step completed within the progress deadline (%s)", time.Duration(t.ProgressDeadline))
+	}
+	return why, deadline
+}
+
+// decideBatch plans the current batch's pending steps: those whose nodes
+// already run the target are skipped (from protocol 3, which step.skip
+// needs), the others begun, after a handoff when one of them is this
+// node's own.
+func (co *Coordinator) decideBatch(s *fsm.State, t *fsm.Txn, d *decision) {
+	canSkip := s.ProtocolVersion >= fsm.CommandProtocol(fsm.CmdStepSkip)
+	var busy []string // the nodes of the batch that run or are about to
+	ownStep := false
+	for _, st := range t.BatchSteps(t.CurrentBatch()) {
+		switch {
+		case st.State == fsm.StepRunning:
+			busy = append(busy, st.Node)
+		case st.State != fsm.StepPending:
+		case canSkip && s.CheckSkip(t, &st) == nil:
+			d.skip = append(d.skip, st)
+		default:
+			busy = append(busy, st.Node)
+			d.begin = append(d.begin, st)
+			ownStep = ownStep || st.Node == co.c.ID()
 		}
 	}
-	if slices.Contains(nodes, co.c.ID()) && !t.AllowLeaderUpgrade {
-		d.handoff, d.begin = nodes, nil
+	if ownStep && !t.AllowLeaderUpgrade {
+		d.handoff, d.begin = busy, nil
 	}
 }
 
 // decideUnwind plans an aborting transaction's end: with a rollback, the
-// steps that ran are rolled back newest first, one at a time; then it
-// finishes. A step whose member was removed is skipped: no node is left to
-// roll it back.
-func (co *Coordinator) decideUnwind(t *fsm.Txn, members map[string]fsm.Member, d *decision) {
+// steps that need one are rolled back newest first, one at a time; then,
+// if some rollback failed, the transaction halts as rollback-failed for an
+// operator (protocol 3, which txn.halt needs; before it, it finishes
+// aborted with the failures in its reason); else it finishes. A step whose
+// member was removed is skipped: no node is left to roll it back.
+func (co *Coordinator) decideUnwind(s *fsm.State, t *fsm.Txn, d *decision) {
 	if t.RollbackRequested {
 		for i := len(t.Steps) - 1; i >= 0; i-- {
-			s := t.Steps[i]
-			if _, ok := members[s.Node]; !ok {
+			st := t.Steps[i]
+			if _, ok := s.Members[st.Node]; !ok {
 				continue
 			}
-			if s.State == fsm.StepDone || (s.State == fsm.StepFailed && !s.Rollback) {
-				if s.Node == co.c.ID() && !t.AllowLeaderUpgrade {
-					d.handoff = []string{s.Node}
-				} else {
-					d.begin, d.rollback = []fsm.Step{s}, true
-				}
-				return
+			if !fsm.NeedsRollback(st) {
+				continue
 			}
+			if st.Node == co.c.ID() && !t.AllowLeaderUpgrade {
+				d.handoff = []string{st.Node}
+			} else {
+				d.begin, d.rollback = []fsm.Step{st}, true
+			}
+			return
+		}
+		if s.ProtocolVersion >= fsm.CommandProtocol(fsm.CmdTxnHalt) && fsm.CheckHalt(t) == nil {
+			d.halt = true
+			return
 		}
 	}
 	d.finish = true
@@ -205,11 +261,15 @@ func (co *Coordinator) decideUnwind(t *fsm.Txn, members map[string]fsm.Member, d
 func (co *Coordinator) act(ctx context.Context, tn *tenure, d decision, now time.Time) time.Duration {
 	t := d.txn
 	if t == nil {
-		return idle
+		return min(idle, co.sendCancels(ctx, tn, now))
 	}
-	for _, s := range d.overdue {
-		co.failStep(ctx, t, s, fmt.Sprintf("no completion notice within the step timeout (%s) or progress deadline (%s)",
-			time.Duration(t.StepTimeout), time.Duration(t.ProgressDeadline)))
+	for _, o := range d.overdue {
+		if co.failStep(ctx, t, o.step, o.why) {
+			tn.askCancel(attemptKey{t.ID, o.step.Node, o.step.Attempt}, now, o.why)
+		}
+	}
+	for _, s := range d.cancel {
+		tn.askCancel(attemptKey{t.ID, s.Node, s.Attempt}, now, "transaction "+t.ID+" aborted")
 	}
 	answered := make([]bool, len(d.check))
 	co.fanOut(len(d.check), func(i int) { answered[i] = co.reconcile(ctx, t, d.check[i]) })
@@ -217,19 +277,29 @@ func (co *Coordinator) act(ctx context.Context, tn *tenure, d decision, now time
 	for i, s := range d.check {
 		wait = min(wait, tn.checked(attemptKey{t.ID, s.Node, s.Attempt}, now, answered[i], co.opts.ReconcileInterval))
 	}
-	wait = max(wait, 10*time.Millisecond)
+	wait = max(min(wait, co.sendCancels(ctx, tn, now)), 10*time.Millisecond)
 	if t.State == fsm.TxnRunning && d.handoff == nil {
 		tn.handoffSince = time.Time{}
+	}
+	if len(d.skip) > 0 && !co.skipAll(ctx, t, d.skip) {
+		wait = min(wait, time.Second)
 	}
 	switch {
 	case d.handoff != nil:
 		return min(wait, co.handoff(ctx, tn, t, d.handoff))
 	case len(d.begin) > 0:
+		if t.State == fsm.TxnRunning && t.Reason != "" {
+			// What the transaction waited for (a successor) is there
+			// now: it no longer waits.
+			co.note(ctx, tn, t, "")
+		}
 		if !co.beginAll(ctx, tn, t, d.begin, d.rollback) {
 			return min(wait, time.Second)
 		}
 	case d.finalize:
 		return min(wait, co.finalize(ctx, tn, t))
+	case d.halt:
+		return min(wait, co.halt(ctx, t))
 	case d.finish:
 		return min(wait, co.finish(ctx, t))
 	}
@@ -275,12 +345,16 @@ func (co *Coordinator) fanOut(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-func (co *Coordinator) failStep(ctx context.Context, t *fsm.Txn, s fsm.Step, why string) {
+// failStep fails a running step for why, and reports whether that
+// committed.
+func (co *Coordinator) failStep(ctx context.Context, t *fsm.Txn, s fsm.Step, why string) bool {
 	co.log.Warn("step failed", "txn", t.ID, "node", s.Node, "attempt", s.Attempt, "reason", why)
 	_, err := co.c.Apply(ctx, fsm.CmdStepFail, fsm.StepFail{TxnID: t.ID, Node: s.Node, Attempt: s.Attempt, Error: why})
 	if err != nil {
 		co.log.Debug("step fail not committed", "error", err)
+		return false
 	}
+	return true
 }
 
 // reconcile asks the node about a running attempt, and reports whether the
@@ -393,10 +467,26 @@ func (co *Coordinator) begin(ctx context.Context, t *fsm.Txn, s fsm.Step, rollba
 }
 
 // finish ends an aborting transaction once nothing is left to roll back.
+// Its reason says how the rollback went: a cluster that cannot halt on a
+// failed rollback yet (before protocol 3) still names the nodes it failed
+// on.
 func (co *Coordinator) finish(ctx context.Context, t *fsm.Txn) time.Duration {
 	reason := ""
 	if t.RollbackRequested {
 		reason = "rollback finished"
+		var failed []string
+		co.c.FSM().View(func(s *fsm.State) {
+			if x := s.Txns[t.ID]; x != nil {
+				for _, st := range x.Steps {
+					if st.State == fsm.StepFailed && st.Rollback {
+						failed = append(failed, st.Node)
+					}
+				}
+			}
+		})
+		if len(failed) > 0 {
+			reason = "rollback failed on " + strings.Join(failed, ", ")
+		}
 	}
 	if _, err := co.c.Apply(ctx, fsm.CmdTxnFinish, fsm.TxnFinish{TxnID: t.ID, Reason: reason}); err != nil {
 		co.log.Warn("transaction finish not committed", "txn", t.ID, "error", err)
@@ -404,6 +494,35 @@ func (co *Coordinator) finish(ctx context.Context, t *fsm.Txn) time.Duration {
 	}
 	co.log.Info("transaction aborted", "txn", t.ID)
 	return idle
+}
+
+// halt stops an aborting transaction whose rollback failed on some nodes,
+// as rollback-failed: an operator retries the rollback, rolls forward, or
+// aborts.
+func (co *Coordinator) halt(ctx context.Context, t *fsm.Txn) time.Duration {
+	if _, err := co.c.Apply(ctx, fsm.CmdTxnHalt, fsm.TxnControl{TxnID: t.ID}); err != nil {
+		co.log.Warn("halt on a failed rollback not committed", "txn", t.ID, "error", err)
+		return time.Second
+	}
+	co.log.Warn("rollback failed; the transaction waits for an operator", "txn", t.ID)
+	return idle
+}
+
+// skipAll commits step.skip for steps whose nodes already run the target,
+// and reports whether every one committed.
+func (co *Coordinator) skipAll(ctx context.Context, t *fsm.Txn, steps []fsm.Step) bool {
+	ok := make([]bool, len(steps))
+	co.fanOut(len(steps), func(i int) {
+		s := steps[i]
+		if _, err := co.c.Apply(ctx, fsm.CmdStepSkip, fsm.StepSkip{TxnID: t.ID, Node: s.Node}); err != nil {
+			co.log.Warn("step skip not committed", "txn", t.ID, "node", s.Node, "error", err)
+			return
+		}
+		ok[i] = true
+		co.log.Info("step skipped: the node already runs the target", "txn", t.ID, "node", s.Node, "version", t.TargetVersion)
+		co.opts.Metrics.IncrCounter([]string{"coordinator", "steps", "skipped"}, 1)
+	})
+	return !slices.Contains(ok, false)
 }
 
 // note records a human-readable reason on the transaction, once per change.

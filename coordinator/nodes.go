@@ -29,4 +29,14 @@ func (h HTTPNodes) Diagnostic(ctx context.Context, addr string, health bool) (ap
 	return api.NewClient(addr, h.Token).Diagnostic(ctx, health)
 }
 
+// CancelStep implements Nodes.
+func (h HTTPNodes) CancelStep(ctx context.Context, addr, txnID string, attempt uint64, reason string) (api.StepStatus, error) {
+	return api.NewClient(addr, h.Token).CancelStep(ctx, txnID, attempt, reason)
+}
+
+// NodeStepLogs implements Nodes.
+func (h HTTPNodes) NodeStepLogs(ctx context.Context, addr, txnID string) ([]api.StepLogs, error) {
+	return api.NewClient(addr, h.Token).NodeStepLogs(ctx, txnID)
+}
+
 func sortIDs(ids []string) { slices.SortFunc(ids, strategy.CompareID) }

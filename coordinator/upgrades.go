@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/baton-upgrade/baton/coordinator/strategy"
@@ -87,10 +86,11 @@ func parseDuration(name, s string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-// plan orders and batches the members for a request with its strategy.
-// A strategy that breaks its contract is a bug, reported as such (a 500);
-// every other refusal is the request's fault and wraps fsm.ErrInvalid.
-func (co *Coordinator) plan(r request, members []fsm.Member, leader string) (api.Plan, error) {
+// plan orders and batches the members for a request with its strategy, on
+// a cluster that speaks protocol. A strategy that breaks its contract is a
+// bug, reported as such (a 500); every other refusal is the request's
+// fault and wraps fsm.ErrInvalid.
+func (co *Coordinator) plan(r request, members []fsm.Member, leader string, protocol int) (api.Plan, error) {
 	in := strategy.Input{Nodes: make([]strategy.Node, len(members)), Leader: leader}
 	voters := 0
 	for i, m := range members {
@@ -108,12 +108,33 @@ func (co *Coordinator) plan(r request, members []fsm.Member, leader string) (api
 	}
 	p := api.Plan{TargetVersion: r.TargetVersion, Strategy: r.Strategy, Reason: res.Reason, MaxParallel: r.maxParallel,
 		OnFailure: r.OnFailure, Leader: leader, Voters: voters, QuorumBudget: strategy.QuorumBudget(voters)}
+	// What the coordinator will do with a node that already runs the
+	// target, said as it will happen: skipped (decideBatch), or, on a
+	// cluster that cannot skip yet, run like any other.
+	canSkip := protocol >= fsm.CommandProtocol(fsm.CmdStepSkip)
+	current := map[string]bool{}
+	for _, m := range members {
+		current[m.ID] = m.Version == r.TargetVersion
+	}
 	for _, b := range res.Batches {
-		p.Batches = append(p.Batches, api.PlanBatch{Nodes: b, Handoff: slices.Contains(b, leader) && !r.AllowLeaderUpgrade})
+		pb := api.PlanBatch{Nodes: b}
+		for _, id := range b {
+			if canSkip && current[id] {
+				pb.Skip = append(pb.Skip, id)
+			} else if id == leader && !r.AllowLeaderUpgrade {
+				pb.Handoff = true
+			}
+		}
+		p.Batches = append(p.Batches, pb)
 	}
 	for _, m := range members {
-		if m.Version == r.TargetVersion {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("%s already runs %s; its step will only check the version", m.ID, m.Version))
+		switch {
+		case !current[m.ID]:
+		case canSkip:
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s already runs %s: its step is skipped (no hook runs, and no handoff for it)", m.ID, m.Version))
+		default:
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s already runs %s, but its step runs every hook: skipping it needs protocol %d, and the cluster speaks %d",
+				m.ID, m.Version, fsm.CommandProtocol(fsm.CmdStepSkip), protocol))
 		}
 	}
 	if voters <= 2 {
@@ -130,7 +151,14 @@ func (co *Coordinator) Plan(ctx context.Context, req api.StartRequest) (api.Plan
 	if err != nil {
 		return api.Plan{}, err
 	}
-	return co.plan(r, members, co.leaderHint())
+	return co.plan(r, members, co.leaderHint(), co.protocol())
+}
+
+// protocol is the cluster's active protocol version as this agent knows it.
+func (co *Coordinator) protocol() int {
+	var v int
+	co.c.FSM().View(func(s *fsm.State) { v = s.ProtocolVersion })
+	return v
 }
 
 // members returns a copy of the catalogue sorted by id. It copies nothing
@@ -177,7 +205,7 @@ func (co *Coordinator) Start(ctx context.Context, req api.StartRequest) (*fsm.Tx
 	if err != nil {
 		return nil, err
 	}
-	p, err := co.plan(r, members, co.c.ID())
+	p, err := co.plan(r, members, co.c.ID(), co.protocol())
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +238,10 @@ func newTxnID(now time.Time) string {
 }
 
 // Control pauses, resumes, retries or aborts a transaction (leader only).
-func (co *Coordinator) Control(ctx context.Context, id, action string, abort api.AbortRequest) (*fsm.Txn, error) {
+// A retry of a rollback-failed transaction retries its rollback, or, with
+// req.Forward, upgrades its nodes again (txn.recover); a retry of a failed
+// one runs its failed steps again (txn.retry).
+func (co *Coordinator) Control(ctx context.Context, id, action string, req api.ControlRequest) (*fsm.Txn, error) {
 	var (
 		typ  fsm.CommandType
 		body any = fsm.TxnControl{TxnID: id}
@@ -222,19 +253,28 @@ func (co *Coordinator) Control(ctx context.Context, id, action string, abort api
 		typ = fsm.CmdTxnResume
 	case api.ActionRetry:
 		typ = fsm.CmdTxnRetry
+		if t := co.txn(id); t != nil && t.State == fsm.TxnRollbackFailed {
+			typ, body = fsm.CmdTxnRecover, fsm.TxnRecover{TxnID: id, Rollback: !req.Forward}
+		}
 	case api.ActionAbort:
-		typ, body = fsm.CmdTxnAbort, fsm.TxnAbort{TxnID: id, Rollback: abort.Rollback}
+		typ, body = fsm.CmdTxnAbort, fsm.TxnAbort{TxnID: id, Rollback: req.Rollback}
 	default:
 		return nil, fmt.Errorf("%w: unknown action %q", fsm.ErrInvalid, action)
 	}
 	if _, err := co.c.Apply(ctx, typ, body); err != nil {
 		return nil, err
 	}
-	co.log.Info("transaction "+action, "txn", id, "rollback", abort.Rollback)
+	co.log.Info("transaction "+action, "txn", id, "rollback", req.Rollback, "forward", req.Forward)
 	return co.txn(id), nil
 }
 
-// Notice commits a node's completion notice (leader only).
+// Notice commits a node's completion notice (leader only). Whatever the
+// transaction makes of it, what the node says it now runs reaches the
+// catalogue (see reportNotice): a notice that comes too late for its step
+// (failed at its deadline, aborted) is refused as stale, but the version
+// it carries is recorded with member.report. A report that cannot be
+// committed for want of a leader fails the notice, so that its node sends
+// it again.
 func (co *Coordinator) Notice(ctx context.Context, n api.Notice) error {
 	var err error
 	switch n.State {
@@ -248,7 +288,72 @@ func (co *Coordinator) Notice(ctx context.Context, n api.Notice) error {
 	if err == nil {
 		co.log.Info("completion notice committed", "txn", n.TxnID, "node", n.Node, "attempt", n.Attempt, "state", n.State)
 	}
+	if err != nil && !errors.Is(err, fsm.ErrStale) {
+		return err
+	}
+	if rerr := co.reportNotice(ctx, n); rerr != nil && !isRejection(rerr) {
+		return rerr
+	}
 	return err
+}
+
+// reportNotice records in the catalogue the version notice n says its node
+// runs, when n is the latest word about that node and the catalogue says
+// otherwise (see NoticeReport).
+func (co *Coordinator) reportNotice(ctx context.Context, n api.Notice) error {
+	var (
+		report fsm.MemberReport
+		ok     bool
+	)
+	co.c.FSM().View(func(s *fsm.State) { report, ok = NoticeReport(s, n) })
+	if !ok {
+		return nil
+	}
+	if _, err := co.c.Apply(ctx, fsm.CmdMemberReport, report); err != nil {
+		co.log.Warn("version from a completion notice not recorded", "txn", n.TxnID, "node", n.Node, "attempt", n.Attempt,
+			"version", n.Version, "error", err)
+		return err
+	}
+	co.log.Info("version from a completion notice recorded", "txn", n.TxnID, "node", n.Node, "attempt", n.Attempt,
+		"state", n.State, "version", n.Version)
+	return nil
+}
+
+// NoticeReport returns the member.report that records, from notice n, the
+// version n's node now runs, and whether one is due: n carries a valid
+// version that the catalogue does not hold, and n is the latest word about
+// its node, that is, no later attempt (of n's transaction, or of any later
+// one) was begun on the node. The transaction's decision about n's step is
+// not touched. It reads s only.
+func NoticeReport(s *fsm.State, n api.Notice) (fsm.MemberReport, bool) {
+	m, ok := s.Members[n.Node]
+	if !ok || n.Version == "" || n.Version == m.Version || fsm.ValidateVersion(n.Version) != nil {
+		return fsm.MemberReport{}, false
+	}
+	t, ok := s.Txns[n.TxnID]
+	if !ok {
+		return fsm.MemberReport{}, false
+	}
+	if st := t.Step(n.Node); st == nil || n.Attempt == 0 || st.Attempt != n.Attempt {
+		return fsm.MemberReport{}, false
+	}
+	later := false
+	for _, id := range s.TxnOrder {
+		if later {
+			if st := s.Txns[id].Step(n.Node); st != nil && st.Attempt > 0 {
+				return fsm.MemberReport{}, false
+			}
+		}
+		later = later || id == n.TxnID
+	}
+	return fsm.MemberReport{ID: n.Node, Version: n.Version, Protocol: m.Protocol}, true
+}
+
+// isRejection reports whether err is the state machine's refusal of a
+// command, rather than a failure to have it decided.
+func isRejection(err error) bool {
+	return errors.Is(err, fsm.ErrInvalid) || errors.Is(err, fsm.ErrConflict) ||
+		errors.Is(err, fsm.ErrNotFound) || errors.Is(err, fsm.ErrStale)
 }
 
 func orUnknown(s string) string {

@@ -49,6 +49,9 @@ var commandProtocol = map[CommandType]int{
 	CmdMemberForceLeave:   3,
 	CmdMemberMove:         3,
 	CmdMemberVersionError: 3,
+	CmdStepSkip:           3,
+	CmdTxnHalt:            3,
+	CmdTxnRecover:         3,
 }
 
 // CommandProtocol returns the protocol version that introduced t.

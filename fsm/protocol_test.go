@@ -53,6 +53,19 @@ func TestProtocolTwoCommandUnknownToAProtocolOneBuild(t *testing.T) {
 	require.Equal(t, 1, CommandProtocol(CmdTxnStart))
 }
 
+// The commands that keep a transaction true to what happened on its nodes
+// are protocol 3: a protocol-2 build halts on them rather than apply them
+// another way.
+func TestTruthCommandsAreProtocolThree(t *testing.T) {
+	for _, typ := range []CommandType{CmdStepSkip, CmdTxnHalt, CmdTxnRecover} {
+		require.Equal(t, 3, CommandProtocol(typ), typ)
+		f := NewFor(2, 2)
+		res := applyLog(t, f, 1, typ, TxnControl{TxnID: "tx1"})
+		require.ErrorIs(t, res.Err, ErrUnknownCommand, typ)
+	}
+	require.Equal(t, LatestProtocol, 3)
+}
+
 func TestDowngradePastFinalizeIsRefused(t *testing.T) {
 	s := threeMembers()
 	s.noteBuild("1.0.0", ProtocolRange{1, 1})

@@ -29,6 +29,12 @@ func TestMemberForceLeave(t *testing.T) {
 		return func(s *State) {
 			st := stepOf(s, id)
 			st.State, st.FinishedAt, st.Error = StepFailed, tCmd, "member "+id+" was removed"
+			// A begun attempt's record ends the same way.
+			if n := len(st.Attempts); n > 0 && st.Attempts[n-1].Attempt == st.Attempt {
+				st.Attempts = append([]Attempt(nil), st.Attempts...)
+				last := &st.Attempts[n-1]
+				last.State, last.FinishedAt, last.Error = StepFailed, tCmd, st.Error
+			}
 			txnOf(s).State, txnOf(s).Reason, txnOf(s).UpdatedAt = txn, reason, tCmd
 			delete(s.Members, id)
 		}

@@ -10,9 +10,9 @@ import (
 // TxnState is the state of an upgrade transaction.
 type TxnState string
 
-// Transaction states. Running, paused, failed, finalizing and aborting are
-// active: at most one transaction is active (I1). Done and aborted are
-// terminal.
+// Transaction states. Running, paused, failed, finalizing, aborting and
+// rollback-failed are active: at most one transaction is active (I1). Done
+// and aborted are terminal.
 const (
 	TxnRunning    TxnState = "running"
 	TxnPaused     TxnState = "paused"
@@ -21,6 +21,11 @@ const (
 	TxnDone       TxnState = "done"
 	TxnAborting   TxnState = "aborting"
 	TxnAborted    TxnState = "aborted"
+	// TxnRollbackFailed (protocol 3) is an aborting transaction whose
+	// rollback failed on some nodes: halted for an operator, who retries
+	// the rollback, rolls forward, or aborts and leaves the nodes as they
+	// are (see txn.halt and txn.recover).
+	TxnRollbackFailed TxnState = "rollback-failed"
 )
 
 // Terminal reports whether nothing more can happen to the transaction.
@@ -74,13 +79,42 @@ type Step struct {
 	Attempt uint64 `json:"attempt"`
 	// PriorVersion is what the node ran when the transaction started: the
 	// version a rollback returns it to.
-	PriorVersion string    `json:"prior_version"`
-	FromVersion  string    `json:"from_version"`
-	ToVersion    string    `json:"to_version"`
-	Rollback     bool      `json:"rollback,omitempty"` // the current attempt rolls back
-	StartedAt    time.Time `json:"started_at,omitzero"`
-	FinishedAt   time.Time `json:"finished_at,omitzero"`
-	Error        string    `json:"error"`
+	PriorVersion string `json:"prior_version"`
+	FromVersion  string `json:"from_version"`
+	ToVersion    string `json:"to_version"`
+	// Rollback marks that the current attempt rolls back; on a pending
+	// step (after txn.recover), that its next attempt does.
+	Rollback   bool      `json:"rollback,omitempty"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Error      string    `json:"error"`
+	// Skipped marks a step done without running anything: its node already
+	// ran the target version when the step was due (step.skip, protocol
+	// 3).
+	Skipped bool `json:"skipped,omitempty"`
+	// Attempts are the step's latest attempts (at most MaxAttempts), oldest
+	// first, the current one last. They are derived from step.begin,
+	// step.complete and step.fail (docs/protocol.md, rule 6): a state
+	// restored from a snapshot of a build that kept none starts without
+	// them.
+	Attempts []Attempt `json:"attempts,omitempty"`
+}
+
+// MaxAttempts bounds how many attempts of one step are kept.
+const MaxAttempts = 10
+
+// Attempt is the record of one attempt of a step: what it aimed at, when it
+// ran and how it ended. State is StepRunning until its notice, then
+// StepDone (StepRolledBack for a rollback) or StepFailed.
+type Attempt struct {
+	Attempt     uint64    `json:"attempt"`
+	Rollback    bool      `json:"rollback,omitempty"`
+	State       StepState `json:"state"`
+	FromVersion string    `json:"from_version"`
+	ToVersion   string    `json:"to_version"`
+	StartedAt   time.Time `json:"started_at"`
+	FinishedAt  time.Time `json:"finished_at,omitzero"`
+	Error       string    `json:"error,omitempty"`
 }
 
 // Txn is an upgrade transaction.
@@ -255,5 +289,10 @@ func (t *Txn) BatchSteps(b int) []Step {
 func (t *Txn) clone() *Txn {
 	c := *t
 	c.Steps = append([]Step(nil), t.Steps...)
+	for i := range c.Steps {
+		if c.Steps[i].Attempts != nil {
+			c.Steps[i].Attempts = append([]Attempt(nil), c.Steps[i].Attempts...)
+		}
+	}
 	return &c
 }

@@ -122,7 +122,7 @@ func (s *State) applyStepBegin(now time.Time, c StepBegin) error {
 		return err
 	}
 	t.setStepState(st, StepRunning)
-	st.Attempt, st.Rollback = c.Attempt, c.Rollback
+	st.Attempt, st.Rollback, st.Skipped = c.Attempt, c.Rollback, false
 	st.StartedAt, st.FinishedAt, st.Error = now, time.Time{}, ""
 	if m, ok := s.Members[c.Node]; ok {
 		st.FromVersion = m.Version
@@ -131,6 +131,7 @@ func (s *State) applyStepBegin(now time.Time, c StepBegin) error {
 	if c.Rollback {
 		st.ToVersion = st.PriorVersion
 	}
+	st.beginAttempt(now)
 	t.UpdatedAt, t.LastProgressAt = now, now
 	return nil
 }
@@ -155,12 +156,13 @@ func canBeginUpgrade(t *Txn, st *Step) error {
 }
 
 // canBeginRollback allows one rollback at a time, of a step that was done
-// or failed, while an aborting transaction rolls back.
+// or failed (or, once txn.recover retried the rollback, is pending to roll
+// back), while an aborting transaction rolls back.
 func canBeginRollback(t *Txn, st *Step) error {
 	if t.State != TxnAborting || !t.RollbackRequested {
 		return fmt.Errorf("%w: transaction %s is %s without a rollback: no rollback may begin", ErrStale, t.ID, t.State)
 	}
-	if st.State != StepDone && st.State != StepFailed {
+	if st.State != StepDone && st.State != StepFailed && (st.State != StepPending || !st.Rollback) {
 		return fmt.Errorf("%w: step %s of %s is %s: only done or failed steps roll back", ErrStale, st.Node, t.ID, st.State)
 	}
 	if t.Count(StepRunning) > 0 {
@@ -203,6 +205,7 @@ func (s *State) applyStepComplete(now time.Time, c StepComplete) error {
 	}
 	t.setStepState(st, final)
 	st.FinishedAt, st.Error = now, ""
+	st.endAttempt(final, now, "")
 	if m, ok := s.Members[c.Node]; ok {
 		m.Version = c.Version
 		s.Members[c.Node] = m
@@ -231,6 +234,7 @@ func (s *State) applyStepFail(now time.Time, c StepFail) error {
 	}
 	t.setStepState(st, StepFailed)
 	st.FinishedAt, st.Error = now, c.Error
+	st.endAttempt(StepFailed, now, c.Error)
 	t.UpdatedAt = now
 	reason := fmt.Sprintf("%s on %s failed (attempt %d): %s", what, c.Node, c.Attempt, c.Error)
 	switch {

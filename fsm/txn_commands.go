@@ -13,6 +13,16 @@ const (
 	CmdTxnFinish    CommandType = "txn.finish"
 	CmdTxnFinalize  CommandType = "txn.finalize"
 	CmdTxnNote      CommandType = "txn.note"
+	// CmdStepSkip is new in protocol 3: a step whose node already runs the
+	// target is done without running anything.
+	CmdStepSkip CommandType = "step.skip"
+	// CmdTxnHalt is new in protocol 3: an aborting transaction whose
+	// rollback failed on some nodes halts as rollback-failed.
+	CmdTxnHalt CommandType = "txn.halt"
+	// CmdTxnRecover is new in protocol 3: an operator takes a
+	// rollback-failed transaction on, retrying the rollback or rolling
+	// forward.
+	CmdTxnRecover CommandType = "txn.recover"
 )
 
 // TxnStart creates a transaction with its steps already ordered and cut
@@ -72,4 +82,20 @@ type TxnFinish struct {
 type TxnFinalize struct {
 	TxnID           string `json:"txn_id"`
 	ProtocolVersion int    `json:"protocol_version"`
+}
+
+// StepSkip marks node's pending step done without running it, because the
+// node already runs the transaction's target version (protocol 3). The
+// state machine checks that against the catalogue itself.
+type StepSkip struct {
+	TxnID string `json:"txn_id"`
+	Node  string `json:"node"`
+}
+
+// TxnRecover takes a rollback-failed transaction on again (protocol 3):
+// with Rollback it retries the rollbacks that failed; without, it rolls
+// forward, upgrading again every node whose step is not done.
+type TxnRecover struct {
+	TxnID    string `json:"txn_id"`
+	Rollback bool   `json:"rollback,omitempty"`
 }

@@ -120,6 +120,20 @@ func checkAccepted(t *testing.T, i int, before, after *State, typ CommandType, b
 		for _, st := range after.Txns[c.TxnID].Steps {
 			require.Equal(t, StepDone, st.State, "command %d: finalized with step %s %s", i, st.Node, st.State)
 		}
+	case StepSkip:
+		tx := after.Txns[c.TxnID]
+		require.Equal(t, TxnRunning, before.Txns[c.TxnID].State, "command %d: I8: a step skipped in a %s transaction", i, before.Txns[c.TxnID].State)
+		require.Equal(t, tx.TargetVersion, after.Members[c.Node].Version, "command %d: skipped %s, which does not run the target", i, c.Node)
+		require.True(t, tx.Step(c.Node).Skipped)
+	case TxnControl:
+		if typ == CmdTxnHalt {
+			tx := after.Txns[c.TxnID]
+			require.Equal(t, TxnRollbackFailed, tx.State)
+			require.Zero(t, tx.Count(StepRunning), "command %d: halted with a step running", i)
+			for _, st := range tx.Steps {
+				require.False(t, NeedsRollback(st), "command %d: halted with %s still to roll back", i, st.Node)
+			}
+		}
 	case TxnStart:
 		require.Equal(t, c.Txn.ID, after.Active)
 		require.Empty(t, before.Active, "command %d: I1: started while %s was active", i, before.Active)
@@ -181,6 +195,15 @@ func checkTxn(t *testing.T, i int, tx *Txn, attempts map[string]uint64) {
 	}
 	for _, st := range tx.Steps {
 		key := tx.ID + "/" + st.Node
+		if len(st.Attempts) > MaxAttempts || (len(st.Attempts) > 0 && st.Attempts[len(st.Attempts)-1].Attempt != st.Attempt) {
+			t.Fatalf("command %d: step %s keeps attempts %+v at attempt %d", i, key, st.Attempts, st.Attempt)
+		}
+		if st.State == StepRunning && st.Attempts[len(st.Attempts)-1].State != StepRunning {
+			t.Fatalf("command %d: running step %s has its current attempt %s", i, key, st.Attempts[len(st.Attempts)-1].State)
+		}
+		if st.Skipped && st.State != StepDone {
+			t.Fatalf("command %d: skipped step %s is %s", i, key, st.State)
+		}
 		if st.Attempt < attempts[key] {
 			t.Fatalf("command %d: attempt of %s fell from %d to %d", i, key, attempts[key], st.Attempt)
 		}
@@ -234,11 +257,24 @@ func (g *commandGen) next() (CommandType, any) {
 	if g.s.Active == "" && g.chance(0.5) {
 		return g.start()
 	}
+	// The protocol-3 commands fit only rare states: take them often when
+	// they do.
+	if tx := g.s.ActiveTxn(); tx != nil && g.chance(0.4) {
+		switch {
+		case tx.State == TxnRollbackFailed:
+			return g.recover()
+		case tx.State == TxnAborting && CheckHalt(tx) == nil:
+			return g.halt()
+		case tx.State == TxnRunning && g.skippable(tx):
+			return g.skip()
+		}
+	}
 	choices := []weighted{
 		{6, g.start}, {30, g.begin}, {22, g.complete}, {5, g.fail},
 		{2, g.control(CmdTxnPause)}, {3, g.control(CmdTxnResume)}, {4, g.control(CmdTxnRetry)},
 		{2, g.control(CmdTxnNote)}, {2, g.abort}, {5, g.finish}, {6, g.finalize},
 		{3, g.report}, {3, g.leave}, {3, g.join},
+		{3, g.skip}, {3, g.halt}, {3, g.recover},
 	}
 	total := 0
 	for _, c := range choices {
@@ -408,6 +444,40 @@ func (g *commandGen) finish() (CommandType, any) {
 func (g *commandGen) finalize() (CommandType, any) {
 	p := g.s.ProtocolVersion + pick(g.r, []int{0, 0, 0, 1, 1, 1, -1, 2})
 	return CmdTxnFinalize, TxnFinalize{TxnID: g.txnID(), ProtocolVersion: p}
+}
+
+// skip names a pending step of the current batch, usually one whose node
+// runs the target.
+func (g *commandGen) skip() (CommandType, any) {
+	id := g.txnID()
+	tx := g.s.Txns[id]
+	cur := -1
+	if tx != nil {
+		cur = tx.CurrentBatch()
+	}
+	st := g.step(tx, func(s Step) bool {
+		return s.State == StepPending && s.Batch == cur && g.s.Members[s.Node].Version == tx.TargetVersion
+	})
+	return CmdStepSkip, StepSkip{TxnID: id, Node: g.node(st)}
+}
+
+// skippable reports whether a pending step of tx's current batch has a
+// node that runs the target.
+func (g *commandGen) skippable(tx *Txn) bool {
+	for _, st := range tx.BatchSteps(tx.CurrentBatch()) {
+		if st.State == StepPending && g.s.Members[st.Node].Version == tx.TargetVersion {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *commandGen) halt() (CommandType, any) {
+	return CmdTxnHalt, TxnControl{TxnID: g.txnID()}
+}
+
+func (g *commandGen) recover() (CommandType, any) {
+	return CmdTxnRecover, TxnRecover{TxnID: g.txnID(), Rollback: g.chance(0.5)}
 }
 
 func (g *commandGen) report() (CommandType, any) {

@@ -245,7 +245,8 @@ func TestTxnStart(t *testing.T) {
 				tx.State, tx.Reason, tx.RollbackRequested, tx.ProtocolVersion = TxnDone, "forged", true, 9
 				tx.CreatedAt, tx.UpdatedAt, tx.LastProgressAt, tx.FinishedAt = t0, t0, t0, t0
 				tx.Steps[0] = Step{Node: "n1", Batch: 0, State: StepDone, Attempt: 7, PriorVersion: "0.1",
-					FromVersion: "0.2", ToVersion: "0.3", Rollback: true, StartedAt: t0, FinishedAt: t0, Error: "old"}
+					FromVersion: "0.2", ToVersion: "0.3", Rollback: true, StartedAt: t0, FinishedAt: t0, Error: "old",
+					Skipped: true, Attempts: []Attempt{{Attempt: 7, State: StepDone, StartedAt: t0}}}
 			}),
 			check: func(t *testing.T, s *State) {
 				tx := txnOf(s)
@@ -375,13 +376,15 @@ func TestStepBegin(t *testing.T) {
 			st := stepOf(s, node)
 			st.State, st.Attempt, st.StartedAt, st.FinishedAt, st.Error = StepRunning, attempt, tCmd, time.Time{}, ""
 			st.FromVersion, st.ToVersion, st.Rollback = from, to, false
+			st.Attempts = append(st.Attempts, Attempt{Attempt: attempt, State: StepRunning, FromVersion: from, ToVersion: to, StartedAt: tCmd})
 			txnOf(s).UpdatedAt, txnOf(s).LastProgressAt = tCmd, tCmd
 		}
 	}
 	rollingBack := func(node string, attempt uint64, from string) func(s *State) {
 		return func(s *State) {
 			running(node, attempt, from, "1.0.0")(s)
-			stepOf(s, node).Rollback = true
+			st := stepOf(s, node)
+			st.Rollback, st.Attempts[len(st.Attempts)-1].Rollback = true, true
 		}
 	}
 	cases := []txnCase{
@@ -396,9 +399,22 @@ func TestStepBegin(t *testing.T) {
 			setup: func(sc *scene) { phaseRunning(sc); sc.report("n1", "1.5.0", ProtocolRange{1, 1}) },
 			typ:   CmdStepBegin, body: begin("n1", 1),
 			want: running("n1", 1, "1.5.0", target)}, // the prior version stays 1.0.0
-		{name: "retried step begins the next attempt and forgets the last error",
+		{name: "retried step begins the next attempt; the last error stays in its attempts",
 			setup: func(sc *scene) { phaseFailed(sc); sc.control(CmdTxnRetry, "") },
-			typ:   CmdStepBegin, body: begin("n1", 2), want: running("n1", 2, "1.0.0", target)},
+			typ:   CmdStepBegin, body: begin("n1", 2), want: running("n1", 2, "1.0.0", target),
+			check: func(t *testing.T, s *State) {
+				require.Empty(t, stepOf(s, "n1").Error)
+				first := stepOf(s, "n1").Attempts[0]
+				require.Equal(t, Attempt{Attempt: 1, State: StepFailed, FromVersion: "1.0.0", ToVersion: target,
+					StartedAt: first.StartedAt, FinishedAt: first.FinishedAt, Error: "disk full"}, first)
+				require.True(t, first.FinishedAt.After(first.StartedAt))
+			}},
+		{name: "a rollback retried by txn.recover begins from pending",
+			setup: func(sc *scene) { phaseRollbackFailed(sc); sc.recover(true) },
+			typ:   CmdStepBegin, body: rollback("n2", 3), want: rollingBack("n2", 3, target)},
+		{name: "a step pending after txn.recover rolls back, it does not upgrade",
+			setup: func(sc *scene) { phaseRollbackFailed(sc); sc.recover(true) },
+			typ:   CmdStepBegin, body: begin("n2", 3), wantErr: ErrStale},
 		{name: "rollback of a done step returns it to its prior version", setup: phaseRollingBack, typ: CmdStepBegin,
 			body: rollback("n2", 2), want: rollingBack("n2", 2, target)},
 		{name: "rollback of the first step", setup: phaseN2RolledBack, typ: CmdStepBegin,
@@ -475,6 +491,8 @@ func TestStepComplete(t *testing.T) {
 		return func(s *State) {
 			st := stepOf(s, node)
 			st.State, st.FinishedAt = state, tCmd
+			last := &st.Attempts[len(st.Attempts)-1]
+			last.State, last.FinishedAt = state, tCmd
 			setVersion(s, node, version)
 			txnOf(s).UpdatedAt, txnOf(s).LastProgressAt = tCmd, tCmd
 		}
@@ -544,6 +562,8 @@ func TestStepFail(t *testing.T) {
 		return func(s *State) {
 			st := stepOf(s, node)
 			st.State, st.FinishedAt, st.Error = StepFailed, tCmd, msg
+			last := &st.Attempts[len(st.Attempts)-1]
+			last.State, last.FinishedAt, last.Error = StepFailed, tCmd, msg
 			txnOf(s).State, txnOf(s).Reason, txnOf(s).UpdatedAt = txn, reason, tCmd
 		}
 	}
@@ -583,6 +603,7 @@ func TestStepFail(t *testing.T) {
 			want: func(s *State) {
 				st := stepOf(s, "n3")
 				st.State, st.FinishedAt, st.Error = StepFailed, tCmd, "no space"
+				st.Attempts[0].State, st.Attempts[0].FinishedAt, st.Attempts[0].Error = StepFailed, tCmd, "no space"
 				txnOf(s).Reason, txnOf(s).UpdatedAt = "step on n3 failed (attempt 1): no space", tCmd
 			}},
 		{name: "repeated failure notice", setup: phaseFailed, typ: CmdStepFail, body: fail("n1", 1, "disk full")},
@@ -852,12 +873,15 @@ func TestFinishedTxnRejectsEveryCommand(t *testing.T) {
 			CmdTxnFinish:    TxnFinish{TxnID: id},
 			CmdTxnFinalize:  TxnFinalize{TxnID: id, ProtocolVersion: 1},
 			CmdTxnNote:      TxnControl{TxnID: id, Reason: "late"},
+			CmdStepSkip:     StepSkip{TxnID: id, Node: "n1"},
+			CmdTxnHalt:      TxnControl{TxnID: id},
+			CmdTxnRecover:   TxnRecover{TxnID: id, Rollback: true},
 		}
 	}
-	stale := map[CommandType]bool{CmdStepBegin: true, CmdStepComplete: true, CmdStepFail: true}
+	stale := map[CommandType]bool{CmdStepBegin: true, CmdStepComplete: true, CmdStepFail: true, CmdStepSkip: true}
 	var cases []txnCase
 	for _, typ := range []CommandType{CmdStepBegin, CmdStepComplete, CmdStepFail, CmdTxnPause, CmdTxnResume,
-		CmdTxnRetry, CmdTxnAbort, CmdTxnFinish, CmdTxnFinalize, CmdTxnNote} {
+		CmdTxnRetry, CmdTxnAbort, CmdTxnFinish, CmdTxnFinalize, CmdTxnNote, CmdStepSkip, CmdTxnHalt, CmdTxnRecover} {
 		want := ErrConflict
 		if stale[typ] {
 			want = ErrStale

@@ -139,9 +139,17 @@ func waitingOn(st *fsm.State, node string) string {
 }
 
 func stepOut(s fsm.Step) api.Step {
-	return api.Step{Node: s.Node, Batch: s.Batch, State: stepStateOut(s.State), Attempt: s.Attempt,
+	out := api.Step{Node: s.Node, Batch: s.Batch, State: stepStateOut(s.State), Attempt: s.Attempt,
 		PriorVersion: s.PriorVersion, FromVersion: s.FromVersion, ToVersion: s.ToVersion, Rollback: s.Rollback,
-		StartedAt: s.StartedAt, FinishedAt: s.FinishedAt, Error: s.Error}
+		StartedAt: s.StartedAt, FinishedAt: s.FinishedAt, Error: s.Error, Skipped: s.Skipped}
+	if len(s.Attempts) > 0 {
+		out.Attempts = make([]api.Attempt, len(s.Attempts))
+		for i, a := range s.Attempts {
+			out.Attempts[i] = api.Attempt{Attempt: a.Attempt, Rollback: a.Rollback, State: stepStateOut(a.State),
+				FromVersion: a.FromVersion, ToVersion: a.ToVersion, StartedAt: a.StartedAt, FinishedAt: a.FinishedAt, Error: a.Error}
+		}
+	}
+	return out
 }
 
 // txnStateOut names a transaction state on the wire. Every state the state
@@ -163,6 +171,8 @@ func txnStateOut(s fsm.TxnState) api.TxnState {
 		return api.TxnAborting
 	case fsm.TxnAborted:
 		return api.TxnAborted
+	case fsm.TxnRollbackFailed:
+		return api.TxnRollbackFailed
 	}
 	return api.TxnState(s)
 }

@@ -91,6 +91,28 @@ func TestTxnJSONKeepsItsShape(t *testing.T) {
 	require.Equal(t, txnOut(st, txn), back)
 }
 
+// A step's attempts and its skip come after the fields it had before.
+func TestStepJSONCarriesAttemptsAndSkip(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := fsm.Step{Node: "n2", Batch: 1, State: fsm.StepDone, Attempt: 2, PriorVersion: "1.0.0", FromVersion: "1.0.0",
+		ToVersion: "2.0.0", StartedAt: at, FinishedAt: at.Add(time.Minute),
+		Attempts: []fsm.Attempt{
+			{Attempt: 1, State: fsm.StepFailed, FromVersion: "1.0.0", ToVersion: "2.0.0", StartedAt: at.Add(-time.Hour),
+				FinishedAt: at.Add(-time.Hour + time.Second), Error: "install exited 3"},
+			{Attempt: 2, State: fsm.StepDone, FromVersion: "1.0.0", ToVersion: "2.0.0", StartedAt: at, FinishedAt: at.Add(time.Minute)}}}
+	requireJSON(t, stepOut(s), `{"node":"n2","batch":1,"state":"done","attempt":2,"prior_version":"1.0.0",`+
+		`"from_version":"1.0.0","to_version":"2.0.0","started_at":"2026-03-01T12:00:00Z","finished_at":"2026-03-01T12:01:00Z","error":"",`+
+		`"attempts":[{"attempt":1,"state":"failed","from_version":"1.0.0","to_version":"2.0.0","started_at":"2026-03-01T11:00:00Z",`+
+		`"finished_at":"2026-03-01T11:00:01Z","error":"install exited 3"},`+
+		`{"attempt":2,"state":"done","from_version":"1.0.0","to_version":"2.0.0","started_at":"2026-03-01T12:00:00Z",`+
+		`"finished_at":"2026-03-01T12:01:00Z"}]}`)
+	skipped := fsm.Step{Node: "n3", State: fsm.StepDone, PriorVersion: "2.0.0", FromVersion: "2.0.0", ToVersion: "2.0.0",
+		StartedAt: at, FinishedAt: at, Skipped: true}
+	requireJSON(t, stepOut(skipped), `{"node":"n3","batch":0,"state":"done","attempt":0,"prior_version":"2.0.0",`+
+		`"from_version":"2.0.0","to_version":"2.0.0","started_at":"2026-03-01T12:00:00Z","finished_at":"2026-03-01T12:00:00Z",`+
+		`"error":"","skipped":true}`)
+}
+
 func TestJoinRequestComesInAsTheMemberItNames(t *testing.T) {
 	m := fsm.Member{ID: "n3", RaftAddr: "127.0.0.1:7071", HTTPAddr: "127.0.0.1:7070", Version: "1.0.0",
 		Protocol: fsm.ProtocolRange{Min: 1, Max: 2}, Labels: map[string]string{"zone": "b"}}
@@ -159,7 +181,7 @@ func TestEveryCommandTypeIsAnAPIEventType(t *testing.T) {
 		api.EventMemberStatus, api.EventMemberLiveness, api.EventMemberVersionError, api.EventMemberForceLeave, api.EventMemberMove,
 		api.EventTxnStart, api.EventStepBegin, api.EventStepComplete, api.EventStepFail,
 		api.EventTxnPause, api.EventTxnResume, api.EventTxnRetry, api.EventTxnAbort, api.EventTxnFinish,
-		api.EventTxnFinalize, api.EventTxnNote} {
+		api.EventTxnFinalize, api.EventTxnNote, api.EventStepSkip, api.EventTxnHalt, api.EventTxnRecover} {
 		require.True(t, e.IsCommand(), e)
 		apiNames[e] = true
 	}
@@ -181,12 +203,13 @@ func TestEveryStateHasItsWireName(t *testing.T) {
 		require.Equal(t, value, string(txnStateOut(fsm.TxnState(value))), "fsm.%s", name)
 	}
 	wireTxn := map[api.TxnState]bool{api.TxnRunning: true, api.TxnPaused: true, api.TxnFailed: true,
-		api.TxnFinalizing: true, api.TxnDone: true, api.TxnAborting: true, api.TxnAborted: true}
+		api.TxnFinalizing: true, api.TxnDone: true, api.TxnAborting: true, api.TxnAborted: true, api.TxnRollbackFailed: true}
 	require.Len(t, fsmConstants(t, "TxnState"), len(wireTxn))
 	for name, value := range fsmConstants(t, "TxnState") {
 		s := fsm.TxnState(value)
 		require.True(t, wireTxn[txnStateOut(s)], "fsm.%s has no api constant", name)
 		require.Equal(t, s.Terminal(), txnStateOut(s).Terminal(), "fsm.%s", name)
+		require.Equal(t, !s.Terminal(), txnStateOut(s).Active(), "fsm.%s: every state but the terminal ones is active", name)
 	}
 	wireStep := map[api.StepState]bool{api.StepPending: true, api.StepRunning: true, api.StepDone: true,
 		api.StepFailed: true, api.StepRolledBack: true}

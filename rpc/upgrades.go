@@ -17,11 +17,19 @@ type Upgrades interface {
 	// Start validates the request and commits a new transaction.
 	Start(ctx context.Context, req api.StartRequest) (*fsm.Txn, error)
 	// Control pauses, resumes, retries or aborts a transaction (action is
-	// one of api.ActionPause, ActionResume, ActionRetry, ActionAbort).
-	Control(ctx context.Context, txnID, action string, abort api.AbortRequest) (*fsm.Txn, error)
+	// one of api.ActionPause, ActionResume, ActionRetry, ActionAbort), with
+	// req's options (Rollback for abort, Forward for retry).
+	Control(ctx context.Context, txnID, action string, req api.ControlRequest) (*fsm.Txn, error)
 	// Notice commits a node's completion notice: the edge where a node's
 	// report (api.StepDone or api.StepFailed) becomes a command.
 	Notice(ctx context.Context, n api.Notice) error
+	// Logs gathers a transaction's hook output from its nodes (any agent
+	// answers); a node that cannot be asked gets an entry with its error.
+	// ErrNotFound means no such transaction, or no step of it on node.
+	Logs(ctx context.Context, txnID, node, hook string) ([]api.StepLogs, error)
+	// RunningHooks asks the nodes of a transaction's running steps which
+	// hook they run; a node that does not answer is left out.
+	RunningHooks(ctx context.Context, txnID string) map[string]string
 }
 
 // Steps is the node-side execution of steps.
@@ -62,6 +70,9 @@ func (s *Server) upgradeRoutes() {
 		s.mux.Handle("GET /v1/upgrades/{id}", s.read(s.getTxn))
 		s.mux.Handle("POST /v1/upgrades/{id}/{action}", s.write(s.controlTxn))
 		s.mux.Handle("POST /v1/internal/notices", s.write(s.notice))
+		if s.opts.Speaks >= upgradeLogsProtocol {
+			s.mux.Handle("GET /v1/upgrades/{id}/logs", http.HandlerFunc(s.upgradeLogs))
+		}
 	}
 	if s.opts.Steps != nil {
 		s.mux.Handle("POST /v1/internal/steps", s.localWrite(s.runStep))
@@ -85,8 +96,23 @@ func (s *Server) listTxns(r *http.Request) (any, error) {
 }
 
 // getTxn serves /v1/upgrades/{id}; the id "active" names the active
-// transaction and "latest" the active one or else the newest.
+// transaction and "latest" the active one or else the newest. With
+// ?live=true the nodes of its running steps are asked which hook they run
+// (Step.Hook), after the long poll if any: a read that costs a call per
+// running step, for watchers.
 func (s *Server) getTxn(r *http.Request) (any, error) {
+	out, err := s.readTxn(r)
+	if err != nil || r.URL.Query().Get("live") != "true" || out.State.Terminal() {
+		return out, err
+	}
+	hooks := s.opts.Upgrades.RunningHooks(r.Context(), out.ID)
+	for i := range out.Steps {
+		out.Steps[i].Hook = hooks[out.Steps[i].Node]
+	}
+	return out, nil
+}
+
+func (s *Server) readTxn(r *http.Request) (api.Txn, error) {
 	id := r.PathValue("id")
 	var (
 		out   api.Txn
@@ -108,12 +134,12 @@ func (s *Server) getTxn(r *http.Request) (any, error) {
 	})
 	if !found {
 		if id == "active" {
-			return nil, fmt.Errorf("%w: no transaction is active", fsm.ErrNotFound)
+			return out, fmt.Errorf("%w: no transaction is active", fsm.ErrNotFound)
 		}
 		if id == "latest" {
-			return nil, fmt.Errorf("%w: no transaction has run on this cluster", fsm.ErrNotFound)
+			return out, fmt.Errorf("%w: no transaction has run on this cluster", fsm.ErrNotFound)
 		}
-		return nil, fmt.Errorf("%w: transaction %q", fsm.ErrNotFound, id)
+		return out, fmt.Errorf("%w: transaction %q", fsm.ErrNotFound, id)
 	}
 	return out, nil
 }
@@ -142,14 +168,20 @@ func (s *Server) planTxn(r *http.Request) (any, error) {
 
 func (s *Server) controlTxn(r *http.Request) (any, error) {
 	action := r.PathValue("action")
-	var abort api.AbortRequest
+	var req api.ControlRequest
 	switch action {
-	case api.ActionPause, api.ActionResume, api.ActionRetry:
-	case api.ActionAbort:
+	case api.ActionPause, api.ActionResume:
+	case api.ActionRetry, api.ActionAbort:
 		if r.ContentLength != 0 {
-			if err := decode(r, &abort); err != nil {
+			if err := decode(r, &req); err != nil {
 				return nil, err
 			}
+		}
+		if action == api.ActionRetry && req.Rollback {
+			return nil, badRequest("retry takes no rollback: retrying a rollback-failed transaction retries its rollback, and abort --rollback rolls back")
+		}
+		if action == api.ActionAbort && req.Forward {
+			return nil, badRequest("abort takes no forward: retry --forward rolls a rollback-failed transaction forward")
 		}
 	default:
 		return nil, fmt.Errorf("%w: no route POST %s (actions: pause, resume, retry, abort)", fsm.ErrNotFound, r.URL.Path)
@@ -165,7 +197,7 @@ func (s *Server) controlTxn(r *http.Request) (any, error) {
 			return nil, fmt.Errorf("%w: no transaction is active", fsm.ErrNotFound)
 		}
 	}
-	t, err := s.opts.Upgrades.Control(r.Context(), id, action, abort)
+	t, err := s.opts.Upgrades.Control(r.Context(), id, action, req)
 	if err != nil {
 		return nil, err
 	}
@@ -234,4 +266,24 @@ func (s *Server) stepLogs(r *http.Request) (any, error) {
 
 func (s *Server) diagnostic(r *http.Request) (any, error) {
 	return s.opts.Steps.Diagnostic(r.Context(), r.URL.Query().Get("health") != "false"), nil
+}
+
+// upgradeLogsProtocol is the protocol that brought the nodes' hook output
+// route, which GET /v1/upgrades/{id}/logs gathers from.
+const upgradeLogsProtocol = 3
+
+// upgradeLogs serves GET /v1/upgrades/{id}/logs?node=ID&hook=NAME: the
+// hook output of every node of the transaction (id, "active" or
+// "latest"), gathered by this agent, whichever it is.
+func (s *Server) upgradeLogs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if node := q.Get("node"); node != "" {
+		if err := fsm.ValidateID(node); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	s.serve(w, r, func(r *http.Request) (any, error) {
+		return s.opts.Upgrades.Logs(r.Context(), r.PathValue("id"), q.Get("node"), q.Get("hook"))
+	})
 }

@@ -30,13 +30,19 @@ func upgradeCommand() *cli.Command {
 				"Steps already running finish; no new step starts until `baton upgrade resume`."),
 			upgradeControlCommand(api.ActionResume, "resume a paused transaction",
 				"The transaction goes on with the next pending steps."),
-			upgradeControlCommand(api.ActionRetry, "retry the failed steps of a halted transaction",
+			upgradeControlCommand(api.ActionRetry, "retry the failed steps of a halted transaction, or its failed rollback",
 				"A transaction that halted on a failed step (state failed) runs that step again,\n"+
-					"as a new attempt, and goes on."),
+					"as a new attempt, and goes on. One whose rollback failed (state\n"+
+					"rollback-failed) retries the rollbacks that failed; with --forward it upgrades\n"+
+					"again every node whose step is not done instead."),
 			upgradeControlCommand(api.ActionAbort, "abort a transaction, optionally rolling back the steps done",
-				"No new step starts. With --rollback the steps already done are rolled back, in\n"+
-					"reverse order, before the transaction ends aborted."),
+				"No new step starts, and the nodes of running upgrade steps are asked to stop\n"+
+					"them (from protocol 3). With --rollback the steps already done are rolled\n"+
+					"back, in reverse order, before the transaction ends aborted; a rollback that\n"+
+					"fails leaves it rollback-failed, naming the nodes. Aborting a rollback-failed\n"+
+					"transaction ends it, leaving the nodes as they are."),
 			upgradeListCommand(),
+			upgradeLogsCommand(),
 		},
 	}
 }
@@ -310,15 +316,55 @@ func upgradeStartCommand() *cli.Command {
 	}
 }
 
+func upgradeLogsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "logs",
+		Usage: "show the output of every hook a transaction ran (the latest one without TXN_ID)",
+		Description: "The agent asks each node that ran a step of the transaction for the output its\n" +
+			"hooks left (standard output and error together, the last 64 KiB of each run),\n" +
+			"and prints it node by node, attempt by attempt, each run under a header line.\n" +
+			"A node that cannot be asked (unreachable, or of a build that keeps no hook\n" +
+			"output) is named with the reason; the others are shown all the same.",
+		ArgsUsage: "[TXN_ID]",
+		Flags: clientFlags(
+			&cli.StringFlag{Name: "node", Usage: "only the hooks of node `ID`"},
+			&cli.StringFlag{Name: "hook", Usage: "only the runs of hook `NAME` (drain, install, restart, health, version, rollback)"},
+		),
+		Action: func(c *cli.Context) error {
+			id, err := txnArg(c, "latest")
+			if err != nil {
+				return err
+			}
+			ctx, cancel := requestContext(c)
+			defer cancel()
+			logs, err := clientOf(c).UpgradeLogs(ctx, id, c.String("node"), c.String("hook"))
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				if logs == nil {
+					logs = []api.StepLogs{}
+				}
+				return printJSON(c.App.Writer, logs)
+			}
+			return writeLogs(c.App.Writer, logs)
+		},
+	}
+}
+
 func upgradeStatusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "status",
 		Usage: "show a transaction and its steps (the latest one without TXN_ID)",
-		Description: "Without TXN_ID shows the active transaction, else the newest one. --watch\n" +
-			"follows it, long-polling the agent, until it is done (exit 0), aborted or\n" +
-			"failed (exit 1; failed means halted, waiting for retry or abort). It rides out\n" +
-			"agent restarts and elections, and runs until then unless --timeout is given.\n" +
-			"With --json, --watch prints one transaction per line at every change.",
+		Description: "Without TXN_ID shows the active transaction, else the newest one, with the\n" +
+			"hook each running step's node runs and the earlier attempts of each step.\n" +
+			"--watch follows it, long-polling the agent, until it is done (exit 0), aborted,\n" +
+			"failed or rollback-failed (exit 1; the last two wait for an operator's retry or\n" +
+			"abort). It prints a line at every change (a step's state, the hook it runs,\n" +
+			"what the transaction waits for) and, on a terminal, a progress bar with the\n" +
+			"time it has run. It rides out agent restarts and elections, and runs until\n" +
+			"then unless --timeout is given. With --json, --watch prints one transaction\n" +
+			"per line at every change.",
 		ArgsUsage: "[TXN_ID]",
 		Flags:     clientFlags(&cli.BoolFlag{Name: "watch", Usage: "follow the transaction until it ends"}),
 		Action: func(c *cli.Context) error {
@@ -331,12 +377,17 @@ func upgradeStatusCommand() *cli.Command {
 			}
 			ctx, cancel := requestContext(c)
 			defer cancel()
-			txn, _, err := clientOf(c).Upgrade(ctx, id, noWait)
+			if c.Bool("json") {
+				txn, _, err := clientOf(c).Upgrade(ctx, id, noWait)
+				if err != nil {
+					return err
+				}
+				return printJSON(c.App.Writer, txn)
+			}
+			// For a person, the running steps name their hooks.
+			txn, _, err := clientOf(c).UpgradeLive(ctx, id, noWait)
 			if err != nil {
 				return err
-			}
-			if c.Bool("json") {
-				return printJSON(c.App.Writer, txn)
 			}
 			return writeTxn(c.App.Writer, txn)
 		},
@@ -347,8 +398,11 @@ func upgradeStatusCommand() *cli.Command {
 // only in their action and abort's --rollback.
 func upgradeControlCommand(action, usage, description string) *cli.Command {
 	var flags []cli.Flag
-	if action == api.ActionAbort {
+	switch action {
+	case api.ActionAbort:
 		flags = append(flags, &cli.BoolFlag{Name: "rollback", Usage: "roll back the steps already done before ending"})
+	case api.ActionRetry:
+		flags = append(flags, &cli.BoolFlag{Name: "forward", Usage: "of a rollback-failed transaction: upgrade its nodes again instead of retrying the rollback"})
 	}
 	return &cli.Command{
 		Name:        action,
@@ -363,7 +417,7 @@ func upgradeControlCommand(action, usage, description string) *cli.Command {
 			}
 			ctx, cancel := requestContext(c)
 			defer cancel()
-			txn, err := clientOf(c).ControlUpgrade(ctx, id, action, api.AbortRequest{Rollback: c.Bool("rollback")})
+			txn, err := clientOf(c).ControlUpgrade(ctx, id, action, api.ControlRequest{Rollback: c.Bool("rollback"), Forward: c.Bool("forward")})
 			if err != nil {
 				return err
 			}

@@ -39,6 +39,9 @@ func writePlan(w io.Writer, p api.Plan) error {
 		if b.Handoff {
 			fmt.Fprintf(w, "  hand leadership off from %s first\n", orDash(p.Leader))
 		}
+		if len(b.Skip) > 0 {
+			fmt.Fprintf(w, "  skip %s: already at %s, no hook runs\n", strings.Join(b.Skip, ", "), p.TargetVersion)
+		}
 	}
 	for _, warning := range p.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warning)
@@ -46,8 +49,8 @@ func writePlan(w io.Writer, p api.Plan) error {
 	return nil
 }
 
-// writeTxn prints a transaction for humans: its fields, then a table of its
-// steps.
+// writeTxn prints a transaction for humans: its fields and what its nodes
+// run (result), a table of its steps, then the earlier attempts of each.
 func writeTxn(w io.Writer, t api.Txn) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "transaction\t%s\n", t.ID)
@@ -70,18 +73,34 @@ func writeTxn(w io.Writer, t api.Txn) error {
 	if !t.FinishedAt.IsZero() {
 		fmt.Fprintf(tw, "finished\t%s\n", formatTime(t.FinishedAt))
 	}
+	fmt.Fprintf(tw, "result\t%s\n", result(t))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
-	return writeSteps(w, t.Steps)
+	if err := writeSteps(w, t.Steps); err != nil {
+		return err
+	}
+	return writeEarlierAttempts(w, t.Steps)
+}
+
+// stepState is a step's state in the table: a skipped step says so, and a
+// running one names the hook its node runs, when a live read asked.
+func stepState(s api.Step) string {
+	switch {
+	case s.Skipped && s.State == api.StepDone:
+		return "skipped"
+	case s.State == api.StepRunning && s.Hook != "":
+		return "running:" + s.Hook
+	}
+	return string(s.State)
 }
 
 func writeSteps(w io.Writer, steps []api.Step) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tBATCH\tSTATE\tATTEMPT\tFROM\tTO\tERROR")
 	for _, s := range steps {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%s\n", s.Node, s.Batch+1, s.State, s.Attempt,
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%s\n", s.Node, s.Batch+1, stepState(s), s.Attempt,
 			orDash(s.FromVersion), orDash(s.ToVersion), truncate(oneLine(s.Error), stepErrorWidth))
 	}
 	if err := tw.Flush(); err != nil {
@@ -97,17 +116,111 @@ func writeSteps(w io.Writer, steps []api.Step) error {
 	return nil
 }
 
-// writeTxnList prints the transactions kept, one a line.
+// writeEarlierAttempts lists the attempts of each step before its current
+// one, with how each ended: the history a retry or a rollback would
+// otherwise hide. Nothing is printed when no step has one.
+func writeEarlierAttempts(w io.Writer, steps []api.Step) error {
+	var rows []string
+	for _, s := range steps {
+		for _, a := range s.Attempts {
+			if a.Attempt == s.Attempt {
+				continue
+			}
+			kind := "upgrade"
+			if a.Rollback {
+				kind = "rollback"
+			}
+			rows = append(rows, fmt.Sprintf("%s\t%d\t%s\t%s\t%s\t%s\n", s.Node, a.Attempt, kind, a.State,
+				formatTime(a.FinishedAt), truncate(oneLine(a.Error), stepErrorWidth)))
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "earlier attempts:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tATTEMPT\tKIND\tSTATE\tFINISHED\tERROR")
+	for _, r := range rows {
+		fmt.Fprint(tw, r)
+	}
+	return tw.Flush()
+}
+
+// result says what the transaction's nodes run now, as far as its steps
+// tell: "3/3 upgraded (1 already was)", or, for one that was aborted, "1
+// left upgraded, 2 rolled back".
+func result(t api.Txn) string {
+	var upgraded, skipped, rolledBack, failed, rollbackFailed, running, pending int
+	for _, s := range t.Steps {
+		switch s.State {
+		case api.StepDone:
+			upgraded++
+			if s.Skipped {
+				skipped++
+			}
+		case api.StepRolledBack:
+			rolledBack++
+		case api.StepFailed:
+			if s.Rollback {
+				rollbackFailed++
+			} else {
+				failed++
+			}
+		case api.StepRunning:
+			running++
+		case api.StepPending:
+			pending++
+		}
+	}
+	var parts []string
+	add := func(n int, format string) {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf(format, n))
+		}
+	}
+	abandoned := t.State == api.TxnAborted || t.State == api.TxnAborting || t.State == api.TxnRollbackFailed
+	switch {
+	case abandoned && upgraded > 0:
+		parts = append(parts, fmt.Sprintf("%d left upgraded", upgraded))
+	case !abandoned:
+		parts = append(parts, fmt.Sprintf("%d/%d upgraded", upgraded, len(t.Steps)))
+	}
+	if skipped > 0 && len(parts) > 0 {
+		parts[len(parts)-1] += fmt.Sprintf(" (%d already was)", skipped)
+	}
+	add(rolledBack, "%d rolled back")
+	add(rollbackFailed, "%d rollback failed")
+	add(failed, "%d failed")
+	add(running, "%d running")
+	if pending > 0 {
+		if abandoned {
+			add(pending, "%d not upgraded")
+		} else {
+			add(pending, "%d pending")
+		}
+	}
+	if len(parts) == 0 {
+		return "nothing ran"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// listReasonWidth bounds the REASON column of upgrade list.
+const listReasonWidth = 50
+
+// writeTxnList prints the transactions kept, one a line: when each ended,
+// what its nodes run (RESULT) and why it ended so (REASON).
 func writeTxnList(w io.Writer, txns []api.Txn) error {
 	if len(txns) == 0 {
 		_, err := fmt.Fprintln(w, "no upgrade transaction has run on this cluster")
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tTARGET\tSTRATEGY\tSTEPS\tCREATED")
+	fmt.Fprintln(tw, "ID\tSTATE\tTARGET\tSTRATEGY\tCREATED\tFINISHED\tRESULT\tREASON")
 	for _, t := range txns {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\n", t.ID, t.State, t.TargetVersion, t.Strategy,
-			t.Count(api.StepDone), len(t.Steps), formatTime(t.CreatedAt))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.State, t.TargetVersion, t.Strategy,
+			formatTime(t.CreatedAt), formatTime(t.FinishedAt), result(t), orDash(truncate(oneLine(t.Reason), listReasonWidth)))
 	}
 	return tw.Flush()
 }
@@ -140,9 +253,11 @@ func txnLine(t api.Txn) string {
 	return line
 }
 
-// progressDescription names the state, the batch and the running steps, as
-// in "running · batch 2/3 · n3 (attempt 1)".
-func progressDescription(t api.Txn) string {
+// progressDescription names the state, the batch, the running steps with
+// the hook each runs (when known) and, when elapsed is positive, how long
+// the transaction has run, as in "running · batch 2/3 · n3 (attempt 1,
+// install) · 1m23s".
+func progressDescription(t api.Txn, elapsed time.Duration) string {
 	parts := []string{string(t.State)}
 	if b := t.CurrentBatch(); b >= 0 && !t.State.Terminal() {
 		parts = append(parts, fmt.Sprintf("batch %d/%d", b+1, t.Batches()))
@@ -152,14 +267,20 @@ func progressDescription(t api.Txn) string {
 		if s.State != api.StepRunning {
 			continue
 		}
+		what := fmt.Sprintf("attempt %d", s.Attempt)
 		if s.Rollback {
-			running = append(running, fmt.Sprintf("%s (rollback, attempt %d)", s.Node, s.Attempt))
-		} else {
-			running = append(running, fmt.Sprintf("%s (attempt %d)", s.Node, s.Attempt))
+			what = "rollback, " + what
 		}
+		if s.Hook != "" {
+			what += ", " + s.Hook
+		}
+		running = append(running, fmt.Sprintf("%s (%s)", s.Node, what))
 	}
 	if len(running) > 0 {
 		parts = append(parts, strings.Join(running, ", "))
+	}
+	if elapsed > 0 {
+		parts = append(parts, elapsed.Round(time.Second).String())
 	}
 	return strings.Join(parts, " · ")
 }

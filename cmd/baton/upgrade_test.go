@@ -28,6 +28,7 @@ type fakeAgent struct {
 	plan api.Plan
 	txns []api.Txn
 	list []api.Txn
+	logs []api.StepLogs
 	// fail answers every request with this error when set.
 	fail *api.APIError
 	// unavailable answers this many long polls (reads with ?index=) with
@@ -52,6 +53,7 @@ func newFakeAgent(t *testing.T) *fakeAgent {
 	mux.HandleFunc("POST /v1/upgrades", func(w http.ResponseWriter, r *http.Request) { a.answer(w, 7, a.txns[0]) })
 	mux.HandleFunc("GET /v1/upgrades", func(w http.ResponseWriter, r *http.Request) { a.answer(w, 7, a.list) })
 	mux.HandleFunc("GET /v1/upgrades/{id}", a.getTxn)
+	mux.HandleFunc("GET /v1/upgrades/{id}/logs", func(w http.ResponseWriter, r *http.Request) { a.answer(w, 7, a.logs) })
 	mux.HandleFunc("POST /v1/upgrades/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
 		txn := a.txns[0]
 		txn.ID = r.PathValue("id")
@@ -138,6 +140,19 @@ func testStep(node string, batch int, state api.StepState, attempt uint64) api.S
 		s.ToVersion = "2.0.0"
 	}
 	return s
+}
+
+// A node already at the target is skipped: the plan says so under its
+// batch.
+func TestUpgradePlanNamesSkippedNodes(t *testing.T) {
+	a := newFakeAgent(t)
+	a.plan = api.Plan{TargetVersion: "2.0.0", Strategy: "by-id", MaxParallel: 1, OnFailure: "halt", Leader: "n1", Voters: 3,
+		QuorumBudget: 1, Batches: []api.PlanBatch{{Nodes: []string{"n1"}, Skip: []string{"n1"}}, {Nodes: []string{"n2"}}},
+		Warnings: []string{"n1 already runs 2.0.0: its step is skipped (no hook runs, and no handoff for it)"}}
+	code, out, errOut := runBaton(t, "upgrade", "plan", "--version", "2.0.0")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "batch 1: n1\n  skip n1: already at 2.0.0, no hook runs\nbatch 2: n2\n")
+	require.NotContains(t, out, "hand leadership off")
 }
 
 func TestUpgradePlanNamesBatchesAndHandoff(t *testing.T) {
@@ -347,7 +362,15 @@ func TestUpgradeWatchJSONPrintsOneObjectPerChange(t *testing.T) {
 			for i, r := range reqs[1:] {
 				require.Equal(t, "/v1/upgrades/t-1", r.Path, "later reads follow the resolved id")
 				require.Equal(t, []string{strconv.Itoa(i + 1)}, r.Query["index"])
-				require.Equal(t, []string{"30s"}, r.Query["wait"])
+				// A step runs in the state before reads 3 and 4: they are
+				// live, and wait less.
+				if i+1 >= 3 {
+					require.Equal(t, []string{"2s"}, r.Query["wait"])
+					require.Equal(t, []string{"true"}, r.Query["live"])
+				} else {
+					require.Equal(t, []string{"30s"}, r.Query["wait"])
+					require.Empty(t, r.Query["live"])
+				}
 			}
 		})
 	}
@@ -373,6 +396,22 @@ func TestUpgradeWatchHumanLog(t *testing.T) {
 		"n2 failed: health hook: exit status 3\n"+
 		"transaction t-1 is now failed: step n2 failed\n\n")
 	require.Regexp(t, `n2\s+2\s+failed\s+1\s+1\.0\.0\s+-\s+health hook: exit status 3`, out, "the final status table")
+}
+
+// A watch stops at rollback-failed, which waits for an operator, and says
+// what the operator can do.
+func TestUpgradeWatchStopsAtAFailedRollback(t *testing.T) {
+	a := newFakeAgent(t)
+	last := testTxn(api.TxnRollbackFailed, testStep("n1", 0, api.StepFailed, 2), testStep("n2", 1, api.StepPending, 0))
+	last.Steps[0].Rollback = true
+	last.Reason = "rollback failed on n1; step on n1 failed (attempt 1): install exited 3; rolling back"
+	a.txns = []api.Txn{testTxn(api.TxnAborting, testStep("n1", 0, api.StepFailed, 1), testStep("n2", 1, api.StepPending, 0)), last}
+	code, out, errOut := runBaton(t, "upgrade", "status", "--watch")
+	require.Equal(t, 1, code)
+	require.Contains(t, out, "transaction t-1 is now rollback-failed: rollback failed on n1;")
+	require.Regexp(t, `result\s+1 rollback failed, 1 not upgraded\n`, out)
+	require.Equal(t, "baton: transaction t-1 halted: rollback failed on n1; step on n1 failed (attempt 1): install exited 3; rolling back "+
+		"(baton upgrade retry to retry the rollback, retry --forward to upgrade again, or abort)\n", errOut)
 }
 
 func TestUpgradeWatchRidesOutUnavailableAgent(t *testing.T) {
@@ -442,6 +481,64 @@ func TestUpgradeControlCommands(t *testing.T) {
 		require.Equal(t, "/v1/upgrades/t-7/"+action, req.Path)
 		require.Empty(t, req.Body)
 	}
+
+	// retry --forward rolls a rollback-failed transaction forward.
+	for _, args := range [][]string{{"upgrade", "retry", "--forward"}, {"upgrade", "retry", "t-1", "--forward"}} {
+		code, _, errOut = runBaton(t, args...)
+		require.Equal(t, 0, code, errOut)
+		req = a.seen()[len(a.seen())-1]
+		require.Regexp(t, `^/v1/upgrades/(active|t-1)/retry$`, req.Path)
+		require.JSONEq(t, `{"forward":true}`, req.Body)
+	}
+	code, _, _ = runBaton(t, "upgrade", "abort", "--forward")
+	require.Equal(t, 2, code, "--forward is retry's")
+}
+
+func TestUpgradeLogsPrintsEachHookUnderAHeader(t *testing.T) {
+	a := newFakeAgent(t)
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	a.logs = []api.StepLogs{
+		{TxnID: "t-1", Node: "n2", Attempt: 1, Hooks: []api.HookOutput{
+			{Hook: "drain", Began: at, Ended: at.Add(100 * time.Millisecond)},
+			{Hook: "install", Began: at.Add(time.Second), Ended: at.Add(3 * time.Second), ExitCode: 3,
+				Output: "unpacking\ndisk full on n2\n", Truncated: true},
+		}},
+		{TxnID: "t-1", Node: "n2", Attempt: 2, Hooks: []api.HookOutput{{Hook: "install", Began: at.Add(time.Minute), Output: "unpacking"}}},
+		{TxnID: "t-1", Node: "n3", Error: "could not get the hook output of n3: not found: no route GET /v1/internal/steps/t-1/logs"},
+	}
+	code, out, errOut := runBaton(t, "upgrade", "logs")
+	require.Equal(t, 0, code, "a node that cannot be asked does not fail the command: %s", errOut)
+	require.Empty(t, errOut)
+	require.Equal(t, "/v1/upgrades/latest/logs", a.seen()[0].Path)
+	require.Equal(t, "==> n2 · attempt 1 · drain · exit 0 · "+formatTime(at)+" (100ms)\n"+
+		"(no output)\n"+
+		"==> n2 · attempt 1 · install · exit 3 · "+formatTime(at.Add(time.Second))+" (2s)\n"+
+		"… (earlier output dropped: each run keeps its last 64 KiB)\n"+
+		"unpacking\ndisk full on n2\n"+
+		"==> n2 · attempt 2 · install · running · "+formatTime(at.Add(time.Minute))+"\n"+
+		"unpacking\n"+
+		"==> n3: could not get the hook output of n3: not found: no route GET /v1/internal/steps/t-1/logs\n", out)
+
+	code, out, errOut = runBaton(t, "upgrade", "logs", "t-1", "--node", "n2", "--hook", "install", "--json")
+	require.Equal(t, 0, code, errOut)
+	req := a.seen()[1]
+	require.Equal(t, "/v1/upgrades/t-1/logs", req.Path)
+	require.Equal(t, []string{"n2"}, req.Query["node"])
+	require.Equal(t, []string{"install"}, req.Query["hook"])
+	var got []api.StepLogs
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	require.Equal(t, a.logs, got)
+
+	a.logs = nil
+	code, out, errOut = runBaton(t, "upgrade", "logs", "--json")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "[]\n", out)
+	code, out, _ = runBaton(t, "upgrade", "logs")
+	require.Equal(t, 0, code)
+	require.Equal(t, "no hook output: no node ran a hook of this transaction that matches\n", out)
+
+	code, _, _ = runBaton(t, "upgrade", "logs", "t-1", "t-2")
+	require.Equal(t, 2, code)
 }
 
 func TestUpgradeList(t *testing.T) {
@@ -455,9 +552,9 @@ func TestUpgradeList(t *testing.T) {
 	a.list = []api.Txn{old, testTxn(api.TxnRunning, testStep("n1", 0, api.StepDone, 1), testStep("n2", 1, api.StepRunning, 1))}
 	code, out, errOut = runBaton(t, "upgrade", "list")
 	require.Equal(t, 0, code, errOut)
-	require.Regexp(t, `ID\s+STATE\s+TARGET\s+STRATEGY\s+STEPS\s+CREATED\n`, out)
-	require.Regexp(t, `t-0\s+done\s+2\.0\.0\s+by-id\s+2/2\s+\S+\n`, out)
-	require.Regexp(t, `t-1\s+running\s+2\.0\.0\s+by-id\s+1/2\s+\S+\n`, out)
+	require.Regexp(t, `ID\s+STATE\s+TARGET\s+STRATEGY\s+CREATED\s+FINISHED\s+RESULT\s+REASON\n`, out)
+	require.Regexp(t, `t-0\s+done\s+2\.0\.0\s+by-id\s+\S+\s+-\s+2/2 upgraded\s+-\n`, out)
+	require.Regexp(t, `t-1\s+running\s+2\.0\.0\s+by-id\s+\S+\s+-\s+1/2 upgraded, 1 running\s+-\n`, out)
 
 	code, out, errOut = runBaton(t, "upgrade", "list", "--json")
 	require.Equal(t, 0, code, errOut)
@@ -469,14 +566,111 @@ func TestUpgradeList(t *testing.T) {
 func TestProgressDescription(t *testing.T) {
 	txn := testTxn(api.TxnRunning, testStep("n1", 0, api.StepDone, 1), testStep("n2", 1, api.StepDone, 1),
 		testStep("n3", 1, api.StepRunning, 1), testStep("n4", 2, api.StepPending, 0))
-	require.Equal(t, "running · batch 2/3 · n3 (attempt 1)", progressDescription(txn))
+	require.Equal(t, "running · batch 2/3 · n3 (attempt 1)", progressDescription(txn, 0))
+	txn.Steps[2].Hook = "install"
+	require.Equal(t, "running · batch 2/3 · n3 (attempt 1, install) · 1m23s", progressDescription(txn, 83*time.Second+400*time.Millisecond),
+		"the running hook, and the time the transaction has run")
 
 	txn.State = api.TxnAborting
 	txn.Steps[1].State, txn.Steps[1].Rollback, txn.Steps[1].Attempt = api.StepRunning, true, 2
 	txn.Steps[2].State = api.StepRolledBack
-	require.Equal(t, "aborting · batch 2/3 · n2 (rollback, attempt 2)", progressDescription(txn))
+	require.Equal(t, "aborting · batch 2/3 · n2 (rollback, attempt 2)", progressDescription(txn, 0))
 
-	require.Equal(t, "done", progressDescription(testTxn(api.TxnDone, testStep("n1", 0, api.StepDone, 1))))
+	require.Equal(t, "done", progressDescription(testTxn(api.TxnDone, testStep("n1", 0, api.StepDone, 1)), 0))
+}
+
+// TestProgressViewTicks: on a terminal the bar is drawn again every tick,
+// so the elapsed time advances while nothing changes.
+func TestProgressViewTicks(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2025, 1, 2, 3, 5, 5, 0, time.UTC) // a minute after testTxn's creation
+	out := &lockedBuffer{}
+	v := &progressView{out: out, now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }}
+	v.tick(10 * time.Millisecond)
+	defer v.close()
+	v.update(testTxn(api.TxnRunning, testStep("n1", 0, api.StepRunning, 1)))
+	require.Contains(t, out.String(), "· 1m0s")
+	mu.Lock()
+	now = now.Add(95 * time.Second)
+	mu.Unlock()
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "· 2m35s") }, 5*time.Second, 10*time.Millisecond,
+		"the ticker draws the new elapsed time: %q", out.String())
+	v.close()
+	v.close()
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// TestUpgradeListSaysWhatTheNodesRun: an aborted transaction that left
+// nodes upgraded says so, with when it ended and why.
+func TestUpgradeListSaysWhatTheNodesRun(t *testing.T) {
+	a := newFakeAgent(t)
+	finished := time.Date(2025, 1, 2, 4, 0, 0, 0, time.UTC)
+	aborted := testTxn(api.TxnAborted, testStep("n1", 0, api.StepDone, 1), testStep("n2", 1, api.StepDone, 1),
+		testStep("n3", 2, api.StepPending, 0))
+	aborted.ID, aborted.FinishedAt, aborted.Reason = "t-a", finished, "aborted by an operator"
+	rolled := testTxn(api.TxnAborted, testStep("n1", 0, api.StepRolledBack, 2), testStep("n2", 1, api.StepFailed, 2),
+		testStep("n3", 2, api.StepFailed, 1))
+	rolled.ID, rolled.FinishedAt = "t-b", finished
+	rolled.Steps[1].Rollback = true
+	rolled.Reason = "rollback failed on n2; step on n3 failed (attempt 1): install exited 3; " + strings.Repeat("more ", 20)
+	skipped := testTxn(api.TxnDone, testStep("n1", 0, api.StepDone, 0), testStep("n2", 1, api.StepDone, 1))
+	skipped.ID, skipped.FinishedAt = "t-c", finished
+	skipped.Steps[0].Skipped = true
+	a.list = []api.Txn{aborted, rolled, skipped}
+
+	code, out, errOut := runBaton(t, "upgrade", "list")
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `t-a\s+aborted\s+2\.0\.0\s+by-id\s+\S+\s+`+regexp.QuoteMeta(formatTime(finished))+
+		`\s+2 left upgraded, 1 not upgraded\s+aborted by an operator\n`, out)
+	require.Regexp(t, `t-b\s+aborted\s.*\s1 rolled back, 1 rollback failed, 1 failed\s+rollback failed on n2; step on n3 failed \(attempt…\n`, out,
+		"the reason is cut to its column")
+	require.Regexp(t, `t-c\s+done\s.*\s2/2 upgraded \(1 already was\)\s+-\n`, out)
+}
+
+// TestUpgradeStatusShowsEveryAttempt: a step retried after a failure still
+// shows the failure; a skipped step says so; the result says what runs.
+func TestUpgradeStatusShowsEveryAttempt(t *testing.T) {
+	a := newFakeAgent(t)
+	at := time.Date(2025, 1, 2, 3, 10, 0, 0, time.UTC)
+	retried := testStep("n2", 1, api.StepRunning, 2)
+	retried.Hook = "install"
+	retried.Attempts = []api.Attempt{
+		{Attempt: 1, State: api.StepFailed, FromVersion: "1.0.0", ToVersion: "2.0.0", StartedAt: at, FinishedAt: at.Add(time.Minute),
+			Error: "install exited 3: disk full on n2"},
+		{Attempt: 2, State: api.StepRunning, FromVersion: "1.0.0", ToVersion: "2.0.0", StartedAt: at.Add(2 * time.Minute)},
+	}
+	skipped := testStep("n1", 0, api.StepDone, 0)
+	skipped.Skipped = true
+	a.txns = []api.Txn{testTxn(api.TxnRunning, skipped, retried)}
+
+	code, out, errOut := runBaton(t, "upgrade", "status")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, []string{"true"}, a.seen()[0].Query["live"], "a person's status names the running hooks")
+	require.Regexp(t, `result\s+1/2 upgraded \(1 already was\), 1 running\n`, out)
+	require.Regexp(t, `n1\s+1\s+skipped\s+0\s`, out)
+	require.Regexp(t, `n2\s+2\s+running:install\s+2\s`, out)
+	require.Contains(t, out, "\nearlier attempts:\n")
+	require.Regexp(t, `NODE\s+ATTEMPT\s+KIND\s+STATE\s+FINISHED\s+ERROR\n`+
+		`n2\s+1\s+upgrade\s+failed\s+`+regexp.QuoteMeta(formatTime(at.Add(time.Minute)))+`\s+install exited 3: disk full on n2\n`, out)
+
+	code, out, errOut = runBaton(t, "upgrade", "status", "--json")
+	require.Equal(t, 0, code, errOut)
+	require.Empty(t, a.seen()[1].Query["live"], "scripts polling --json cost the nodes nothing")
+	var got api.Txn
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	require.Equal(t, retried.Attempts, got.Steps[1].Attempts)
 }
 
 func TestProgressViewDrawsOnItsWriter(t *testing.T) {
@@ -519,6 +713,51 @@ func TestStepLines(t *testing.T) {
 		{testStep("n4", 0, api.StepPending, 0), "n4 pending"},
 	} {
 		require.Equal(t, tc.want, stepLine(tc.step))
+	}
+}
+
+// A watch log names the hook a running step's node runs when it changes,
+// and what the transaction waits for when that changes.
+func TestWatchNamesHooksAndWhatItWaitsFor(t *testing.T) {
+	running := testTxn(api.TxnRunning, testStep("n1", 0, api.StepRunning, 1))
+	install := testTxn(api.TxnRunning, testStep("n1", 0, api.StepRunning, 1))
+	install.Steps[0].Hook = "install"
+	require.Equal(t, []string{"n1 runs install"}, changeLines(&running, install))
+	require.Empty(t, changeLines(&install, install), "a hook is named once")
+	silent := carryHooks(&install, running)
+	require.Equal(t, "install", silent.Steps[0].Hook, "a node that did not answer keeps its last hook")
+	require.Empty(t, changeLines(&install, silent))
+	require.Empty(t, running.Steps[0].Hook, "carryHooks does not touch what it was given")
+
+	handoff := install
+	handoff.Reason = "handing leadership off to n2 before n1 upgrades"
+	require.Equal(t, []string{"transaction t-1 waits: handing leadership off to n2 before n1 upgrades"}, changeLines(&install, handoff))
+	require.Empty(t, changeLines(&handoff, handoff))
+	aborting := testTxn(api.TxnAborting, testStep("n1", 0, api.StepRunning, 1))
+	later := aborting
+	later.Reason = "aborted by an operator; rollback on n2 failed (attempt 2): exit 4"
+	require.Equal(t, []string{"transaction t-1 is still aborting: aborted by an operator; rollback on n2 failed (attempt 2): exit 4"},
+		changeLines(&aborting, later))
+}
+
+// A watch reads live, at a short wait, while steps run: the hooks they run
+// are named soon after they start.
+func TestUpgradeWatchReadsLiveWhileStepsRun(t *testing.T) {
+	a := newFakeAgent(t)
+	a.txns = watchScript(api.TxnDone)
+	a.txns[3].Steps[1].Hook = "install"
+	code, out, errOut := runBaton(t, "upgrade", "status", "--watch")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "n2 running (attempt 1)\nn2 runs install\n")
+	reqs := a.seen()
+	// Script: pending, pending, n1 running, n2 running, done.
+	for i, live := range []bool{false, false, false, true, true} {
+		if live {
+			require.Equal(t, []string{"true"}, reqs[i].Query["live"], "read %d", i)
+			require.Equal(t, []string{"2s"}, reqs[i].Query["wait"], "read %d", i)
+		} else {
+			require.Empty(t, reqs[i].Query["live"], "read %d", i)
+		}
 	}
 }
 

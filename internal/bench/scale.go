@@ -298,6 +298,17 @@ func (s *simAgents) StepStatus(_ context.Context, addr, txnID string, attempt ui
 	return api.StepStatus{}, &api.APIError{Status: 404, Message: "unknown attempt"}
 }
 
+// CancelStep implements coordinator.Nodes: a simulated step finishes at
+// once, so there is never anything to stop.
+func (s *simAgents) CancelStep(_ context.Context, addr, txnID string, attempt uint64, _ string) (api.StepStatus, error) {
+	return s.StepStatus(context.Background(), addr, txnID, attempt)
+}
+
+// NodeStepLogs implements coordinator.Nodes: simulated steps run no hook.
+func (s *simAgents) NodeStepLogs(context.Context, string, string) ([]api.StepLogs, error) {
+	return []api.StepLogs{}, nil
+}
+
 // Diagnostic implements coordinator.Nodes.
 func (s *simAgents) Diagnostic(_ context.Context, addr string, _ bool) (api.Diagnostic, error) {
 	return api.Diagnostic{Healthy: true, AppliedIndex: s.agent.LastIndex(), IdleCPU: 0.5, IdleMem: 0.5}, nil

@@ -16,10 +16,21 @@ import (
 // upgradeCluster starts n agents with the test hooks, all at version 1.0.0.
 func upgradeCluster(t *testing.T, n int) (*procs.Cluster, *procs.Hooks) {
 	t.Helper()
+	return upgradeClusterPrepared(t, n, nil)
+}
+
+// upgradeClusterPrepared starts n agents with the test hooks, all at
+// version 1.0.0 unless prepare (when not nil) sets a node's version file
+// or other control files first.
+func upgradeClusterPrepared(t *testing.T, n int, prepare func(*procs.Hooks)) (*procs.Cluster, *procs.Hooks) {
+	t.Helper()
 	c := procs.NewCluster(t, batonBin)
 	c.RaftMultiplier = 0.3
 	hooks, err := procs.NewHooks(filepath.Join(c.Root, "hooks"), "1.0.0")
 	require.NoError(t, err)
+	if prepare != nil {
+		prepare(hooks)
+	}
 	c.ConfigFor = hooks.ConfigFor
 	c.Start(n)
 	return c, hooks

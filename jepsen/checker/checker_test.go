@@ -272,3 +272,66 @@ func TestInstallRunsEndAtTheNextHookWithoutAnEnd(t *testing.T) {
 	require.True(t, runs[0].EndUnknown)
 	_ = procs.HookEvent{}
 }
+
+// TestAFailedRollbackRecoveredForward: a rollback that failed halts the
+// transaction (txn.halt), an operator's retry rolls it forward
+// (txn.recover), a node already at the target is skipped (step.skip), and
+// the run finalizes. Every checker passes it; a retry is matched to its
+// txn.recover.
+func TestAFailedRollbackRecoveredForward(t *testing.T) {
+	b := newBuilder()
+	b.in.InitialProtocol = 3
+	for _, n := range []string{"n1", "n2", "n3"} {
+		b.in.Launches = append(b.in.Launches, history.Launch{Node: n, Version: "1.0.0", ProtocolMin: 2, ProtocolMax: 3, At: b.at(-1000)})
+	}
+	b.in.Tenures = []procs.Tenure{{Node: "n1", From: b.at(-500)}}
+	ack := func(ms int, node string, attempt uint64, state api.StepState) {
+		b.in.Acks = append(b.in.Acks, NoticeAck{Node: node, Txn: "t1", Attempt: attempt, State: state, At: b.at(ms)})
+	}
+	b.op("api-1", history.KindStart, 0, 20, history.OK, result("t1", "running"))
+	b.cmd(10, api.EventTxnStart, "t1", "", 0)
+	b.cmd(100, api.EventStepBegin, "t1", "n2", 1)
+	b.install(120, 400, "n2", "t1", 1)
+	b.cmd(500, api.EventStepComplete, "t1", "n2", 1)
+	ack(510, "n2", 1, "done")
+	b.cmd(1000, api.EventStepBegin, "t1", "n3", 1)
+	b.hook(1020, "begin", "install", "n3", "t1", 1)
+	b.hook(1400, "fail", "install", "n3", "t1", 1)
+	b.cmd(1500, api.EventStepFail, "t1", "n3", 1)
+	ack(1510, "n3", 1, "failed")
+	b.cmd(1600, api.EventStepBegin, "t1", "n3", 2, rollback)
+	b.cmd(1700, api.EventStepFail, "t1", "n3", 2)
+	ack(1710, "n3", 2, "failed")
+	b.cmd(1800, api.EventStepBegin, "t1", "n2", 2, rollback)
+	b.cmd(1900, api.EventStepFail, "t1", "n2", 2)
+	ack(1910, "n2", 2, "failed")
+	b.cmd(2000, api.EventTxnHalt, "t1", "", 0)
+	b.op("api-2", history.KindRead, 2030, 2060, history.OK, consistent, txnArg("t1"), result("t1", api.TxnRollbackFailed))
+	b.op("api-1", history.KindRetry, 2100, 2150, history.OK, txnArg("t1"), result("t1", "running"))
+	b.cmd(2110, api.EventTxnRecover, "t1", "", 0)
+	b.cmd(2200, api.EventStepBegin, "t1", "n2", 3)
+	b.install(2220, 2300, "n2", "t1", 3)
+	b.cmd(2400, api.EventStepComplete, "t1", "n2", 3)
+	ack(2410, "n2", 3, "done")
+	b.cmd(2500, api.EventStepBegin, "t1", "n3", 3)
+	b.install(2520, 2800, "n3", "t1", 3)
+	b.cmd(2900, api.EventStepComplete, "t1", "n3", 3)
+	ack(2910, "n3", 3, "done")
+	b.cmd(3000, api.EventStepSkip, "t1", "n1", 0)
+	b.op("api-2", history.KindRead, 3010, 3100, history.OK, consistent, txnArg("t1"), result("t1", "finalizing"))
+	b.cmd(4000, api.EventTxnFinalize, "t1", "", 0, protocol(3))
+	b.op("api-2", history.KindRead, 4200, 4250, history.OK, consistent, txnArg("t1"), result("t1", "done"))
+	b.final("t1", api.TxnDone, 1, api.OnFailureRollback, doneStep("n2", 3), doneStep("n3", 3), doneStep("n1", 0))
+	b.in.Healed = b.at(2000)
+	b.in.SettleBound = 10 * time.Second
+	b.in.End = b.at(5000)
+	for _, r := range Run(b.in) {
+		require.NotEqual(t, Fail, r.Status, "%s %s: %v %s", r.Invariant, r.Name, r.Violation, r.Note)
+	}
+
+	// A skip in a transaction that does not run is caught.
+	bad := *b
+	bad.in.Commands = append([]history.Event(nil), b.in.Commands...)
+	bad.cmd(1950, api.EventStepSkip, "t1", "n1", 0)
+	requireCaught(t, CheckNoBeginAfterAbort, bad.in, "t1")
+}

@@ -2,6 +2,7 @@ package checker
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -13,7 +14,7 @@ import (
 
 // The linearizability model is the transaction state machine at a coarse
 // grain: each transaction's state (running, paused, failed, finalizing,
-// done, aborting, aborted) and which one is active. Its writes are the
+// done, aborting, rollback-failed, aborted) and which one is active. Its writes are the
 // committed commands that change a transaction's state or that a client
 // sent, taken from the log: each happened at its commit, some time between
 // its proposal (the leader's stamp) and the moment the first agent's event
@@ -142,7 +143,7 @@ func refusalFits(action string, st api.TxnState, active string) bool {
 	case history.KindResume:
 		return st != api.TxnPaused
 	case history.KindRetry:
-		return st != api.TxnFailed
+		return st != api.TxnFailed && st != api.TxnRollbackFailed
 	case history.KindAbort:
 		return st.Terminal()
 	}
@@ -190,9 +191,11 @@ func (v *linView) model() porcupine.Model {
 	}
 }
 
-var clientCommand = map[string]api.EventType{
-	history.KindStart: api.EventTxnStart, history.KindPause: api.EventTxnPause, history.KindResume: api.EventTxnResume,
-	history.KindRetry: api.EventTxnRetry, history.KindAbort: api.EventTxnAbort,
+// clientCommand lists the commands a client's write may commit: a retry
+// is txn.retry, or, of a rollback-failed transaction, txn.recover.
+var clientCommand = map[string][]api.EventType{
+	history.KindStart: {api.EventTxnStart}, history.KindPause: {api.EventTxnPause}, history.KindResume: {api.EventTxnResume},
+	history.KindRetry: {api.EventTxnRetry, api.EventTxnRecover}, history.KindAbort: {api.EventTxnAbort},
 }
 
 // CheckLinearizable checks that every acknowledged write is in the log and
@@ -233,11 +236,11 @@ func matchAcknowledged(in Input, byIndex map[uint64]int, windows [][2]time.Time)
 	sort.Slice(acked, func(i, j int) bool { return acked[i].Complete.Before(acked[j].Complete) })
 	claimed := map[uint64]bool{}
 	for _, op := range acked {
-		typ, txn := clientCommand[op.Kind], op.Result().ID
+		types, txn := clientCommand[op.Kind], op.Result().ID
 		var match *history.Event
 		for i := range in.Commands {
 			e := &in.Commands[i]
-			if e.Type == typ && e.Txn == txn && !claimed[e.Index] &&
+			if slices.Contains(types, e.Type) && e.Txn == txn && !claimed[e.Index] &&
 				!e.Time.Before(op.Invoke) && !e.Time.After(op.Complete) && (match == nil || e.Time.Before(match.Time)) {
 				match = e
 			}
@@ -245,7 +248,7 @@ func matchAcknowledged(in Input, byIndex map[uint64]int, windows [][2]time.Time)
 		if match == nil {
 			return &Violation{At: op.Complete, Txn: txn, Nodes: []string{op.Node},
 				What: fmt.Sprintf("%s %s via %s (op %d) was acknowledged, but no %s of it was committed within its call",
-					op.Kind, txn, op.Via, op.ID, typ)}
+					op.Kind, txn, op.Via, op.ID, types[0])}
 		}
 		claimed[match.Index] = true
 		if i, ok := byIndex[match.Index]; ok {

@@ -165,6 +165,15 @@ func (r *replay) apply(e history.Event) {
 		r.expect(t, e, api.TxnFinalizing)
 		t.state = api.TxnDone
 		r.protocol = max(r.protocol, e.Protocol)
+	case api.EventStepSkip:
+		r.skip(t, e)
+	case api.EventTxnHalt:
+		r.expect(t, e, api.TxnAborting)
+		t.state = api.TxnRollbackFailed
+	case api.EventTxnRecover:
+		client = true
+		r.expect(t, e, api.TxnRollbackFailed)
+		r.recover(t, e.Rollback)
 	default:
 		return
 	}
@@ -238,6 +247,42 @@ func (r *replay) complete(t *replayTxn, e history.Event) {
 	if t.known && !s.rollback && t.count(api.StepDone, false) == t.nsteps &&
 		(t.state == api.TxnRunning || t.state == api.TxnPaused) {
 		t.state = api.TxnFinalizing
+	}
+}
+
+// skip re-enacts step.skip: a pending step of a running transaction is
+// done without an attempt (its node already ran the target).
+func (r *replay) skip(t *replayTxn, e history.Event) {
+	s := t.step(e.Node)
+	r.counts["I8"]++
+	if t.state != api.TxnRunning {
+		r.violate("I8", e, "step of %s skipped while the transaction was %s", e.Node, t.state)
+	}
+	if s.state != api.StepPending {
+		r.violate("I2", e, "step of %s skipped while it was %s", e.Node, s.state)
+	}
+	s.state, s.rollback = api.StepDone, false
+	if t.known && t.count(api.StepDone, false) == t.nsteps {
+		t.state = api.TxnFinalizing
+	}
+}
+
+// recover re-enacts txn.recover: with rollback, the failed rollbacks are
+// to run again; without, every step not done is to upgrade again, and may
+// complete again.
+func (r *replay) recover(t *replayTxn, rollback bool) {
+	for _, s := range t.steps {
+		switch {
+		case rollback && s.state == api.StepFailed && s.rollback:
+			s.state = api.StepPending
+		case !rollback && s.state != api.StepDone:
+			s.state, s.rollback = api.StepPending, false
+			s.completed = map[uint64]bool{}
+		}
+	}
+	t.state = api.TxnAborting
+	if !rollback {
+		t.state = api.TxnRunning
 	}
 }
 

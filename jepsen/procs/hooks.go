@@ -17,6 +17,7 @@ import (
 // files into the state directory:
 //
 //	fail-install-NODE   install exits 3
+//	fail-rollback-NODE  rollback exits 4
 //	install-sleep       seconds install takes (default 0.2)
 //	unhealthy-NODE      health exits 1
 //
@@ -73,6 +74,7 @@ install)
   log end ;;
 rollback)
   log begin
+  if [ -e "$state/fail-rollback-$node" ]; then echo "rollback script failed on $node" >&2; log fail; exit 4; fi
   echo "$BATON_TARGET_VERSION" > "$state/version-$node"
   log end ;;
 version)

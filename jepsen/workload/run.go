@@ -56,8 +56,9 @@ func (cl *client) loop(ctx context.Context) {
 
 // step draws and runs one operation, weighted by what the client last saw:
 // mostly reads; a start when nothing seemed active; now and then a pause,
-// a resume of a paused transaction, a retry of a failed one, an abort. A
-// draw whose action does not fit what the client saw reads instead.
+// a resume of a paused transaction, a retry of a failed (or
+// rollback-failed) one, an abort. A draw whose action does not fit what the
+// client saw reads instead.
 func (cl *client) step(node string) {
 	roll := cl.rng.Intn(100)
 	txn := cl.lastTxn
@@ -95,7 +96,7 @@ func (cl *client) step(node string) {
 		}
 		cl.apiRead(node, "", true)
 	case roll < 92:
-		if active && cl.lastState == api.TxnFailed {
+		if active && halted(cl.lastState) {
 			cl.apiControl(node, history.KindRetry, txn, false)
 			return
 		}
@@ -135,7 +136,7 @@ func (cl *client) cliStep(node string, roll int, txn string, active bool) {
 		}
 		cl.cliStatus(node, txn)
 	case roll < 90:
-		if active && cl.lastState == api.TxnFailed {
+		if active && halted(cl.lastState) {
 			cl.cliControl(node, history.KindRetry, "", false)
 			return
 		}
@@ -152,9 +153,9 @@ func (cl *client) cliStep(node string, roll int, txn string, active bool) {
 }
 
 // Settle brings every transaction to an end after the faults have healed,
-// within limit: it resumes a paused transaction, retries a failed one once
-// and aborts it if it fails again, and waits for the others. It returns
-// whether nothing was active when it stopped.
+// within limit: it resumes a paused transaction, retries a failed (or
+// rollback-failed) one once and aborts it if it fails again, and waits for
+// the others. It returns whether nothing was active when it stopped.
 func Settle(ctx context.Context, c *harness.Cluster, rec *history.Recorder, limit time.Duration) bool {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
@@ -173,10 +174,10 @@ func Settle(ctx context.Context, c *harness.Cluster, rec *history.Recorder, limi
 		case op.Type != history.OK:
 		case op.Result().State == api.TxnPaused:
 			cl.apiControl(node, history.KindResume, op.Result().ID, false)
-		case op.Result().State == api.TxnFailed && !retried[op.Result().ID]:
+		case halted(op.Result().State) && !retried[op.Result().ID]:
 			retried[op.Result().ID] = true
 			cl.apiControl(node, history.KindRetry, op.Result().ID, false)
-		case op.Result().State == api.TxnFailed:
+		case halted(op.Result().State):
 			cl.apiControl(node, history.KindAbort, op.Result().ID, false)
 		}
 		t := time.NewTimer(time.Second)
@@ -213,3 +214,8 @@ func FinalState(ctx context.Context, c *harness.Cluster, rec *history.Recorder, 
 	}
 	return last, fmt.Errorf("no consistent read of the final state within %s: %s", limit, last.Error)
 }
+
+// halted reports whether a transaction in state st waits for an operator's
+// retry or abort: failed, or rollback-failed (whose retry retries the
+// rollback).
+func halted(st api.TxnState) bool { return st == api.TxnFailed || st == api.TxnRollbackFailed }

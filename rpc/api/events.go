@@ -28,6 +28,9 @@ const (
 	EventTxnFinalize        EventType = "txn.finalize"
 	EventTxnNote            EventType = "txn.note"
 	EventMemberVersionError EventType = "member.version_error" // protocol 3: a member's version hook fails, or works again
+	EventStepSkip           EventType = "step.skip"            // protocol 3: a step done without running, its node already at the target
+	EventTxnHalt            EventType = "txn.halt"             // protocol 3: a rollback failed; the transaction is now rollback-failed
+	EventTxnRecover         EventType = "txn.recover"          // protocol 3: an operator retried the rollback (Rollback) or rolled forward
 )
 
 // Event types of an agent's own leadership changes.

@@ -31,6 +31,18 @@ func (c *Client) Upgrade(ctx context.Context, id string, w Wait) (Txn, uint64, e
 	return out, idx, err
 }
 
+// UpgradeLive reads a transaction as Upgrade does, and asks the node of
+// each running step which hook it runs (Step.Hook): a read that costs a
+// call to those nodes, for watchers that show it. A node that does not
+// answer leaves its step's Hook empty.
+func (c *Client) UpgradeLive(ctx context.Context, id string, w Wait) (Txn, uint64, error) {
+	var out Txn
+	q := w.query()
+	q.Set("live", "true")
+	idx, err := c.Do(ctx, http.MethodGet, "/v1/upgrades/"+url.PathEscape(id), q, nil, &out)
+	return out, idx, err
+}
+
 // Upgrades lists the transactions kept, oldest first.
 func (c *Client) Upgrades(ctx context.Context) ([]Txn, error) {
 	var out []Txn
@@ -39,13 +51,14 @@ func (c *Client) Upgrades(ctx context.Context) ([]Txn, error) {
 }
 
 // ControlUpgrade applies action (ActionPause, ActionResume, ActionRetry or
-// ActionAbort) to the transaction id, or "active". ErrConflict means the
+// ActionAbort) to the transaction id, or "active", with req's options
+// (Rollback for abort, Forward for retry). ErrConflict means the
 // transaction's state does not allow the action.
-func (c *Client) ControlUpgrade(ctx context.Context, id, action string, abort AbortRequest) (Txn, error) {
+func (c *Client) ControlUpgrade(ctx context.Context, id, action string, req ControlRequest) (Txn, error) {
 	var out Txn
 	var body any
-	if action == ActionAbort {
-		body = abort
+	if action == ActionAbort || req != (ControlRequest{}) {
+		body = req
 	}
 	_, err := c.Do(ctx, http.MethodPost, fmt.Sprintf("/v1/upgrades/%s/%s", url.PathEscape(id), action), nil, body, &out)
 	return out, err

@@ -9,8 +9,9 @@ import (
 // TxnState is the state of an upgrade transaction on the wire.
 type TxnState string
 
-// Transaction states. Running, paused, failed, finalizing and aborting are
-// active: at most one transaction is active. Done and aborted are terminal.
+// Transaction states. Running, paused, failed, finalizing, aborting and
+// rollback-failed are active: at most one transaction is active. Done and
+// aborted are terminal.
 const (
 	TxnRunning    TxnState = "running"
 	TxnPaused     TxnState = "paused"
@@ -19,6 +20,11 @@ const (
 	TxnDone       TxnState = "done"
 	TxnAborting   TxnState = "aborting"
 	TxnAborted    TxnState = "aborted"
+	// TxnRollbackFailed (protocol 3): the rollback failed on some nodes,
+	// named in the reason. The transaction waits for an operator: retry
+	// (the rollback again), retry with Forward (upgrade again), or abort
+	// (leave the nodes as they are).
+	TxnRollbackFailed TxnState = "rollback-failed"
 )
 
 // Terminal reports whether nothing more can happen to the transaction.
@@ -28,7 +34,7 @@ func (s TxnState) Terminal() bool { return s == TxnDone || s == TxnAborted }
 // one (every state but the terminal ones).
 func (s TxnState) Active() bool {
 	switch s {
-	case TxnRunning, TxnPaused, TxnFailed, TxnFinalizing, TxnAborting:
+	case TxnRunning, TxnPaused, TxnFailed, TxnFinalizing, TxnAborting, TxnRollbackFailed:
 		return true
 	}
 	return false
@@ -112,6 +118,29 @@ type Step struct {
 	// answering agent knows (its node is unreachable, or no longer a
 	// member); empty otherwise.
 	Waiting string `json:"waiting,omitempty"`
+	// Hook names the hook the step's node runs now, when the read asked
+	// for it (?live=true) and the node answered; empty otherwise.
+	Hook string `json:"hook,omitempty"`
+	// Skipped marks a step done without running anything, because its
+	// node already ran the target version (protocol 3).
+	Skipped bool `json:"skipped,omitempty"`
+	// Attempts are the step's latest attempts, oldest first, the current
+	// one last (empty from agents that predate them).
+	Attempts []Attempt `json:"attempts,omitempty"`
+}
+
+// Attempt is one attempt of a step: State is StepRunning until the node's
+// notice (or the leader's deadline) ends it, then StepDone, StepRolledBack
+// or StepFailed with Error.
+type Attempt struct {
+	Attempt     uint64    `json:"attempt"`
+	Rollback    bool      `json:"rollback,omitempty"`
+	State       StepState `json:"state"`
+	FromVersion string    `json:"from_version"`
+	ToVersion   string    `json:"to_version"`
+	StartedAt   time.Time `json:"started_at"`
+	FinishedAt  time.Time `json:"finished_at,omitzero"`
+	Error       string    `json:"error,omitempty"`
 }
 
 // Txn is an upgrade transaction as the API shows it.
@@ -196,10 +225,20 @@ type StartRequest struct {
 	AllowLeaderUpgrade bool `json:"allow_leader_upgrade,omitempty"`
 }
 
-// AbortRequest asks to abort, optionally rolling back the steps done.
-type AbortRequest struct {
+// ControlRequest is the optional body of POST /v1/upgrades/{id}/{action}.
+// Rollback is abort's: roll back the steps already done before ending.
+// Forward is retry's: a rollback-failed transaction upgrades its nodes
+// again instead of retrying the rollback (protocol 3; on a failed
+// transaction a retry goes forward anyway). Each is refused with the other
+// action.
+type ControlRequest struct {
 	Rollback bool `json:"rollback,omitempty"`
+	Forward  bool `json:"forward,omitempty"`
 }
+
+// AbortRequest asks to abort, optionally rolling back the steps done: the
+// ControlRequest of abort.
+type AbortRequest = ControlRequest
 
 // Plan is what a transaction would do, computed without starting it.
 type Plan struct {
@@ -218,8 +257,12 @@ type Plan struct {
 }
 
 // PlanBatch is one batch of a plan. Handoff marks the batch that holds the
-// leader: leadership moves to another voter before it starts.
+// leader: leadership moves to another voter before it starts. Skip lists
+// the nodes of the batch that already run the target: their steps are done
+// at once, running no hook, and need no handoff (protocol 3; empty from
+// older agents, and while the cluster speaks an older protocol).
 type PlanBatch struct {
 	Nodes   []string `json:"nodes"`
 	Handoff bool     `json:"handoff,omitempty"`
+	Skip    []string `json:"skip,omitempty"`
 }
