@@ -199,6 +199,6 @@ func TestSixthMemberJoinsAsNonVoterAndMetricsAreServed(t *testing.T) {
 	require.Equal(t, 200, resp.StatusCode)
 	text := string(body)
 	require.Contains(t, text, "baton_raft_")
-	require.Contains(t, text, `baton_agent_apply_count{command="member.join"}`)
+	require.Contains(t, text, `baton_agent_apply_seconds_count{command="member.join"}`, "durations are histograms in seconds")
 	require.Contains(t, text, "baton_agent_leader 1")
 }
