@@ -137,7 +137,7 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %s |\n", kv[0], kv[1])
 	}
 	if len(r.Setup) > 0 {
-		b.WriteString("\n**Set-up done by this run:**\n\n")
+		b.WriteString("\n**Set-up:**\n\n")
 		for _, s := range r.Setup {
 			fmt.Fprintf(&b, "- %s\n", s)
 		}
@@ -146,8 +146,8 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, "\n## %s\n\n", sec.Title)
 		for _, c := range r.Carried {
 			if c.ID == sec.ID {
-				fmt.Fprintf(&b, "*Carried over: measured by `%s` on %s, with that run's limits and load; not measured again in this run.*\n\n",
-					c.Command, c.From.UTC().Format("2006-01-02 15:04 MST"))
+				fmt.Fprintf(&b, "*Carried over, not measured again in this run: measured by `%s` on %s, on %s, "+
+					"and judged against that run's limits.*\n\n", c.Command, c.From.UTC().Format("2006-01-02 15:04 MST"), c.Machine)
 			}
 		}
 		if sec.Intro != "" {
@@ -223,6 +223,9 @@ type Carried struct {
 	Title   string    `json:"title"`
 	From    time.Time `json:"from"`
 	Command string    `json:"command"`
+	// Machine describes the machine of that run (CPU, cores, kernel,
+	// load), which may not be this run's.
+	Machine string `json:"machine"`
 }
 
 // ReadReport reads a report written by WriteJSON.
@@ -262,7 +265,9 @@ func (r *Report) MergeFrom(old *Report) {
 		}
 		c, ok := carriedFrom[s.ID]
 		if !ok {
-			c = Carried{ID: s.ID, Title: s.Title, From: old.Started, Command: old.Command}
+			m := old.Machine
+			c = Carried{ID: s.ID, Title: s.Title, From: old.Started, Command: old.Command,
+				Machine: fmt.Sprintf("%s, %d logical cores, Linux %s, load average %s at its start", m.CPU, m.Cores, m.Kernel, m.LoadStart)}
 		}
 		r.Carried = append(r.Carried, c)
 		r.Sections = append(r.Sections, s)
@@ -271,7 +276,12 @@ func (r *Report) MergeFrom(old *Report) {
 				r.Rows = append(r.Rows, row)
 			}
 		}
-		if s.ID == SecAnsible {
+		if s.ID == SecAnsible && !ok {
+			for _, line := range old.Setup {
+				r.Setup = append(r.Setup, fmt.Sprintf("%s (by the run of %s, whose section %q is carried over)",
+					line, old.Started.UTC().Format("2006-01-02 15:04 MST"), s.Title))
+			}
+		} else if s.ID == SecAnsible {
 			r.Setup = append(r.Setup, old.Setup...)
 		}
 	}

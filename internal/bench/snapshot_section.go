@@ -31,12 +31,14 @@ func (s *suite) snapshot(ctx context.Context) {
 		}
 		s.add(NewRow(SecSnapshot, name, "MB", res.SizeMB, nil, ""))
 		s.add(NewRow(SecSnapshot, fmt.Sprintf("  take: capture, persist (fsync), compaction, %d members", members), "ms", res.TakeMS, nil, ""))
+		before := snapshotBefore[members]
 		s.add(NewRow(SecSnapshot, fmt.Sprintf("  capture under the state machine's read lock, %d members", members), "ms", res.CaptureMS, nil,
-			"commands wait this long"))
-		s.add(NewRow(SecSnapshot, fmt.Sprintf("  allocated during a take, %d members", members), "MB", res.AllocMB, nil, ""))
+			joinNote("commands wait this long", before.capture)))
+		s.add(NewRow(SecSnapshot, fmt.Sprintf("  allocated during a take, %d members", members), "MB", res.AllocMB, nil, before.alloc))
 		s.add(NewRow(SecSnapshot, fmt.Sprintf("  Go heap above the state during a take, peak, %d members", members), "MB", res.HeapGrowthMB, nil, ""))
 		s.add(NewRow(SecSnapshot, fmt.Sprintf("  leader's peak resident set during a take, %d members", members), "MB", res.PeakRSSMB, nil,
-			fmt.Sprintf("before the takes: %s MB resident, of which the Go heap %s MB (the state, Raft and the agent)", num(res.BaseRSSMB), num(res.HeapMB))))
+			joinNote(fmt.Sprintf("before the takes: %s MB resident, of which the Go heap %s MB (the state, Raft and the agent)",
+				num(res.BaseRSSMB), num(res.HeapMB)), before.rss)))
 		s.add(NewRow(SecSnapshot, fmt.Sprintf("  send: received into a new follower's file store, %d members", members), "ms", res.SendMS, nil, ""))
 		s.add(NewRow(SecSnapshot, fmt.Sprintf("  restore: the follower's state machine restored from it, %d members", members), "ms", res.RestoreMS, nil, ""))
 		s.add(NewRow(SecSnapshot, fmt.Sprintf("  install: follower added to snapshot installed, %d members", members), "ms", res.InstallMS, nil,
