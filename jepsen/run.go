@@ -85,8 +85,8 @@ func (c *Config) defaults() {
 // snapshot about every hundred entries, checked every one to two seconds,
 // with 30 entries kept behind it. A run writes several entries a second
 // (the consistent reads' barriers among them), so every agent snapshots
-// every few seconds and a node down for a few seconds comes back to a log
-// compacted past it.
+// every few tens of seconds, and a node down for a while comes back to a
+// log compacted past it.
 var DefaultSnapshots = procs.SnapshotSettings{Threshold: 100, Interval: time.Second, TrailingLogs: 30}
 
 // ElectionTimeout is the agents' election timeout under cfg.
