@@ -132,7 +132,9 @@ func (f *FSM) notifyLocked() {
 	f.changed = make(chan struct{})
 }
 
-// Snapshot implements raft.FSM by capturing a deep copy of the state. A
+// Snapshot implements raft.FSM by capturing a deep copy of the state;
+// Persist encodes the copy to Raft's sink while commands go on. Raft runs
+// Snapshot between two applies, so commands wait only for the copy. A
 // halted FSM refuses: Raft would record the snapshot as covering the entry
 // it could not apply, and a restart would then skip that entry for good.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
@@ -141,21 +143,15 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	if f.halted != nil {
 		return nil, fmt.Errorf("snapshot refused: %w", f.halted)
 	}
-	b, err := f.state.MarshalSnapshot()
-	if err != nil {
-		return nil, fmt.Errorf("snapshot: %w", err)
-	}
-	return snapshot(b), nil
+	return stateSnapshot{state: f.state.Clone()}, nil
 }
 
-// Restore implements raft.FSM, replacing the whole state.
+// Restore implements raft.FSM, replacing the whole state with the one
+// read from rc, which it decodes as it reads. A snapshot it cannot read
+// changes nothing.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		return fmt.Errorf("restore: read: %w", err)
-	}
-	s, err := UnmarshalSnapshot(b)
+	s, err := ReadSnapshot(rc)
 	if err != nil {
 		return fmt.Errorf("restore: decode: %w", err)
 	}
@@ -208,15 +204,3 @@ func (f *FSM) Changed() <-chan struct{} {
 	defer f.mu.RUnlock()
 	return f.changed
 }
-
-type snapshot []byte
-
-func (s snapshot) Persist(sink raft.SnapshotSink) error {
-	if _, err := sink.Write(s); err != nil {
-		_ = sink.Cancel()
-		return fmt.Errorf("persist snapshot: %w", err)
-	}
-	return sink.Close()
-}
-
-func (s snapshot) Release() {}

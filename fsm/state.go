@@ -1,7 +1,6 @@
 package fsm
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
@@ -204,26 +203,4 @@ func (s *State) Txn(id string) *Txn {
 		return t.clone()
 	}
 	return nil
-}
-
-// MarshalSnapshot serialises the state for a snapshot. encoding/json writes
-// map keys in sorted order, so equal states give equal bytes.
-func (s *State) MarshalSnapshot() ([]byte, error) { return json.Marshal(s) }
-
-// UnmarshalSnapshot restores a state written by MarshalSnapshot.
-func UnmarshalSnapshot(b []byte) (*State, error) {
-	s := &State{}
-	if err := json.Unmarshal(b, s); err != nil {
-		return nil, err
-	}
-	if s.Members == nil {
-		s.Members = map[string]Member{}
-	}
-	if s.Txns == nil {
-		s.Txns = map[string]*Txn{}
-	}
-	for _, t := range s.Txns {
-		t.reindex()
-	}
-	return s, nil
 }

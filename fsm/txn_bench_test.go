@@ -1,8 +1,10 @@
 package fsm
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 )
@@ -99,17 +101,63 @@ func BenchmarkActiveTxnCopy(b *testing.B) {
 	}
 }
 
-// BenchmarkSnapshot serialises the state of 10,000 members and a
-// transaction over them, as a Raft snapshot does.
+// BenchmarkSnapshot takes a snapshot of the state of 10,000 members and a
+// transaction over them as Raft does: the state machine's Snapshot, then
+// Persist into a sink that discards.
 func BenchmarkSnapshot(b *testing.B) {
-	s := benchState(b, benchMembers, true)
+	f := New(1)
+	f.state = benchState(b, benchMembers, true)
 	b.ResetTimer()
 	for range b.N {
-		if _, err := s.MarshalSnapshot(); err != nil {
+		snap, err := f.Snapshot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := snap.Persist(discardSink{}); err != nil {
+			b.Fatal(err)
+		}
+		snap.Release()
+	}
+}
+
+// BenchmarkSnapshotCapture is the state machine's Snapshot alone: Raft
+// calls it between two applies, so commands wait this long.
+func BenchmarkSnapshotCapture(b *testing.B) {
+	f := New(1)
+	f.state = benchState(b, benchMembers, true)
+	b.ResetTimer()
+	for range b.N {
+		snap, err := f.Snapshot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		snap.Release()
+	}
+}
+
+// BenchmarkRestore restores the state machine from that snapshot, as a
+// follower sent it does.
+func BenchmarkRestore(b *testing.B) {
+	snap, err := benchState(b, benchMembers, true).MarshalSnapshot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := New(1)
+	b.ResetTimer()
+	for range b.N {
+		if err := f.Restore(io.NopCloser(bytes.NewReader(snap))); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
+
+// discardSink is a raft.SnapshotSink that keeps nothing.
+type discardSink struct{}
+
+func (discardSink) Write(p []byte) (int, error) { return len(p), nil }
+func (discardSink) Close() error                { return nil }
+func (discardSink) ID() string                  { return "discard" }
+func (discardSink) Cancel() error               { return nil }
 
 // BenchmarkMemberJoin checks and applies the join of one more member to a
 // catalogue of 10,000 (the same one again each time: a re-join).

@@ -39,7 +39,8 @@ func writeMeta(dir string, in checker.Input) error {
 
 // Recheck runs the checkers again over the files a run left in dir, so a
 // failing run can be studied (and a checker's change tried) without running
-// the cluster again.
+// the cluster again. The snapshot check is read again from the agents'
+// logs; the crash and stop checks, which need the live harness, are not.
 func Recheck(dir string) ([]checker.Result, error) {
 	var meta runMeta
 	b, err := os.ReadFile(filepath.Join(dir, runFile))
@@ -105,7 +106,11 @@ func Recheck(dir string) ([]checker.Result, error) {
 	if in.Acks, err = harness.AcksFromLogs(paths); err != nil {
 		return nil, err
 	}
-	return checker.Run(in), nil
+	snapshots, err := tc.Snapshots()
+	if err != nil {
+		return nil, err
+	}
+	return append(checker.Run(in), snapshotCheck(snapshots, meta.End)), nil
 }
 
 func readLines(path string, fn func([]byte) error) error {

@@ -13,6 +13,7 @@ import (
 	"github.com/baton-upgrade/baton/jepsen/history"
 	"github.com/baton-upgrade/baton/jepsen/nemesis"
 	"github.com/baton-upgrade/baton/jepsen/netns"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/jepsen/report"
 	"github.com/baton-upgrade/baton/jepsen/workload"
 	"github.com/baton-upgrade/baton/rpc/api"
@@ -32,6 +33,10 @@ type Config struct {
 	Net *netns.Layout
 	// RaftMultiplier scales the agents' Raft timeouts (1 s by default).
 	RaftMultiplier float64
+	// Snapshots are the agents' Raft snapshot settings (DefaultSnapshots
+	// when zero): small, so that snapshots are taken and installed
+	// throughout the run.
+	Snapshots procs.SnapshotSettings
 	// HookTimeout bounds each hook run.
 	HookTimeout time.Duration
 	// SettleBound is I7's bound: how long after the last heal every
@@ -59,6 +64,9 @@ func (c *Config) defaults() {
 	if c.HookTimeout == 0 {
 		c.HookTimeout = 10 * time.Second
 	}
+	if c.Snapshots == (procs.SnapshotSettings{}) {
+		c.Snapshots = DefaultSnapshots
+	}
 	if c.SettleBound == 0 {
 		c.SettleBound = 2 * time.Minute
 	}
@@ -72,6 +80,14 @@ func (c *Config) defaults() {
 		c.Logf = func(string, ...any) {}
 	}
 }
+
+// DefaultSnapshots are the chaos suite's Raft snapshot settings: a
+// snapshot about every hundred entries, checked every one to two seconds,
+// with 30 entries kept behind it. A run writes several entries a second
+// (the consistent reads' barriers among them), so every agent snapshots
+// every few tens of seconds, and a node down for a while comes back to a
+// log compacted past it.
+var DefaultSnapshots = procs.SnapshotSettings{Threshold: 100, Interval: time.Second, TrailingLogs: 30}
 
 // ElectionTimeout is the agents' election timeout under cfg.
 func (c Config) ElectionTimeout() time.Duration {
@@ -99,8 +115,8 @@ func Run(ctx context.Context, cfg Config) (*report.Result, error) {
 	defer rec.Close()
 	cfg.Logf("starting %d agents (%s)", cfg.Nodes, res.Network)
 	c, err := harness.Start(ctx, harness.Options{Nodes: cfg.Nodes, Root: filepath.Join(cfg.Out, "cluster"), Net: cfg.Net,
-		RaftMultiplier: cfg.RaftMultiplier, HookTimeout: cfg.HookTimeout, BinaryUpgrades: cfg.BinaryUpgrades,
-		Recorder: rec, Logf: cfg.Logf})
+		RaftMultiplier: cfg.RaftMultiplier, Snapshots: cfg.Snapshots, HookTimeout: cfg.HookTimeout,
+		BinaryUpgrades: cfg.BinaryUpgrades, Recorder: rec, Logf: cfg.Logf})
 	if err != nil {
 		return nil, fmt.Errorf("start the cluster: %w", err)
 	}
@@ -154,6 +170,10 @@ func Run(ctx context.Context, cfg Config) (*report.Result, error) {
 	cfg.Logf("checking %d operations, %d committed commands, %d hook runs", len(in.Ops), len(in.Commands), len(in.Hooks))
 	res.Checks = checker.Run(in)
 	res.Checks = append(res.Checks, crashCheck(c.Crashes()), stopCheck(c.Hangs()))
+	if res.Snapshots, err = c.SnapshotActivity(); err != nil {
+		return nil, fmt.Errorf("snapshots from the logs: %w", err)
+	}
+	res.Checks = append(res.Checks, snapshotCheck(res.Snapshots, end))
 	res.Crashes = len(c.Crashes())
 	res.Tally(rec.Ops(), rec.Faults(), final.Results)
 	res.Finished = time.Now()

@@ -47,6 +47,9 @@ type Config struct {
 	// MaxVoters is how many members join as voters; later ones join as
 	// non-voters. Zero means DefaultMaxVoters.
 	MaxVoters int
+	// Snapshots are Raft's snapshot and log compaction settings; a zero
+	// field keeps hashicorp/raft's default.
+	Snapshots SnapshotConfig
 	// Logger receives every log line of the agent and of Raft.
 	Logger hclog.Logger
 }
@@ -85,6 +88,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxVoters == 0 {
 		c.MaxVoters = DefaultMaxVoters
+	}
+	if err := c.Snapshots.validate(); err != nil {
+		return err
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()

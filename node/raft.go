@@ -29,6 +29,7 @@ func (a *Agent) raftConfig() *raft.Config {
 	rc.ElectionTimeout = scale(rc.ElectionTimeout, m)
 	rc.LeaderLeaseTimeout = scale(rc.LeaderLeaseTimeout, m)
 	rc.CommitTimeout = scale(rc.CommitTimeout, m)
+	a.cfg.Snapshots.apply(rc)
 	rc.Logger = a.log.Named("raft")
 	rc.NotifyCh = a.leaderNotify
 	// Only the labelled metrics: the legacy ones put peer ids into names.

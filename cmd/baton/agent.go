@@ -43,6 +43,12 @@ func agentCommand() *cli.Command {
 			&cli.StringFlag{Name: "config", Usage: "`FILE` (.json or .hcl) with this node's upgrade hooks and labels"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"BATON_TOKEN"}, Usage: "bearer `TOKEN` required for writes, and sent with this agent's own"},
 			&cli.Float64Flag{Name: "raft-multiplier", Value: 1, Usage: "scale Raft's timeouts: 1 keeps the 1 s defaults, 0.2 fails over about 5x faster"},
+			&cli.Uint64Flag{Name: "raft-snapshot-threshold", Value: node.DefaultSnapshotThreshold,
+				Usage: "snapshot the state and compact the Raft log once `N` entries were added since the last snapshot"},
+			&cli.DurationFlag{Name: "raft-snapshot-interval", Value: node.DefaultSnapshotInterval,
+				Usage: "how often Raft checks the snapshot threshold (at random, between one and two `DURATION`s)"},
+			&cli.Uint64Flag{Name: "raft-trailing-logs", Value: node.DefaultTrailingLogs,
+				Usage: "`N` log entries kept behind each snapshot: a follower that lags by fewer catches up from the log, one further behind may be sent the whole snapshot"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "trace, debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 		},
@@ -71,11 +77,15 @@ func agentConfig(c *cli.Context) (node.Config, error) {
 			}
 		}
 	}
+	snapshots, err := snapshotConfig(c)
+	if err != nil {
+		return node.Config{}, err
+	}
 	cfg := node.Config{
 		ID: c.String("id"), DataDir: c.String("data-dir"), RaftAddr: c.String("raft-addr"),
 		HTTPAddr: c.String("http-addr"), Bootstrap: c.Bool("bootstrap"), Join: join,
 		Token: c.String("token"), Version: build.Version, Protocol: protocol,
-		RaftMultiplier: c.Float64("raft-multiplier"),
+		RaftMultiplier: c.Float64("raft-multiplier"), Snapshots: snapshots,
 	}
 	if path := c.String("config"); path != "" {
 		fc, err := config.Load(path)
@@ -85,6 +95,23 @@ func agentConfig(c *cli.Context) (node.Config, error) {
 		cfg.Labels, cfg.Hooks = fc.Labels, fc.Upgrade
 	}
 	return cfg, nil
+}
+
+// snapshotConfig reads the Raft snapshot flags. Zero is refused here
+// because node.Config reads a zero as "the default".
+func snapshotConfig(c *cli.Context) (node.SnapshotConfig, error) {
+	s := node.SnapshotConfig{Threshold: c.Uint64("raft-snapshot-threshold"), Interval: c.Duration("raft-snapshot-interval"),
+		TrailingLogs: c.Uint64("raft-trailing-logs")}
+	switch {
+	case s.Threshold == 0:
+		return s, usagef("agent: --raft-snapshot-threshold 0: want at least 1 new entry between snapshots")
+	case s.Interval < node.MinSnapshotInterval:
+		return s, usagef("agent: --raft-snapshot-interval %s: want at least %s", s.Interval, node.MinSnapshotInterval)
+	case s.TrailingLogs == 0:
+		return s, usagef("agent: --raft-trailing-logs 0: want at least 1; with no entry kept behind a snapshot, " +
+			"a follower one entry behind must be sent the whole state")
+	}
+	return s, nil
 }
 
 func newLogger(c *cli.Context) (hclog.Logger, error) {

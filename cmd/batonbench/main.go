@@ -2,8 +2,9 @@
 // docs/benchmarks.md and docs/benchmarks.json. `make bench` runs it; see
 // package internal/bench for what is measured and how.
 //
-//	batonbench [-quick] [-only overhead,handoff] [-md FILE] [-json FILE] [-gobench FILE]
+//	batonbench [-quick] [-only overhead,handoff] [-merge] [-md FILE] [-json FILE] [-gobench FILE]
 //	batonbench scale -members N -max-parallel N -runs N -dir DIR   (one scale run, JSON on stdout)
+//	batonbench snapshot -members N -takes N -sends N -dir DIR -bin BATON   (one snapshot run, JSON on stdout)
 package main
 
 import (
@@ -34,9 +35,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "scale" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "scale":
 		err = scaleChild(ctx, os.Args[2:])
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == "snapshot":
+		err = snapshotChild(ctx, os.Args[2:])
+	default:
 		err = run(ctx, os.Args[1:])
 	}
 	if err != nil {
@@ -51,7 +55,8 @@ func run(ctx context.Context, args []string) error {
 	js := fs.String("json", "docs/benchmarks.json", "write the JSON report to `FILE`")
 	gobench := fs.String("gobench", "", "include the output of `go test -bench` from `FILE`")
 	quick := fs.Bool("quick", false, "take few samples: a smoke run, not figures to publish")
-	only := fs.String("only", "", "comma-separated `SECTIONS` to run: overhead, handoff, recovery, scale, ansible (limits always run)")
+	only := fs.String("only", "", "comma-separated `SECTIONS` to run: overhead, handoff, recovery, scale, ansible, snapshot (limits always run)")
+	merge := fs.Bool("merge", false, "keep the sections (and Go benchmarks) of the existing -json report that this run does not measure")
 	dataDir := fs.String("data-dir", "", "`DIR` for every data directory (default: a new temporary directory, removed at the end)")
 	seed := fs.Uint64("seed", 1, "seed for the moments of the kills")
 	if err := fs.Parse(args); err != nil {
@@ -77,6 +82,8 @@ func run(ctx context.Context, args []string) error {
 	cfg := bench.Config{Bin: bin, DataDir: root, Log: os.Stderr, Quick: *quick, Seed: *seed, Only: map[string]bool{},
 		Command: commandLine(args), Scale: func(ctx context.Context, o bench.ScaleOptions) (bench.ScaleResult, error) {
 			return runScaleChild(ctx, self, o)
+		}, Snapshot: func(ctx context.Context, o bench.SnapshotOptions) (bench.SnapshotResult, error) {
+			return runSnapshotChild(ctx, self, o)
 		}}
 	for _, s := range strings.Split(*only, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -94,6 +101,13 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", *gobench, err)
 		}
+	}
+	if *merge {
+		old, err := bench.ReadReport(*js)
+		if err != nil {
+			return fmt.Errorf("-merge: %w", err)
+		}
+		report.MergeFrom(old)
 	}
 	report.Appendix = optimisations
 	if err := os.WriteFile(*md, []byte(report.Markdown()), 0o644); err != nil {
@@ -156,6 +170,55 @@ func scaleChild(ctx context.Context, args []string) error {
 		defer stop()
 	}
 	res, err := bench.Scale(ctx, o)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// runSnapshotChild runs `batonbench snapshot` in a process of its own, so
+// the memory it reports is the snapshot run's alone.
+func runSnapshotChild(ctx context.Context, self string, o bench.SnapshotOptions) (bench.SnapshotResult, error) {
+	var res bench.SnapshotResult
+	ctx, cancel := context.WithTimeout(ctx, o.Limit+30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, self, "snapshot", "-members", strconv.Itoa(o.Members), "-takes", strconv.Itoa(o.Takes),
+		"-sends", strconv.Itoa(o.Sends), "-dir", o.Dir, "-bin", o.Bin, "-limit", o.Limit.String())
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return res, fmt.Errorf("snapshot run: %w", err)
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return res, fmt.Errorf("snapshot run: decode: %w", err)
+	}
+	return res, nil
+}
+
+func snapshotChild(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("batonbench snapshot", flag.ContinueOnError)
+	var o bench.SnapshotOptions
+	fs.IntVar(&o.Members, "members", 10000, "catalogue size")
+	fs.IntVar(&o.Takes, "takes", 3, "snapshots to take")
+	fs.IntVar(&o.Sends, "sends", 3, "followers to send the snapshot to")
+	fs.StringVar(&o.Dir, "dir", "", "data `DIR` (required)")
+	fs.StringVar(&o.Bin, "bin", "", "the baton `BINARY` the followers run (required)")
+	fs.DurationVar(&o.Limit, "limit", 6*time.Minute, "bound on the whole run")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.Dir == "" || o.Bin == "" {
+		return fmt.Errorf("snapshot: -dir and -bin are required")
+	}
+	if *cpuprofile != "" {
+		stop, err := startCPUProfile(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	res, err := bench.Snapshots(ctx, o)
 	if err != nil {
 		return err
 	}

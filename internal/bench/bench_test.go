@@ -89,3 +89,46 @@ func TestStepPartsAddUpToTheTransaction(t *testing.T) {
 	require.Equal(t, 2*time.Millisecond, parts[PartFinalize])
 	require.Zero(t, parts[PartTurn])
 }
+
+func TestMergeKeepsTheSectionsNotMeasuredAgain(t *testing.T) {
+	then := time.Date(2026, 11, 22, 3, 49, 0, 0, time.UTC)
+	old := &Report{Command: "make bench", Started: then, Setup: []string{"ansible was installed"},
+		Machine: Machine{CPU: "Intel Xeon", Cores: 2, Kernel: "6.1", LoadStart: "0.9 1.3 1.6"},
+		Sections: []Section{{ID: SecLimits, Title: "1. Limits"}, {ID: SecScale, Title: "5. Scale"}, {ID: SecAnsible, Title: "6. Ansible"},
+			{ID: SecSnapshot, Title: "7. Snapshots (old)"}},
+		Rows: []Row{{Section: SecLimits, Name: "old fsync"}, {Section: SecScale, Name: "txn"}, {Section: SecAnsible, Name: "ansible"},
+			{Section: SecSnapshot, Name: "old snapshot"}},
+		GoBench: []GoBenchmark{{Name: "fsm.BenchmarkSnapshot"}}}
+	r := &Report{Command: "batonbench -only snapshot -merge", Started: then.Add(time.Hour),
+		Sections: []Section{{ID: SecLimits, Title: "1. Limits"}, {ID: SecSnapshot, Title: "7. Snapshots"}},
+		Rows:     []Row{{Section: SecLimits, Name: "new fsync"}, {Section: SecSnapshot, Name: "new snapshot"}}}
+	r.MergeFrom(old)
+
+	var ids, rows []string
+	for _, s := range r.Sections {
+		ids = append(ids, s.ID)
+	}
+	for _, row := range r.Rows {
+		rows = append(rows, row.Name)
+	}
+	require.Equal(t, []string{SecLimits, SecScale, SecAnsible, SecSnapshot}, ids, "in the page's order")
+	require.ElementsMatch(t, []string{"new fsync", "new snapshot", "txn", "ansible"}, rows, "measured sections are this run's, the others the old run's")
+	machine := "Intel Xeon, 2 logical cores, Linux 6.1, load average 0.9 1.3 1.6 at its start"
+	require.Equal(t, []Carried{{ID: SecScale, Title: "5. Scale", From: then, Command: "make bench", Machine: machine},
+		{ID: SecAnsible, Title: "6. Ansible", From: then, Command: "make bench", Machine: machine}}, r.Carried)
+	require.Equal(t, old.GoBench, r.GoBench, "no Go benchmarks in this run: the old ones are kept")
+	require.Equal(t, []string{`ansible was installed (by the run of 2026-11-22 03:49 UTC, whose section "6. Ansible" is carried over)`}, r.Setup)
+
+	md := r.Markdown()
+	require.Contains(t, md, "but those of the sections marked as carried over")
+	require.Contains(t, md, "## 5. Scale\n\n*Carried over, not measured again in this run: measured by `make bench` on 2026-11-22 03:49 UTC, on "+machine)
+	require.NotContains(t, md, "## 7. Snapshots\n\n*Carried over")
+
+	// Merged again later, a carried section keeps the date it was measured.
+	again := &Report{Command: "batonbench -only snapshot -merge", Started: then.Add(2 * time.Hour),
+		Sections: []Section{{ID: SecLimits}, {ID: SecSnapshot}}}
+	again.MergeFrom(r)
+	require.Equal(t, then, again.Carried[0].From)
+	require.Equal(t, machine, again.Carried[0].Machine)
+	require.Equal(t, r.Setup, again.Setup, "carried set-up lines are not annotated twice")
+}

@@ -45,3 +45,13 @@ const memoryNote = "the three transactions of 10,000 steps stay in the history; 
 // quiet machine (20 runs each); the two trees are within noise of each other
 // at these sizes.
 var beforePerStep = map[int]string{3: "19.6", 5: "21.1", 7: "21.9"}
+
+// snapshotBefore are the figures of section 7 before snapshots were
+// streamed (the state encoded whole under the state machine's lock),
+// measured alternately with the streamed ones under the same load (see
+// "Snapshots, streamed" in cmd/batonbench/optimisations.md).
+var snapshotBefore = map[int]struct{ capture, alloc, rss string }{
+	10000: {"before streaming: 201 ms", "before streaming: 26.0 MB", "before streaming: 52.5 MB"},
+	100000: {"before streaming: 1741 ms median over 9 (583–6702)", "before streaming: 229 MB",
+		"before streaming: 346 MB"},
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sort"
 	"strings"
 	"time"
 )
@@ -85,6 +86,8 @@ type Report struct {
 	Sections []Section     `json:"sections"`
 	Rows     []Row         `json:"rows"`
 	GoBench  []GoBenchmark `json:"go_benchmarks,omitempty"`
+	// Carried lists the sections kept from an earlier report (MergeFrom).
+	Carried []Carried `json:"carried,omitempty"`
 	// Appendix is Markdown appended after the tables (how the figures
 	// were improved, with before/after).
 	Appendix string `json:"-"`
@@ -112,7 +115,12 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "# Baton benchmarks\n\n")
 	fmt.Fprintf(&b, "Written by `%s` on %s (the run took %s); run `make bench` to measure again (it installs\n", r.Command, r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Took)
 	b.WriteString("Debian's `ansible` when it is missing, and writes this page and `docs/benchmarks.json`). Every figure in\n")
-	b.WriteString("the tables was measured in that run. Times are in milliseconds unless the unit says otherwise.\n")
+	if len(r.Carried) == 0 {
+		b.WriteString("the tables was measured in that run. Times are in milliseconds unless the unit says otherwise.\n")
+	} else {
+		b.WriteString("the tables was measured in that run, but those of the sections marked as carried over, which that run\n")
+		b.WriteString("kept from an earlier one (`batonbench -merge`). Times are in milliseconds unless the unit says otherwise.\n")
+	}
 	b.WriteString("Each figure gives its number of samples (n), median, 99th percentile and spread: the interquartile\n")
 	b.WriteString("range p25–p75 and the extremes. With fewer than 100 samples the p99 is interpolated between the two\n")
 	b.WriteString("largest. A target is judged on the statistic it names.\n\n")
@@ -129,13 +137,19 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %s |\n", kv[0], kv[1])
 	}
 	if len(r.Setup) > 0 {
-		b.WriteString("\n**Set-up done by this run:**\n\n")
+		b.WriteString("\n**Set-up:**\n\n")
 		for _, s := range r.Setup {
 			fmt.Fprintf(&b, "- %s\n", s)
 		}
 	}
 	for _, sec := range r.Sections {
 		fmt.Fprintf(&b, "\n## %s\n\n", sec.Title)
+		for _, c := range r.Carried {
+			if c.ID == sec.ID {
+				fmt.Fprintf(&b, "*Carried over, not measured again in this run: measured by `%s` on %s, on %s, "+
+					"and judged against that run's limits.*\n\n", c.Command, c.From.UTC().Format("2006-01-02 15:04 MST"), c.Machine)
+			}
+		}
 		if sec.Intro != "" {
 			b.WriteString(sec.Intro + "\n\n")
 		}
@@ -200,4 +214,87 @@ func num(v float64) string {
 
 func trimFloat(v float64) string {
 	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.3f", v), "0"), ".")
+}
+
+// Carried names a section of an earlier report that a run did not measure
+// again and kept (batonbench -merge).
+type Carried struct {
+	ID      string    `json:"id"`
+	Title   string    `json:"title"`
+	From    time.Time `json:"from"`
+	Command string    `json:"command"`
+	// Machine describes the machine of that run (CPU, cores, kernel,
+	// load), which may not be this run's.
+	Machine string `json:"machine"`
+}
+
+// ReadReport reads a report written by WriteJSON.
+func ReadReport(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
+}
+
+// sectionOrder is the order of the sections on the page.
+var sectionOrder = []string{SecLimits, SecOverhead, SecHandoff, SecRecovery, SecScale, SecAnsible, SecSnapshot}
+
+// MergeFrom keeps, from an earlier report, every section this run did not
+// measure, with its rows, and the earlier Go benchmarks when this run has
+// none; each kept section is listed in Carried with the earlier run's
+// date, and the page says so. A carried section was judged against the
+// earlier run's limits. Sections a section of the earlier report carried
+// keep their first date.
+func (r *Report) MergeFrom(old *Report) {
+	have := map[string]bool{}
+	for _, s := range r.Sections {
+		have[s.ID] = true
+	}
+	carriedFrom := map[string]Carried{}
+	for _, c := range old.Carried {
+		carriedFrom[c.ID] = c
+	}
+	for _, s := range old.Sections {
+		if have[s.ID] {
+			continue
+		}
+		c, ok := carriedFrom[s.ID]
+		if !ok {
+			m := old.Machine
+			c = Carried{ID: s.ID, Title: s.Title, From: old.Started, Command: old.Command,
+				Machine: fmt.Sprintf("%s, %d logical cores, Linux %s, load average %s at its start", m.CPU, m.Cores, m.Kernel, m.LoadStart)}
+		}
+		r.Carried = append(r.Carried, c)
+		r.Sections = append(r.Sections, s)
+		for _, row := range old.Rows {
+			if row.Section == s.ID {
+				r.Rows = append(r.Rows, row)
+			}
+		}
+		if s.ID == SecAnsible && !ok {
+			for _, line := range old.Setup {
+				r.Setup = append(r.Setup, fmt.Sprintf("%s (by the run of %s, whose section %q is carried over)",
+					line, old.Started.UTC().Format("2006-01-02 15:04 MST"), s.Title))
+			}
+		} else if s.ID == SecAnsible {
+			r.Setup = append(r.Setup, old.Setup...)
+		}
+	}
+	if len(r.GoBench) == 0 {
+		r.GoBench = old.GoBench
+	}
+	rank := func(id string) int {
+		for i, s := range sectionOrder {
+			if s == id {
+				return i
+			}
+		}
+		return len(sectionOrder)
+	}
+	sort.SliceStable(r.Sections, func(i, j int) bool { return rank(r.Sections[i].ID) < rank(r.Sections[j].ID) })
 }

@@ -30,6 +30,9 @@ type Config struct {
 	// Scale runs the scale measurement, in a process of its own so that
 	// its peak memory is its own.
 	Scale func(ctx context.Context, opts ScaleOptions) (ScaleResult, error)
+	// Snapshot runs one snapshot measurement, in a process of its own for
+	// the same reason.
+	Snapshot func(ctx context.Context, opts SnapshotOptions) (SnapshotResult, error)
 	// Command is how the run was started, for the report.
 	Command string
 }
@@ -42,11 +45,13 @@ type counts struct {
 	kills                                        int
 	scaleMembers, scaleRuns                      int
 	ansibleHosts, ansibleRuns                    int
+	snapshotMembers                              []int
+	snapshotTakes, snapshotSends                 int
 }
 
 var (
-	fullCounts  = counts{500, 5000, 2000, 500, 50, 100, 30, 200, 50, 10000, 3, 5, 3}
-	quickCounts = counts{100, 500, 200, 100, 10, 20, 3, 10, 3, 2000, 1, 3, 1}
+	fullCounts  = counts{500, 5000, 2000, 500, 50, 100, 30, 200, 50, 10000, 3, 5, 3, []int{10000, 100000}, 3, 3}
+	quickCounts = counts{100, 500, 200, 100, 10, 20, 3, 10, 3, 2000, 1, 3, 1, []int{2000, 10000}, 1, 1}
 )
 
 // Section ids.
@@ -57,6 +62,7 @@ const (
 	SecRecovery = "recovery"
 	SecScale    = "scale"
 	SecAnsible  = "ansible"
+	SecSnapshot = "snapshot"
 )
 
 // Run measures every selected section and returns the report. A section
@@ -74,7 +80,7 @@ func Run(ctx context.Context, cfg Config) *Report {
 		run func(context.Context)
 	}{
 		{SecOverhead, s.overhead}, {SecHandoff, s.handoff}, {SecRecovery, s.recovery},
-		{SecScale, s.scale}, {SecAnsible, s.ansible},
+		{SecScale, s.scale}, {SecAnsible, s.ansible}, {SecSnapshot, s.snapshot},
 	} {
 		if len(cfg.Only) == 0 || cfg.Only[sec.id] {
 			sec.run(ctx)

@@ -33,6 +33,9 @@ type Options struct {
 	Net *netns.Layout
 	// RaftMultiplier scales the agents' Raft timeouts.
 	RaftMultiplier float64
+	// Snapshots are the agents' Raft snapshot settings; zero fields keep
+	// the agents' defaults.
+	Snapshots procs.SnapshotSettings
 	// HookTimeout bounds each hook run.
 	HookTimeout time.Duration
 	// BinaryUpgrades makes the restart hook restart the agent with the
@@ -98,6 +101,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	c.tc = procs.NewClusterAt(opts.Root, base.Path)
 	c.tc.Token, c.tc.RaftMultiplier = Token, opts.RaftMultiplier
+	c.tc.AgentArgs = opts.Snapshots.Args()
 	if c.Hooks, err = procs.NewHooks(filepath.Join(opts.Root, "hooks"), "1.0.0"); err != nil {
 		return nil, err
 	}
@@ -358,6 +362,19 @@ func (c *Cluster) Partition(pairs [][2]string) error {
 		return errors.New("partitions need network namespaces")
 	}
 	return c.opts.Net.Block(pairs)
+}
+
+// CanPartition reports whether the cluster runs in network namespaces,
+// where Partition works.
+func (c *Cluster) CanPartition() bool { return c.opts.Net != nil }
+
+// Snapshots are the agents' Raft snapshot settings, defaults filled in.
+func (c *Cluster) Snapshots() procs.SnapshotSettings { return c.opts.Snapshots.Effective() }
+
+// SnapshotActivity reads every agent's log for what Raft did with
+// snapshots, by node.
+func (c *Cluster) SnapshotActivity() (map[string]procs.SnapshotActivity, error) {
+	return c.tc.Snapshots()
 }
 
 // HealNetwork removes every partition.

@@ -20,11 +20,15 @@ const (
 	PartitionBridge   Kind = "partition-bridge"
 	HookFail          Kind = "hook-fail"
 	HookHang          Kind = "hook-hang"
+	// Lag keeps a node down (cut off where partitions are available,
+	// killed otherwise) until the others' log has moved past it and been
+	// compacted, so that it must catch up by InstallSnapshot.
+	Lag Kind = "lag"
 )
 
 // All lists every fault.
 func All() []Kind {
-	return []Kind{KillLeader, KillRandom, KillStep, Pause, PartitionMajority, PartitionLeader, PartitionBridge, HookFail, HookHang}
+	return []Kind{KillLeader, KillRandom, KillStep, Pause, PartitionMajority, PartitionLeader, PartitionBridge, Lag, HookFail, HookHang}
 }
 
 // groups are shorthands accepted by Parse.

@@ -16,6 +16,10 @@ func TestParse(t *testing.T) {
 	none, err := Parse("none")
 	require.NoError(t, err)
 	require.Empty(t, none)
+	lag, err := Parse("lag,pause")
+	require.NoError(t, err)
+	require.Equal(t, []Kind{Pause, Lag}, lag)
+	require.False(t, Lag.IsPartition(), "lag runs without namespaces: it kills the node instead")
 	_, err = Parse("kill,meteor")
 	require.ErrorContains(t, err, `unknown nemesis "meteor"`)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -75,10 +76,17 @@ func (n *nemesis) between(lo, hi time.Duration) time.Duration {
 	return lo + time.Duration(n.rng.Int63n(int64(hi-lo)))
 }
 
+// processLane injects one process or network fault at a time. When lag is
+// among them it comes first, so that every run makes a node catch up by
+// snapshot at least once; after that every fault is drawn at random.
 func (n *nemesis) processLane(ctx context.Context, kinds []Kind) {
+	lagFirst := slices.Contains(kinds, Lag)
 	for ctx.Err() == nil {
 		quiet := n.between(2*time.Second, 6*time.Second)
 		kind := kinds[n.rng.Intn(len(kinds))]
+		if lagFirst {
+			kind, lagFirst = Lag, false
+		}
 		hold := n.between(2*time.Second, 8*time.Second)
 		if kind == Pause {
 			hold = n.between(3*n.o.ElectionTimeout, 3*n.o.ElectionTimeout+5*time.Second)
@@ -96,6 +104,7 @@ func (n *nemesis) inject(ctx context.Context, kind Kind, hold time.Duration) {
 	f := history.Fault{Kind: string(kind), Start: time.Now()}
 	var heal func() error
 	var err error
+	var lag *lagging
 	switch kind {
 	case KillLeader, KillRandom, KillStep:
 		heal, err = n.kill(ctx, kind, &f)
@@ -103,22 +112,42 @@ func (n *nemesis) inject(ctx context.Context, kind Kind, hold time.Duration) {
 		heal, err = n.pause(ctx, &f)
 	case PartitionMajority, PartitionLeader, PartitionBridge:
 		heal, err = n.partition(ctx, kind, &f)
+	case Lag:
+		if lag, err = n.lag(ctx, &f); lag != nil {
+			heal = lag.heal
+		}
 	}
 	if err != nil || heal == nil {
 		n.o.Logf("nemesis %s not injected: %v", kind, err)
 		return
 	}
-	n.o.Logf("nemesis %s on %v for %s: %s", kind, f.Nodes, hold.Round(time.Millisecond), f.Detail)
-	available := n.probe(hold + n.o.RecoveryLimit)
-	sleep(ctx, hold)
+	if lag != nil {
+		n.o.Logf("nemesis %s on %v until the others' log passes index %d: %s", kind, f.Nodes, lag.target, f.Detail)
+		available := n.probe(lagLimit + n.o.RecoveryLimit)
+		lag.outrun(ctx, &f)
+		n.heal(kind, heal, &f, available)
+		lag.caughtUp(&f)
+		n.o.Logf("nemesis %s: %s", kind, f.Detail)
+	} else {
+		n.o.Logf("nemesis %s on %v for %s: %s", kind, f.Nodes, hold.Round(time.Millisecond), f.Detail)
+		available := n.probe(hold + n.o.RecoveryLimit)
+		sleep(ctx, hold)
+		n.heal(kind, heal, &f, available)
+	}
+	n.o.Recorder.AddFault(f)
+}
+
+// heal ends a fault and measures the recovery: when the cluster served a
+// consistent read again after the heal, and (available, from the probe
+// started with the fault) after the fault began.
+func (n *nemesis) heal(kind Kind, heal func() error, f *history.Fault, available <-chan time.Time) {
 	if err := heal(); err != nil {
 		n.o.Logf("nemesis %s: heal: %v", kind, err)
 	}
 	f.Healed = time.Now()
 	f.Recovered = n.c.WaitAvailable(context.Background(), n.o.RecoveryLimit)
 	f.Available = <-available
-	n.o.Logf("nemesis %s healed; cluster available again after %s", kind, recovery(f))
-	n.o.Recorder.AddFault(f)
+	n.o.Logf("nemesis %s healed; cluster available again after %s", kind, recovery(*f))
 }
 
 // probe measures, from now, when the cluster next serves a consistent

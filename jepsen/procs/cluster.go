@@ -37,6 +37,9 @@ type Cluster struct {
 	Agents []*Agent
 	// RaftMultiplier is passed to every agent; 0 keeps the agent's default.
 	RaftMultiplier float64
+	// AgentArgs are flags every agent of the cluster starts and restarts
+	// with, after the base ones (such as small Raft snapshot settings).
+	AgentArgs []string
 	// ConfigFor, when set, returns the --config file for an agent id.
 	ConfigFor func(id string) string
 	// OwnBinary gives every agent its own copy of the binary (at
@@ -218,6 +221,7 @@ func (a *Agent) Launch(extra ...string) error {
 			args = append(args, "--config", p)
 		}
 	}
+	args = append(args, a.c.AgentArgs...)
 	args = append(args, extra...)
 	logf, err := os.OpenFile(a.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

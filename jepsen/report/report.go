@@ -13,6 +13,7 @@ import (
 
 	"github.com/baton-upgrade/baton/jepsen/checker"
 	"github.com/baton-upgrade/baton/jepsen/history"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 )
 
 // Result is everything a run reports, as written to result.json.
@@ -34,6 +35,9 @@ type Result struct {
 	Recovery     Percentiles           `json:"recovery"`   // over every fault
 	Checks       []checker.Result      `json:"checks"`
 	Crashes      int                   `json:"crashes"`
+	// Snapshots is what Raft did with snapshots on each agent, from the
+	// agents' logs.
+	Snapshots map[string]procs.SnapshotActivity `json:"snapshots"`
 }
 
 // Transactions counts the transactions by how they ended.
@@ -154,6 +158,10 @@ func (r *Result) WriteSummary(w io.Writer) {
 	fmt.Fprintf(tw, "all\t%d\t%s\t%s\t%s\t\t\t\n", total(r.Faults), ms(r.Recovery.P50), ms(r.Recovery.P99), ms(r.Recovery.Max))
 	tw.Flush()
 	fmt.Fprintln(w)
+	if len(r.Snapshots) > 0 {
+		r.writeSnapshots(w)
+		fmt.Fprintln(w)
+	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "check\tinvariant\tresult\tchecked\tcounter-example")
 	for _, c := range r.Checks {
@@ -165,6 +173,27 @@ func (r *Result) WriteSummary(w io.Writer) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", c.Invariant, c.Name, strings.ToUpper(string(c.Status)), c.Checked, ce)
 	}
+	tw.Flush()
+}
+
+// writeSnapshots prints the snapshots each agent took, tried to send (as
+// leader), installed from a leader and restored at a start, and Raft's
+// snapshot errors (a send to a node that is down fails until it is back).
+func (r *Result) writeSnapshots(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "node\tsnapshots taken\tsends tried (leader)\tinstalled from a leader\trestored at start\tfailed (retried)")
+	var all procs.SnapshotActivity
+	var ids []string
+	for id := range r.Snapshots {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		s := r.Snapshots[id]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", id, s.Taken, s.SendsTried, s.Installed, s.Restored, s.Failed)
+		all = all.Add(s)
+	}
+	fmt.Fprintf(tw, "all\t%d\t%d\t%d\t%d\t%d\n", all.Taken, all.SendsTried, all.Installed, all.Restored, all.Failed)
 	tw.Flush()
 }
 

@@ -2,11 +2,13 @@ package report
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/baton-upgrade/baton/jepsen/checker"
 	"github.com/baton-upgrade/baton/jepsen/history"
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/stretchr/testify/require"
 )
 
@@ -44,4 +46,19 @@ func TestSummaryCountsFaultsAndViolations(t *testing.T) {
 	require.Contains(t, b.String(), "violations     1")
 	require.Contains(t, b.String(), "install twice")
 	require.Contains(t, r.Markdown(), "1 VIOLATION(S)")
+}
+
+func TestSummaryCountsSnapshotsPerNode(t *testing.T) {
+	r := &Result{Snapshots: map[string]procs.SnapshotActivity{
+		"n2": {Taken: 3, Installed: 1, Restored: 1},
+		"n1": {Taken: 4, SendsTried: 2, Failed: 1},
+	}}
+	var b bytes.Buffer
+	r.WriteSummary(&b)
+	out := b.String()
+	require.Regexp(t, `node\s+snapshots taken\s+sends tried \(leader\)\s+installed from a leader\s+restored at start\s+failed \(retried\)`, out)
+	require.Regexp(t, `n1\s+4\s+2\s+0\s+0\s+1\n`, out)
+	require.Regexp(t, `n2\s+3\s+0\s+1\s+1\s+0\n`, out)
+	require.Regexp(t, `all\s+7\s+2\s+1\s+1\s+1\n`, out)
+	require.Less(t, strings.Index(out, "n1 "), strings.Index(out, "n2 "), "nodes in id order")
 }
