@@ -34,6 +34,11 @@ var handlers = map[CommandType]func(s *State, now time.Time, data json.RawMessag
 	CmdTxnFinish:      handle((*State).applyTxnFinish),
 	CmdTxnFinalize:    handle((*State).applyTxnFinalize),
 	CmdTxnNote:        handle((*State).applyTxnNote),
+	// The service's roles and switch-over (service.go).
+	CmdServiceRoles:    handle((*State).applyServiceRoles),
+	CmdSwitchoverBegin: handle((*State).applySwitchoverBegin),
+	CmdSwitchoverPhase: handle((*State).applySwitchoverPhase),
+	CmdSwitchoverFail:  handle((*State).applySwitchoverFail),
 }
 
 // handle adapts a typed handler to the table.

@@ -37,6 +37,11 @@ const LatestProtocol = 3
 var commandProtocol = map[CommandType]int{
 	CmdMemberStatus:   2,
 	CmdMemberLiveness: 3,
+	// The service's roles and switch-over (fsm/service.go).
+	CmdServiceRoles:    3,
+	CmdSwitchoverBegin: 3,
+	CmdSwitchoverPhase: 3,
+	CmdSwitchoverFail:  3,
 }
 
 // CommandProtocol returns the protocol version that introduced t.

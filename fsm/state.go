@@ -31,6 +31,9 @@ type Member struct {
 	// Liveness is whether the leader reaches the member, as it last
 	// recorded with member.liveness (protocol 3); nil until then.
 	Liveness *Liveness `json:"liveness,omitempty"`
+	// Role is the member's service role as Baton records it (protocol 3,
+	// service.go): RolePrimary, RoleReplica, or "" without a role hook.
+	Role string `json:"role,omitempty"`
 }
 
 // Liveness states of a member.
@@ -74,6 +77,8 @@ type State struct {
 	// range it spoke, so that an upgrade to a version that cannot speak the
 	// active protocol (a downgrade past finalize) is refused.
 	Builds map[string]ProtocolRange `json:"builds,omitempty"`
+	// Service records the service's primary (protocol 3, service.go).
+	Service Service `json:"service,omitzero"`
 }
 
 // MaxHistory bounds how many finished transactions are kept.
