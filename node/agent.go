@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync"
 
 	"github.com/baton-upgrade/baton/fsm"
@@ -32,6 +33,12 @@ type Agent struct {
 	idle    idleMeter
 
 	heartbeats *heartbeats
+
+	// serviceMu runs the service's promote, demote and follow hooks one at
+	// a time; members is the file hooks read as BATON_MEMBERS_FILE
+	// (service.go).
+	serviceMu sync.Mutex
+	members   *membersFile
 
 	// versionMu guards version: what this node last found it runs (its
 	// version hook's output, or the build version without one).
@@ -65,6 +72,7 @@ func New(cfg Config) (*Agent, error) {
 		notices:      newNoticeQueue(),
 		events:       newEventLog(),
 		version:      cfg.Version,
+		members:      &membersFile{path: filepath.Join(cfg.DataDir, "service", "members.json")},
 		ctx:          ctx,
 		cancel:       cancel,
 	}

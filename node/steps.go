@@ -32,6 +32,7 @@ func (a *Agent) startExecutor() error {
 		Logger:      a.log, BuildVersion: a.cfg.BuildVersion,
 		OnFinish:    func(_ executor.Step, st executor.Status) { a.notices.add(a.noticeOf(st)) },
 		SelfRestart: a.reexec,
+		ServiceEnv:  a.stepServiceEnv, // service.go
 	})
 	if a.cfg.Hooks.Version != "" {
 		if _, err := a.readVersion(a.ctx); err != nil {
@@ -132,7 +133,8 @@ func (a *Agent) Diagnostic(ctx context.Context, health bool) api.Diagnostic {
 	if h := a.cfg.Hooks.Health; h != "" && health {
 		ctx, cancel := context.WithTimeout(ctx, min(a.cfg.Hooks.EffectiveTimeout(), 10*time.Second))
 		defer cancel()
-		res := hooks.Run(ctx, hooks.Spec{Name: "health", Command: h, Env: hooks.Env(hooks.StepEnv{NodeID: a.cfg.ID})})
+		env := append(hooks.Env(hooks.StepEnv{NodeID: a.cfg.ID}), a.stepServiceEnv()...) // service.go
+		res := hooks.Run(ctx, hooks.Spec{Name: "health", Command: h, Env: env})
 		if res.Err != nil {
 			d.Healthy, d.HealthError = false, res.Err.Error()
 		}

@@ -154,7 +154,8 @@ func TestEveryCommandTypeIsAnAPIEventType(t *testing.T) {
 	for _, e := range []api.EventType{api.EventMemberJoin, api.EventMemberLeave, api.EventMemberReport,
 		api.EventMemberStatus, api.EventMemberLiveness, api.EventTxnStart, api.EventStepBegin, api.EventStepComplete, api.EventStepFail,
 		api.EventTxnPause, api.EventTxnResume, api.EventTxnRetry, api.EventTxnAbort, api.EventTxnFinish,
-		api.EventTxnFinalize, api.EventTxnNote} {
+		api.EventTxnFinalize, api.EventTxnNote,
+		api.EventServiceRoles, api.EventSwitchoverBegin, api.EventSwitchoverPhase, api.EventSwitchoverFail} {
 		require.True(t, e.IsCommand(), e)
 		apiNames[e] = true
 	}

@@ -62,6 +62,9 @@ type ServerOptions struct {
 	Steps Steps
 	// Events serves /v1/events; nil leaves it out.
 	Events EventSource
+	// Service serves the node's service-role routes (protocol 3; service.go);
+	// nil leaves them out.
+	Service Service
 	// Speaks is the newest protocol this build speaks; routes of newer
 	// protocols are left out, as an older build would not have them.
 	Speaks int
@@ -122,6 +125,7 @@ func (s *Server) routes() {
 		s.opts.Metrics.ServeHTTP(w, r)
 	})
 	s.upgradeRoutes()
+	s.serviceRoutes() // service.go
 	if s.opts.Events != nil {
 		s.mux.HandleFunc("GET /v1/events", s.events)
 	}

@@ -25,6 +25,12 @@ const (
 	EventTxnFinish      EventType = "txn.finish" // an aborting transaction ends, aborted
 	EventTxnFinalize    EventType = "txn.finalize"
 	EventTxnNote        EventType = "txn.note"
+	// The service's roles and switch-over (protocol 3): Primary names the
+	// service's primary the event records or moves to, Phase the phase.
+	EventServiceRoles    EventType = "service.roles"
+	EventSwitchoverBegin EventType = "switchover.begin"
+	EventSwitchoverPhase EventType = "switchover.phase"
+	EventSwitchoverFail  EventType = "switchover.fail"
 )
 
 // Event types of an agent's own leadership changes.
@@ -55,6 +61,8 @@ type Event struct {
 	Protocol int       `json:"protocol,omitempty"`
 	Rollback bool      `json:"rollback,omitempty"`
 	Error    string    `json:"error,omitempty"`
+	Primary  string    `json:"primary,omitempty"`
+	Phase    string    `json:"phase,omitempty"`
 }
 
 // Events is a page of events; pass Next as ?after= to wait for the next.

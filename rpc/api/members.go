@@ -43,6 +43,10 @@ type Member struct {
 	StatusSince time.Time `json:"status_since,omitzero"`
 	// LastSeen is the leader's last contact with an unreachable member.
 	LastSeen time.Time `json:"last_seen,omitzero"`
+	// Role is the member's service role as Baton records it (protocol 3):
+	// RolePrimary, RoleReplica, or empty when the member has no role hook
+	// or the cluster speaks an older protocol.
+	Role string `json:"role,omitempty"`
 }
 
 // Member statuses.
