@@ -45,6 +45,9 @@ type Service struct {
 	Primary string `json:"primary,omitempty"`
 	// Since is when Primary was recorded (the leader's clock).
 	Since time.Time `json:"since,omitzero"`
+	// Switched is the index of the last switch-over command applied: roles
+	// observed before it are stale.
+	Switched uint64 `json:"switched,omitempty"`
 }
 
 // ServicePrimary returns the member recorded as the service's primary, or
@@ -77,9 +80,13 @@ func (s *State) RolesKnown() bool {
 // RoleReplica or RoleNone; the others keep their recorded role. Primary
 // is the service's primary from now on, or "": a member Roles names
 // RolePrimary, or the primary already recorded (its hook did not answer).
+// ObservedAt is the state index the leader had read when it began asking:
+// roles observed before a switch-over command are refused as stale, since
+// the switch-over may have moved the primary since.
 type ServiceRoles struct {
-	Primary string            `json:"primary"`
-	Roles   map[string]string `json:"roles,omitempty"`
+	Primary    string            `json:"primary"`
+	Roles      map[string]string `json:"roles,omitempty"`
+	ObservedAt uint64            `json:"observed_at"`
 }
 
 // SwitchPhase is how far a switch-over has come.
@@ -235,6 +242,9 @@ func (s *State) applyServiceRoles(now time.Time, c ServiceRoles) error {
 		return fmt.Errorf("%w: transaction %s is switching the service's primary from %s to %s: the switch-over records the roles",
 			ErrConflict, t.ID, sw.OldPrimary, sw.Candidate)
 	}
+	if c.ObservedAt < s.Service.Switched {
+		return fmt.Errorf("%w: roles observed at index %d, before the switch-over command at index %d", ErrStale, c.ObservedAt, s.Service.Switched)
+	}
 	ids := make([]string, 0, len(c.Roles))
 	for id, role := range c.Roles {
 		if _, ok := s.Members[id]; !ok {
@@ -277,7 +287,7 @@ func (s *State) applyServiceRoles(now time.Time, c ServiceRoles) error {
 		s.setRole(c.Primary, RolePrimary)
 	}
 	if c.Primary != old {
-		s.Service = Service{Primary: c.Primary, Since: now}
+		s.Service.Primary, s.Service.Since = c.Primary, now
 		if c.Primary == "" {
 			s.Service.Since = time.Time{}
 		}
@@ -333,6 +343,7 @@ func (s *State) applySwitchoverBegin(now time.Time, c SwitchoverBegin) error {
 	if c.CandidateLag > t.MaxLag {
 		return fmt.Errorf("%w: candidate %s lags by %d, over the limit %d", ErrInvalid, c.Candidate, c.CandidateLag, t.MaxLag)
 	}
+	s.Service.Switched = s.Index
 	t.Switchovers = append(slices.Clone(t.Switchovers), Switchover{OldPrimary: c.Node, Candidate: c.Candidate,
 		Phase: SwitchChosen, Diagnostic: c.Diagnostic, CandidateLag: c.CandidateLag, MaxLag: t.MaxLag,
 		StartedAt: now, UpdatedAt: now})
@@ -381,8 +392,9 @@ func (s *State) applySwitchoverPhase(now time.Time, c SwitchoverPhase) error {
 		}
 		s.setRole(sw.OldPrimary, RoleReplica)
 		s.setRole(sw.Candidate, RolePrimary)
-		s.Service = Service{Primary: sw.Candidate, Since: now}
+		s.Service.Primary, s.Service.Since = sw.Candidate, now
 	}
+	s.Service.Switched = s.Index
 	sw.Phase, sw.UpdatedAt = c.Phase, now
 	if c.Phase == SwitchDone {
 		sw.Note = c.Note
@@ -411,6 +423,7 @@ func (s *State) applySwitchoverFail(now time.Time, c SwitchoverFail) error {
 	}
 	sw.Phase, sw.Error, sw.UpdatedAt = SwitchFailed, c.Error, now
 	t.setSwitchover(sw)
+	s.Service.Switched = s.Index
 	t.UpdatedAt = now
 	reason := fmt.Sprintf("switch-over of the service's primary from %s to %s failed: %s", sw.OldPrimary, sw.Candidate, c.Error)
 	switch {

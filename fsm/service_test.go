@@ -124,8 +124,10 @@ func TestServiceRoles(t *testing.T) {
 		{name: "refused while a switch-over is in progress", setup: phaseSwitchPromoted, typ: CmdServiceRoles,
 			body: ServiceRoles{Primary: "n3", Roles: map[string]string{"n3": RolePrimary, "n2": RoleReplica}}, wantErr: ErrConflict},
 		{name: "accepted again once the switch-over is done", setup: phaseSwitchDone, typ: CmdServiceRoles,
-			body: ServiceRoles{Primary: "n3", Roles: map[string]string{"n1": RoleNone}},
+			body: ServiceRoles{Primary: "n3", Roles: map[string]string{"n1": RoleNone}, ObservedAt: 100},
 			want: func(s *State) { setRole(s, "n1", "") }},
+		{name: "roles observed before the last switch-over command are stale", setup: phaseSwitchDone, typ: CmdServiceRoles,
+			body: ServiceRoles{Primary: "n2", Roles: map[string]string{"n2": RolePrimary, "n3": RoleReplica}, ObservedAt: 13}, wantErr: ErrStale},
 	})
 }
 
@@ -143,6 +145,7 @@ func TestSwitchoverBegin(t *testing.T) {
 				tx.Switchovers = []Switchover{{OldPrimary: "n2", Candidate: "n3", Phase: SwitchChosen, Diagnostic: "healthy",
 					CandidateLag: 2, MaxLag: 5, StartedAt: tCmd, UpdatedAt: tCmd}}
 				tx.UpdatedAt = tCmd
+				s.Service.Switched = s.Index
 			}},
 		{name: "unknown transaction", setup: phasePrimaryDue, typ: CmdSwitchoverBegin,
 			body: with(func(b *SwitchoverBegin) { b.TxnID = "tx9" }), wantErr: ErrNotFound},
@@ -179,6 +182,7 @@ func TestSwitchoverPhases(t *testing.T) {
 			sw := lastSwitch(s)
 			sw.Phase, sw.UpdatedAt = p, tCmd
 			txnOf(s).UpdatedAt = tCmd
+			s.Service.Switched = s.Index
 		}
 	}
 	runTxnCases(t, []txnCase{
@@ -189,7 +193,7 @@ func TestSwitchoverPhases(t *testing.T) {
 				advanced(SwitchCommitted)(s)
 				setRole(s, "n2", RoleReplica)
 				setRole(s, "n3", RolePrimary)
-				s.Service = Service{Primary: "n3", Since: tCmd}
+				s.Service.Primary, s.Service.Since = "n3", tCmd
 			}},
 		{name: "done, with a note", setup: phaseSwitchCommitted, typ: CmdSwitchoverPhase,
 			body: SwitchoverPhase{TxnID: txID, Node: "n2", Primary: "n3", Phase: SwitchDone, Note: "n1 unreachable: no follow"},
@@ -230,6 +234,7 @@ func TestSwitchoverFail(t *testing.T) {
 		sw := lastSwitch(s)
 		sw.Phase, sw.Error, sw.UpdatedAt = SwitchFailed, fail.Error, tCmd
 		txnOf(s).UpdatedAt = tCmd
+		s.Service.Switched = s.Index
 	}
 	runTxnCases(t, []txnCase{
 		{name: "halt: the transaction fails, the primary stays", setup: phaseSwitchDemoted, typ: CmdSwitchoverFail, body: fail,

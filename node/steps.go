@@ -130,6 +130,7 @@ func (a *Agent) Diagnostic(ctx context.Context, health bool) api.Diagnostic {
 		}
 	})
 	d.IdleCPU, d.IdleMem = a.idle.sample()
+	d.ServiceHooks = a.cfg.Hooks.ServiceHooks() // service.go
 	if h := a.cfg.Hooks.Health; h != "" && health {
 		ctx, cancel := context.WithTimeout(ctx, min(a.cfg.Hooks.EffectiveTimeout(), 10*time.Second))
 		defer cancel()
