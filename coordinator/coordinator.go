@@ -52,6 +52,8 @@ type Nodes interface {
 	// Diagnostic probes a node; its health hook runs only when health is
 	// true.
 	Diagnostic(ctx context.Context, httpAddr string, health bool) (api.Diagnostic, error)
+	// ServiceNodes runs the service-role hooks (switchover_nodes.go).
+	ServiceNodes
 }
 
 // Options tune a Coordinator; zero fields take the defaults.

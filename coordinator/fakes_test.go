@@ -151,6 +151,9 @@ type fakeNodes struct {
 	checks   int                       // StepStatus calls
 	// healthChecks counts diagnostics that ran the health hook.
 	healthChecks int
+	// svc is the fake service behind the service routes
+	// (switchover_fakes_test.go); nil answers as nodes without hooks.
+	svc *fakeService
 }
 
 func newFakeNodes() *fakeNodes {
@@ -194,7 +197,8 @@ func (n *fakeNodes) Diagnostic(_ context.Context, addr string, health bool) (api
 	if n.down[addr] {
 		return api.Diagnostic{}, errDown
 	}
-	return api.Diagnostic{ID: addr, Healthy: !n.unhealth[addr], AppliedIndex: 1 << 40, Version: n.version[addr], IdleCPU: 0.5, IdleMem: 0.5}, nil
+	return api.Diagnostic{ID: addr, Healthy: !n.unhealth[addr], AppliedIndex: 1 << 40, Version: n.version[addr], IdleCPU: 0.5, IdleMem: 0.5,
+		ServiceHooks: n.svc.hooksOf(addr)}, nil
 }
 
 func (n *fakeNodes) sentNodes() []string {

@@ -33,6 +33,8 @@ type tenure struct {
 	retry        map[attemptKey]time.Duration
 	handoffSince time.Time // first failed search for a successor
 	lastNote     string
+	// switchover times the service's switch-over (switchover.go).
+	switchover switchTenure
 }
 
 func newTenure() *tenure {
@@ -81,7 +83,10 @@ func (co *Coordinator) Run(ctx context.Context) {
 func (co *Coordinator) turn(ctx context.Context, tn *tenure) time.Duration {
 	var d decision
 	now := co.opts.Now()
-	co.c.FSM().View(func(s *fsm.State) { d = co.decide(s.ActiveTxn(), tn, now) })
+	co.c.FSM().View(func(s *fsm.State) {
+		d = co.decide(s.ActiveTxn(), tn, now)
+		co.decideSwitchover(s, &d) // switchover.go
+	})
 	return co.act(ctx, tn, d, now)
 }
 
@@ -105,6 +110,9 @@ type decision struct {
 	rollback bool
 	// finalize and finish end the transaction.
 	finalize, finish bool
+	// switchover, when set, is the service's switch-over to carry on
+	// before anything of the batch begins (switchover.go).
+	switchover *switchTask
 	// wait is the time until the next deadline or check.
 	wait time.Duration
 }
@@ -217,6 +225,8 @@ func (co *Coordinator) act(ctx context.Context, tn *tenure, d decision, now time
 		tn.handoffSince = time.Time{}
 	}
 	switch {
+	case d.switchover != nil:
+		return min(wait, co.switchover(ctx, tn, t, d.switchover))
 	case d.handoff != nil:
 		return min(wait, co.handoff(ctx, tn, t, d.handoff))
 	case len(d.begin) > 0:
