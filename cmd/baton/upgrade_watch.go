@@ -192,6 +192,7 @@ func changeLines(prev *api.Txn, cur api.Txn) []string {
 			lines = append(lines, fmt.Sprintf("%s waits: %s", s.Node, s.Waiting))
 		}
 	}
+	lines = append(lines, switchoverLines(prev, cur)...) // service_output.go
 	if prev == nil || prev.State != cur.State {
 		lines = append(lines, txnLine(cur))
 	}
