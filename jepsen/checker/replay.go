@@ -165,6 +165,8 @@ func (r *replay) apply(e history.Event) {
 		r.expect(t, e, api.TxnFinalizing)
 		t.state = api.TxnDone
 		r.protocol = max(r.protocol, e.Protocol)
+	case api.EventSwitchoverFail:
+		r.switchoverFail(t) // service.go
 	default:
 		return
 	}
