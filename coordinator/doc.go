@@ -13,4 +13,10 @@
 // send a step to a node before the step's begin is committed (write-ahead
 // intent), never start the leader's own upgrade while it leads (I4), and
 // never run more than max-parallel steps at once (I3).
+//
+// Besides Baton's own leadership it hands off the service's primary
+// (switchover*.go, docs/switchover.md): it must never begin the step of the
+// service's recorded primary before that primary's switch-over is done,
+// never promote a replica without checking its lag right before, and never
+// run a service hook after a switch-over failed (I10).
 package coordinator
