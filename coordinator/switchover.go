@@ -26,9 +26,12 @@ const (
 	// confirmPatience is how long the role hooks may disagree after
 	// promote before the switch-over fails.
 	confirmPatience = 10 * time.Second
-	// serviceCallTimeout bounds a call that runs demote, promote or follow:
-	// the node bounds the hook itself by its hook timeout.
-	serviceCallTimeout = 10 * time.Minute
+	// followCallTimeout bounds a call that runs follow: a node that takes
+	// longer is noted as having missed it (its hook goes on).
+	followCallTimeout = 30 * time.Second
+	// minActionTimeout is the least a call that runs demote or promote is
+	// given; otherwise it gets what is left of the switch-over's time.
+	minActionTimeout = 5 * time.Second
 	// probeCallTimeout bounds a call that runs role, lag or health hooks,
 	// which the node bounds to 10 s each.
 	probeCallTimeout = 25 * time.Second
@@ -260,7 +263,11 @@ func (co *Coordinator) runAction(ctx context.Context, t *fsm.Txn, sw fsm.Switcho
 	if !ok {
 		return api.ServiceActionResult{}, 0, false
 	}
-	cctx, cancel := context.WithTimeout(ctx, serviceCallTimeout)
+	// The node bounds the hook by its own hook timeout; the call is bounded
+	// by what is left of the switch-over's time, so that a node cut off
+	// mid-call does not hold the coordinator past the switch-over's end.
+	left := sw.StartedAt.Add(time.Duration(t.StepTimeout)).Sub(co.opts.Now())
+	cctx, cancel := context.WithTimeout(ctx, max(left, minActionTimeout))
 	defer cancel()
 	res, err := co.n.ServiceAction(cctx, addr, action, co.actionRequest(t, sw))
 	switch {
@@ -372,19 +379,25 @@ func (co *Coordinator) confirmRoles(ctx context.Context, tn *tenure, t *fsm.Txn,
 	return switchRetry
 }
 
-// broadcastFollow runs follow on every member but the new primary (S5's
-// broadcast) and commits done, noting the nodes that missed it.
+// broadcastFollow runs follow on every other live member than the new
+// primary (S5's broadcast) and commits done, noting the nodes that missed
+// it: those recorded unreachable, and those whose call failed.
 func (co *Coordinator) broadcastFollow(ctx context.Context, t *fsm.Txn, sw fsm.Switchover) time.Duration {
 	var others []fsm.Member
+	var notes []string
 	for _, m := range co.members() {
-		if m.ID != sw.Candidate {
+		switch {
+		case m.ID == sw.Candidate:
+		case m.Liveness != nil && m.Liveness.Status == fsm.LivenessUnreachable:
+			notes = append(notes, fmt.Sprintf("%s is unreachable: no follow", m.ID))
+		default:
 			others = append(others, m)
 		}
 	}
 	missed := make([]string, len(others))
 	req := co.actionRequest(t, sw)
 	co.fanOut(len(others), func(i int) {
-		cctx, cancel := context.WithTimeout(ctx, serviceCallTimeout)
+		cctx, cancel := context.WithTimeout(ctx, followCallTimeout)
 		defer cancel()
 		res, err := co.n.ServiceAction(cctx, others[i].HTTPAddr, api.HookFollow, req)
 		switch {
@@ -394,7 +407,6 @@ func (co *Coordinator) broadcastFollow(ctx context.Context, t *fsm.Txn, sw fsm.S
 			missed[i] = fmt.Sprintf("follow on %s failed: %s", others[i].ID, res.Error)
 		}
 	})
-	var notes []string
 	for _, m := range missed {
 		if m != "" {
 			notes = append(notes, m)

@@ -96,7 +96,7 @@ type roleView struct {
 	switching bool
 	primary   string
 	// roles, addrs and marks are by member; a mark changes when the member
-	// restarts into another version or its liveness changes.
+	// restarts into another version or build, or its liveness changes.
 	roles, addrs, marks map[string]string
 	// progress changes when a step of the active transaction ends.
 	progress string
@@ -109,6 +109,9 @@ func (co *Coordinator) readRoles() roleView {
 		for id, m := range s.Members {
 			v.roles[id], v.addrs[id] = m.Role, m.HTTPAddr
 			mark := m.Version
+			if m.Build != nil {
+				mark += "/" + m.Build.Version
+			}
 			if m.Liveness != nil {
 				mark += "/" + m.Liveness.Status
 			}
@@ -126,8 +129,8 @@ func (co *Coordinator) readRoles() roleView {
 // WatchRoles is a leader duty: it asks the members' role hooks for the
 // service's roles (every member when it starts and every
 // RoleSweepInterval; the members with a role every RoleInterval; at once a
-// member whose version or liveness changed, and every member with a role
-// when a step ends) and commits service.roles when the answers differ from
+// member whose version, build or liveness changed, and every member with a
+// role when a step ends) and commits service.roles when the answers differ from
 // the record. It does nothing while the cluster speaks a protocol older
 // than 3, and commits nothing while a switch-over is in progress.
 func (co *Coordinator) WatchRoles(ctx context.Context) {

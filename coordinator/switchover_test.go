@@ -391,3 +391,22 @@ func TestRoleWatchRecordsAMoveAndIgnoresSplitBrain(t *testing.T) {
 	require.Equal(t, "n3", h.recordedPrimary(), "two primaries change nothing")
 	require.Len(t, h.logs.records(t, "service reports two primaries"), 1)
 }
+
+func TestFollowSkipsAnUnreachableNodeAndNotesIt(t *testing.T) {
+	h := newServiceHarness(t, 4, "n2", api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
+	for !h.reached(fsm.SwitchCommitted) {
+		h.drive()
+		for _, n := range h.running() {
+			h.complete(n)
+		}
+	}
+	_, err := h.c.Apply(h.ctx, fsm.CmdMemberLiveness, fsm.MemberLiveness{ID: "n4", Status: fsm.LivenessUnreachable})
+	require.NoError(t, err)
+	h.n.down["n3:80"] = true
+	h.drive()
+	sw := h.lastSwitchover()
+	require.Equal(t, fsm.SwitchDone, sw.Phase, "a missed follow does not fail the switch-over")
+	require.Contains(t, sw.Note, "n4 is unreachable: no follow")
+	require.Contains(t, sw.Note, "n3 did not run follow")
+	require.Equal(t, []string{"follow n2"}, followsIn(h.n.svc.ran()))
+}
