@@ -23,7 +23,7 @@ JEPSEN_OUT := $(if $(filter command line environment,$(origin OUT)),$(OUT),out/j
 
 DIST     ?= dist
 
-.PHONY: all baton demosvc dist docs test test-short vet fmt cluster demo demo-self bench help jepsen
+.PHONY: all baton demosvc dist docs test test-short vet fmt cluster demo demo-self demo-redis bench help jepsen
 
 all: baton
 
@@ -31,6 +31,8 @@ help:
 	@echo "make baton      build bin/baton (VERSION=, PROTOCOL=, OUT= to stamp another build)"
 	@echo "make demo       build, start a three-node cluster with a toy service, upgrade it 1.0.0 -> 2.0.0, kill the leader half-way"
 	@echo "make demo-self  three agents of Baton 1.0.0 upgrade themselves to 2.0.0; the protocol switches at the end"
+	@echo "make demo-redis a Redis primary and two replicas rolled secondaries-first under a writing client, Baton's"
+	@echo "                leader killed once: the switch-over, the failed requests and zero lost writes (needs redis-server, jq)"
 	@echo "make cluster    build and run a local three-node cluster on loopback (Ctrl-C stops it)"
 	@echo "                (demo, demo-self and cluster take PORT_BASE=7000; unset, they pick free ports)"
 	@echo "make test       go vet, then every test with the race detector (a 150 s chaos run included)"
@@ -82,6 +84,11 @@ demosvc:
 
 demo: baton demosvc
 	scripts/demo.sh bin
+
+# The Redis example (examples/redis): needs redis-server, redis-cli and jq.
+demo-redis: baton
+	$(GO) build -o bin/redis-demo-client ./examples/redis/client
+	examples/redis/demo.sh bin
 
 demo-self:
 	$(MAKE) baton VERSION=1.0.0 PROTOCOL=1 OUT=bin/baton-1.0.0

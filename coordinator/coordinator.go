@@ -63,6 +63,8 @@ type Nodes interface {
 	// NodeStepLogs asks a node for the hook output of every attempt of
 	// txnID it ran, oldest first (protocol 3).
 	NodeStepLogs(ctx context.Context, httpAddr, txnID string) ([]api.StepLogs, error)
+	// ServiceNodes runs the service-role hooks (switchover_nodes.go).
+	ServiceNodes
 }
 
 // Options tune a Coordinator; zero fields take the defaults.

@@ -18,4 +18,10 @@
 // agent's own state), and Logs and RunningHooks, which ask the nodes of a
 // transaction for their hook output and running hooks, for people to read;
 // nothing they learn is ever committed.
+//
+// Besides Baton's own leadership it hands off the service's primary
+// (switchover*.go, docs/switchover.md): it must never begin the step of the
+// service's recorded primary before that primary's switch-over is done,
+// never promote a replica without checking its lag right before, and never
+// run a service hook after a switch-over failed (I10).
 package coordinator

@@ -164,6 +164,9 @@ type fakeNodes struct {
 	cancelErr map[string]error
 	// logs answers NodeStepLogs by address.
 	logs map[string][]api.StepLogs
+	// svc is the fake service behind the service routes
+	// (switchover_fakes_test.go); nil answers as nodes without hooks.
+	svc *fakeService
 }
 
 // cancelCall is one CancelStep call as a fake node received it.
@@ -249,7 +252,8 @@ func (n *fakeNodes) Diagnostic(_ context.Context, addr string, health bool) (api
 	if n.down[addr] {
 		return api.Diagnostic{}, errDown
 	}
-	return api.Diagnostic{ID: addr, Healthy: !n.unhealth[addr], AppliedIndex: 1 << 40, Version: n.version[addr], IdleCPU: 0.5, IdleMem: 0.5}, nil
+	return api.Diagnostic{ID: addr, Healthy: !n.unhealth[addr], AppliedIndex: 1 << 40, Version: n.version[addr], IdleCPU: 0.5, IdleMem: 0.5,
+		ServiceHooks: n.svc.hooksOf(addr)}, nil
 }
 
 func (n *fakeNodes) sentNodes() []string {

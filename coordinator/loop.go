@@ -37,6 +37,8 @@ type tenure struct {
 	// cancels are the attempts whose node is asked to stop them, and
 	// where that stands; see cancel.go.
 	cancels map[attemptKey]*cancelRequest
+	// switchover times the service's switch-over (switchover.go).
+	switchover switchTenure
 }
 
 func newTenure() *tenure {
@@ -86,7 +88,10 @@ func (co *Coordinator) Run(ctx context.Context) {
 func (co *Coordinator) turn(ctx context.Context, tn *tenure) time.Duration {
 	var d decision
 	now := co.opts.Now()
-	co.c.FSM().View(func(s *fsm.State) { d = co.decide(s, tn, now) })
+	co.c.FSM().View(func(s *fsm.State) {
+		d = co.decide(s, tn, now)
+		co.decideSwitchover(s, &d) // switchover.go
+	})
 	return co.act(ctx, tn, d, now)
 }
 
@@ -117,6 +122,9 @@ type decision struct {
 	// finalize and finish end the transaction; halt stops a rollback that
 	// failed on some nodes, for an operator (protocol 3).
 	finalize, finish, halt bool
+	// switchover, when set, is the service's switch-over to carry on
+	// before anything of the batch begins (switchover.go).
+	switchover *switchTask
 	// wait is the time until the next deadline or check.
 	wait time.Duration
 }
@@ -285,6 +293,8 @@ func (co *Coordinator) act(ctx context.Context, tn *tenure, d decision, now time
 		wait = min(wait, time.Second)
 	}
 	switch {
+	case d.switchover != nil:
+		return min(wait, co.switchover(ctx, tn, t, d.switchover))
 	case d.handoff != nil:
 		return min(wait, co.handoff(ctx, tn, t, d.handoff))
 	case len(d.begin) > 0:

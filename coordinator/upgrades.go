@@ -72,6 +72,9 @@ func (co *Coordinator) parseRequest(req api.StartRequest, members []fsm.Member) 
 	if voters > 1 && r.AllowLeaderUpgrade {
 		return r, fmt.Errorf("%w: --allow-leader-upgrade is only for a one-voter cluster; this one has %d voters", fsm.ErrInvalid, voters)
 	}
+	if err := co.checkMaxLag(r.MaxLag); err != nil { // switchover_plan.go
+		return r, err
+	}
 	return r, nil
 }
 
@@ -92,6 +95,7 @@ func parseDuration(name, s string, def time.Duration) (time.Duration, error) {
 // fault and wraps fsm.ErrInvalid.
 func (co *Coordinator) plan(r request, members []fsm.Member, leader string, protocol int) (api.Plan, error) {
 	in := strategy.Input{Nodes: make([]strategy.Node, len(members)), Leader: leader}
+	in.RolesKnown, in.ServicePrimary = co.serviceRoles() // switchover_plan.go
 	voters := 0
 	for i, m := range members {
 		in.Nodes[i] = strategy.Node{ID: m.ID, Voter: m.Voter, Labels: m.Labels}
@@ -107,7 +111,10 @@ func (co *Coordinator) plan(r request, members []fsm.Member, leader string, prot
 		return api.Plan{}, fmt.Errorf("%w: %v", fsm.ErrInvalid, err)
 	}
 	p := api.Plan{TargetVersion: r.TargetVersion, Strategy: r.Strategy, Reason: res.Reason, MaxParallel: r.maxParallel,
-		OnFailure: r.OnFailure, Leader: leader, Voters: voters, QuorumBudget: strategy.QuorumBudget(voters)}
+		OnFailure: r.OnFailure, Leader: leader, Voters: voters, QuorumBudget: strategy.QuorumBudget(voters), MaxLag: r.MaxLag}
+	if in.RolesKnown {
+		p.ServicePrimary = in.ServicePrimary
+	}
 	// What the coordinator will do with a node that already runs the
 	// target, said as it will happen: skipped (decideBatch), or, on a
 	// cluster that cannot skip yet, run like any other.
@@ -212,7 +219,7 @@ func (co *Coordinator) Start(ctx context.Context, req api.StartRequest) (*fsm.Tx
 	t := fsm.Txn{ID: newTxnID(co.opts.Now()), TargetVersion: r.TargetVersion, ArtifactURL: r.ArtifactURL,
 		ArtifactSHA256: r.ArtifactSHA256, Strategy: r.Strategy, MaxParallel: r.maxParallel, OnFailure: r.OnFailure,
 		StepTimeout: fsm.Duration(r.stepTimeout), ProgressDeadline: fsm.Duration(r.progressDeadline),
-		AllowLeaderUpgrade: r.AllowLeaderUpgrade, LeaderAtStart: co.c.ID()}
+		AllowLeaderUpgrade: r.AllowLeaderUpgrade, LeaderAtStart: co.c.ID(), MaxLag: r.MaxLag}
 	for i, b := range p.Batches {
 		for _, id := range b.Nodes {
 			t.Steps = append(t.Steps, fsm.Step{Node: id, Batch: i})

@@ -40,6 +40,11 @@ var handlers = map[CommandType]func(s *State, now time.Time, data json.RawMessag
 	CmdStepSkip:           handle((*State).applyStepSkip),
 	CmdTxnHalt:            handle((*State).applyTxnHalt),
 	CmdTxnRecover:         handle((*State).applyTxnRecover),
+	// The service's roles and switch-over (service.go).
+	CmdServiceRoles:    handle((*State).applyServiceRoles),
+	CmdSwitchoverBegin: handle((*State).applySwitchoverBegin),
+	CmdSwitchoverPhase: handle((*State).applySwitchoverPhase),
+	CmdSwitchoverFail:  handle((*State).applySwitchoverFail),
 }
 
 // handle adapts a typed handler to the table.

@@ -52,6 +52,11 @@ var commandProtocol = map[CommandType]int{
 	CmdStepSkip:           3,
 	CmdTxnHalt:            3,
 	CmdTxnRecover:         3,
+	// The service's roles and switch-over (fsm/service.go).
+	CmdServiceRoles:    3,
+	CmdSwitchoverBegin: 3,
+	CmdSwitchoverPhase: 3,
+	CmdSwitchoverFail:  3,
 }
 
 // CommandProtocol returns the protocol version that introduced t.

@@ -18,6 +18,9 @@ func (s *State) applyMemberJoin(_ time.Time, c MemberJoin) error {
 			m.Build = old.Build
 		}
 		m.Liveness = old.Liveness
+		m.Role = old.Role // service.go: the leader's record, not the member's
+	} else {
+		m.Role = ""
 	}
 	if s.ProtocolVersion == 0 {
 		// The first member of a new cluster sets its protocol: the newest

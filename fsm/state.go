@@ -35,6 +35,9 @@ type Member struct {
 	// the last one known, or empty when none is. A join, which reports a
 	// version read anew, clears it.
 	VersionError string `json:"version_error,omitempty"`
+	// Role is the member's service role as Baton records it (protocol 3,
+	// service.go): RolePrimary, RoleReplica, or "" without a role hook.
+	Role string `json:"role,omitempty"`
 }
 
 // MaxVersionError bounds a member's VersionError.
@@ -81,6 +84,8 @@ type State struct {
 	// range it spoke, so that an upgrade to a version that cannot speak the
 	// active protocol (a downgrade past finalize) is refused.
 	Builds map[string]ProtocolRange `json:"builds,omitempty"`
+	// Service records the service's primary (protocol 3, service.go).
+	Service Service `json:"service,omitzero"`
 }
 
 // MaxHistory bounds how many finished transactions are kept.

@@ -146,6 +146,12 @@ type Txn struct {
 	UpdatedAt       time.Time `json:"updated_at"`
 	LastProgressAt  time.Time `json:"last_progress_at"`
 	FinishedAt      time.Time `json:"finished_at,omitzero"`
+	// MaxLag is the most a replica's lag hook may print for it to take
+	// over as the service's primary (--max-lag; protocol 3, service.go).
+	MaxLag uint64 `json:"max_lag,omitempty"`
+	// Switchovers are the switch-overs of the service's primary this
+	// transaction ran, oldest first (protocol 3, service.go).
+	Switchovers []Switchover `json:"switchovers,omitempty"`
 
 	// index makes the lookups every step command does constant-time; see
 	// stepIndex. It is not part of the replicated state.

@@ -74,6 +74,7 @@ func (s *State) applyTxnStart(now time.Time, c TxnStart) error {
 	t.State, t.Reason, t.RollbackRequested, t.ProtocolVersion = TxnRunning, "", false, 0
 	t.CreatedAt, t.UpdatedAt, t.LastProgressAt, t.FinishedAt = now, now, now, time.Time{}
 	t.Steps = append([]Step(nil), t.Steps...)
+	s.startService(&t) // service.go
 	for i := range t.Steps {
 		st := &t.Steps[i]
 		v := s.Members[st.Node].Version
@@ -119,6 +120,8 @@ func (s *State) applyStepBegin(now time.Time, c StepBegin) error {
 			return err
 		}
 	} else if err := canBeginUpgrade(t, st); err != nil {
+		return err
+	} else if err := s.checkNotPrimary(c.Node); err != nil { // service.go
 		return err
 	}
 	t.setStepState(st, StepRunning)

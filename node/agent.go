@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,12 @@ type Agent struct {
 	// for it when that differs from --raft-addr: the agent restarted at a
 	// new address and asks the leader to move it.
 	priorRaftAddr string
+
+	// serviceMu runs the service's promote, demote and follow hooks one at
+	// a time; members is the file hooks read as BATON_MEMBERS_FILE
+	// (service.go).
+	serviceMu sync.Mutex
+	members   *membersFile
 
 	// versionMu guards version: what this node last found it runs (its
 	// version hook's output, or the build version without one; "" while
@@ -83,6 +90,7 @@ func New(cfg Config) (*Agent, error) {
 		versionChanged: make(chan struct{}, 1),
 		ctx:            ctx,
 		cancel:         cancel,
+		members:        &membersFile{path: filepath.Join(cfg.DataDir, "service", "members.json")},
 	}
 	a.fsm.OnApply(a.recordApply)
 	a.fsm.OnHalt(a.halt)

@@ -1,7 +1,10 @@
 // Package node is the agent of one cluster member: it owns Raft (transport,
 // raft-boltdb log and stable store, file snapshots, bootstrap and join), the
 // replicated state machine, the leader-only duties and, in sub-packages, the
-// step executor and its journal.
+// step executor and its journal. It also runs this node's service-role hooks
+// when the leader asks (service.go), and never a promote, demote or follow
+// for a switch-over its own replica of the state does not show in that
+// phase.
 //
 // All writes to the replicated state go through Agent.Apply on the leader,
 // which bounds the wait for a commit with the caller's context. The agent

@@ -85,6 +85,9 @@ type eventFields struct {
 	ProtocolVersion int    `json:"protocol_version"`
 	Rollback        bool   `json:"rollback"`
 	Error           string `json:"error"`
+	Primary         string `json:"primary"`   // service.roles, switchover.*
+	Phase           string `json:"phase"`     // switchover.phase
+	Candidate       string `json:"candidate"` // switchover.begin
 }
 
 // recordApply turns an accepted command into an event. It runs inside the
@@ -96,7 +99,14 @@ func (a *Agent) recordApply(index uint64, e fsm.Envelope, err error) {
 	var f eventFields
 	_ = json.Unmarshal(e.Data, &f)
 	ev := api.Event{Index: index, Type: rpc.EventTypeOut(e.Type), Time: e.Time, Agent: a.cfg.ID, Txn: f.TxnID,
-		Node: f.Node, Attempt: f.Attempt, Version: f.Version, Protocol: f.ProtocolVersion, Rollback: f.Rollback, Error: f.Error}
+		Node: f.Node, Attempt: f.Attempt, Version: f.Version, Protocol: f.ProtocolVersion, Rollback: f.Rollback, Error: f.Error,
+		Primary: f.Primary, Phase: f.Phase}
+	if e.Type == fsm.CmdSwitchoverBegin {
+		ev.Primary, ev.Phase = f.Candidate, string(fsm.SwitchChosen)
+	}
+	if e.Type == fsm.CmdSwitchoverFail {
+		ev.Phase = string(fsm.SwitchFailed)
+	}
 	switch {
 	case f.Txn.ID != "":
 		ev.Txn = f.Txn.ID

@@ -32,6 +32,7 @@ func (a *Agent) startExecutor() error {
 		Logger:      a.log, BuildVersion: a.cfg.BuildVersion,
 		OnFinish:    a.stepFinished,
 		SelfRestart: a.reexec,
+		ServiceEnv:  a.stepServiceEnv, // service.go
 	})
 	if a.cfg.Hooks.Version != "" {
 		if _, err := a.readVersion(a.ctx); err != nil {
@@ -176,11 +177,13 @@ func (a *Agent) Diagnostic(ctx context.Context, health bool) api.Diagnostic {
 		}
 	})
 	d.IdleCPU, d.IdleMem = a.idle.sample()
+	d.ServiceHooks = a.exec.Hooks().ServiceHooks() // service.go
 	hk := a.exec.Hooks()
 	if h := hk.Health; h != "" && health {
 		ctx, cancel := context.WithTimeout(ctx, min(hk.EffectiveTimeout(), 10*time.Second))
 		defer cancel()
-		res := hooks.Run(ctx, hooks.Spec{Name: "health", Command: h, Env: hooks.Env(hooks.StepEnv{NodeID: a.cfg.ID})})
+		env := append(hooks.Env(hooks.StepEnv{NodeID: a.cfg.ID}), a.stepServiceEnv()...) // service.go
+		res := hooks.Run(ctx, hooks.Spec{Name: "health", Command: h, Env: env})
 		if res.Err != nil {
 			d.Healthy, d.HealthError = false, res.Err.Error()
 		}

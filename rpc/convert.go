@@ -18,7 +18,8 @@ import (
 // this agent sees it.
 func memberOut(m fsm.Member, leader bool) api.Member {
 	out := api.Member{ID: m.ID, RaftAddr: m.RaftAddr, HTTPAddr: m.HTTPAddr, Version: m.Version, Voter: m.Voter,
-		Protocol: ProtocolRangeOut(m.Protocol), Labels: copyLabels(m.Labels), Leader: leader, VersionError: m.VersionError}
+		Protocol: ProtocolRangeOut(m.Protocol), Labels: copyLabels(m.Labels), Leader: leader, VersionError: m.VersionError,
+		Role: m.Role}
 	if m.Build != nil {
 		b := BuildInfoOut(*m.Build)
 		out.Build = &b
@@ -108,6 +109,7 @@ func txnOut(st *fsm.State, t *fsm.Txn) api.Txn {
 	if t.State == fsm.TxnDone {
 		out.ProtocolVersion = t.ProtocolVersion
 	}
+	serviceTxnOut(t, &out) // service.go
 	if t.Steps != nil {
 		out.Steps = make([]api.Step, len(t.Steps))
 		current := t.CurrentBatch()

@@ -181,7 +181,8 @@ func TestEveryCommandTypeIsAnAPIEventType(t *testing.T) {
 		api.EventMemberStatus, api.EventMemberLiveness, api.EventMemberVersionError, api.EventMemberForceLeave, api.EventMemberMove,
 		api.EventTxnStart, api.EventStepBegin, api.EventStepComplete, api.EventStepFail,
 		api.EventTxnPause, api.EventTxnResume, api.EventTxnRetry, api.EventTxnAbort, api.EventTxnFinish,
-		api.EventTxnFinalize, api.EventTxnNote, api.EventStepSkip, api.EventTxnHalt, api.EventTxnRecover} {
+		api.EventTxnFinalize, api.EventTxnNote, api.EventStepSkip, api.EventTxnHalt, api.EventTxnRecover,
+		api.EventServiceRoles, api.EventSwitchoverBegin, api.EventSwitchoverPhase, api.EventSwitchoverFail} {
 		require.True(t, e.IsCommand(), e)
 		apiNames[e] = true
 	}

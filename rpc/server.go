@@ -73,6 +73,9 @@ type ServerOptions struct {
 	Steps Steps
 	// Events serves /v1/events; nil leaves it out.
 	Events EventSource
+	// Service serves the node's service-role routes (protocol 3; service.go);
+	// nil leaves them out.
+	Service Service
 	// Speaks is the newest protocol this build speaks; routes of newer
 	// protocols are left out, as an older build would not have them.
 	Speaks int
@@ -141,6 +144,7 @@ func (s *Server) routes() {
 	s.upgradeRoutes()
 	s.mux.Handle("GET /ui/", ui.Handler())
 	s.mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
+	s.serviceRoutes() // service.go
 	if s.opts.Events != nil {
 		s.mux.HandleFunc("GET /v1/events", s.events)
 	}

@@ -40,7 +40,7 @@ func agentCommand() *cli.Command {
 			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:7070", Usage: "`HOST:PORT` of this agent's API"},
 			&cli.BoolFlag{Name: "bootstrap", Usage: "start a new cluster with this node as its only voter"},
 			&cli.StringSliceFlag{Name: "join", Usage: "API address(es) `HTTP_ADDR[,HTTP_ADDR...]` of members to join through"},
-			&cli.StringFlag{Name: "config", Usage: "`FILE` (.json or .hcl) with this node's upgrade hooks and labels"},
+			&cli.StringFlag{Name: "config", Usage: "`FILE` (.json or .hcl) with this node's upgrade and service-role hooks and labels"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"BATON_TOKEN"}, Usage: "bearer `TOKEN` required for writes, and sent with this agent's own"},
 			&cli.Float64Flag{Name: "raft-multiplier", Value: 1, Usage: "scale Raft's timeouts: 1 keeps the 1 s defaults, 0.2 fails over about 5x faster"},
 			&cli.Uint64Flag{Name: "raft-snapshot-threshold", Value: node.DefaultSnapshotThreshold,
@@ -152,6 +152,7 @@ func runAgent(c *cli.Context) error {
 	}
 	coord := coordinator.New(agent, coordinator.HTTPNodes{Token: cfg.Token}, coordinator.Options{Logger: cfg.Logger})
 	agent.OnLeadership(coord.Run)
+	agent.OnLeadership(coord.WatchRoles) // the service's roles (docs/switchover.md)
 	if err := agent.Start(); err != nil {
 		ln.Close()
 		return err
@@ -170,7 +171,7 @@ func runAgent(c *cli.Context) error {
 		cfg.Logger.Warn("metrics disabled", "error", err)
 	}
 	api := rpc.NewServer(agent, rpc.ServerOptions{Token: cfg.Token, Metrics: metrics, Logger: cfg.Logger.Named("api"),
-		Upgrades: coord, Steps: agent, Events: agent, Speaks: cfg.Protocol.Max})
+		Upgrades: coord, Steps: agent, Events: agent, Service: agent, Speaks: cfg.Protocol.Max})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

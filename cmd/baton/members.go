@@ -15,7 +15,7 @@ import (
 func membersCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "members",
-		Usage:       "list the cluster's members, their versions and the leader; `members remove` removes one",
+		Usage:       "list the cluster's members, their versions, the leader and the service's roles; `members remove` removes one",
 		ArgsUsage:   " ",
 		Flags:       clientFlags(),
 		Subcommands: []*cli.Command{membersRemoveCommand()},
@@ -48,11 +48,11 @@ func membersCommand() *cli.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tRAFT ADDR\tHTTP ADDR\tVERSION\tPROTOCOL\tVOTER\tLEADER\tSTATUS")
+			fmt.Fprintln(tw, "ID\tRAFT ADDR\tHTTP ADDR\tVERSION\tPROTOCOL\tVOTER\tLEADER\tROLE\tSTATUS")
 			now := time.Now()
 			for _, m := range members {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d-%d\t%s\t%s\t%s\n", m.ID, m.RaftAddr, m.HTTPAddr, memberVersion(m),
-					m.Protocol.Min, m.Protocol.Max, yesNo(m.Voter), yesNo(m.Leader), memberStatus(m, now))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d-%d\t%s\t%s\t%s\t%s\n", m.ID, m.RaftAddr, m.HTTPAddr, memberVersion(m),
+					m.Protocol.Min, m.Protocol.Max, yesNo(m.Voter), yesNo(m.Leader), memberRole(m), memberStatus(m, now))
 			}
 			if err := tw.Flush(); err != nil {
 				return err

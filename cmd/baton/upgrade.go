@@ -55,6 +55,7 @@ func policyFlags() []cli.Flag {
 		&cli.StringFlag{Name: "strategy", Usage: strategyUsage()},
 		&cli.StringFlag{Name: "max-parallel", Usage: "`N|P%` nodes upgraded at once, a count or a share of all nodes (default: 1)"},
 		&cli.StringFlag{Name: "on-failure", Usage: "`halt|rollback` on a failed step: halt waits for an operator's retry or abort, rollback undoes the steps done (default: halt)"},
+		&cli.Uint64Flag{Name: "max-lag", Usage: "the most a replica's lag hook may print for it to take over as the service's primary (`N`, default: 0)"},
 	}
 }
 
@@ -103,6 +104,7 @@ func policyRequest(c *cli.Context) (api.StartRequest, error) {
 		Strategy:      c.String("strategy"),
 		MaxParallel:   c.String("max-parallel"),
 		OnFailure:     c.String("on-failure"),
+		MaxLag:        c.Uint64("max-lag"),
 	}
 	if req.TargetVersion == "" {
 		return req, usagef("%s: --version is required", upgradeName(c))

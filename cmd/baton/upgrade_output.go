@@ -27,6 +27,9 @@ func writePlan(w io.Writer, p api.Plan) error {
 	fmt.Fprintf(tw, "max parallel\t%d\n", p.MaxParallel)
 	fmt.Fprintf(tw, "on failure\t%s\n", p.OnFailure)
 	fmt.Fprintf(tw, "leader\t%s\n", orDash(p.Leader))
+	if p.ServicePrimary != "" || p.MaxLag > 0 {
+		fmt.Fprintf(tw, "service primary\t%s (max lag %d)\n", orDash(p.ServicePrimary), p.MaxLag)
+	}
 	fmt.Fprintf(tw, "voters\t%d: quorum budget of at most %d voter(s) down at once\n", p.Voters, p.QuorumBudget)
 	if err := tw.Flush(); err != nil {
 		return err
@@ -63,6 +66,9 @@ func writeTxn(w io.Writer, t api.Txn) error {
 	fmt.Fprintf(tw, "max parallel\t%d\n", t.MaxParallel)
 	fmt.Fprintf(tw, "on failure\t%s\n", t.OnFailure)
 	fmt.Fprintf(tw, "protocol\t%d\n", t.ProtocolVersion)
+	if t.MaxLag > 0 {
+		fmt.Fprintf(tw, "max lag\t%d\n", t.MaxLag)
+	}
 	if t.RollbackRequested {
 		fmt.Fprintf(tw, "rollback\trequested\n")
 	}
@@ -81,7 +87,10 @@ func writeTxn(w io.Writer, t api.Txn) error {
 	if err := writeSteps(w, t.Steps); err != nil {
 		return err
 	}
-	return writeEarlierAttempts(w, t.Steps)
+	if err := writeEarlierAttempts(w, t.Steps); err != nil {
+		return err
+	}
+	return writeSwitchovers(w, t) // service_output.go
 }
 
 // stepState is a step's state in the table: a skipped step says so, and a

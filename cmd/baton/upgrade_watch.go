@@ -234,6 +234,7 @@ func changeLines(prev *api.Txn, cur api.Txn) []string {
 			lines = append(lines, fmt.Sprintf("%s waits: %s", s.Node, s.Waiting))
 		}
 	}
+	lines = append(lines, switchoverLines(prev, cur)...) // service_output.go
 	switch {
 	case prev == nil || prev.State != cur.State:
 		lines = append(lines, txnLine(cur))

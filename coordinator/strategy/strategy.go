@@ -47,6 +47,13 @@ type Input struct {
 	// Leader is Baton's Raft leader when the transaction starts, or ""
 	// when none is known. It need not be among Nodes.
 	Leader string
+	// RolesKnown is true when some member has a role hook (its role is
+	// recorded): "primary" then means the service's primary, not Baton's
+	// leader (docs/switchover.md).
+	RolesKnown bool
+	// ServicePrimary is the service's recorded primary, or "" when none is
+	// known. It is read only when RolesKnown.
+	ServicePrimary string
 }
 
 // Node is what a strategy knows about one member.
@@ -63,11 +70,20 @@ type Node struct {
 
 // Primary returns the node that primary-aware strategies (secondaries-first,
 // primary-first) treat as the primary, and the rule that chose it, for the
-// plan's reason. Today the primary is Baton's Raft leader: no service
-// reports its own primary yet (CLI.md's role hooks will, and then their
-// primary comes first). ok is false, with a rule saying why, when there is
-// no primary among the nodes.
+// plan's reason. It is the only place that says what "primary" means: the
+// service's primary when roles are known (some node has a role hook), and
+// Baton's Raft leader otherwise (CLI.md). ok is false, with a rule saying
+// why, when there is no primary among the nodes.
 func (in Input) Primary() (id, rule string, ok bool) {
+	if in.RolesKnown {
+		switch {
+		case in.ServicePrimary == "":
+			return "", "no primary known (the role hooks report none)", false
+		case !in.has(in.ServicePrimary):
+			return "", fmt.Sprintf("no primary known (the service's primary %s is not a member)", in.ServicePrimary), false
+		}
+		return in.ServicePrimary, fmt.Sprintf("primary = the service's primary %s (from the role hooks)", in.ServicePrimary), true
+	}
 	switch {
 	case in.Leader == "":
 		return "", "no primary known (no Raft leader, no role hooks)", false

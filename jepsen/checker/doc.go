@@ -1,5 +1,5 @@
 // Package checker judges a chaos run's history against Baton's invariants
-// (I1..I8 of ARCHITECTURE.md) and checks that the API's consistent reads are
+// (I1..I8 and I10 of ARCHITECTURE.md) and checks that the API's consistent reads are
 // linearizable against the committed writes (with porcupine). Each checker
 // reports pass, or the first counter-example with its time, transaction and
 // nodes.

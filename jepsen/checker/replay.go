@@ -174,6 +174,8 @@ func (r *replay) apply(e history.Event) {
 		client = true
 		r.expect(t, e, api.TxnRollbackFailed)
 		r.recover(t, e.Rollback)
+	case api.EventSwitchoverFail:
+		r.switchoverFail(t) // service.go
 	default:
 		return
 	}

@@ -125,6 +125,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		c.nodes[id] = &node{agent: a, down: true, build: base}
 		c.ids = append(c.ids, id)
 	}
+	if err := c.setUpService(); err != nil { // service.go
+		return nil, err
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	if err := c.boot(ctx); err != nil {

@@ -4,7 +4,9 @@
 // own network namespace. It kills, restarts, pauses and resumes them with
 // real signals, restarts an agent with the build of the version its hooks
 // installed when its restart hook asks (so protocol versions really rise),
-// restarts agents that died on their own (and records it), tails every
+// restarts agents that died on their own (and records it), keeps a fake
+// service whose roles live in files (its primary switched over by Baton
+// once the cluster speaks protocol 3), tails every
 // agent's event stream into the history, and reads the agents' logs for the
 // checkers.
 //

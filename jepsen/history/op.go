@@ -80,6 +80,8 @@ type StartParams struct {
 	Strategy      string `json:"strategy"`
 	MaxParallel   string `json:"max_parallel"`
 	OnFailure     string `json:"on_failure"`
+	// MaxLag is --max-lag (protocol 3), left out at 0.
+	MaxLag uint64 `json:"max_lag,omitempty"`
 }
 
 // TxnView is the part of a transaction the checkers look at.

@@ -37,15 +37,45 @@ import (
 // A hanging install may be killed at its hook timeout; a watcher in its own
 // session then journals "killed", so the journal keeps when the install
 // really ended.
+//
+// With Hooks.Service, every node also has the service-role hooks of a fake
+// service whose roles live in files (docs/switchover.md):
+//
+//	role-NODE           the node's role: primary or replica (default replica)
+//	lag-NODE            what the lag hook prints (default 0)
+//	unhealthy-probe-NODE  health exits 1 when run outside a step (a probe)
+//	fail-promote-NODE   promote exits 3
+//	fail-demote-NODE    demote exits 3
+//	demote-hands-over   demote makes BATON_NEW_PRIMARY the primary itself,
+//	                    as Redis's FAILOVER TO does
+//	role-sleep, promote-sleep, demote-sleep, follow-sleep
+//	                    seconds the hook takes (default 0)
+//
+// Promote, demote and follow journal their begin and end like the step's
+// hooks, promote a "lag" line with the node's lag as it starts, and each
+// change of a role file a "role" line with the new role, so the journal
+// holds the service's role history.
 const hookScript = `#!/bin/sh
 state="$1"; hook="$2"; node="$BATON_NODE_ID"
 now() { date +%s.%N; }
-log() { echo "$1 $hook $node $BATON_TXN_ID $BATON_ATTEMPT $(now) $BATON_TARGET_VERSION" >> "$state/journal"; }
+log() { echo "$1 $hook $node ${BATON_TXN_ID:--} ${BATON_ATTEMPT:-0} $(now) ${BATON_TARGET_VERSION:--}" >> "$state/journal"; }
 roll() {
   printf '%s %s %s %s %s' "$(cat "$state/fault-seed" 2>/dev/null)" "$node" "$BATON_TXN_ID" "$BATON_ATTEMPT" "$1" |
     cksum | { read -r sum rest; echo $((sum % 100)); }
 }
 setting() { cat "$state/$1" 2>/dev/null || echo "$2"; }
+# setrole NODE ROLE writes the fake service's role file of NODE and
+# journals the change, under a lock so that the journal's order is the
+# order of the changes.
+setrole() {
+  (
+    flock 9
+    if [ "$(cat "$state/role-$1" 2>/dev/null || echo replica)" != "$2" ]; then
+      echo "$2" > "$state/role-$1.tmp" && mv "$state/role-$1.tmp" "$state/role-$1"
+      echo "role $hook $1 ${BATON_TXN_ID:--} 0 $(now) $2" >> "$state/journal"
+    fi
+  ) 9>>"$state/role.lock"
+}
 hang() {
   if [ "$hook" = install ]; then
     setsid "$0" "$state" __watch $$ </dev/null >/dev/null 2>&1 &
@@ -81,6 +111,7 @@ version)
   cat "$state/version-$node" 2>/dev/null || cat "$state/initial-version" ;;
 health)
   [ ! -e "$state/unhealthy-$node" ] || exit 1
+  [ -n "$BATON_TXN_ID" ] || [ ! -e "$state/unhealthy-probe-$node" ] || { echo "$node serves no clients" >&2; exit 1; }
   if [ -n "$BATON_TXN_ID" ] && [ "$(roll health)" -lt $(($(setting hang-percent 0) / 2)) ]; then hang; fi ;;
 restart)
   log begin
@@ -93,6 +124,30 @@ restart)
   fi
   log end ;;
 drain) log begin; log end ;;
+role)
+  sleep "$(setting role-sleep 0)"
+  cat "$state/role-$node" 2>/dev/null || echo replica ;;
+lag)
+  cat "$state/lag-$node" 2>/dev/null || echo 0 ;;
+promote)
+  log begin
+  sleep "$(setting promote-sleep 0)"
+  echo "lag promote $node $BATON_TXN_ID 0 $(now) $(cat "$state/lag-$node" 2>/dev/null || echo 0)" >> "$state/journal"
+  if [ -e "$state/fail-promote-$node" ]; then echo "cannot promote $node" >&2; log fail; exit 3; fi
+  setrole "$node" primary
+  log end ;;
+demote)
+  log begin
+  sleep "$(setting demote-sleep 0)"
+  if [ -e "$state/fail-demote-$node" ]; then echo "cannot demote $node" >&2; log fail; exit 3; fi
+  setrole "$node" replica
+  if [ -e "$state/demote-hands-over" ] && [ -n "$BATON_NEW_PRIMARY" ]; then setrole "$BATON_NEW_PRIMARY" primary; fi
+  log end ;;
+follow)
+  log begin
+  sleep "$(setting follow-sleep 0)"
+  [ "$node" = "$BATON_PRIMARY" ] || setrole "$node" replica
+  log end ;;
 esac
 `
 
@@ -102,6 +157,9 @@ type Hooks struct {
 	// Timeout bounds each hook run ("60s" when empty). Set it before the
 	// first ConfigFor.
 	Timeout string
+	// Service gives every node the fake service's role hooks (role,
+	// promote, demote, follow, lag). Set it before the first ConfigFor.
+	Service bool
 }
 
 // NewHooks writes the hook script into dir (created if needed) with the
@@ -126,10 +184,16 @@ func (h *Hooks) ConfigFor(id string) string {
 		return path
 	}
 	cmd := func(hook string) string { return fmt.Sprintf("%s %s %s", filepath.Join(h.Dir, "hook.sh"), h.Dir, hook) }
-	cfg := map[string]any{"upgrade": map[string]any{
+	upgrade := map[string]any{
 		"drain": cmd("drain"), "install": cmd("install"), "restart": cmd("restart"), "health": cmd("health"),
 		"version": cmd("version"), "rollback": cmd("rollback"), "timeout": h.timeout(),
-	}}
+	}
+	if h.Service {
+		for _, hook := range []string{"role", "promote", "demote", "follow", "lag"} {
+			upgrade[hook] = cmd(hook)
+		}
+	}
+	cfg := map[string]any{"upgrade": upgrade}
 	b, _ := json.Marshal(cfg)
 	_ = os.WriteFile(path, b, 0o644)
 	return path
@@ -203,4 +267,28 @@ func (h *Hooks) Journal() ([]HookEvent, error) {
 		out = append(out, HookEvent{Kind: fs[0], Hook: fs[1], Node: fs[2], Txn: fs[3], Attempt: attempt, At: at, Target: fs[6]})
 	}
 	return out, sc.Err()
+}
+
+// SetRole sets the fake service's role of node id (primary or replica), as
+// if the service had changed it, and journals it.
+func (h *Hooks) SetRole(id, role string) error {
+	if err := h.Set("role-"+id, role+"\n"); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(h.Dir, "journal"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = fmt.Fprintf(f, "role set %s - 0 %.9f %s\n", id, float64(time.Now().UnixNano())/1e9, role)
+	return err
+}
+
+// Role is the fake service's role of node id: primary or replica.
+func (h *Hooks) Role(id string) string {
+	b, err := os.ReadFile(filepath.Join(h.Dir, "role-"+id))
+	if err != nil {
+		return "replica"
+	}
+	return strings.TrimSpace(string(b))
 }

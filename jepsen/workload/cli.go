@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 
 	"github.com/baton-upgrade/baton/jepsen/harness"
@@ -89,9 +90,13 @@ func decodeTxn(out string, op *history.Op) bool {
 // cliStart runs `baton upgrade start … --json`.
 func (cl *client) cliStart(node string, p history.StartParams) history.Op {
 	return cl.do(history.Op{Kind: history.KindStart, Node: node, Request: &p}, func(ctx context.Context, op *history.Op) history.Type {
-		out, t := cl.cli(ctx, op, node, "upgrade", "start", "--version", p.TargetVersion, "--strategy", p.Strategy,
+		args := []string{"upgrade", "start", "--version", p.TargetVersion, "--strategy", p.Strategy,
 			"--max-parallel", p.MaxParallel, "--on-failure", p.OnFailure, "--step-timeout", cl.opts.StepTimeout.String(),
-			"--progress-deadline", cl.opts.ProgressDeadline.String(), "--json")
+			"--progress-deadline", cl.opts.ProgressDeadline.String(), "--json"}
+		if p.MaxLag > 0 {
+			args = append(args, "--max-lag", strconv.FormatUint(p.MaxLag, 10))
+		}
+		out, t := cl.cli(ctx, op, node, args...)
 		if t == history.OK && !decodeTxn(out, op) {
 			op.Error = "unreadable --json output: " + out
 			return history.Info

@@ -145,7 +145,8 @@ func (cl *client) apiStart(node string, p history.StartParams) history.Op {
 
 func (cl *client) startRequest(p history.StartParams) api.StartRequest {
 	return api.StartRequest{TargetVersion: p.TargetVersion, Strategy: p.Strategy, MaxParallel: p.MaxParallel,
-		OnFailure: p.OnFailure, StepTimeout: cl.opts.StepTimeout.String(), ProgressDeadline: cl.opts.ProgressDeadline.String()}
+		OnFailure: p.OnFailure, StepTimeout: cl.opts.StepTimeout.String(), ProgressDeadline: cl.opts.ProgressDeadline.String(),
+		MaxLag: p.MaxLag}
 }
 
 // apiControl pauses, resumes, retries or aborts transaction id through node.
@@ -171,6 +172,12 @@ func (cl *client) startParams() history.StartParams {
 	}
 	if cl.rng.Intn(5) < 2 {
 		p.OnFailure = "rollback"
+	}
+	// The service's switch-over (protocol 3) holds replicas to a lag
+	// limit; the harness gives some replicas a lag over 0 and some over
+	// 10 (see harness.Options).
+	if cl.protocol >= 3 {
+		p.MaxLag = []uint64{0, 10}[cl.rng.Intn(2)]
 	}
 	return p
 }

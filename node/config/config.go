@@ -35,6 +35,15 @@ type Hooks struct {
 	Health   string
 	Version  string
 	Rollback string
+	// Service roles (docs/switchover.md): role prints primary or replica;
+	// promote makes this node's service the primary; demote fences the old
+	// primary (optional); follow points this node at a new primary
+	// (optional); lag prints how far this node's data trails the primary.
+	Role    string
+	Promote string
+	Demote  string
+	Follow  string
+	Lag     string
 	// Timeout bounds each single hook run. Load sets it to DefaultTimeout
 	// when the upgrade block omits it; the zero Hooks has Timeout 0, for
 	// which EffectiveTimeout returns DefaultTimeout.

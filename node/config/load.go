@@ -26,6 +26,11 @@ type fileHooks struct {
 	Health   string `hcl:"health,optional"`
 	Version  string `hcl:"version,optional"`
 	Rollback string `hcl:"rollback,optional"`
+	Role     string `hcl:"role,optional"`
+	Promote  string `hcl:"promote,optional"`
+	Demote   string `hcl:"demote,optional"`
+	Follow   string `hcl:"follow,optional"`
+	Lag      string `hcl:"lag,optional"`
 	Timeout  string `hcl:"timeout,optional"`
 }
 
@@ -63,6 +68,11 @@ func (raw fileConfig) resolve(path string) (File, error) {
 		Health:   h.Health,
 		Version:  h.Version,
 		Rollback: h.Rollback,
+		Role:     h.Role,
+		Promote:  h.Promote,
+		Demote:   h.Demote,
+		Follow:   h.Follow,
+		Lag:      h.Lag,
 		Timeout:  DefaultTimeout,
 	}
 	if h.Timeout != "" {

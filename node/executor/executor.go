@@ -94,6 +94,9 @@ type Options struct {
 	// does not return when it succeeds; the new process resumes the
 	// attempt from the journal.
 	SelfRestart func() error
+	// ServiceEnv, when set, adds variables to every hook of a step, read as
+	// each phase begins: BATON_PRIMARY and BATON_MEMBERS_FILE (service.go).
+	ServiceEnv func() []string
 }
 
 // Executor runs steps on this node. Its methods are safe for concurrent use.

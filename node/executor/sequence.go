@@ -121,11 +121,11 @@ func (e *Executor) runAttempt(ctx context.Context, a *attempt, rec journal.Recor
 		env.ArtifactPath = path
 	}
 	for _, p := range resumePoint(e.phases(step), rec) {
-		if err := e.runPhase(ctx, a, rec, p, hooks.Env(env)); err != nil {
+		if err := e.runPhase(ctx, a, rec, p, e.env(env)); err != nil { // service.go
 			return failed(err)
 		}
 	}
-	return e.checkVersion(ctx, a, hooks.Env(env))
+	return e.checkVersion(ctx, a, e.env(env))
 }
 
 func failed(err error) outcome {

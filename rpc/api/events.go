@@ -31,6 +31,12 @@ const (
 	EventStepSkip           EventType = "step.skip"            // protocol 3: a step done without running, its node already at the target
 	EventTxnHalt            EventType = "txn.halt"             // protocol 3: a rollback failed; the transaction is now rollback-failed
 	EventTxnRecover         EventType = "txn.recover"          // protocol 3: an operator retried the rollback (Rollback) or rolled forward
+	// The service's roles and switch-over (protocol 3): Primary names the
+	// service's primary the event records or moves to, Phase the phase.
+	EventServiceRoles    EventType = "service.roles"
+	EventSwitchoverBegin EventType = "switchover.begin"
+	EventSwitchoverPhase EventType = "switchover.phase"
+	EventSwitchoverFail  EventType = "switchover.fail"
 )
 
 // Event types of an agent's own leadership changes.
@@ -61,6 +67,8 @@ type Event struct {
 	Protocol int       `json:"protocol,omitempty"`
 	Rollback bool      `json:"rollback,omitempty"`
 	Error    string    `json:"error,omitempty"`
+	Primary  string    `json:"primary,omitempty"`
+	Phase    string    `json:"phase,omitempty"`
 }
 
 // Events is a page of events; pass Next as ?after= to wait for the next.

@@ -47,6 +47,10 @@ type Member struct {
 	// version it runs ("version hook failed: exited 4: …"); Version is then
 	// the last one known, or empty when none is (protocol 3).
 	VersionError string `json:"version_error,omitempty"`
+	// Role is the member's service role as Baton records it (protocol 3):
+	// RolePrimary, RoleReplica, or empty when the member has no role hook
+	// or the cluster speaks an older protocol.
+	Role string `json:"role,omitempty"`
 }
 
 // Member statuses.

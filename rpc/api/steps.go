@@ -48,6 +48,10 @@ type Diagnostic struct {
 	Protocol ProtocolRange `json:"protocol"`
 	IdleCPU  float64       `json:"idle_cpu"`
 	IdleMem  float64       `json:"idle_mem"`
+	// ServiceHooks lists the service-role hooks the node has (role,
+	// promote, demote, follow, lag; protocol 3), so a switch-over can rule
+	// a replica out before running any of them.
+	ServiceHooks []string `json:"service_hooks,omitempty"`
 }
 
 // CancelRequest asks a node to stop an attempt (POST

@@ -167,6 +167,12 @@ type Txn struct {
 	// ProtocolVersion is the cluster's active protocol version as read, or,
 	// for a transaction that finalized, the version it finalized to.
 	ProtocolVersion int `json:"protocol_version"`
+	// MaxLag is the most a replica may lag to take over as the service's
+	// primary (protocol 3; 0 from older agents).
+	MaxLag uint64 `json:"max_lag,omitempty"`
+	// Switchovers are the switch-overs of the service's primary the
+	// transaction ran, oldest first (protocol 3).
+	Switchovers []Switchover `json:"switchovers,omitempty"`
 }
 
 // Step returns the step of node, or nil.
@@ -223,6 +229,9 @@ type StartRequest struct {
 	// AllowLeaderUpgrade lets a one-voter cluster upgrade its leader in
 	// place; it is refused on a cluster with other voters.
 	AllowLeaderUpgrade bool `json:"allow_leader_upgrade,omitempty"`
+	// MaxLag is the most a replica's lag hook may print for it to take
+	// over as the service's primary (--max-lag, default 0; protocol 3).
+	MaxLag uint64 `json:"max_lag,omitempty"`
 }
 
 // ControlRequest is the optional body of POST /v1/upgrades/{id}/{action}.
@@ -254,6 +263,11 @@ type Plan struct {
 	QuorumBudget int         `json:"quorum_budget"`
 	Batches      []PlanBatch `json:"batches"`
 	Warnings     []string    `json:"warnings,omitempty"`
+	// MaxLag is the request's --max-lag; ServicePrimary the service's
+	// primary the plan ordered by, empty when it ordered by Baton's leader
+	// or knew no primary (protocol 3).
+	MaxLag         uint64 `json:"max_lag,omitempty"`
+	ServicePrimary string `json:"service_primary,omitempty"`
 }
 
 // PlanBatch is one batch of a plan. Handoff marks the batch that holds the
