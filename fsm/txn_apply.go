@@ -287,7 +287,14 @@ func (s *State) applyTxnResume(now time.Time, c TxnControl) error {
 		return err
 	}
 	if t.State != TxnPaused {
-		return fmt.Errorf("%w: transaction %s is %s; only a paused transaction can be resumed", ErrConflict, t.ID, t.State)
+		hint := ""
+		switch t.State {
+		case TxnFailed:
+			hint = ": `baton upgrade retry` runs its failed steps again, `abort` ends it"
+		case TxnRollbackFailed:
+			hint = ": `baton upgrade retry` retries the rollback, `retry --forward` upgrades again, `abort` ends it"
+		}
+		return fmt.Errorf("%w: transaction %s is %s; only a paused transaction can be resumed%s", ErrConflict, t.ID, t.State, hint)
 	}
 	// Time spent paused is not lack of progress.
 	t.State, t.Reason, t.UpdatedAt, t.LastProgressAt = TxnRunning, "", now, now

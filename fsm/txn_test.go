@@ -1100,3 +1100,12 @@ func stepNodes(steps []Step) []string {
 	}
 	return out
 }
+
+// A refused resume of a halted transaction says what to do instead.
+func TestResumeOfAFailedTransactionSuggestsRetry(t *testing.T) {
+	sc := newScene(t)
+	phaseFailed(sc)
+	err := sc.s.Apply(sc.idx+1, envelopeAt(t, CmdTxnResume, tCmd, TxnControl{TxnID: "tx1"}))
+	require.ErrorIs(t, err, ErrConflict)
+	require.Contains(t, err.Error(), "`baton upgrade retry` runs its failed steps again")
+}
