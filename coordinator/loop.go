@@ -68,17 +68,24 @@ func (co *Coordinator) Run(ctx context.Context) {
 	tn := newTenure()
 	for {
 		changed := co.c.FSM().Changed()
-		wait := co.turn(ctx, tn)
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
+		if !waitChange(ctx, changed, co.turn(ctx, tn)) {
 			return
-		case <-changed:
-		case <-timer.C:
 		}
-		timer.Stop()
 	}
+}
+
+// waitChange waits until changed is closed (the state moved) or wait has
+// passed, and reports false when ctx ended first.
+func waitChange(ctx context.Context, changed <-chan struct{}, wait time.Duration) bool {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-changed:
+	case <-timer.C:
+	}
+	return true
 }
 
 // turn drives the active transaction one step further. It decides under

@@ -169,15 +169,9 @@ func (co *Coordinator) WatchRoles(ctx context.Context) {
 		if eligible {
 			wait = max(min(time.Until(nextRoles), time.Until(sweep)), roleSettle-time.Since(lastProbe), 10*time.Millisecond)
 		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
+		if !waitChange(ctx, changed, wait) {
 			return
-		case <-changed:
-		case <-timer.C:
 		}
-		timer.Stop()
 	}
 }
 
