@@ -11,7 +11,7 @@ import (
 //
 // Whether a refused write took effect:
 //   - nothing was applied: ErrNoLeader, ErrInvalid, ErrBadRequest,
-//     ErrUnauthorized, ErrForbidden, ErrNotFound, ErrConflict and ErrStale,
+//     ErrTooLarge, ErrUnauthorized, ErrForbidden, ErrNotFound, ErrConflict and ErrStale,
 //     and ErrUnreachable (no connection could be opened); the write may be
 //     sent again as it is, or changed.
 //   - it may have been applied: ErrUnknownOutcome, an internal error, and
@@ -32,6 +32,9 @@ var (
 	// query parameter); nothing was applied. Its code is CodeInvalid, so an
 	// answer with that code matches both ErrBadRequest and ErrInvalid.
 	ErrBadRequest = errors.New("bad request")
+	// ErrTooLarge means the request's body was over the agent's limit
+	// (1 MiB); the agent stopped reading it and nothing was applied.
+	ErrTooLarge = errors.New("request body too large")
 	// ErrUnauthorized means a write came without a token; nothing was
 	// applied.
 	ErrUnauthorized = errors.New("unauthorized")
@@ -60,6 +63,7 @@ const (
 	CodeNoLeader       ErrorCode = "no_leader"       // 503; nothing applied
 	CodeUnknownOutcome ErrorCode = "unknown_outcome" // 503; may have been applied
 	CodeInvalid        ErrorCode = "invalid"         // 400; nothing applied
+	CodeTooLarge       ErrorCode = "too_large"       // 413; nothing applied
 	CodeUnauthorized   ErrorCode = "unauthorized"    // 401; nothing applied
 	CodeForbidden      ErrorCode = "forbidden"       // 403; nothing applied
 	CodeNotFound       ErrorCode = "not_found"       // 404; nothing applied
@@ -74,6 +78,8 @@ func (c ErrorCode) Status() int {
 	switch c {
 	case CodeInvalid:
 		return http.StatusBadRequest
+	case CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
 	case CodeUnauthorized:
 		return http.StatusUnauthorized
 	case CodeForbidden:
@@ -92,7 +98,7 @@ func (c ErrorCode) Status() int {
 // effect: false only for the codes that mean nothing was applied.
 func (c ErrorCode) Applied() bool {
 	switch c {
-	case CodeNoLeader, CodeInvalid, CodeUnauthorized, CodeForbidden, CodeNotFound, CodeConflict, CodeStale:
+	case CodeNoLeader, CodeInvalid, CodeTooLarge, CodeUnauthorized, CodeForbidden, CodeNotFound, CodeConflict, CodeStale:
 		return false
 	}
 	return true
@@ -106,6 +112,8 @@ func codeOfStatus(status int) ErrorCode {
 	switch status {
 	case http.StatusBadRequest:
 		return CodeInvalid
+	case http.StatusRequestEntityTooLarge:
+		return CodeTooLarge
 	case http.StatusUnauthorized:
 		return CodeUnauthorized
 	case http.StatusForbidden:
@@ -152,6 +160,8 @@ func (e *APIError) Is(target error) bool {
 		return target == ErrUnknownOutcome
 	case CodeInvalid:
 		return target == ErrInvalid || target == ErrBadRequest
+	case CodeTooLarge:
+		return target == ErrTooLarge
 	case CodeUnauthorized:
 		return target == ErrUnauthorized
 	case CodeForbidden:
