@@ -28,8 +28,8 @@ func (a *Agent) startExecutor() error {
 	a.journal = j
 	a.exec = executor.New(executor.Options{
 		NodeID: a.cfg.ID, Hooks: a.cfg.Hooks, Journal: j,
-		ArtifactDir: filepath.Join(a.cfg.DataDir, "artifacts"),
-		Logger:      a.log, BuildVersion: a.cfg.BuildVersion,
+		ArtifactDir: filepath.Join(a.cfg.DataDir, "artifacts"), AllowHTTPArtifacts: a.cfg.AllowHTTPArtifacts,
+		Logger: a.log, BuildVersion: a.cfg.BuildVersion,
 		OnFinish:    a.stepFinished,
 		SelfRestart: a.reexec,
 		ServiceEnv:  a.stepServiceEnv, // service.go

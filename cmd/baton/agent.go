@@ -42,6 +42,7 @@ func agentCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "join", Usage: "API address(es) `HTTP_ADDR[,HTTP_ADDR...]` of members to join through"},
 			&cli.StringFlag{Name: "config", Usage: "`FILE` (.json or .hcl) with this node's upgrade and service-role hooks and labels"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"BATON_TOKEN"}, Usage: "bearer `TOKEN` required for writes, and sent with this agent's own"},
+			&cli.BoolFlag{Name: "allow-http-artifacts", Usage: "let transactions name artifacts by plain http URLs (only https otherwise; never local paths or file:)"},
 			&cli.Float64Flag{Name: "raft-multiplier", Value: 1, Usage: "scale Raft's timeouts: 1 keeps the 1 s defaults, 0.2 fails over about 5x faster"},
 			&cli.Uint64Flag{Name: "raft-snapshot-threshold", Value: node.DefaultSnapshotThreshold,
 				Usage: "snapshot the state and compact the Raft log once `N` entries were added since the last snapshot"},
@@ -85,7 +86,7 @@ func agentConfig(c *cli.Context) (node.Config, error) {
 		ID: c.String("id"), DataDir: c.String("data-dir"), RaftAddr: c.String("raft-addr"),
 		HTTPAddr: c.String("http-addr"), Bootstrap: c.Bool("bootstrap"), Join: join,
 		Token: c.String("token"), Version: build.Version, Protocol: protocol,
-		RaftMultiplier: c.Float64("raft-multiplier"), Snapshots: snapshots,
+		RaftMultiplier: c.Float64("raft-multiplier"), Snapshots: snapshots, AllowHTTPArtifacts: c.Bool("allow-http-artifacts"),
 	}
 	if path := c.String("config"); path != "" {
 		fc, err := config.Load(path)
@@ -150,7 +151,8 @@ func runAgent(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on --http-addr %s: %w", cfg.HTTPAddr, err)
 	}
-	coord := coordinator.New(agent, coordinator.HTTPNodes{Token: cfg.Token}, coordinator.Options{Logger: cfg.Logger})
+	coord := coordinator.New(agent, coordinator.HTTPNodes{Token: cfg.Token}, coordinator.Options{Logger: cfg.Logger,
+		AllowHTTPArtifacts: cfg.AllowHTTPArtifacts})
 	agent.OnLeadership(coord.Run)
 	agent.OnLeadership(coord.WatchRoles) // the service's roles (docs/switchover.md)
 	if err := agent.Start(); err != nil {
