@@ -274,7 +274,7 @@ func (s *Server) checkToken(r *http.Request) error {
 	}
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
-		return fmt.Errorf("%w: this agent requires a token for writes (--token or BATON_TOKEN)", api.ErrUnauthorized)
+		return fmt.Errorf("%w: this agent requires a token for writes and internal routes (--token or BATON_TOKEN)", api.ErrUnauthorized)
 	}
 	got, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) != 1 {
