@@ -26,6 +26,8 @@ func codeOf(err error) api.ErrorCode {
 		return api.CodeInvalid
 	case errors.Is(err, api.ErrTooLarge):
 		return api.CodeTooLarge
+	case errors.Is(err, api.ErrTooManyRequests):
+		return api.CodeTooMany
 	case errors.Is(err, api.ErrUnauthorized):
 		return api.CodeUnauthorized
 	case errors.Is(err, api.ErrForbidden):

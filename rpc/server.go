@@ -118,6 +118,9 @@ func NewServer(b Backend, opts ServerOptions) *Server {
 // ServeHTTP implements http.Handler. A body declared over maxBody is
 // refused with 413 at once; one that grows past it while read fails its
 // read with an *http.MaxBytesError, which decode and forwarding map to 413.
+// The body is read whole before the route runs, under the server's read
+// deadline (HTTPLimits.ReadTimeout), which net/http then lifts for the
+// route's own waits.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > maxBody {
 		writeError(w, fmt.Errorf("%w: the body is %d bytes, over the limit of %d bytes",
@@ -125,6 +128,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	readBody(r) // limits.go: the whole body, under the read deadline
 	s.mux.ServeHTTP(w, r)
 }
 
