@@ -299,7 +299,8 @@ func (co *Coordinator) Notice(ctx context.Context, n api.Notice) error {
 	case api.StepDone:
 		_, err = co.c.Apply(ctx, fsm.CmdStepComplete, fsm.StepComplete{TxnID: n.TxnID, Node: n.Node, Attempt: n.Attempt, Version: n.Version})
 	case api.StepFailed:
-		_, err = co.c.Apply(ctx, fsm.CmdStepFail, fsm.StepFail{TxnID: n.TxnID, Node: n.Node, Attempt: n.Attempt, Error: orUnknown(n.Error)})
+		_, err = co.c.Apply(ctx, fsm.CmdStepFail, fsm.StepFail{TxnID: n.TxnID, Node: n.Node, Attempt: n.Attempt,
+			Error: fsm.ClipReason(orUnknown(n.Error))})
 	default:
 		return fmt.Errorf("%w: notice state %q: want done or failed", fsm.ErrInvalid, n.State)
 	}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // The limits on what a command may carry (docs/operations.md, "Limits").
@@ -28,7 +29,26 @@ const (
 	// MaxDuration bounds a transaction's step timeout and progress
 	// deadline.
 	MaxDuration = 7 * 24 * time.Hour
+	// MaxReasonLen bounds a step's failure as the leader proposes it
+	// (ClipReason). A longer one is cut, not refused: a node sends its
+	// failure notice until it is acknowledged, and a refusal would leave
+	// the step without its outcome.
+	MaxReasonLen = 4096
 )
+
+// ClipReason cuts a failure reason to at most MaxReasonLen bytes, on a
+// UTF-8 boundary, saying it was cut.
+func ClipReason(reason string) string {
+	if len(reason) <= MaxReasonLen {
+		return reason
+	}
+	const mark = " ... (cut)"
+	cut := MaxReasonLen - len(mark)
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return reason[:cut] + mark
+}
 
 // LimitsProtocol is the active protocol from which the state machine itself
 // refuses a value over the limits above. Below it, only the API and the
