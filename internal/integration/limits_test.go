@@ -2,8 +2,12 @@ package integration
 
 import (
 	"context"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/rpc/api"
@@ -74,4 +78,47 @@ func TestDiagnosticHealthNeedsTheTokenOnARealAgent(t *testing.T) {
 	d, err := c.Agent("n1").Client().Diagnostic(context.Background(), true)
 	require.NoError(t, err)
 	require.Equal(t, "n1", d.ID)
+}
+
+// Idle flood against a real agent: 200 connections from one address that
+// send nothing. Past --http-max-conns-per-client each is answered 429 and
+// closed; the agent keeps serving other clients, and Raft keeps working (a
+// leadership transfer, which needs Raft's own connections, succeeds).
+func TestIdleConnectionFloodLeavesTheAgentAndRaftServing(t *testing.T) {
+	c := procs.NewCluster(t, batonBin)
+	c.RaftMultiplier = 0.3
+	c.AgentArgs = []string{"--http-max-conns-per-client", "20", "--http-max-conns", "100"}
+	c.Start(3)
+	leader := c.Agent(leaderSeenBy(c.Agent("n1")))
+	refused := 0
+	for range 200 {
+		conn, err := net.DialTimeout("tcp", leader.HTTPAddr, 5*time.Second)
+		require.NoError(t, err)
+		defer conn.Close()
+		_ = conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if b, _ := io.ReadAll(conn); strings.Contains(string(b), "429 Too Many Requests") {
+			refused++
+		}
+	}
+	require.GreaterOrEqual(t, refused, 180-20, "connections past the per-client limit are refused at once")
+
+	other := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: (&net.Dialer{
+		LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext}}
+	resp, err := other.Get("http://" + leader.HTTPAddr + "/v1/health")
+	require.NoError(t, err, "another client is served during the flood")
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	to, err := c.Agent(otherThan(leader.ID)).Client().TransferLeadership(ctx, "")
+	require.NoError(t, err, "Raft still works: leadership moves")
+	require.NotEqual(t, leader.ID, to)
+}
+
+func otherThan(id string) string {
+	if id == "n1" {
+		return "n2"
+	}
+	return "n1"
 }
