@@ -212,7 +212,7 @@ func (s *State) applyStepComplete(now time.Time, c StepComplete) error {
 		return err
 	}
 	if c.Version != st.ToVersion {
-		return fmt.Errorf("%w: %s reports version %q, but the step's target is %q", ErrInvalid, c.Node, c.Version, st.ToVersion)
+		return fmt.Errorf("%w: %s reports version %q, but the step's target is %q", ErrInvalid, c.Node, clip(c.Version), st.ToVersion)
 	}
 	t.setStepState(st, final)
 	st.FinishedAt, st.Error = now, ""
