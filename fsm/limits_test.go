@@ -79,3 +79,20 @@ func TestValidatorsNameTheFieldAndTheLimit(t *testing.T) {
 	require.NoError(t, ValidateDuration("step_timeout", MaxDuration))
 	require.EqualError(t, ValidateDuration("step_timeout", MaxDuration+1), "invalid: step_timeout 168h0m0.000000001s: want a positive duration of at most 168h0m0s (7 days)")
 }
+
+// A refused value of any size is quoted at most 64 bytes long.
+func TestRefusalsDoNotEchoLongValues(t *testing.T) {
+	long := strings.Repeat("x", 200<<10)
+	for name, err := range map[string]error{
+		"id":         ValidateID(long),
+		"txn id":     ValidateTxnID("../" + long),
+		"sha256":     ValidateSHA256(long),
+		"on-failure": ValidateOnFailure(long),
+		"addr":       ValidateAddr("raft_addr", long),
+		"version":    validateVersion("v?"+long, false),
+		"url":        ValidateArtifactURL("ftp://"+long[:1000], true),
+	} {
+		require.ErrorIs(t, err, ErrInvalid, name)
+		require.Less(t, len(err.Error()), 300, name)
+	}
+}

@@ -69,7 +69,7 @@ var (
 // ErrInvalid.
 func ValidateID(id string) error {
 	if !idPattern.MatchString(id) {
-		return fmt.Errorf("%w: member id %q: want 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrInvalid, id)
+		return fmt.Errorf("%w: member id %q: want 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrInvalid, clip(id))
 	}
 	return nil
 }
@@ -77,7 +77,7 @@ func ValidateID(id string) error {
 // ValidateTxnID checks a transaction id; it looks like a member id.
 func ValidateTxnID(id string) error {
 	if !idPattern.MatchString(id) {
-		return fmt.Errorf("%w: transaction id %q: want 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrInvalid, id)
+		return fmt.Errorf("%w: transaction id %q: want 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrInvalid, clip(id))
 	}
 	return nil
 }
@@ -111,7 +111,7 @@ func clip(v string) string {
 // is an error wrapping ErrInvalid.
 func ValidateSHA256(h string) error {
 	if !sha256Pattern.MatchString(h) {
-		return fmt.Errorf("%w: sha256 %q: want 64 lower-case hex digits", ErrInvalid, h)
+		return fmt.Errorf("%w: sha256 %q: want 64 lower-case hex digits", ErrInvalid, clip(h))
 	}
 	return nil
 }
@@ -200,7 +200,7 @@ func validateLabels(labels map[string]string, limits bool) error {
 // wrapping ErrInvalid.
 func ValidateOnFailure(policy string) error {
 	if policy != OnFailureHalt && policy != OnFailureRollback {
-		return fmt.Errorf("%w: on-failure %q: want %s or %s", ErrInvalid, policy, OnFailureHalt, OnFailureRollback)
+		return fmt.Errorf("%w: on-failure %q: want %s or %s", ErrInvalid, clip(policy), OnFailureHalt, OnFailureRollback)
 	}
 	return nil
 }
@@ -209,14 +209,14 @@ func ValidateOnFailure(policy string) error {
 func ValidateAddr(what, addr string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("%w: %s %q: want HOST:PORT", ErrInvalid, what, addr)
+		return fmt.Errorf("%w: %s %q: want HOST:PORT", ErrInvalid, what, clip(addr))
 	}
 	if host == "" {
-		return fmt.Errorf("%w: %s %q: missing host", ErrInvalid, what, addr)
+		return fmt.Errorf("%w: %s %q: missing host", ErrInvalid, what, clip(addr))
 	}
 	p, err := strconv.Atoi(port)
 	if err != nil || p < 1 || p > 65535 {
-		return fmt.Errorf("%w: %s %q: port must be 1-65535", ErrInvalid, what, addr)
+		return fmt.Errorf("%w: %s %q: port must be 1-65535", ErrInvalid, what, clip(addr))
 	}
 	return nil
 }
