@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/rpc/api"
+	"github.com/hashicorp/go-hclog"
 )
 
 // HTTPLimits bound what clients may hold of an agent's API, so that slow or
@@ -40,7 +41,14 @@ type HTTPLimits struct {
 	// IP; a further one is answered 429 and closed at once. Zero means no
 	// limit.
 	MaxConnsPerClient int
+	// Logger gets a warning when connections are refused, at most one
+	// every refusalLogEvery with how many were; nil logs nothing.
+	Logger hclog.Logger
 }
+
+// refusalLogEvery spaces the warnings about refused connections, so that a
+// flood does not become a flood of log lines.
+const refusalLogEvery = 10 * time.Second
 
 // Default HTTP limits (the agent's defaults; --http-max-conns and
 // --http-max-conns-per-client change the connection limits).
@@ -69,7 +77,11 @@ func (l HTTPLimits) Server(h http.Handler) *http.Server {
 
 // Listener wraps ln with l's connection limits.
 func (l HTTPLimits) Listener(ln net.Listener) net.Listener {
-	out := &limitListener{Listener: ln, perClient: l.MaxConnsPerClient, open: map[string]int{}, done: make(chan struct{})}
+	out := &limitListener{Listener: ln, perClient: l.MaxConnsPerClient, open: map[string]int{}, done: make(chan struct{}),
+		log: l.Logger}
+	if out.log == nil {
+		out.log = hclog.NewNullLogger()
+	}
 	if l.MaxConns > 0 {
 		out.slots = make(chan struct{}, l.MaxConns)
 	}
@@ -112,6 +124,11 @@ type limitListener struct {
 
 	mu   sync.Mutex
 	open map[string]int // open connections by remote IP
+	// refused counts the connections refused since the last warning, at
+	// lastWarn.
+	refused  int
+	lastWarn time.Time
+	log      hclog.Logger
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -170,6 +187,12 @@ func (l *limitListener) admit(ip string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.perClient > 0 && l.open[ip] >= l.perClient {
+		l.refused++
+		if now := time.Now(); now.Sub(l.lastWarn) >= refusalLogEvery {
+			l.log.Warn("API connections refused: over the per-client limit (--http-max-conns-per-client)",
+				"client", ip, "limit", l.perClient, "refused", l.refused)
+			l.lastWarn, l.refused = now, 0
+		}
 		return false
 	}
 	l.open[ip]++

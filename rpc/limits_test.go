@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc/api"
+	"github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/require"
 )
 
@@ -176,6 +178,8 @@ func TestIdleConnectionFloodIsBoundedPerClient(t *testing.T) {
 	b := &fakeBackend{id: "n1", f: fsm.New(1), leader: "n1", addrs: map[string]string{}}
 	l := quickLimits()
 	l.MaxConnsPerClient = 10
+	logged := &lockedBuffer{}
+	l.Logger = hclog.New(&hclog.LoggerOptions{Output: logged})
 	addr := limitedServer(t, b, l)
 	var refused, admitted []net.Conn
 	for i := range 30 {
@@ -193,6 +197,7 @@ func TestIdleConnectionFloodIsBoundedPerClient(t *testing.T) {
 		require.Contains(t, answer, "429 Too Many Requests")
 		require.Contains(t, answer, `"code":"too_many_requests"`)
 	}
+	require.Equal(t, 1, strings.Count(logged.String(), "over the per-client limit"), "one warning for the flood: %s", logged)
 	other := dialFrom(t, "127.0.0.2", addr)
 	_, err := io.WriteString(other, "GET /v1/health HTTP/1.1\r\nHost: baton\r\nConnection: close\r\n\r\n")
 	require.NoError(t, err)
@@ -229,4 +234,22 @@ func TestOverallConnectionLimitWaitsForAFreeSlot(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.GreaterOrEqual(t, time.Since(start), 500*time.Millisecond, "it waited for an idle connection to time out")
+}
+
+// lockedBuffer is a log output safe for the server's goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -185,6 +185,7 @@ func runAgent(c *cli.Context) error {
 		Upgrades: coord, Steps: agent, Events: agent, Service: agent, Speaks: cfg.Protocol.Max})
 	limits := rpc.DefaultHTTPLimits()
 	limits.MaxConns, limits.MaxConnsPerClient = c.Int("http-max-conns"), c.Int("http-max-conns-per-client")
+	limits.Logger = cfg.Logger.Named("api")
 	srv := limits.Server(api)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(limits.Listener(ln)) }()
