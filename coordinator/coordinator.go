@@ -85,6 +85,10 @@ type Options struct {
 	// request gives none.
 	DefaultStepTimeout      time.Duration
 	DefaultProgressDeadline time.Duration
+	// AllowHTTPArtifacts lets a start name an artifact by a plain http URL;
+	// without it only https is accepted (the agent's
+	// --allow-http-artifacts).
+	AllowHTTPArtifacts bool
 	// Now is the leader's clock; time.Now by default.
 	Now func() time.Time
 	// Logger receives the coordinator's decisions.

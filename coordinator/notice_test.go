@@ -2,8 +2,10 @@ package coordinator
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc/api"
@@ -108,4 +110,20 @@ func TestNoticeReport(t *testing.T) {
 			require.Equal(t, fsm.MemberReport{ID: tc.n.Node, Version: tc.want, Protocol: s.Members[tc.n.Node].Protocol}, got)
 		})
 	}
+}
+
+// A failure notice with a huge error is committed with the error cut to
+// fsm.MaxReasonLen, not refused: the step gets its outcome.
+func TestFailureNoticeErrorIsCutToTheLimit(t *testing.T) {
+	h := newHarness(t, 3, api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
+	h.drive()
+	huge := strings.Repeat("é", 300<<10)
+	require.NoError(t, h.co.Notice(h.ctx, api.Notice{TxnID: h.txnID, Node: "n2", Attempt: 1, State: api.StepFailed, Error: huge}))
+	txn := h.txn()
+	require.Equal(t, fsm.StepFailed, txn.Step("n2").State)
+	errText := txn.Step("n2").Error
+	require.LessOrEqual(t, len(errText), fsm.MaxReasonLen)
+	require.True(t, utf8.ValidString(errText))
+	require.True(t, strings.HasSuffix(errText, "(cut)"))
+	require.LessOrEqual(t, len(txn.Reason), fsm.MaxReasonLen+200)
 }

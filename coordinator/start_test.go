@@ -82,6 +82,20 @@ func TestStartRefusesBadInput(t *testing.T) {
 			`invalid: max-parallel "0": must be a positive integer or a percentage like 25%`},
 		{"bad step timeout", api.StartRequest{TargetVersion: "2.0.0", StepTimeout: "soon"},
 			`invalid: step-timeout "soon": want a positive duration such as 10m`},
+		{"step timeout over the ceiling", api.StartRequest{TargetVersion: "2.0.0", StepTimeout: "99999h"},
+			`invalid: step-timeout "99999h": want at most 168h0m0s (7 days)`},
+		{"progress deadline over the ceiling", api.StartRequest{TargetVersion: "2.0.0", ProgressDeadline: "169h"},
+			`invalid: progress-deadline "169h": want at most 168h0m0s (7 days)`},
+		{"200 KB version", api.StartRequest{TargetVersion: "2.0.0-" + strings.Repeat("a", 200<<10)},
+			"invalid: version of 204806 bytes: want at most 128"},
+		{"file artifact", api.StartRequest{TargetVersion: "2.0.0", ArtifactURL: "file:///etc/shadow", ArtifactSHA256: sha},
+			`invalid: artifact URL "file:///etc/shadow": scheme "file" is not allowed: want http or https`},
+		{"relative artifact", api.StartRequest{TargetVersion: "2.0.0", ArtifactURL: "../../etc/shadow", ArtifactSHA256: sha},
+			`invalid: artifact URL "../../etc/shadow": want an absolute http or https URL with a host`},
+		{"plain http artifact", api.StartRequest{TargetVersion: "2.0.0", ArtifactURL: "http://127.0.0.1/b.tgz", ArtifactSHA256: sha},
+			`invalid: artifact URL "http://127.0.0.1/b.tgz": scheme "http" is not allowed: want https`},
+		{"long artifact URL", api.StartRequest{TargetVersion: "2.0.0", ArtifactURL: "https://x/" + strings.Repeat("a", 3000), ArtifactSHA256: sha},
+			"invalid: artifact URL of 3010 bytes: want at most 2048"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

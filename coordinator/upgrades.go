@@ -59,6 +59,11 @@ func (co *Coordinator) parseRequest(req api.StartRequest, members []fsm.Member) 
 	if err := fsm.ValidateDigest(r.ArtifactURL, r.ArtifactSHA256); err != nil {
 		return r, err
 	}
+	if r.ArtifactURL != "" {
+		if err := fsm.ValidateArtifactURL(r.ArtifactURL, co.opts.AllowHTTPArtifacts); err != nil {
+			return r, err
+		}
+	}
 	voters := 0
 	for _, m := range members {
 		if m.Voter {
@@ -82,9 +87,15 @@ func parseDuration(name, s string, def time.Duration) (time.Duration, error) {
 	if s == "" {
 		return def, nil
 	}
+	if len(s) > 64 {
+		return 0, fmt.Errorf("%w: %s of %d bytes: want a positive duration such as 10m", fsm.ErrInvalid, name, len(s))
+	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
 		return 0, fmt.Errorf("%w: %s %q: want a positive duration such as 10m", fsm.ErrInvalid, name, s)
+	}
+	if d > fsm.MaxDuration {
+		return 0, fmt.Errorf("%w: %s %q: want at most %s (7 days)", fsm.ErrInvalid, name, s, fsm.MaxDuration)
 	}
 	return d, nil
 }
@@ -288,7 +299,8 @@ func (co *Coordinator) Notice(ctx context.Context, n api.Notice) error {
 	case api.StepDone:
 		_, err = co.c.Apply(ctx, fsm.CmdStepComplete, fsm.StepComplete{TxnID: n.TxnID, Node: n.Node, Attempt: n.Attempt, Version: n.Version})
 	case api.StepFailed:
-		_, err = co.c.Apply(ctx, fsm.CmdStepFail, fsm.StepFail{TxnID: n.TxnID, Node: n.Node, Attempt: n.Attempt, Error: orUnknown(n.Error)})
+		_, err = co.c.Apply(ctx, fsm.CmdStepFail, fsm.StepFail{TxnID: n.TxnID, Node: n.Node, Attempt: n.Attempt,
+			Error: fsm.ClipReason(orUnknown(n.Error))})
 	default:
 		return fmt.Errorf("%w: notice state %q: want done or failed", fsm.ErrInvalid, n.State)
 	}

@@ -37,7 +37,7 @@ func (s *State) applyMemberJoin(_ time.Time, c MemberJoin) error {
 // details; an id held by another Raft address, or an address held by another
 // id, is a conflict. A member must speak the cluster's active protocol.
 func (s *State) CheckJoin(m Member) error {
-	if err := ValidateMember(m); err != nil {
+	if err := validateMember(m, s.limits()); err != nil {
 		return err
 	}
 	if old, ok := s.Members[m.ID]; ok && old.RaftAddr != m.RaftAddr {
@@ -208,6 +208,9 @@ func (s *State) applyMemberReport(_ time.Time, c MemberReport) error {
 	if c.Version == "" {
 		return fmt.Errorf("%w: member %q reported an empty version", ErrInvalid, c.ID)
 	}
+	if s.limits() && len(c.Version) > MaxVersionLen {
+		return fmt.Errorf("%w: member %q reported a version of %d bytes: want at most %d", ErrInvalid, c.ID, len(c.Version), MaxVersionLen)
+	}
 	m.Version = c.Version
 	m.Protocol = c.Protocol
 	s.Members[c.ID] = m
@@ -223,7 +226,7 @@ func (s *State) applyMemberStatus(_ time.Time, c MemberStatus) error {
 	if err := ValidateProtocol(c.Build.Protocol); err != nil {
 		return err
 	}
-	if err := ValidateVersion(c.Build.Version); err != nil {
+	if err := validateVersion(c.Build.Version, s.limits()); err != nil {
 		return err
 	}
 	b := c.Build

@@ -6,8 +6,8 @@ import (
 )
 
 // ValidateTxn checks a transaction about to start against the state: fields
-// in range, every step a distinct member, batches in order. It changes
-// nothing. A second active transaction is a conflict (I1).
+// in range (the limits of validate.go from LimitsProtocol on), every step a
+// distinct member, batches in order. It changes nothing. A second active transaction is a conflict (I1).
 func (s *State) ValidateTxn(t Txn) error {
 	if a := s.ActiveTxn(); a != nil {
 		return fmt.Errorf("%w: transaction %s is already %s; abort it or wait for it to end", ErrConflict, a.ID, a.State)
@@ -18,13 +18,13 @@ func (s *State) ValidateTxn(t Txn) error {
 	if _, ok := s.Txns[t.ID]; ok {
 		return fmt.Errorf("%w: transaction id %q is already used", ErrConflict, t.ID)
 	}
-	if err := ValidateVersion(t.TargetVersion); err != nil {
+	if err := validateVersion(t.TargetVersion, s.limits()); err != nil {
 		return err
 	}
 	if err := s.CheckTarget(t.TargetVersion); err != nil {
 		return err
 	}
-	if err := ValidateDigest(t.ArtifactURL, t.ArtifactSHA256); err != nil {
+	if err := validateDigest(t.ArtifactURL, t.ArtifactSHA256, s.limits()); err != nil {
 		return err
 	}
 	if t.Strategy == "" {
@@ -38,6 +38,14 @@ func (s *State) ValidateTxn(t Txn) error {
 	}
 	if t.StepTimeout <= 0 || t.ProgressDeadline <= 0 {
 		return fmt.Errorf("%w: step timeout and progress deadline must be positive", ErrInvalid)
+	}
+	if s.limits() {
+		if err := ValidateDuration("step_timeout", time.Duration(t.StepTimeout)); err != nil {
+			return err
+		}
+		if err := ValidateDuration("progress_deadline", time.Duration(t.ProgressDeadline)); err != nil {
+			return err
+		}
 	}
 	return s.validateSteps(t.Steps)
 }
@@ -204,7 +212,7 @@ func (s *State) applyStepComplete(now time.Time, c StepComplete) error {
 		return err
 	}
 	if c.Version != st.ToVersion {
-		return fmt.Errorf("%w: %s reports version %q, but the step's target is %q", ErrInvalid, c.Node, c.Version, st.ToVersion)
+		return fmt.Errorf("%w: %s reports version %q, but the step's target is %q", ErrInvalid, c.Node, clip(c.Version), st.ToVersion)
 	}
 	t.setStepState(st, final)
 	st.FinishedAt, st.Error = now, ""

@@ -28,6 +28,8 @@ type Agent struct {
 	fatal chan error
 
 	joinMu sync.Mutex
+	// health runs the health hook for Diagnostic (health_probe.go).
+	health healthProbe
 
 	journal *journal.Journal
 	exec    *executor.Executor
@@ -83,6 +85,7 @@ func New(cfg Config) (*Agent, error) {
 		fsm:            fsm.NewFor(0, cfg.Protocol.Max),
 		leaderNotify:   make(chan bool, 16),
 		fatal:          make(chan error, 1),
+		health:         healthProbe{ttl: HealthProbeTTL, now: time.Now},
 		heartbeats:     newHeartbeats(),
 		notices:        newNoticeQueue(),
 		events:         newEventLog(),

@@ -39,6 +39,10 @@ type Config struct {
 	Hooks config.Hooks
 	// Labels are free-form member labels (zone, rack, role).
 	Labels map[string]string
+	// AllowHTTPArtifacts lets this node fetch artifacts over plain http,
+	// and, while it leads, lets a transaction name one; only https
+	// otherwise (--allow-http-artifacts).
+	AllowHTTPArtifacts bool
 	// RaftMultiplier scales Raft's timeouts: 1 keeps hashicorp/raft's
 	// defaults (1 s heartbeat and election timeouts); 0.2 makes failover
 	// about five times faster at the cost of more false elections on a

@@ -14,6 +14,7 @@ import (
 func (a *Agent) ReloadHooks(h config.Hooks) {
 	old := a.exec.Hooks()
 	a.exec.SetHooks(h)
+	a.health.forget() // the next diagnostic runs the new health hook
 	a.log.Info("hooks reloaded", "changed", changedHooks(old, h))
 }
 

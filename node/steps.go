@@ -28,8 +28,8 @@ func (a *Agent) startExecutor() error {
 	a.journal = j
 	a.exec = executor.New(executor.Options{
 		NodeID: a.cfg.ID, Hooks: a.cfg.Hooks, Journal: j,
-		ArtifactDir: filepath.Join(a.cfg.DataDir, "artifacts"),
-		Logger:      a.log, BuildVersion: a.cfg.BuildVersion,
+		ArtifactDir: filepath.Join(a.cfg.DataDir, "artifacts"), AllowHTTPArtifacts: a.cfg.AllowHTTPArtifacts,
+		Logger: a.log, BuildVersion: a.cfg.BuildVersion,
 		OnFinish:    a.stepFinished,
 		SelfRestart: a.reexec,
 		ServiceEnv:  a.stepServiceEnv, // service.go
@@ -167,7 +167,8 @@ func (a *Agent) stepStatusOf(st executor.Status) api.StepStatus {
 
 // Diagnostic answers the leader's probe: whether this node serves (its
 // health hook passes; checked only when health is true), how far its log is
-// applied, what it runs and speaks, and how idle it is.
+// applied, what it runs and speaks, and how idle it is. The hook's result is
+// reused for HealthProbeTTL, and calls made while it runs share that run.
 func (a *Agent) Diagnostic(ctx context.Context, health bool) api.Diagnostic {
 	d := api.Diagnostic{ID: a.cfg.ID, Healthy: true, AppliedIndex: a.parts.raft.AppliedIndex(), Version: a.currentVersion(),
 		Protocol: rpc.ProtocolRangeOut(a.cfg.Protocol)}
@@ -178,17 +179,26 @@ func (a *Agent) Diagnostic(ctx context.Context, health bool) api.Diagnostic {
 	})
 	d.IdleCPU, d.IdleMem = a.idle.sample()
 	d.ServiceHooks = a.exec.Hooks().ServiceHooks() // service.go
-	hk := a.exec.Hooks()
-	if h := hk.Health; h != "" && health {
-		ctx, cancel := context.WithTimeout(ctx, min(hk.EffectiveTimeout(), 10*time.Second))
-		defer cancel()
-		env := append(hooks.Env(hooks.StepEnv{NodeID: a.cfg.ID}), a.stepServiceEnv()...) // service.go
-		res := hooks.Run(ctx, hooks.Spec{Name: "health", Command: h, Env: env})
-		if res.Err != nil {
-			d.Healthy, d.HealthError = false, res.Err.Error()
+	if a.exec.Hooks().Health != "" && health {
+		if e := a.health.check(ctx, a.runHealthHook); e != "" {
+			d.Healthy, d.HealthError = false, e
 		}
 	}
 	return d
+}
+
+// runHealthHook runs the health hook once for the diagnostic (through
+// a.health, which shares and reuses its result) and returns its error, ""
+// when it passed.
+func (a *Agent) runHealthHook(ctx context.Context) string {
+	hk := a.exec.Hooks()
+	ctx, cancel := context.WithTimeout(ctx, min(hk.EffectiveTimeout(), 10*time.Second))
+	defer cancel()
+	env := append(hooks.Env(hooks.StepEnv{NodeID: a.cfg.ID}), a.stepServiceEnv()...) // service.go
+	if res := hooks.Run(ctx, hooks.Spec{Name: "health", Command: hk.Health, Env: env}); res.Err != nil {
+		return res.Err.Error()
+	}
+	return ""
 }
 
 // reexec replaces this process with a fresh run of its executable (which

@@ -24,6 +24,10 @@ func codeOf(err error) api.ErrorCode {
 	case errors.Is(err, fsm.ErrInvalid), errors.Is(err, fsm.ErrUnknownCommand),
 		errors.Is(err, api.ErrInvalid), errors.Is(err, api.ErrBadRequest):
 		return api.CodeInvalid
+	case errors.Is(err, api.ErrTooLarge):
+		return api.CodeTooLarge
+	case errors.Is(err, api.ErrTooManyRequests):
+		return api.CodeTooMany
 	case errors.Is(err, api.ErrUnauthorized):
 		return api.CodeUnauthorized
 	case errors.Is(err, api.ErrForbidden):
@@ -49,4 +53,14 @@ func writeError(w http.ResponseWriter, err error) {
 
 func badRequest(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{api.ErrBadRequest}, args...)...)
+}
+
+// bodyError gives an error reading a request's body its meaning: a body
+// over maxBody (http.MaxBytesReader's error) is ErrTooLarge, 413, and
+// anything else a bad request.
+func bodyError(err error) error {
+	if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return fmt.Errorf("%w: the body is over the limit of %d bytes", api.ErrTooLarge, mbe.Limit)
+	}
+	return badRequest("read body: %v", err)
 }

@@ -30,6 +30,8 @@ var errorMeanings = []struct {
 	{fsm.ErrInvalid, 400, api.CodeInvalid, api.ErrInvalid, false},
 	{fsm.ErrUnknownCommand, 400, api.CodeInvalid, api.ErrInvalid, false},
 	{api.ErrBadRequest, 400, api.CodeInvalid, api.ErrBadRequest, false},
+	{api.ErrTooLarge, 413, api.CodeTooLarge, api.ErrTooLarge, false},
+	{api.ErrTooManyRequests, 429, api.CodeTooMany, api.ErrTooManyRequests, false},
 	{api.ErrUnauthorized, 401, api.CodeUnauthorized, api.ErrUnauthorized, false},
 	{api.ErrForbidden, 403, api.CodeForbidden, api.ErrForbidden, false},
 	{fsm.ErrNotFound, 404, api.CodeNotFound, api.ErrNotFound, false},
@@ -41,7 +43,7 @@ var errorMeanings = []struct {
 }
 
 // allSentinels are the errors a client branches on.
-var allSentinels = []error{api.ErrInvalid, api.ErrBadRequest, api.ErrUnauthorized, api.ErrForbidden, api.ErrNotFound,
+var allSentinels = []error{api.ErrInvalid, api.ErrBadRequest, api.ErrTooLarge, api.ErrTooManyRequests, api.ErrUnauthorized, api.ErrForbidden, api.ErrNotFound,
 	api.ErrConflict, api.ErrStale, api.ErrNoLeader, api.ErrUnknownOutcome}
 
 // requireMeaning checks that a client-side error carries exactly the

@@ -44,9 +44,9 @@ func (s *Server) forwardToLeader(w http.ResponseWriter, r *http.Request, local f
 		local()
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		writeError(w, badRequest("read body: %v", err))
+		writeError(w, bodyError(err))
 		return
 	}
 	req, err := http.NewRequestWithContext(r.Context(), r.Method, "http://"+addr+r.URL.RequestURI(), bytes.NewReader(body))

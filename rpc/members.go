@@ -103,6 +103,9 @@ func (s *Server) memberStatus(r *http.Request) (any, error) {
 	if err := fsm.ValidateID(st.ID); err != nil {
 		return nil, err
 	}
+	if err := fsm.ValidateVersion(st.Build.Version); err != nil {
+		return nil, err
+	}
 	if err := s.b.ReportStatus(r.Context(), st); err != nil {
 		return nil, err
 	}

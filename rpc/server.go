@@ -97,7 +97,8 @@ type Server struct {
 	log     hclog.Logger
 }
 
-// maxBody bounds request bodies; the API's bodies are small.
+// maxBody bounds request bodies; the API's bodies are small. A body over it
+// is refused with 413 (ErrTooLarge) before anything is decoded.
 const maxBody = 1 << 20
 
 // NewServer returns the API of the agent b.
@@ -114,8 +115,22 @@ func NewServer(b Backend, opts ServerOptions) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. A body declared over maxBody is
+// refused with 413 at once; one that grows past it while read fails its
+// read with an *http.MaxBytesError, which decode and forwarding map to 413.
+// The body is read whole before the route runs, under the server's read
+// deadline (HTTPLimits.ReadTimeout), which net/http then lifts for the
+// route's own waits.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > maxBody {
+		writeError(w, fmt.Errorf("%w: the body is %d bytes, over the limit of %d bytes",
+			api.ErrTooLarge, r.ContentLength, maxBody))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	readBody(r) // limits.go: the whole body, under the read deadline
+	s.mux.ServeHTTP(w, r)
+}
 
 func (s *Server) routes() {
 	s.mux.Handle("GET /v1/members", s.read(s.listMembers))
@@ -263,7 +278,7 @@ func (s *Server) checkToken(r *http.Request) error {
 	}
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
-		return fmt.Errorf("%w: this agent requires a token for writes (--token or BATON_TOKEN)", api.ErrUnauthorized)
+		return fmt.Errorf("%w: this agent requires a token for writes and internal routes (--token or BATON_TOKEN)", api.ErrUnauthorized)
 	}
 	got, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) != 1 {
@@ -274,9 +289,12 @@ func (s *Server) checkToken(r *http.Request) error {
 
 // decode reads a JSON body into v, refusing unknown fields and trailing data.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return bodyError(err)
+		}
 		if errors.Is(err, io.EOF) {
 			return badRequest("empty body: want a JSON object")
 		}

@@ -175,6 +175,8 @@ func TestLongPollWaitsForTheNextChange(t *testing.T) {
 type fakeSteps struct {
 	runs    int
 	cancels []string
+	// healthChecks counts the diagnostics asked to run the health hook.
+	healthChecks int
 }
 
 func (f *fakeSteps) RunStep(_ context.Context, req api.StepRequest) (api.StepStatus, error) {
@@ -182,7 +184,12 @@ func (f *fakeSteps) RunStep(_ context.Context, req api.StepRequest) (api.StepSta
 	return api.StepStatus{TxnID: req.TxnID, Attempt: req.Attempt, State: api.StepRunning}, nil
 }
 func (f *fakeSteps) StepStatus(string, uint64) (api.StepStatus, bool) { return api.StepStatus{}, false }
-func (f *fakeSteps) Diagnostic(context.Context, bool) api.Diagnostic  { return api.Diagnostic{} }
+func (f *fakeSteps) Diagnostic(_ context.Context, health bool) api.Diagnostic {
+	if health {
+		f.healthChecks++
+	}
+	return api.Diagnostic{ID: "n2", Healthy: true}
+}
 func (f *fakeSteps) CancelStep(_ context.Context, txnID string, attempt uint64, reason string) (api.StepStatus, error) {
 	if txnID != "t-1" {
 		return api.StepStatus{}, fmt.Errorf("%w: this node has no attempt %d of transaction %s", fsm.ErrNotFound, attempt, txnID)
@@ -215,6 +222,38 @@ func TestStepsAreServedLocallyAndNeedTheToken(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, api.StepRunning, st.State)
 	require.Equal(t, 1, steps.runs)
+}
+
+// The diagnostic that runs the health hook needs the token and runs
+// nothing without it; the form that runs no hook stays open. Neither is
+// forwarded, even when asked for a consistent read.
+func TestDiagnosticWithHealthNeedsTheToken(t *testing.T) {
+	b := &fakeBackend{id: "n2", f: fsm.New(1), leader: "n1", addrs: map[string]string{}}
+	steps := &fakeSteps{}
+	srv := httptest.NewServer(NewServer(b, ServerOptions{Token: "tok", Steps: steps}))
+	defer srv.Close()
+	ctx := context.Background()
+
+	_, err := api.NewClient(srv.URL, "").Diagnostic(ctx, true)
+	require.ErrorIs(t, err, api.ErrUnauthorized)
+	_, err = api.NewClient(srv.URL, "wrong").Diagnostic(ctx, true)
+	require.ErrorIs(t, err, api.ErrForbidden)
+	require.Zero(t, steps.healthChecks, "no hook ran for a call without the token")
+
+	d, err := api.NewClient(srv.URL, "").Diagnostic(ctx, false)
+	require.NoError(t, err)
+	require.Equal(t, "n2", d.ID)
+	require.Zero(t, steps.healthChecks)
+
+	d, err = api.NewClient(srv.URL, "tok").Diagnostic(ctx, true)
+	require.NoError(t, err)
+	require.True(t, d.Healthy)
+	require.Equal(t, 1, steps.healthChecks)
+
+	resp, err := http.Get(srv.URL + "/v1/internal/diagnostic?health=false&consistent=true")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "served here, not forwarded to the (unknown) leader")
 }
 
 func TestCancelStepIsServedLocallyAndNeedsTheToken(t *testing.T) {

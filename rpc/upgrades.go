@@ -77,7 +77,7 @@ func (s *Server) upgradeRoutes() {
 	if s.opts.Steps != nil {
 		s.mux.Handle("POST /v1/internal/steps", s.localWrite(s.runStep))
 		s.mux.Handle("GET /v1/internal/steps/{txn}/{attempt}", s.read(s.stepStatus))
-		s.mux.Handle("GET /v1/internal/diagnostic", s.read(s.diagnostic))
+		s.mux.Handle("GET /v1/internal/diagnostic", http.HandlerFunc(s.diagnostic))
 		if s.opts.Speaks >= StepControlProtocol {
 			s.mux.Handle("POST /v1/internal/steps/{txn}/{attempt}/cancel", s.localWrite(s.cancelStep))
 			s.mux.Handle("GET /v1/internal/steps/{txn}/logs", s.nodeRead(s.stepLogs))
@@ -264,8 +264,19 @@ func (s *Server) stepLogs(r *http.Request) (any, error) {
 	return s.opts.Steps.StepLogs(r.Context(), txnID)
 }
 
-func (s *Server) diagnostic(r *http.Request) (any, error) {
-	return s.opts.Steps.Diagnostic(r.Context(), r.URL.Query().Get("health") != "false"), nil
+// diagnostic serves GET /v1/internal/diagnostic[?health=false]: this
+// node's probe, never forwarded. The form that runs the health hook needs
+// the token, as the other internal routes do, since it runs a command on
+// the node; ?health=false runs nothing and stays open.
+func (s *Server) diagnostic(w http.ResponseWriter, r *http.Request) {
+	health := r.URL.Query().Get("health") != "false"
+	if health {
+		if err := s.checkToken(r); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	s.serve(w, r, func(r *http.Request) (any, error) { return s.opts.Steps.Diagnostic(r.Context(), health), nil })
 }
 
 // upgradeLogsProtocol is the protocol that brought the nodes' hook output

@@ -26,7 +26,7 @@ export BATON_ADDR=127.0.0.1:$((base + 20))
 start_agent() { # node extra...
   local n=$1 i=${1#n}; shift
   "$dir/$n/bin/baton" agent --id "$n" --data-dir "$dir/$n/data" --raft-addr "127.0.0.1:$((base + 1 + i * 10))" \
-    --http-addr "127.0.0.1:$((base + i * 10))" --config "$dir/$n/agent.json" --raft-multiplier 0.3 "$@" \
+    --http-addr "127.0.0.1:$((base + i * 10))" --config "$dir/$n/agent.json" --raft-multiplier 0.3 --allow-http-artifacts "$@" \
     >>"$dir/$n/agent.log" 2>&1 &
   pids+=($!)
 }
@@ -59,8 +59,15 @@ wait_for "three members" sh -c "[ \$('$old' members --json | grep -c '\"id\"') -
 cli members
 
 sum=$(sha256sum "$new" | cut -d' ' -f1)
+# Agents fetch artifacts only over http(s): serve the new build on loopback
+# (plain http, which the agents allow with --allow-http-artifacts).
+mkdir -p "$dir/artifacts"
+cp "$new" "$dir/artifacts/baton-2.0.0"
+python3 -m http.server --bind 127.0.0.1 --directory "$dir/artifacts" $((base + 5)) >"$dir/artifacts.log" 2>&1 &
+pids+=($!)
+wait_for "the artifact server" curl -fsI "http://127.0.0.1:$((base + 5))/baton-2.0.0"
 say "Upgrading in place to $("$new" version)"
-txn=$(cli upgrade start --version 2.0.0 --artifact "file://$new" --sha256 "$sum" --strategy secondaries-first)
+txn=$(cli upgrade start --version 2.0.0 --artifact "http://127.0.0.1:$((base + 5))/baton-2.0.0" --sha256 "$sum" --strategy secondaries-first)
 echo "transaction $txn"
 
 # Show the cluster's versions and active protocol at every change.

@@ -42,6 +42,11 @@ func agentCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "join", Usage: "API address(es) `HTTP_ADDR[,HTTP_ADDR...]` of members to join through"},
 			&cli.StringFlag{Name: "config", Usage: "`FILE` (.json or .hcl) with this node's upgrade and service-role hooks and labels"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"BATON_TOKEN"}, Usage: "bearer `TOKEN` required for writes, and sent with this agent's own"},
+			&cli.IntFlag{Name: "http-max-conns", Value: rpc.DefaultMaxConns,
+				Usage: "`N` API connections open at once over all clients; at the limit the API stops accepting until one closes (0: no limit). Keep it well under the agent's file limit (ulimit -n), which Raft and the stores share"},
+			&cli.IntFlag{Name: "http-max-conns-per-client", Value: rpc.DefaultMaxConnsPerClient,
+				Usage: "`N` API connections open at once from one IP address; a further one is answered 429 and closed (0: no limit)"},
+			&cli.BoolFlag{Name: "allow-http-artifacts", Usage: "let transactions name artifacts by plain http URLs (only https otherwise; never local paths or file:)"},
 			&cli.Float64Flag{Name: "raft-multiplier", Value: 1, Usage: "scale Raft's timeouts: 1 keeps the 1 s defaults, 0.2 fails over about 5x faster"},
 			&cli.Uint64Flag{Name: "raft-snapshot-threshold", Value: node.DefaultSnapshotThreshold,
 				Usage: "snapshot the state and compact the Raft log once `N` entries were added since the last snapshot"},
@@ -65,6 +70,11 @@ func agentConfig(c *cli.Context) (node.Config, error) {
 	if err := noArgs(c); err != nil {
 		return node.Config{}, err
 	}
+	for _, name := range []string{"http-max-conns", "http-max-conns-per-client"} {
+		if c.Int(name) < 0 {
+			return node.Config{}, usagef("agent: --%s %d: want 0 (no limit) or more", name, c.Int(name))
+		}
+	}
 	protocol, err := build.Protocol()
 	if err != nil {
 		return node.Config{}, err
@@ -85,7 +95,7 @@ func agentConfig(c *cli.Context) (node.Config, error) {
 		ID: c.String("id"), DataDir: c.String("data-dir"), RaftAddr: c.String("raft-addr"),
 		HTTPAddr: c.String("http-addr"), Bootstrap: c.Bool("bootstrap"), Join: join,
 		Token: c.String("token"), Version: build.Version, Protocol: protocol,
-		RaftMultiplier: c.Float64("raft-multiplier"), Snapshots: snapshots,
+		RaftMultiplier: c.Float64("raft-multiplier"), Snapshots: snapshots, AllowHTTPArtifacts: c.Bool("allow-http-artifacts"),
 	}
 	if path := c.String("config"); path != "" {
 		fc, err := config.Load(path)
@@ -150,7 +160,8 @@ func runAgent(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on --http-addr %s: %w", cfg.HTTPAddr, err)
 	}
-	coord := coordinator.New(agent, coordinator.HTTPNodes{Token: cfg.Token}, coordinator.Options{Logger: cfg.Logger})
+	coord := coordinator.New(agent, coordinator.HTTPNodes{Token: cfg.Token}, coordinator.Options{Logger: cfg.Logger,
+		AllowHTTPArtifacts: cfg.AllowHTTPArtifacts})
 	agent.OnLeadership(coord.Run)
 	agent.OnLeadership(coord.WatchRoles) // the service's roles (docs/switchover.md)
 	if err := agent.Start(); err != nil {
@@ -172,9 +183,12 @@ func runAgent(c *cli.Context) error {
 	}
 	api := rpc.NewServer(agent, rpc.ServerOptions{Token: cfg.Token, Metrics: metrics, Logger: cfg.Logger.Named("api"),
 		Upgrades: coord, Steps: agent, Events: agent, Service: agent, Speaks: cfg.Protocol.Max})
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	limits := rpc.DefaultHTTPLimits()
+	limits.MaxConns, limits.MaxConnsPerClient = c.Int("http-max-conns"), c.Int("http-max-conns-per-client")
+	limits.Logger = cfg.Logger.Named("api")
+	srv := limits.Server(api)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- srv.Serve(limits.Listener(ln)) }()
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -59,3 +59,27 @@ func TestAgentSnapshotFlagsRefuseBadValues(t *testing.T) {
 		})
 	}
 }
+
+func TestAgentLimitFlags(t *testing.T) {
+	cfg, err := agentFlags(t)
+	require.NoError(t, err)
+	require.False(t, cfg.AllowHTTPArtifacts, "only https artifacts unless allowed")
+	cfg, err = agentFlags(t, "--allow-http-artifacts")
+	require.NoError(t, err)
+	require.True(t, cfg.AllowHTTPArtifacts)
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--http-max-conns", "-1"}, "--http-max-conns -1: want 0 (no limit) or more"},
+		{[]string{"--http-max-conns-per-client", "-3"}, "--http-max-conns-per-client -3: want 0 (no limit) or more"},
+	} {
+		t.Run(tc.args[0], func(t *testing.T) {
+			args := append([]string{"agent", "--id", "n1", "--data-dir", t.TempDir(), "--raft-addr", "127.0.0.1:1"}, tc.args...)
+			code, _, errOut := runBaton(t, args...)
+			require.Equal(t, 2, code, "a bad flag value is a usage error: %s", errOut)
+			require.Contains(t, errOut, tc.want)
+		})
+	}
+}

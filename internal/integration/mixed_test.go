@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,6 +47,15 @@ func digest(t *testing.T, path string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// serveFile serves the file at path over loopback http for the test's
+// length and returns its URL: agents fetch artifacts only from http(s).
+func serveFile(t *testing.T, path string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, path) }))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/" + filepath.Base(path)
+}
+
 // selfUpgradeCluster starts n agents of the 1.0.0 build, each on its own
 // copy of the binary, whose install replaces that copy with the artifact and
 // whose restart is "self". Rollback puts the 1.0.0 build back. A file
@@ -54,6 +65,7 @@ func selfUpgradeCluster(t *testing.T, n int) *procs.Cluster {
 	c := procs.NewCluster(t, oldBuild(t))
 	c.RaftMultiplier = 0.3
 	c.OwnBinary = true
+	c.AgentArgs = append(c.AgentArgs, "--allow-http-artifacts") // serveFile's loopback http
 	c.ConfigFor = func(id string) string {
 		bin := filepath.Join(c.Root, id+"-bin", "baton")
 		old := bin + "-1.0.0"
@@ -123,7 +135,7 @@ func TestMixedVersionClusterUpgradesItselfAndSwitchesProtocolAtFinalize(t *testi
 	}
 
 	id := startUpgrade(t, c.Agent("n2"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first",
-		ArtifactURL: "file://" + artifact, ArtifactSHA256: digest(t, artifact)})
+		ArtifactURL: serveFile(t, artifact), ArtifactSHA256: digest(t, artifact)})
 	txn := waitTxn(t, c, id, 3*time.Minute, api.TxnDone)
 	require.Equal(t, 2, txn.ProtocolVersion)
 
@@ -202,7 +214,7 @@ func TestRollbackBeforeFinalizeReturnsToTheOldBuild(t *testing.T) {
 	// others run the new build.
 	require.NoError(t, os.WriteFile(filepath.Join(c.Root, "fail-install-n1"), nil, 0o644))
 	id := startUpgrade(t, c.Agent("n2"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first",
-		OnFailure: "rollback", ArtifactURL: "file://" + artifact, ArtifactSHA256: digest(t, artifact)})
+		OnFailure: "rollback", ArtifactURL: serveFile(t, artifact), ArtifactSHA256: digest(t, artifact)})
 	txn := waitTxn(t, c, id, 3*time.Minute, api.TxnAborted)
 	require.Contains(t, txn.Reason, "n1")
 

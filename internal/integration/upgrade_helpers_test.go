@@ -26,6 +26,7 @@ func upgradeClusterPrepared(t *testing.T, n int, prepare func(*procs.Hooks)) (*p
 	t.Helper()
 	c := procs.NewCluster(t, batonBin)
 	c.RaftMultiplier = 0.3
+	c.AgentArgs = append(c.AgentArgs, "--allow-http-artifacts") // serveFile's loopback http
 	hooks, err := procs.NewHooks(filepath.Join(c.Root, "hooks"), "1.0.0")
 	require.NoError(t, err)
 	if prepare != nil {

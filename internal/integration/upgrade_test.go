@@ -321,17 +321,38 @@ func TestUpgradeBadInputChangesNothing(t *testing.T) {
 	require.Len(t, after, len(before))
 }
 
+// A file: artifact (the attack read /etc/shadow and told its digest) is
+// refused at start by the leader, before anything reaches the log.
+func TestFileArtifactIsRefusedAtStart(t *testing.T) {
+	c, hooks := upgradeCluster(t, 3)
+	ctx := context.Background()
+	before, err := c.Agent("n1").Client().Upgrades(ctx)
+	require.NoError(t, err)
+	for _, url := range []string{"file:///etc/shadow", "/etc/shadow", "../etc/shadow"} {
+		_, err := c.Agent("n2").Client().StartUpgrade(ctx, api.StartRequest{TargetVersion: "2.0.0",
+			ArtifactURL: url, ArtifactSHA256: strings.Repeat("0", 64)})
+		require.ErrorIs(t, err, api.ErrInvalid, url)
+		require.ErrorContains(t, err, "artifact URL", url)
+	}
+	after, err := c.Agent("n1").Client().Upgrades(ctx)
+	require.NoError(t, err)
+	require.Equal(t, before, after)
+	require.Empty(t, installs(t, hooks))
+}
+
 func TestArtifactDigestMismatchNeverInstalls(t *testing.T) {
 	c, hooks := upgradeCluster(t, 3)
 	artifact := c.Root + "/artifact.tar"
 	require.NoError(t, writeFile(artifact, "the new build"))
 	wrong := "0000000000000000000000000000000000000000000000000000000000000000"
 	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first",
-		ArtifactURL: "file://" + artifact, ArtifactSHA256: wrong})
+		ArtifactURL: serveFile(t, artifact), ArtifactSHA256: wrong})
 	txn := waitTxn(t, c, id, time.Minute, api.TxnFailed)
 	failed := txn.Steps[0]
 	require.Equal(t, api.StepFailed, failed.State)
 	require.Contains(t, failed.Error, wrong)
+	require.NotContains(t, failed.Error, digest(t, artifact), "the computed digest is never told")
+	require.NotContains(t, txn.Reason, digest(t, artifact))
 	require.Empty(t, installs(t, hooks), "install never ran with a bad artifact")
 	for _, a := range c.Agents {
 		require.Equal(t, "1.0.0", hooks.Version(a.ID))

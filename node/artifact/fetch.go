@@ -21,7 +21,20 @@ var (
 	// ErrBadDigest is wrapped by Fetch when the expected digest is not 64
 	// hexadecimal characters.
 	ErrBadDigest = errors.New("invalid SHA-256 digest")
+	// ErrRefusedURL is wrapped by Fetch when the source is not a URL the
+	// policy allows: a local path, file:, a relative URL, another scheme,
+	// or plain http without Policy.AllowHTTP. Nothing is read.
+	ErrRefusedURL = errors.New("artifact URL refused")
 )
+
+// Policy says which sources Fetch reads from: https always, http only with
+// AllowHTTP (the agent's --allow-http-artifacts), nothing else.
+type Policy struct {
+	AllowHTTP bool
+	// transport is the client's; nil means http.DefaultTransport. Tests
+	// set it to trust their TLS server.
+	transport http.RoundTripper
+}
 
 // Path is where Fetch stores the artifact with digest sha256hex in destDir.
 // Artifacts are content-addressed: the file name is the lower-case digest.
@@ -30,18 +43,25 @@ func Path(destDir, sha256hex string) string {
 }
 
 // Fetch makes sure destDir holds the artifact at source with the digest
-// sha256hex and returns its path (see Path). source is an http:// or https://
-// URL, a file:// URL, or a local path.
+// sha256hex and returns its path (see Path). source is an https:// URL, or
+// an http:// one when p allows; anything else (a local path, file:, a
+// relative URL) is refused with ErrRefusedURL before anything is read, and
+// so is a redirect to plain http that p does not allow.
 //
 // If the file is already there with the right digest it is reused without
 // fetching. Otherwise the bytes are streamed to a temporary file in destDir,
 // hashed on the way, fsync'd and renamed into place only when the digest
 // matches; on a mismatch the temporary file is removed and the error wraps
-// ErrDigestMismatch and names both digests. ctx bounds the whole fetch.
-func Fetch(ctx context.Context, source, sha256hex, destDir string) (string, error) {
+// ErrDigestMismatch and names the digest wanted, never the one computed
+// (which would tell anyone who reads the transaction's reason the hash of
+// whatever the URL served). ctx bounds the whole fetch.
+func Fetch(ctx context.Context, source, sha256hex, destDir string, p Policy) (string, error) {
 	want, err := normalizeDigest(sha256hex)
 	if err != nil {
 		return "", fmt.Errorf("fetch artifact %s: %w", source, err)
+	}
+	if err := p.check(source); err != nil {
+		return "", fmt.Errorf("fetch artifact: %w", err)
 	}
 	final := Path(destDir, want)
 	if ok, err := hasDigest(final, want); err != nil {
@@ -52,7 +72,7 @@ func Fetch(ctx context.Context, source, sha256hex, destDir string) (string, erro
 	if err := os.MkdirAll(destDir, 0o755); err != nil {
 		return "", fmt.Errorf("fetch artifact %s: %w", source, err)
 	}
-	body, err := open(ctx, source)
+	body, err := openHTTP(ctx, source, p)
 	if err != nil {
 		return "", fmt.Errorf("fetch artifact %s: %w", source, err)
 	}
@@ -114,7 +134,7 @@ func store(ctx context.Context, body io.Reader, want, final string) (err error) 
 		return fmt.Errorf("download: %w", err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
-		return fmt.Errorf("%w: got sha256 %s, want %s", ErrDigestMismatch, got, want)
+		return fmt.Errorf("%w: the bytes do not hash to the wanted sha256 %s", ErrDigestMismatch, want)
 	}
 	if err := tmp.Chmod(0o644); err != nil {
 		return err
@@ -142,36 +162,44 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// open returns the artifact's bytes from an http(s) URL, a file:// URL or a
-// local path.
-func open(ctx context.Context, source string) (io.ReadCloser, error) {
-	switch {
-	case strings.HasPrefix(source, "http://"), strings.HasPrefix(source, "https://"):
-		return openHTTP(ctx, source)
-	case strings.HasPrefix(source, "file://"):
-		u, err := url.Parse(source)
-		if err != nil {
-			return nil, err
-		}
-		if u.Host != "" && u.Host != "localhost" {
-			return nil, fmt.Errorf("file URL with remote host %q is not supported", u.Host)
-		}
-		return os.Open(u.Path)
-	case strings.Contains(source, "://"):
-		return nil, fmt.Errorf("unsupported scheme (want http, https, file or a local path)")
-	case source == "":
-		return nil, errors.New("empty artifact location")
-	default:
-		return os.Open(source)
+// check refuses a source p does not allow. The message quotes at most the
+// first 64 bytes of the source.
+func (p Policy) check(source string) error {
+	u, err := url.Parse(source)
+	want := "https"
+	if p.AllowHTTP {
+		want = "http or https"
 	}
+	switch {
+	case err != nil || !u.IsAbs():
+		return fmt.Errorf("%w: %q is not an absolute URL: want %s", ErrRefusedURL, clip(source), want)
+	case u.Scheme != "https" && (u.Scheme != "http" || !p.AllowHTTP):
+		return fmt.Errorf("%w: scheme %q is not allowed: want %s", ErrRefusedURL, u.Scheme, want)
+	case u.Host == "":
+		return fmt.Errorf("%w: %q has no host", ErrRefusedURL, clip(source))
+	}
+	return nil
 }
 
-func openHTTP(ctx context.Context, source string) (io.ReadCloser, error) {
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+func openHTTP(ctx context.Context, source string, p Policy) (io.ReadCloser, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, source, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := &http.Client{Transport: p.transport, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return p.check(req.URL.String())
+	}}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}

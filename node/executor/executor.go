@@ -74,6 +74,10 @@ type Options struct {
 	// ArtifactDir is where artifacts are fetched to. Required for steps
 	// that name an artifact.
 	ArtifactDir string
+	// AllowHTTPArtifacts lets steps fetch artifacts over plain http; only
+	// https is fetched without it, and never a local path or file: (see
+	// artifact.Policy).
+	AllowHTTPArtifacts bool
 	// Logger defaults to a null logger.
 	Logger hclog.Logger
 	// OnFinish is called once each time an attempt finishes (done or

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,14 +65,15 @@ func newFixture(t *testing.T, mkHooks func(dir string) config.Hooks) *fixture {
 // agent restarted on the same data dir would.
 func (f *fixture) newExecutor(h config.Hooks) *Executor {
 	e := New(Options{
-		NodeID:         "n1",
-		Hooks:          h,
-		Journal:        f.journal,
-		ArtifactDir:    filepath.Join(f.dir, "artifacts"),
-		Logger:         hclog.New(&hclog.LoggerOptions{Output: testWriter{f.t}, Level: hclog.Debug}),
-		HealthInterval: 10 * time.Millisecond,
-		CancelGrace:    testCancelGrace,
-		BuildVersion:   "0.9.0-build",
+		NodeID:             "n1",
+		Hooks:              h,
+		Journal:            f.journal,
+		ArtifactDir:        filepath.Join(f.dir, "artifacts"),
+		AllowHTTPArtifacts: true,
+		Logger:             hclog.New(&hclog.LoggerOptions{Output: testWriter{f.t}, Level: hclog.Debug}),
+		HealthInterval:     10 * time.Millisecond,
+		CancelGrace:        testCancelGrace,
+		BuildVersion:       "0.9.0-build",
 		OnFinish: func(s Step, st Status) {
 			f.mu.Lock()
 			f.count++
@@ -259,10 +262,8 @@ func TestArtifactReachesInstall(t *testing.T) {
 		h.Install = "cp \"$BATON_ARTIFACT_PATH\" " + q(filepath.Join(dir, "installed")) + "; " + h.Install
 		return h
 	})
-	src := f.path("release.tgz")
-	writeFile(t, src, string(payload))
 	step := upgradeStep(1)
-	step.ArtifactURL, step.ArtifactSHA256 = src, sha256hex(payload)
+	step.ArtifactURL, step.ArtifactSHA256 = serveArtifact(t, payload), sha256hex(payload)
 	_, err := f.exec.Start(step)
 	require.NoError(t, err)
 	fin := f.wait()
@@ -274,17 +275,38 @@ func TestArtifactReachesInstall(t *testing.T) {
 
 func TestArtifactDigestMismatchNeverInstalls(t *testing.T) {
 	f := newFixture(t, standardHooks)
-	src := f.path("release.tgz")
-	writeFile(t, src, "tampered")
 	step := upgradeStep(1)
-	step.ArtifactURL, step.ArtifactSHA256 = src, sha256hex([]byte("release 2.0.0"))
+	step.ArtifactURL, step.ArtifactSHA256 = serveArtifact(t, []byte("tampered")), sha256hex([]byte("release 2.0.0"))
 	_, err := f.exec.Start(step)
 	require.NoError(t, err)
 	fin := f.wait()
 	require.Equal(t, api.StepFailed, fin.status.State)
 	require.Contains(t, fin.status.Error, "digest mismatch")
 	require.Contains(t, fin.status.Error, step.ArtifactSHA256)
+	require.NotContains(t, fin.status.Error, sha256hex([]byte("tampered")), "the computed digest is never told")
 	require.Empty(t, f.lines("calls"), "no hook may run without a verified artifact")
+}
+
+// A step naming a local file is refused before any hook runs, and its
+// error tells nothing of the file.
+func TestArtifactFromALocalFileIsRefused(t *testing.T) {
+	f := newFixture(t, standardHooks)
+	step := upgradeStep(1)
+	step.ArtifactURL, step.ArtifactSHA256 = "file:///etc/shadow", sha256hex([]byte("release 2.0.0"))
+	_, err := f.exec.Start(step)
+	require.NoError(t, err)
+	fin := f.wait()
+	require.Equal(t, api.StepFailed, fin.status.State)
+	require.Contains(t, fin.status.Error, `scheme "file" is not allowed`)
+	require.Empty(t, f.lines("calls"), "no hook may run without a verified artifact")
+}
+
+// serveArtifact serves body over loopback http and returns its URL.
+func serveArtifact(t *testing.T, body []byte) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) }))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/release.tgz"
 }
 
 func TestRefusedWithoutInstallOrVersionHook(t *testing.T) {

@@ -173,7 +173,8 @@ func (e *Executor) artifactFor(ctx context.Context, a *attempt, rec journal.Reco
 		case <-fetchCtx.Done():
 		}
 	}()
-	path, err := artifact.Fetch(fetchCtx, step.ArtifactURL, step.ArtifactSHA256, e.opts.ArtifactDir)
+	path, err := artifact.Fetch(fetchCtx, step.ArtifactURL, step.ArtifactSHA256, e.opts.ArtifactDir,
+		artifact.Policy{AllowHTTP: e.opts.AllowHTTPArtifacts})
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return "", errInterrupted

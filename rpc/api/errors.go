@@ -11,7 +11,7 @@ import (
 //
 // Whether a refused write took effect:
 //   - nothing was applied: ErrNoLeader, ErrInvalid, ErrBadRequest,
-//     ErrUnauthorized, ErrForbidden, ErrNotFound, ErrConflict and ErrStale,
+//     ErrTooLarge, ErrTooManyRequests, ErrUnauthorized, ErrForbidden, ErrNotFound, ErrConflict and ErrStale,
 //     and ErrUnreachable (no connection could be opened); the write may be
 //     sent again as it is, or changed.
 //   - it may have been applied: ErrUnknownOutcome, an internal error, and
@@ -32,6 +32,13 @@ var (
 	// query parameter); nothing was applied. Its code is CodeInvalid, so an
 	// answer with that code matches both ErrBadRequest and ErrInvalid.
 	ErrBadRequest = errors.New("bad request")
+	// ErrTooLarge means the request's body was over the agent's limit
+	// (1 MiB); the agent stopped reading it and nothing was applied.
+	ErrTooLarge = errors.New("request body too large")
+	// ErrTooManyRequests means the agent refused the connection: its
+	// client already had as many open as the agent allows
+	// (--http-max-conns-per-client); nothing was applied.
+	ErrTooManyRequests = errors.New("too many connections")
 	// ErrUnauthorized means a write came without a token; nothing was
 	// applied.
 	ErrUnauthorized = errors.New("unauthorized")
@@ -57,15 +64,17 @@ type ErrorCode string
 
 // Error codes.
 const (
-	CodeNoLeader       ErrorCode = "no_leader"       // 503; nothing applied
-	CodeUnknownOutcome ErrorCode = "unknown_outcome" // 503; may have been applied
-	CodeInvalid        ErrorCode = "invalid"         // 400; nothing applied
-	CodeUnauthorized   ErrorCode = "unauthorized"    // 401; nothing applied
-	CodeForbidden      ErrorCode = "forbidden"       // 403; nothing applied
-	CodeNotFound       ErrorCode = "not_found"       // 404; nothing applied
-	CodeConflict       ErrorCode = "conflict"        // 409; nothing applied
-	CodeStale          ErrorCode = "stale"           // 409; nothing applied
-	CodeInternal       ErrorCode = "internal"        // 500; may have been applied
+	CodeNoLeader       ErrorCode = "no_leader"         // 503; nothing applied
+	CodeUnknownOutcome ErrorCode = "unknown_outcome"   // 503; may have been applied
+	CodeInvalid        ErrorCode = "invalid"           // 400; nothing applied
+	CodeTooLarge       ErrorCode = "too_large"         // 413; nothing applied
+	CodeTooMany        ErrorCode = "too_many_requests" // 429; nothing applied
+	CodeUnauthorized   ErrorCode = "unauthorized"      // 401; nothing applied
+	CodeForbidden      ErrorCode = "forbidden"         // 403; nothing applied
+	CodeNotFound       ErrorCode = "not_found"         // 404; nothing applied
+	CodeConflict       ErrorCode = "conflict"          // 409; nothing applied
+	CodeStale          ErrorCode = "stale"             // 409; nothing applied
+	CodeInternal       ErrorCode = "internal"          // 500; may have been applied
 )
 
 // Status is the HTTP status an agent answers with for code c; 500 for a
@@ -74,6 +83,10 @@ func (c ErrorCode) Status() int {
 	switch c {
 	case CodeInvalid:
 		return http.StatusBadRequest
+	case CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeTooMany:
+		return http.StatusTooManyRequests
 	case CodeUnauthorized:
 		return http.StatusUnauthorized
 	case CodeForbidden:
@@ -92,7 +105,7 @@ func (c ErrorCode) Status() int {
 // effect: false only for the codes that mean nothing was applied.
 func (c ErrorCode) Applied() bool {
 	switch c {
-	case CodeNoLeader, CodeInvalid, CodeUnauthorized, CodeForbidden, CodeNotFound, CodeConflict, CodeStale:
+	case CodeNoLeader, CodeInvalid, CodeTooLarge, CodeTooMany, CodeUnauthorized, CodeForbidden, CodeNotFound, CodeConflict, CodeStale:
 		return false
 	}
 	return true
@@ -106,6 +119,10 @@ func codeOfStatus(status int) ErrorCode {
 	switch status {
 	case http.StatusBadRequest:
 		return CodeInvalid
+	case http.StatusRequestEntityTooLarge:
+		return CodeTooLarge
+	case http.StatusTooManyRequests:
+		return CodeTooMany
 	case http.StatusUnauthorized:
 		return CodeUnauthorized
 	case http.StatusForbidden:
@@ -152,6 +169,10 @@ func (e *APIError) Is(target error) bool {
 		return target == ErrUnknownOutcome
 	case CodeInvalid:
 		return target == ErrInvalid || target == ErrBadRequest
+	case CodeTooLarge:
+		return target == ErrTooLarge
+	case CodeTooMany:
+		return target == ErrTooManyRequests
 	case CodeUnauthorized:
 		return target == ErrUnauthorized
 	case CodeForbidden:

@@ -23,6 +23,8 @@ func TestEveryCodeHasOneStatusAndOneSentinel(t *testing.T) {
 		{CodeNoLeader, 503, ErrNoLeader, false},
 		{CodeUnknownOutcome, 503, ErrUnknownOutcome, true},
 		{CodeInvalid, 400, ErrInvalid, false},
+		{CodeTooLarge, 413, ErrTooLarge, false},
+		{CodeTooMany, 429, ErrTooManyRequests, false},
 		{CodeUnauthorized, 401, ErrUnauthorized, false},
 		{CodeForbidden, 403, ErrForbidden, false},
 		{CodeNotFound, 404, ErrNotFound, false},
@@ -37,7 +39,7 @@ func TestEveryCodeHasOneStatusAndOneSentinel(t *testing.T) {
 		if tc.sentinel != nil {
 			require.ErrorIs(t, err, tc.sentinel, tc.code)
 		}
-		for _, other := range []error{ErrNoLeader, ErrUnknownOutcome, ErrUnauthorized, ErrForbidden, ErrNotFound, ErrConflict, ErrStale} {
+		for _, other := range []error{ErrNoLeader, ErrUnknownOutcome, ErrTooLarge, ErrTooManyRequests, ErrUnauthorized, ErrForbidden, ErrNotFound, ErrConflict, ErrStale} {
 			if other != tc.sentinel {
 				require.NotErrorIs(t, err, other, "%s answer matched %v", tc.code, other)
 			}
