@@ -82,7 +82,7 @@ func (a *Agent) startRaft() (*raftParts, error) {
 		// when none restores (each failure is logged above this error).
 		return nil, fmt.Errorf("%w: start raft: %w: no snapshot in %s restores (a damaged or crafted snapshot; the log lines "+
 			"\"failed to restore snapshot\" say why). Put the data dir back from a backup, or remove the member "+
-			"(baton members remove %s), empty --data-dir and join it afresh",
+			"(baton members remove %s --force), empty --data-dir and join it afresh",
 			ErrDamagedStore, err, filepath.Join(a.cfg.DataDir, "snapshots"), a.cfg.ID)
 	}
 	if err != nil {

@@ -84,7 +84,7 @@ func (a *Agent) checkStores() error {
 	return fmt.Errorf("%w: member %s ran on --data-dir %s before (%s), but %s %s missing. "+
 		"Starting blank would rejoin the cluster with its term, vote and log forgotten, "+
 		"and without the journal's record of the steps it already ran (they could run twice). "+
-		"Either put the files back from a backup; or remove the member (baton members remove %s), "+
+		"Either put the files back from a backup; or remove the member (baton members remove %s --force), "+
 		"empty the data dir and join it afresh; or, knowing what is lost, start it with --allow-state-loss",
 		ErrStateLost, a.cfg.ID, a.cfg.DataDir, IdentityFile, strings.Join(missing, " and "), plural(len(missing), "is", "are"), a.cfg.ID)
 }
@@ -100,7 +100,7 @@ func (a *Agent) storeError(name string, err error) error {
 	}
 	return fmt.Errorf("%w: %v. It holds %s and cannot be trusted. "+
 		"Stop here and either put the data dir back from a backup, "+
-		"or remove the member (baton members remove %s), empty --data-dir %s and join it afresh",
+		"or remove the member (baton members remove %s --force), empty --data-dir %s and join it afresh",
 		ErrDamagedStore, err, what, a.cfg.ID, a.cfg.DataDir)
 }
 
