@@ -135,8 +135,11 @@ func TestLostStateRefusesToStartWithoutTheFlag(t *testing.T) {
 	t.Run("journal.db with --allow-state-loss", func(t *testing.T) {
 		resetDataDir(t, n3, pristine)
 		require.NoError(t, os.Remove(filepath.Join(n3.DataDir, "journal.db")))
+		before := logSize(t, n3)
 		n3.Start("--allow-state-loss")
 		c.WaitMembers(n3, 3, time.Minute)
+		require.Contains(t, logSince(t, n3, before), "starting without lost state (--allow-state-loss)",
+			"the agent says what it started without")
 		n3.Stop()
 		// The next start has its files again: no flag needed.
 		n3.Start()
