@@ -147,13 +147,18 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 }
 
 // Restore implements raft.FSM, replacing the whole state with the one
-// read from rc, which it decodes as it reads. A snapshot it cannot read
-// changes nothing.
+// read from rc, which it decodes as it reads and then validates
+// (State.Validate). A snapshot it cannot read, or one that breaks an
+// invariant (an error wrapping ErrBadState), changes nothing: a crafted
+// or damaged snapshot is refused, never installed to panic later.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	s, err := ReadSnapshot(rc)
 	if err != nil {
 		return fmt.Errorf("restore: decode: %w", err)
+	}
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("restore: %w", err)
 	}
 	f.mu.Lock()
 	// A snapshot from the leader holds the effect of every entry it

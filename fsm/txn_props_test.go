@@ -227,6 +227,7 @@ func checkSnapshot(t *testing.T, i int, s *State) {
 	require.NoError(t, err)
 	restored, err := UnmarshalSnapshot(snap)
 	require.NoError(t, err)
+	require.NoError(t, restored.Validate(), "command %d: a reachable state must validate", i)
 	sameState(t, s, restored, "command %d: snapshot round trip", i)
 }
 

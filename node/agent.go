@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -159,6 +160,12 @@ func (a *Agent) Start() error {
 	if _, err := processSink(); err != nil {
 		a.log.Warn("metrics disabled", "error", err)
 	}
+	if err := os.MkdirAll(a.cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if err := a.checkStores(); err != nil {
+		return err
+	}
 	parts, err := a.startRaft()
 	if err != nil {
 		return err
@@ -166,6 +173,10 @@ func (a *Agent) Start() error {
 	a.parts = parts
 	if err := a.startExecutor(); err != nil {
 		_ = parts.close()
+		return err
+	}
+	if err := a.writeIdentity(); err != nil {
+		_ = a.Shutdown()
 		return err
 	}
 	a.wg.Add(1)

@@ -23,6 +23,12 @@ type Config struct {
 	// Bootstrap starts a new cluster with this node as its only voter. It is
 	// ignored when the data directory already holds Raft state.
 	Bootstrap bool
+	// AllowStateLoss lets an agent whose data dir shows it ran before
+	// (its identity marker) start although its Raft state or step journal
+	// is missing: the operator accepts that it rejoins with what is left
+	// and that the journal's record of steps already run is lost.
+	// Without it, checkStores refuses to start (ErrStateLost).
+	AllowStateLoss bool
 	// Join lists API addresses of members to ask for admission. Ignored when
 	// the data directory already holds Raft state.
 	Join []string

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -76,6 +77,14 @@ func (a *Agent) startRaft() (*raftParts, error) {
 		return nil, fmt.Errorf("raft config: %w", err)
 	}
 	parts.raft, err = raft.NewRaft(rc, a.fsm, store, store, snaps, parts.transport)
+	if err != nil && parts.existing && strings.Contains(err.Error(), "snapshot") {
+		// Raft tries every local snapshot, newest first, and fails only
+		// when none restores (each failure is logged above this error).
+		return nil, fmt.Errorf("%w: start raft: %w: no snapshot in %s restores (a damaged or crafted snapshot; the log lines "+
+			"\"failed to restore snapshot\" say why). Put the data dir back from a backup, or remove the member "+
+			"(baton members remove %s --force), empty --data-dir and join it afresh",
+			ErrDamagedStore, err, filepath.Join(a.cfg.DataDir, "snapshots"), a.cfg.ID)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}

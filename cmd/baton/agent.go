@@ -39,6 +39,8 @@ func agentCommand() *cli.Command {
 			&cli.StringFlag{Name: "raft-addr", Usage: "`HOST:PORT` Raft listens on and advertises to peers"},
 			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:7070", Usage: "`HOST:PORT` of this agent's API"},
 			&cli.BoolFlag{Name: "bootstrap", Usage: "start a new cluster with this node as its only voter"},
+			&cli.BoolFlag{Name: "allow-state-loss", Usage: "start although this data dir ran before and its raft.db or journal.db is missing " +
+				"(the term, vote and the record of steps already run are lost; docs/operations.md)"},
 			&cli.StringSliceFlag{Name: "join", Usage: "API address(es) `HTTP_ADDR[,HTTP_ADDR...]` of members to join through"},
 			&cli.StringFlag{Name: "config", Usage: "`FILE` (.json or .hcl) with this node's upgrade and service-role hooks and labels"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"BATON_TOKEN"}, Usage: "bearer `TOKEN` required for writes, and sent with this agent's own"},
@@ -94,7 +96,8 @@ func agentConfig(c *cli.Context) (node.Config, error) {
 	cfg := node.Config{
 		ID: c.String("id"), DataDir: c.String("data-dir"), RaftAddr: c.String("raft-addr"),
 		HTTPAddr: c.String("http-addr"), Bootstrap: c.Bool("bootstrap"), Join: join,
-		Token: c.String("token"), Version: build.Version, Protocol: protocol,
+		AllowStateLoss: c.Bool("allow-state-loss"),
+		Token:          c.String("token"), Version: build.Version, Protocol: protocol,
 		RaftMultiplier: c.Float64("raft-multiplier"), Snapshots: snapshots, AllowHTTPArtifacts: c.Bool("allow-http-artifacts"),
 	}
 	if path := c.String("config"); path != "" {
