@@ -46,6 +46,23 @@ func (a *Agent) Register(ctx context.Context) error {
 			targets = append(targets, a.peerAPIs()...)
 		}
 	}
+	if a.parts.existing {
+		// Through its own API too, a join may reach a leader that removed
+		// this agent while it was down, and admit it again: before the
+		// first registration, ask the peers whether the cluster still
+		// counts it in. A peer that cannot tell leaves the question to
+		// the next one; none that can leaves it to the checks below.
+		for _, peer := range a.peerAPIs() {
+			removed, why, err := a.membershipVia(ctx, peer)
+			if removed {
+				a.log.Error(LogRemoved, "reason", why)
+				return a.removedError(why)
+			}
+			if err == nil {
+				break
+			}
+		}
+	}
 	backoff := 100 * time.Millisecond
 	waitingLogged := false
 	for attempt := 0; ; attempt++ {
