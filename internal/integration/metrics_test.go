@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/stretchr/testify/require"
 )
@@ -18,10 +19,7 @@ import (
 // help texts), serves baton_agent_leader on every agent (0 on followers),
 // has no NaN, and keeps peer ids out of names.
 func TestMetricsPassPromtool(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Skip("promtool not found: install Debian's prometheus package (.ci/run does)")
-	}
+	promtool := procs.LookTool(t, "promtool", "prometheus")
 	c, _ := upgradeCluster(t, 3)
 	waitStatus(t, c.Agent("n1"), api.MemberAlive)
 	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/stretchr/testify/require"
 )
 
@@ -19,13 +20,11 @@ import (
 // them it skips, saying so.
 func TestRedisDemoLosesNoAcknowledgedWrite(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the Redis demo takes about a minute")
+		t.Skip("the Redis demo takes about a minute; -short skips it")
 	}
-	for _, cmd := range []string{"redis-server", "redis-cli", "jq"} {
-		if _, err := exec.LookPath(cmd); err != nil {
-			t.Skipf("%s is not installed (apt-get install -y redis-server jq): the Redis example cannot run here", cmd)
-		}
-	}
+	procs.LookTool(t, "redis-server", "redis-server")
+	procs.LookTool(t, "redis-cli", "redis-server")
+	procs.LookTool(t, "jq", "jq")
 	bin := t.TempDir()
 	require.NoError(t, os.Symlink(batonBin, filepath.Join(bin, "baton")))
 	build := exec.Command("go", "build", "-o", filepath.Join(bin, "redis-demo-client"), "../../examples/redis/client")

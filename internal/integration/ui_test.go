@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
@@ -38,10 +38,7 @@ const readPage = `JSON.stringify({
 // the page ends on done. BATON_UI_SCREENSHOT=FILE keeps a screenshot of the
 // end (docs/ui.png is one).
 func TestPageShowsALiveUpgrade(t *testing.T) {
-	browser, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium not found: install Debian's chromium package (.ci/run does)")
-	}
+	browser := procs.LookTool(t, "chromium", "chromium")
 	c, hooks := upgradeCluster(t, 3)
 	require.NoError(t, hooks.Set("install-sleep", "1"))
 	waitStatus(t, c.Agent("n1"), api.MemberAlive)

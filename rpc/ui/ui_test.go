@@ -7,10 +7,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"testing"
 	"time"
 
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
@@ -76,10 +76,7 @@ func fakeCluster(n int) http.Handler {
 // TestTenThousandMembersRenderAndFilter: a fleet's page draws every member,
 // and the filters narrow the grid.
 func TestTenThousandMembersRenderAndFilter(t *testing.T) {
-	browser, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium not found: install Debian's chromium package (.ci/run does)")
-	}
+	browser := procs.LookTool(t, "chromium", "chromium")
 	srv := httptest.NewServer(fakeCluster(10000))
 	defer srv.Close()
 
