@@ -36,6 +36,8 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 130" INT TERM
 
+# A wait's jq reads its input with -n and `input`: jq 1.6's -e alone exits 0
+# on empty input, which a failed baton call gives.
 wait_for() { # description command...
   local what=$1; shift
   for _ in $(seq 1 600); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
@@ -82,7 +84,7 @@ start_agent n2 --join "127.0.0.1:$(port n1 0)"
 start_agent n3 --join "127.0.0.1:$(port n1 0)"
 export BATON_ADDR="127.0.0.1:$(port n3 0)"
 wait_for "the role hooks to name n2 the primary" sh -c \
-  "'$baton' members --json | jq -e '[.[] | select(.role == \"primary\")] | map(.id) == [\"n2\"] and length == 1' "
+  "'$baton' members --json | jq -en 'input | [.[] | select(.role == \"primary\")] | map(.id) == [\"n2\"] and length == 1' "
 wait_for "three members" sh -c "[ \$('$baton' members --json | jq length) -eq 3 ]"
 "$baton" members
 
@@ -104,7 +106,7 @@ echo "transaction $txn"
 "$baton" upgrade status "$txn" --watch &
 watch=$!
 
-wait_for "the first step" sh -c "'$baton' upgrade status $txn --json | jq -e '.steps[] | select(.state == \"running\")'"
+wait_for "the first step" sh -c "'$baton' upgrade status $txn --json | jq -en 'input | .steps[] | select(.state == \"running\")'"
 leader=$("$baton" leader --json | jq -r .id)
 say "SIGKILL of Baton's leader ($leader) in the middle of the run"
 victim=$(eval echo "\$pid_$leader")
