@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/baton-upgrade/baton/node/tlsnet"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
@@ -64,7 +65,7 @@ func (a *Agent) startRaft() (*raftParts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolve --raft-addr %s: %w", a.cfg.RaftAddr, err)
 	}
-	parts.transport, err = newTransport(a.cfg.RaftAddr, advertise, a.log.Named("transport"))
+	parts.transport, err = newTransport(a.cfg.RaftAddr, advertise, a.cfg.TLS, a.log.Named("transport"))
 	if err != nil {
 		return nil, fmt.Errorf("listen on --raft-addr %s: %w", a.cfg.RaftAddr, err)
 	}
@@ -130,8 +131,17 @@ func (p *raftParts) close() error {
 // Shutdown waits forever for that goroutine (the chaos suite saw agents
 // ignore SIGTERM this way). Synchronous appends cost Baton nothing that
 // matters: its commands are few and small.
-func newTransport(bind string, advertise net.Addr, logger hclog.Logger) (*raft.NetworkTransport, error) {
-	return raft.NewTCPTransportWithConfig(bind, advertise, &raft.NetworkTransportConfig{
-		MaxPool: 3, Timeout: 10 * time.Second, Logger: logger, MaxRPCsInFlight: 1,
-	})
+//
+// With ident set the transport runs over mutual TLS (tlsnet.StreamLayer):
+// only peers whose certificate the CA signed are served.
+func newTransport(bind string, advertise net.Addr, ident *tlsnet.Identity, logger hclog.Logger) (*raft.NetworkTransport, error) {
+	cfg := raft.NetworkTransportConfig{MaxPool: 3, Timeout: 10 * time.Second, Logger: logger, MaxRPCsInFlight: 1}
+	if ident == nil {
+		return raft.NewTCPTransportWithConfig(bind, advertise, &cfg)
+	}
+	stream, err := tlsnet.NewStreamLayer(bind, advertise, ident, logger)
+	if err != nil {
+		return nil, err
+	}
+	return tlsnet.NewTransport(stream, cfg), nil
 }
