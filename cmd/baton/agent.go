@@ -205,7 +205,7 @@ func runAgent(c *cli.Context) error {
 	limits.Logger = cfg.Logger.Named("api")
 	srv := limits.Server(api)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- serveAPI(srv, limits.Listener(ln), cfg.TLS) }()
+	go func() { serveErr <- serveAPI(srv, limits.Listener(ln), cfg.TLS, cfg.Logger.Named("api")) }()
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -13,10 +13,15 @@ import (
 // serveAPI serves the agent's API on ln: over HTTPS with the node's
 // certificate when ident is set (a client certificate is verified when one
 // is given; rpc.PeerCertName names it), over plain HTTP otherwise.
-func serveAPI(srv *http.Server, ln net.Listener, ident *tlsnet.Identity) error {
+//
+// net/http's own complaints (a failed handshake: a client that does not
+// trust the CA, a plain TCP probe such as node/failover's) go to log at
+// debug level, rather than unformatted onto stderr.
+func serveAPI(srv *http.Server, ln net.Listener, ident *tlsnet.Identity, log hclog.Logger) error {
 	if ident == nil {
 		return srv.Serve(ln)
 	}
+	srv.ErrorLog = log.StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug})
 	srv.TLSConfig = ident.APIServerConfig()
 	// HTTP/1.1 only, as over plain HTTP: the limits (rpc.HTTPLimits) count
 	// and time connections, which HTTP/2 would multiplex.

@@ -62,7 +62,10 @@ func ClientTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("client certificate %s with key %s: %w", certFile, keyFile, err)
 		}
-		conf.Certificates = []tls.Certificate{pair}
+		// Always presented, even when the agent names other CAs as
+		// acceptable: the agent then refuses it, and the client says so,
+		// rather than calling on without it.
+		conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &pair, nil }
 	}
 	return conf, nil
 }
