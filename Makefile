@@ -16,6 +16,8 @@ DURATION ?= 10m
 NODES    ?= 5
 NEMESES  ?= all
 SEED     ?= 0
+# make jepsen TLS=1: the agents run with TLS (docs/tls.md).
+TLS      ?=
 # make demo / cluster / demo-self: PORT_BASE= fixes the loopback ports (node
 # N uses PORT_BASE+10*N and the next ones); unset, a free block is chosen.
 export PORT_BASE
@@ -36,7 +38,7 @@ help:
 	@echo "make cluster    build and run a local three-node cluster on loopback (Ctrl-C stops it)"
 	@echo "                (demo, demo-self and cluster take PORT_BASE=7000; unset, they pick free ports)"
 	@echo "make test       go vet, then every test with the race detector (a 150 s chaos run included)"
-	@echo "make jepsen     the chaos suite: DURATION=10m NODES=5 NEMESES=all SEED= OUT=out/jepsen (docs/jepsen.md)"
+	@echo "make jepsen     the chaos suite: DURATION=10m NODES=5 NEMESES=all SEED= OUT=out/jepsen TLS=1 (docs/jepsen.md)"
 	@echo "make fuzz       run every fuzz target for FUZZTIME=30s each (make test runs only their corpora)"
 	@echo "make fmt        gofmt the tree"
 	@echo "make docs       regenerate the command reference (docs/cli.md, docs/baton.1) from the commands"
@@ -122,7 +124,7 @@ demo-self:
 
 jepsen:
 	$(GO) build -o bin/batonjepsen ./jepsen/cmd/batonjepsen
-	bin/batonjepsen -duration $(DURATION) -nodes $(NODES) -nemeses $(NEMESES) -seed $(SEED) -out $(JEPSEN_OUT)
+	bin/batonjepsen -duration $(DURATION) -nodes $(NODES) -nemeses $(NEMESES) -seed $(SEED) -out $(JEPSEN_OUT) $(if $(filter 1 true yes,$(TLS)),-tls)
 
 # The Go benchmarks of the hot paths run first; batonbench then measures the
 # limits, real clusters, handoffs, crash recovery, a 10,000-member state and
