@@ -25,13 +25,14 @@ JEPSEN_OUT := $(if $(filter command line environment,$(origin OUT)),$(OUT),out/j
 
 DIST     ?= dist
 
-.PHONY: all baton demosvc dist docs test test-short fuzz vet fmt cluster demo demo-self demo-redis bench help jepsen
+.PHONY: all baton demosvc dist docs test test-short fuzz vet fmt cluster demo demo-tls demo-self demo-redis bench help jepsen
 
 all: baton
 
 help:
 	@echo "make baton      build bin/baton (VERSION=, PROTOCOL=, OUT= to stamp another build)"
 	@echo "make demo       build, start a three-node cluster with a toy service, upgrade it 1.0.0 -> 2.0.0, kill the leader half-way"
+	@echo "make demo-tls   the same demo with TLS: a throwaway CA and node certificates made with openssl, the CLI with --ca-cert"
 	@echo "make demo-self  three agents of Baton 1.0.0 upgrade themselves to 2.0.0; the protocol switches at the end"
 	@echo "make demo-redis a Redis primary and two replicas rolled secondaries-first under a writing client, Baton's"
 	@echo "                leader killed once: the switch-over, the failed requests and zero lost writes (needs redis-server, jq)"
@@ -111,6 +112,10 @@ demosvc:
 
 demo: baton demosvc
 	scripts/demo.sh bin
+
+# The demo with TLS: openssl makes a throwaway CA and the node certificates.
+demo-tls: baton demosvc
+	scripts/demo-tls.sh bin
 
 # The Redis example (examples/redis): needs redis-server, redis-cli and jq.
 demo-redis: baton

@@ -178,11 +178,31 @@ func (i *Identity) APIServerConfig() *tls.Config {
 }
 
 // RaftServerConfig is the TLS configuration of the Raft listener: a peer
-// must present a certificate the CA signed (RequireAndVerifyClientCert).
+// must present a certificate the CA signed (RequireAndVerifyClientCert)
+// that is a node certificate, good for server authentication as well: a
+// certificate the CA issued for clients only (a person's, a script's) is
+// refused, so that it reaches the API but never Raft.
 func (i *Identity) RaftServerConfig() *tls.Config {
 	c := i.APIServerConfig()
 	c.ClientAuth = tls.RequireAndVerifyClientCert
+	c.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 || !nodeCertificate(cs.PeerCertificates[0]) {
+			return errors.New("a Raft peer must present a node certificate (extendedKeyUsage serverAuth and clientAuth); this one is for clients only")
+		}
+		return nil
+	}
 	return c
+}
+
+// nodeCertificate reports whether cert may serve as well as call: what
+// sets a node's certificate apart from a client's.
+func nodeCertificate(cert *x509.Certificate) bool {
+	for _, u := range cert.ExtKeyUsage {
+		if u == x509.ExtKeyUsageServerAuth || u == x509.ExtKeyUsageAny {
+			return true
+		}
+	}
+	return len(cert.ExtKeyUsage) == 0 // no restriction: any use
 }
 
 // ClientConfig is the TLS configuration of the agent's calls to other

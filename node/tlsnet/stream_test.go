@@ -86,6 +86,24 @@ func TestStreamLayerAcceptsOnlyPeersTheCASigned(t *testing.T) {
 		require.Error(t, appendEntries(tlsClientTransport(t, loadIdent(t, p.other, "n2")), addr))
 	})
 
+	t.Run("a client certificate of the CA is refused", func(t *testing.T) {
+		leaf, err := p.ca.Issue("ops", nil, procs.CertOptions{Usages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+		require.NoError(t, err)
+		pair, err := tls.LoadX509KeyPair(leaf.CertFile, leaf.KeyFile)
+		require.NoError(t, err)
+		conn, err := tls.Dial("tcp", string(addr), &tls.Config{RootCAs: mustPool(t, p.ca.CertFile), Certificates: []tls.Certificate{pair}})
+		if err == nil {
+			// TLS 1.3 reports the server's refusal on the first read.
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			_, err = conn.Write([]byte{0})
+			if err == nil {
+				_, err = conn.Read(make([]byte, 1))
+			}
+			conn.Close()
+		}
+		require.ErrorContains(t, err, "remote error: tls: bad certificate")
+	})
+
 	t.Run("a TLS peer without a certificate is refused", func(t *testing.T) {
 		conn, err := tls.Dial("tcp", string(addr), &tls.Config{RootCAs: mustPool(t, p.ca.CertFile)})
 		if err == nil {
