@@ -42,7 +42,7 @@ func agentCommand() *cli.Command {
 			&cli.BoolFlag{Name: "bootstrap", Usage: "start a new cluster with this node as its only voter"},
 			&cli.BoolFlag{Name: "allow-state-loss", Usage: "start although this data dir ran before and its raft.db or journal.db is missing " +
 				"(the term, vote and the record of steps already run are lost; docs/operations.md)"},
-			&cli.StringSliceFlag{Name: "join", Usage: "API address(es) `HTTP_ADDR[,HTTP_ADDR...]` of members to join through"},
+			&cli.StringSliceFlag{Name: "join", Usage: "API address(es) `HTTP_ADDR[,HTTP_ADDR...]` of members to join through (HOST:PORT, http:// or https://; with --tls-cert a bare HOST:PORT means HTTPS)"},
 			&cli.StringFlag{Name: "config", Usage: "`FILE` (.json or .hcl) with this node's upgrade and service-role hooks and labels"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"BATON_TOKEN"}, Usage: "bearer `TOKEN` required for writes, and sent with this agent's own"},
 			&cli.IntFlag{Name: "http-max-conns", Value: rpc.DefaultMaxConns,
