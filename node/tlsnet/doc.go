@@ -7,7 +7,8 @@
 // DNS names and IP addresses its API and Raft are reached at, and is good
 // for both server and client authentication: an agent presents the same
 // certificate when it serves and when it calls another agent. Raft accepts
-// only peers whose certificate the CA signed (any node the CA signed may
-// speak Raft; docs/tls.md). The package never logs or returns key
-// material.
+// only peers with a node certificate the CA signed, and, through
+// StreamLayer.SetAdmission, only those whose name the agent admits (node/
+// admits the servers of its Raft configuration; docs/tls.md). The package
+// never logs or returns key material.
 package tlsnet

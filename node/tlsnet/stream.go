@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -27,6 +28,9 @@ type StreamLayer struct {
 	server    *tls.Config
 	client    *tls.Config
 	log       hclog.Logger
+	// admit, when set, decides on the name of each peer that passed the
+	// handshake (SetAdmission).
+	admit atomic.Pointer[func(name string) error]
 }
 
 var _ raft.StreamLayer = (*StreamLayer)(nil)
@@ -66,8 +70,15 @@ func (s *StreamLayer) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &serverConn{Conn: tls.Server(c, s.server), log: s.log}, nil
+	return &serverConn{Conn: tls.Server(c, s.server), log: s.log, admit: s.admit.Load()}, nil
 }
+
+// SetAdmission makes every accepted connection, once its handshake
+// passed, subject to admit, called with the CommonName of the peer's
+// certificate (its member id): an error closes the connection before Raft
+// reads from it, and is logged. Without it, any peer with a node
+// certificate of the CA is served.
+func (s *StreamLayer) SetAdmission(admit func(name string) error) { s.admit.Store(&admit) }
 
 // Close stops listening.
 func (s *StreamLayer) Close() error { return s.ln.Close() }
@@ -87,16 +98,25 @@ func (s *StreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 // its first read or write.
 type serverConn struct {
 	*tls.Conn
-	log  hclog.Logger
-	once sync.Once
-	err  error
+	log   hclog.Logger
+	admit *func(name string) error
+	once  sync.Once
+	err   error
 }
 
 func (c *serverConn) handshake() error {
 	c.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), HandshakeTimeout)
 		defer cancel()
-		if c.err = c.Conn.HandshakeContext(ctx); c.err != nil {
+		c.err = c.Conn.HandshakeContext(ctx)
+		if c.err == nil && c.admit != nil {
+			name := c.ConnectionState().PeerCertificates[0].Subject.CommonName
+			if err := (*c.admit)(name); err != nil {
+				c.err = fmt.Errorf("peer %q: %w", name, err)
+				_ = c.Conn.Close()
+			}
+		}
+		if c.err != nil {
 			c.log.Warn("raft connection refused", "remote", c.RemoteAddr().String(), "error", c.err)
 		}
 	})

@@ -3,6 +3,7 @@ package tlsnet
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -151,4 +152,36 @@ func mustPool(t *testing.T, file string) *x509.CertPool {
 	pool, err := api.LoadCAPool(filepath.Clean(file))
 	require.NoError(t, err)
 	return pool
+}
+
+// SetAdmission decides on the names of peers that passed the handshake.
+func TestStreamLayerAdmitsByName(t *testing.T) {
+	p := newPKI(t)
+	stream, err := NewStreamLayer("127.0.0.1:0", nil, loadIdent(t, p.ca, "n1"), hclog.NewNullLogger())
+	require.NoError(t, err)
+	var asked []string
+	stream.SetAdmission(func(name string) error {
+		asked = append(asked, name)
+		if name != "n2" {
+			return errors.New("not a server of this cluster")
+		}
+		return nil
+	})
+	server := &raftPeer{trans: NewTransport(stream, raft.NetworkTransportConfig{MaxPool: 2, Timeout: 5 * time.Second}),
+		got: make(chan *raft.AppendEntriesRequest, 16)}
+	t.Cleanup(func() { server.trans.Close() })
+	go func() {
+		for rpc := range server.trans.Consumer() {
+			if req, ok := rpc.Command.(*raft.AppendEntriesRequest); ok {
+				server.got <- req
+			}
+			rpc.Respond(&raft.AppendEntriesResponse{Success: true}, nil)
+		}
+	}()
+	addr := server.trans.LocalAddr()
+	require.Error(t, appendEntries(tlsClientTransport(t, loadIdent(t, p.ca, "n9")), addr))
+	require.Empty(t, server.got)
+	require.NoError(t, appendEntries(tlsClientTransport(t, loadIdent(t, p.ca, "n2")), addr))
+	require.Len(t, server.got, 1)
+	require.Equal(t, []string{"n9", "n2"}, asked)
 }

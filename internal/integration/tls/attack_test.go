@@ -3,6 +3,7 @@ package tls
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,8 +17,9 @@ import (
 )
 
 // The attack of issue 14 against a cluster with TLS: a process with no
-// certificate, and one with a certificate of another CA, send Raft RPCs
-// to a follower: an AppendEntries that commits a member.join at a higher
+// certificate, one with a certificate of another CA, and one with a node
+// certificate of the cluster's own CA for a member that never joined, send
+// Raft RPCs to a follower: an AppendEntries that commits a member.join at a higher
 // term, an InstallSnapshot with the state that once panicked Restore, and
 // a RequestVote. Every one is refused before Raft reads it; the catalogue,
 // the term and the agents stay as they were.
@@ -31,14 +33,18 @@ func TestRaftRefusesPeersWithoutACertificateOfTheCA(t *testing.T) {
 			break
 		}
 	}
-	before := members(t, follower)
+	before := roster(t, follower)
 	term := health(t, follower).Term
 
 	plain, err := raft.NewTCPTransport("127.0.0.1:0", nil, 2, 5*time.Second, nil)
 	require.NoError(t, err)
 	defer plain.Close()
-	foreign := foreignTransport(t, t.TempDir())
-	for name, trans := range map[string]raft.Transport{"plain TCP": plain, "certificate of another CA": foreign} {
+	other, err := procs.NewCA(filepath.Join(t.TempDir(), "other"), "another CA")
+	require.NoError(t, err)
+	foreign := tlsTransport(t, other, "n9")
+	stranger := tlsTransport(t, c.CA, "n9")
+	for name, trans := range map[string]raft.Transport{"plain TCP": plain, "certificate of another CA": foreign,
+		"the CA's certificate of a non-member": stranger} {
 		t.Run(name, func(t *testing.T) {
 			target := raft.ServerAddress(follower.RaftAddr)
 			require.Error(t, forgedAppend(trans, target, term+50), "AppendEntries")
@@ -58,10 +64,12 @@ func TestRaftRefusesPeersWithoutACertificateOfTheCA(t *testing.T) {
 
 	for _, a := range c.Agents {
 		require.False(t, a.Exited(), "%s is still running", a.ID)
-		require.Equal(t, before, members(t, a), "%s's catalogue is unchanged", a.ID)
+		require.Equal(t, before, roster(t, a), "%s's catalogue is unchanged", a.ID)
 		require.Less(t, health(t, a).Term, term+50, "%s never saw the forged terms", a.ID)
 	}
-	require.Contains(t, procs.Tail(follower.LogPath, 100000), "raft connection refused")
+	log := procs.Tail(follower.LogPath, 100000)
+	require.Contains(t, log, "raft connection refused")
+	require.Contains(t, log, "not a server of this cluster's Raft configuration")
 }
 
 // forgedAppend sends an AppendEntries carrying a member.join as if from a
@@ -74,21 +82,30 @@ func forgedAppend(trans raft.Transport, target raft.ServerAddress, term uint64) 
 	return trans.AppendEntries("intruder", target, req, &raft.AppendEntriesResponse{})
 }
 
-// foreignTransport is a Raft transport over TLS whose certificate another
-// CA signed.
-func foreignTransport(t *testing.T, dir string) raft.Transport {
+// tlsTransport is a Raft transport over TLS with a node certificate of ca
+// for id.
+func tlsTransport(t *testing.T, ca *procs.CA, id string) raft.Transport {
 	t.Helper()
-	ca, err := procs.NewCA(filepath.Join(dir, "other"), "another CA")
+	leaf, err := ca.Node(id)
 	require.NoError(t, err)
-	leaf, err := ca.Node("n9")
-	require.NoError(t, err)
-	ident, err := tlsnet.Load(tlsnet.Files{Cert: leaf.CertFile, Key: leaf.KeyFile, CA: ca.CertFile}, "n9")
+	ident, err := tlsnet.Load(tlsnet.Files{Cert: leaf.CertFile, Key: leaf.KeyFile, CA: ca.CertFile}, id)
 	require.NoError(t, err)
 	stream, err := tlsnet.NewStreamLayer("127.0.0.1:0", nil, ident, hclog.NewNullLogger())
 	require.NoError(t, err)
 	trans := tlsnet.NewTransport(stream, raft.NetworkTransportConfig{MaxPool: 2, Timeout: 5 * time.Second})
 	t.Cleanup(func() { trans.Close() })
 	return trans
+}
+
+// roster is who the catalogue as a serves it counts in, at which Raft
+// address, as a voter or not: what a forged member.join would change.
+func roster(t *testing.T, a *procs.Agent) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, m := range members(t, a) {
+		out[m.ID] = fmt.Sprintf("%s voter=%v", m.RaftAddr, m.Voter)
+	}
+	return out
 }
 
 func health(t *testing.T, a *procs.Agent) api.Health {
