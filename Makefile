@@ -16,6 +16,8 @@ DURATION ?= 10m
 NODES    ?= 5
 NEMESES  ?= all
 SEED     ?= 0
+# make jepsen TLS=1: the agents run with TLS (docs/tls.md).
+TLS      ?=
 # make demo / cluster / demo-self: PORT_BASE= fixes the loopback ports (node
 # N uses PORT_BASE+10*N and the next ones); unset, a free block is chosen.
 export PORT_BASE
@@ -23,20 +25,21 @@ JEPSEN_OUT := $(if $(filter command line environment,$(origin OUT)),$(OUT),out/j
 
 DIST     ?= dist
 
-.PHONY: all baton demosvc dist docs test test-short fuzz vet fmt cluster demo demo-self demo-redis bench help jepsen
+.PHONY: all baton demosvc dist docs test test-short fuzz vet fmt cluster demo demo-tls demo-self demo-redis bench help jepsen
 
 all: baton
 
 help:
 	@echo "make baton      build bin/baton (VERSION=, PROTOCOL=, OUT= to stamp another build)"
 	@echo "make demo       build, start a three-node cluster with a toy service, upgrade it 1.0.0 -> 2.0.0, kill the leader half-way"
+	@echo "make demo-tls   the same demo with TLS: a throwaway CA and node certificates made with openssl, the CLI with --ca-cert"
 	@echo "make demo-self  three agents of Baton 1.0.0 upgrade themselves to 2.0.0; the protocol switches at the end"
 	@echo "make demo-redis a Redis primary and two replicas rolled secondaries-first under a writing client, Baton's"
 	@echo "                leader killed once: the switch-over, the failed requests and zero lost writes (needs redis-server, jq)"
 	@echo "make cluster    build and run a local three-node cluster on loopback (Ctrl-C stops it)"
 	@echo "                (demo, demo-self and cluster take PORT_BASE=7000; unset, they pick free ports)"
 	@echo "make test       go vet, then every test with the race detector (a 150 s chaos run included)"
-	@echo "make jepsen     the chaos suite: DURATION=10m NODES=5 NEMESES=all SEED= OUT=out/jepsen (docs/jepsen.md)"
+	@echo "make jepsen     the chaos suite: DURATION=10m NODES=5 NEMESES=all SEED= OUT=out/jepsen TLS=1 (docs/jepsen.md)"
 	@echo "make fuzz       run every fuzz target for FUZZTIME=30s each (make test runs only their corpora)"
 	@echo "make fmt        gofmt the tree"
 	@echo "make docs       regenerate the command reference (docs/cli.md, docs/baton.1) from the commands"
@@ -110,6 +113,10 @@ demosvc:
 demo: baton demosvc
 	scripts/demo.sh bin
 
+# The demo with TLS: openssl makes a throwaway CA and the node certificates.
+demo-tls: baton demosvc
+	scripts/demo-tls.sh bin
+
 # The Redis example (examples/redis): needs redis-server, redis-cli and jq.
 demo-redis: baton
 	$(GO) build -o bin/redis-demo-client ./examples/redis/client
@@ -122,7 +129,7 @@ demo-self:
 
 jepsen:
 	$(GO) build -o bin/batonjepsen ./jepsen/cmd/batonjepsen
-	bin/batonjepsen -duration $(DURATION) -nodes $(NODES) -nemeses $(NEMESES) -seed $(SEED) -out $(JEPSEN_OUT)
+	bin/batonjepsen -duration $(DURATION) -nodes $(NODES) -nemeses $(NEMESES) -seed $(SEED) -out $(JEPSEN_OUT) $(if $(filter 1 true yes,$(TLS)),-tls)
 
 # The Go benchmarks of the hot paths run first; batonbench then measures the
 # limits, real clusters, handoffs, crash recovery, a 10,000-member state and

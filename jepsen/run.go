@@ -45,8 +45,11 @@ type Config struct {
 	// BinaryUpgrades restarts each upgraded agent with the build of its new
 	// version, so protocol versions rise (I6).
 	BinaryUpgrades bool
-	APIClients     int
-	CLIClients     int
+	// TLS runs the agents with TLS (Raft over mutual TLS, the API over
+	// HTTPS) and the clients over HTTPS.
+	TLS        bool
+	APIClients int
+	CLIClients int
 	// Command is the command line that reproduces the run.
 	Command string
 	// Notes are said in the report (a nemesis skipped, and why).
@@ -116,7 +119,7 @@ func Run(ctx context.Context, cfg Config) (*report.Result, error) {
 	cfg.Logf("starting %d agents (%s)", cfg.Nodes, res.Network)
 	c, err := harness.Start(ctx, harness.Options{Nodes: cfg.Nodes, Root: filepath.Join(cfg.Out, "cluster"), Net: cfg.Net,
 		RaftMultiplier: cfg.RaftMultiplier, Snapshots: cfg.Snapshots, HookTimeout: cfg.HookTimeout,
-		BinaryUpgrades: cfg.BinaryUpgrades, Recorder: rec, Logf: cfg.Logf})
+		BinaryUpgrades: cfg.BinaryUpgrades, TLS: cfg.TLS, Recorder: rec, Logf: cfg.Logf})
 	if err != nil {
 		return nil, fmt.Errorf("start the cluster: %w", err)
 	}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,6 +30,9 @@ type Agent struct {
 	fatal chan error
 
 	joinMu sync.Mutex
+	// clientTLS is the configuration of this agent's calls to other
+	// agents (nil without TLS); made once so its clients share connections.
+	clientTLS *tls.Config
 	// health runs the health hook for Diagnostic (health_probe.go).
 	health healthProbe
 
@@ -95,6 +99,9 @@ func New(cfg Config) (*Agent, error) {
 		ctx:            ctx,
 		cancel:         cancel,
 		members:        &membersFile{path: filepath.Join(cfg.DataDir, "service", "members.json")},
+	}
+	if cfg.TLS != nil {
+		a.clientTLS = cfg.TLS.ClientConfig()
 	}
 	a.fsm.OnApply(a.recordApply)
 	a.fsm.OnHalt(a.halt)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/node/config"
+	"github.com/baton-upgrade/baton/node/tlsnet"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -34,6 +35,10 @@ type Config struct {
 	Join []string
 	// Token is sent with this agent's own writes to other agents.
 	Token string
+	// TLS, when set, is this node's certificate: Raft then speaks mutual
+	// TLS, and the agent calls other agents' APIs over HTTPS presenting it
+	// (docs/tls.md). Nil speaks plain TCP and HTTP.
+	TLS *tlsnet.Identity
 	// Version is the version this node reports for itself: its version
 	// hook's output, or else BuildVersion.
 	Version string

@@ -1,13 +1,16 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/baton-upgrade/baton/node/tlsnet"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
@@ -64,7 +67,8 @@ func (a *Agent) startRaft() (*raftParts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolve --raft-addr %s: %w", a.cfg.RaftAddr, err)
 	}
-	parts.transport, err = newTransport(a.cfg.RaftAddr, advertise, a.log.Named("transport"))
+	var admission peerAdmission
+	parts.transport, err = newTransport(a.cfg.RaftAddr, advertise, a.cfg.TLS, &admission, a.log.Named("transport"))
 	if err != nil {
 		return nil, fmt.Errorf("listen on --raft-addr %s: %w", a.cfg.RaftAddr, err)
 	}
@@ -88,6 +92,7 @@ func (a *Agent) startRaft() (*raftParts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
+	admission.raft.Store(parts.raft)
 	if a.cfg.Bootstrap && !parts.existing {
 		cfg := raft.Configuration{Servers: []raft.Server{{
 			Suffrage: raft.Voter, ID: rc.LocalID, Address: parts.transport.LocalAddr(),
@@ -130,8 +135,53 @@ func (p *raftParts) close() error {
 // Shutdown waits forever for that goroutine (the chaos suite saw agents
 // ignore SIGTERM this way). Synchronous appends cost Baton nothing that
 // matters: its commands are few and small.
-func newTransport(bind string, advertise net.Addr, logger hclog.Logger) (*raft.NetworkTransport, error) {
-	return raft.NewTCPTransportWithConfig(bind, advertise, &raft.NetworkTransportConfig{
-		MaxPool: 3, Timeout: 10 * time.Second, Logger: logger, MaxRPCsInFlight: 1,
-	})
+//
+// With ident set the transport runs over mutual TLS (tlsnet.StreamLayer):
+// only peers with a node certificate the CA signed are served, and of
+// those only the ones admission admits.
+func newTransport(bind string, advertise net.Addr, ident *tlsnet.Identity, admission *peerAdmission,
+	logger hclog.Logger) (*raft.NetworkTransport, error) {
+	cfg := raft.NetworkTransportConfig{MaxPool: 3, Timeout: 10 * time.Second, Logger: logger, MaxRPCsInFlight: 1}
+	if ident == nil {
+		return raft.NewTCPTransportWithConfig(bind, advertise, &cfg)
+	}
+	stream, err := tlsnet.NewStreamLayer(bind, advertise, ident, logger)
+	if err != nil {
+		return nil, err
+	}
+	if admission != nil {
+		stream.SetAdmission(admission.admit)
+	}
+	return tlsnet.NewTransport(stream, cfg), nil
+}
+
+// peerAdmission decides which Raft peers with a node certificate of the CA
+// an agent serves: those whose certificate names a server of its Raft
+// configuration. A node whose configuration is still empty (it has not
+// joined yet) serves any, since the leader that admits it is not known to
+// it until that leader's first append. So a removed member, or a node the
+// CA signed that never joined, cannot send Raft RPCs to the members.
+type peerAdmission struct {
+	raft atomic.Pointer[raft.Raft]
+}
+
+func (p *peerAdmission) admit(name string) error {
+	r := p.raft.Load()
+	if r == nil {
+		return errors.New("raft is not running yet")
+	}
+	return admitPeer(r.GetConfiguration().Configuration(), name)
+}
+
+// admitPeer is nil when name is a server of cfg, or cfg has none.
+func admitPeer(cfg raft.Configuration, name string) error {
+	if len(cfg.Servers) == 0 {
+		return nil
+	}
+	for _, s := range cfg.Servers {
+		if string(s.ID) == name {
+			return nil
+		}
+	}
+	return fmt.Errorf("not a server of this cluster's Raft configuration")
 }

@@ -17,7 +17,7 @@ import (
 // (their stacks showed netPipeline.AppendEntries). Raft must therefore
 // replicate synchronously: the transport refuses to build a pipeline.
 func TestRaftTransportReplicatesWithoutPipelining(t *testing.T) {
-	tr, err := newTransport("127.0.0.1:0", nil, hclog.NewNullLogger())
+	tr, err := newTransport("127.0.0.1:0", nil, nil, nil, hclog.NewNullLogger())
 	require.NoError(t, err)
 	defer tr.Close()
 	_, err = tr.AppendEntriesPipeline("peer", "127.0.0.1:1")

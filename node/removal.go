@@ -94,7 +94,7 @@ func (a *Agent) removeSelf(ctx context.Context, id string, force bool) (api.Remo
 	if addr == "" {
 		return api.RemoveResponse{}, fmt.Errorf("%w: leadership moved to %s, whose API address is not known yet: retry the removal", api.ErrNoLeader, leader)
 	}
-	return api.NewClient(addr, a.cfg.Token).RemoveMember(ctx, id, force)
+	return a.client(addr).RemoveMember(ctx, id, force)
 }
 
 // unreachable reports, from the leader's point of view, whether member id

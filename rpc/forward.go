@@ -49,7 +49,7 @@ func (s *Server) forwardToLeader(w http.ResponseWriter, r *http.Request, local f
 		writeError(w, bodyError(err))
 		return
 	}
-	req, err := http.NewRequestWithContext(r.Context(), r.Method, "http://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, s.agentScheme()+"://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		writeError(w, fmt.Errorf("forward to leader %s: %w", addr, err))
 		return

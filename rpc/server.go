@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,6 +80,10 @@ type ServerOptions struct {
 	// Speaks is the newest protocol this build speaks; routes of newer
 	// protocols are left out, as an older build would not have them.
 	Speaks int
+	// ClientTLS, when set, is how this agent calls other agents (the
+	// leader it forwards writes to): over HTTPS, presenting its node
+	// certificate (tls.go). Nil forwards over plain HTTP.
+	ClientTLS *tls.Config
 }
 
 // EventSource is an agent's event log.
@@ -110,7 +115,7 @@ func NewServer(b Backend, opts ServerOptions) *Server {
 		opts.Logger = hclog.NewNullLogger()
 	}
 	s := &Server{b: b, opts: opts, mux: http.NewServeMux(), log: opts.Logger,
-		forward: &http.Client{Timeout: api.MaxWait + 30*time.Second}}
+		forward: forwardClient(opts.ClientTLS)}
 	s.routes()
 	return s
 }

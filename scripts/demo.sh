@@ -3,6 +3,8 @@
 # service at 1.0.0, upgraded to 2.0.0 node by node while the leader is killed
 # with SIGKILL half-way. Everything it starts is stopped at the end.
 # Usage: [PORT_BASE=7000] scripts/demo.sh BIN_DIR
+# With BATON_DEMO_PKI=DIR (scripts/demo-tls.sh sets it) the agents run with
+# TLS, each with DIR/ID.pem, DIR/ID-key.pem and DIR/ca.pem.
 set -euo pipefail
 . "$(dirname "$0")/ports.sh"
 base=$(pick_port_base)
@@ -60,6 +62,9 @@ CFG
 
 start_agent() { # node extra...
   local n=$1; shift
+  if [ -n "${BATON_DEMO_PKI:-}" ]; then
+    set -- --tls-cert "$BATON_DEMO_PKI/$n.pem" --tls-key "$BATON_DEMO_PKI/$n-key.pem" --tls-ca "$BATON_DEMO_PKI/ca.pem" "$@"
+  fi
   "$baton" agent --id "$n" --data-dir "$dir/$n/data" --raft-addr "127.0.0.1:$(port "$n" 1)" \
     --http-addr "127.0.0.1:$(port "$n" 0)" --config "$dir/$n/agent.json" --raft-multiplier 0.3 \
     "$@" >>"$dir/$n/agent.log" 2>&1 &

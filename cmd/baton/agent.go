@@ -17,6 +17,7 @@ import (
 	"github.com/baton-upgrade/baton/node"
 	"github.com/baton-upgrade/baton/node/config"
 	"github.com/baton-upgrade/baton/node/failover"
+	"github.com/baton-upgrade/baton/node/tlsnet"
 	"github.com/baton-upgrade/baton/rpc"
 	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/hashicorp/go-hclog"
@@ -41,13 +42,17 @@ func agentCommand() *cli.Command {
 			&cli.BoolFlag{Name: "bootstrap", Usage: "start a new cluster with this node as its only voter"},
 			&cli.BoolFlag{Name: "allow-state-loss", Usage: "start although this data dir ran before and its raft.db or journal.db is missing " +
 				"(the term, vote and the record of steps already run are lost; docs/operations.md)"},
-			&cli.StringSliceFlag{Name: "join", Usage: "API address(es) `HTTP_ADDR[,HTTP_ADDR...]` of members to join through"},
+			&cli.StringSliceFlag{Name: "join", Usage: "API address(es) `HTTP_ADDR[,HTTP_ADDR...]` of members to join through (HOST:PORT, http:// or https://; with --tls-cert a bare HOST:PORT means HTTPS)"},
 			&cli.StringFlag{Name: "config", Usage: "`FILE` (.json or .hcl) with this node's upgrade and service-role hooks and labels"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"BATON_TOKEN"}, Usage: "bearer `TOKEN` required for writes, and sent with this agent's own"},
 			&cli.IntFlag{Name: "http-max-conns", Value: rpc.DefaultMaxConns,
 				Usage: "`N` API connections open at once over all clients; at the limit the API stops accepting until one closes (0: no limit). Keep it well under the agent's file limit (ulimit -n), which Raft and the stores share"},
 			&cli.IntFlag{Name: "http-max-conns-per-client", Value: rpc.DefaultMaxConnsPerClient,
 				Usage: "`N` API connections open at once from one IP address; a further one is answered 429 and closed (0: no limit)"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "`FILE` (PEM) of this node's certificate, naming its --id in the CommonName and its addresses in the SANs; " +
+				"with --tls-key and --tls-ca, Raft speaks mutual TLS and the API HTTPS (docs/tls.md)"},
+			&cli.StringFlag{Name: "tls-key", Usage: "`FILE` (PEM) of the private key of --tls-cert"},
+			&cli.StringFlag{Name: "tls-ca", Usage: "`FILE` (PEM) of the CA that signed every node's certificate; Raft peers must present one it signed"},
 			&cli.BoolFlag{Name: "allow-http-artifacts", Usage: "let transactions name artifacts by plain http URLs (only https otherwise; never local paths or file:)"},
 			&cli.Float64Flag{Name: "raft-multiplier", Value: 1, Usage: "scale Raft's timeouts: 1 keeps the 1 s defaults, 0.2 fails over about 5x faster"},
 			&cli.Uint64Flag{Name: "raft-snapshot-threshold", Value: node.DefaultSnapshotThreshold,
@@ -99,6 +104,15 @@ func agentConfig(c *cli.Context) (node.Config, error) {
 		AllowStateLoss: c.Bool("allow-state-loss"),
 		Token:          c.String("token"), Version: build.Version, Protocol: protocol,
 		RaftMultiplier: c.Float64("raft-multiplier"), Snapshots: snapshots, AllowHTTPArtifacts: c.Bool("allow-http-artifacts"),
+	}
+	tlsFiles := tlsnet.Files{Cert: c.String("tls-cert"), Key: c.String("tls-key"), CA: c.String("tls-ca")}
+	if err := tlsFiles.Complete(); err != nil {
+		return node.Config{}, usagef("agent: %v", err)
+	}
+	if tlsFiles.Set() {
+		if cfg.TLS, err = tlsnet.Load(tlsFiles, cfg.ID); err != nil {
+			return node.Config{}, fmt.Errorf("agent: %w", err)
+		}
 	}
 	if path := c.String("config"); path != "" {
 		fc, err := config.Load(path)
@@ -163,7 +177,7 @@ func runAgent(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on --http-addr %s: %w", cfg.HTTPAddr, err)
 	}
-	coord := coordinator.New(agent, coordinator.HTTPNodes{Token: cfg.Token}, coordinator.Options{Logger: cfg.Logger,
+	coord := coordinator.New(agent, coordinator.HTTPNodes{Token: cfg.Token, TLS: agent.ClientTLS()}, coordinator.Options{Logger: cfg.Logger,
 		AllowHTTPArtifacts: cfg.AllowHTTPArtifacts})
 	agent.OnLeadership(coord.Run)
 	agent.OnLeadership(coord.WatchRoles) // the service's roles (docs/switchover.md)
@@ -185,13 +199,13 @@ func runAgent(c *cli.Context) error {
 		cfg.Logger.Warn("metrics disabled", "error", err)
 	}
 	api := rpc.NewServer(agent, rpc.ServerOptions{Token: cfg.Token, Metrics: metrics, Logger: cfg.Logger.Named("api"),
-		Upgrades: coord, Steps: agent, Events: agent, Service: agent, Speaks: cfg.Protocol.Max})
+		Upgrades: coord, Steps: agent, Events: agent, Service: agent, Speaks: cfg.Protocol.Max, ClientTLS: agent.ClientTLS()})
 	limits := rpc.DefaultHTTPLimits()
 	limits.MaxConns, limits.MaxConnsPerClient = c.Int("http-max-conns"), c.Int("http-max-conns-per-client")
 	limits.Logger = cfg.Logger.Named("api")
 	srv := limits.Server(api)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(limits.Listener(ln)) }()
+	go func() { serveErr <- serveAPI(srv, limits.Listener(ln), cfg.TLS, cfg.Logger.Named("api")) }()
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -201,7 +215,7 @@ func runAgent(c *cli.Context) error {
 	regErr := make(chan error, 1)
 	go func() { regErr <- agent.Register(c.Context) }()
 	cfg.Logger.Info("agent running", "id", cfg.ID, "http_addr", cfg.HTTPAddr, "version", cfg.Version,
-		"protocol", fmt.Sprintf("%d-%d", cfg.Protocol.Min, cfg.Protocol.Max), "pid", os.Getpid())
+		"protocol", fmt.Sprintf("%d-%d", cfg.Protocol.Min, cfg.Protocol.Max), "pid", os.Getpid(), "tls", cfg.TLS != nil)
 
 	// SIGHUP reloads the hooks from --config, as Consul and Nomad reload
 	// on it; a file that does not load leaves the hooks as they were.
@@ -213,6 +227,7 @@ func runAgent(c *cli.Context) error {
 		select {
 		case <-hup:
 			reloadHooks(c, agent, cfg.Logger)
+			reloadCertificate(cfg.TLS, cfg.Logger)
 		case <-c.Context.Done():
 			cfg.Logger.Info("signal received, stopping")
 			return nil

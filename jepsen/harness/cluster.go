@@ -41,6 +41,9 @@ type Options struct {
 	// BinaryUpgrades makes the restart hook restart the agent with the
 	// build of the version installed, whose protocol range is one higher.
 	BinaryUpgrades bool
+	// TLS starts every agent with a certificate of a throwaway CA (Raft
+	// over mutual TLS, the API over HTTPS); the clients trust that CA.
+	TLS bool
 	// Recorder receives events and launches.
 	Recorder *history.Recorder
 	// Logf reports what the harness does.
@@ -102,6 +105,11 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	c.tc = procs.NewClusterAt(opts.Root, base.Path)
 	c.tc.Token, c.tc.RaftMultiplier = Token, opts.RaftMultiplier
 	c.tc.AgentArgs = opts.Snapshots.Args()
+	if opts.TLS {
+		if err := c.tc.UseTLS(); err != nil {
+			return nil, err
+		}
+	}
 	if c.Hooks, err = procs.NewHooks(filepath.Join(opts.Root, "hooks"), "1.0.0"); err != nil {
 		return nil, err
 	}
@@ -228,8 +236,12 @@ func (c *Cluster) Addr(id string) string { return c.nodes[id].agent.HTTPAddr }
 
 // Client is an API client of node id.
 func (c *Cluster) Client(id string) *api.Client {
-	return api.NewClient(c.nodes[id].agent.HTTPAddr, Token)
+	return api.NewClientTLS(c.nodes[id].agent.HTTPAddr, Token, c.tc.ClientTLS())
 }
+
+// CLIEnv is the environment a baton command needs to reach node id: its
+// address, the token, and the CA when the cluster runs with TLS.
+func (c *Cluster) CLIEnv(id string) []string { return c.tc.CLIEnv(c.nodes[id].agent) }
 
 // Bin is the base baton binary, for CLI commands.
 func (c *Cluster) Bin() string { return c.tc.Bin }

@@ -3,6 +3,7 @@ package procs
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -45,6 +46,10 @@ type Cluster struct {
 	// OwnBinary gives every agent its own copy of the binary (at
 	// Root/ID-bin/baton), so that an agent can replace its own executable.
 	OwnBinary bool
+	// CA, set by UseTLS, issues every agent's certificate: the cluster
+	// then runs with TLS (certs.go).
+	CA        *CA
+	clientTLS *tls.Config
 }
 
 // Agent is one agent process and everything needed to restart it.
@@ -221,6 +226,11 @@ func (a *Agent) Launch(extra ...string) error {
 			args = append(args, "--config", p)
 		}
 	}
+	tlsArgs, err := a.tlsArgs()
+	if err != nil {
+		return err
+	}
+	args = append(args, tlsArgs...)
 	args = append(args, a.c.AgentArgs...)
 	args = append(args, extra...)
 	logf, err := os.OpenFile(a.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -339,8 +349,9 @@ func (a *Agent) kill() {
 	}
 }
 
-// Client is an API client of this agent, with the cluster's token.
-func (a *Agent) Client() *api.Client { return api.NewClient(a.HTTPAddr, a.c.Token) }
+// Client is an API client of this agent, with the cluster's token (over
+// HTTPS trusting the cluster's CA when it runs with TLS).
+func (a *Agent) Client() *api.Client { return api.NewClientTLS(a.HTTPAddr, a.c.Token, a.c.clientTLS) }
 
 // CLIResult is the outcome of one baton command.
 type CLIResult struct {
@@ -349,10 +360,20 @@ type CLIResult struct {
 }
 
 // CLI runs the baton binary with args against this agent (BATON_ADDR and
-// BATON_TOKEN are set) and returns its output and exit status.
+// BATON_TOKEN are set, and BATON_CACERT when the cluster runs with TLS) and
+// returns its output and exit status.
 func (a *Agent) CLI(args ...string) CLIResult {
 	a.c.helper()
-	return RunCLI(a.c.t, a.Bin, []string{"BATON_ADDR=" + a.HTTPAddr, "BATON_TOKEN=" + a.c.Token}, args...)
+	return RunCLI(a.c.t, a.Bin, a.c.CLIEnv(a), args...)
+}
+
+// CLIEnv is the environment a baton command needs to reach agent a.
+func (c *Cluster) CLIEnv(a *Agent) []string {
+	env := []string{"BATON_ADDR=" + a.HTTPAddr, "BATON_TOKEN=" + c.Token}
+	if c.CA != nil {
+		env = append(env, "BATON_CACERT="+c.CA.CertFile)
+	}
+	return env
 }
 
 // RunCLI runs bin with args and extra environment, bounded by two minutes.

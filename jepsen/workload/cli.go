@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/baton-upgrade/baton/jepsen/harness"
 	"github.com/baton-upgrade/baton/jepsen/history"
 	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/rpc/api"
@@ -19,7 +18,7 @@ import (
 // says nothing was applied, and is info when it says the outcome is
 // unknown or names no meaning at all (no answer, say).
 func (cl *client) cli(ctx context.Context, op *history.Op, node string, args ...string) (string, history.Type) {
-	env := []string{"BATON_ADDR=" + cl.c.Addr(node), "BATON_TOKEN=" + harness.Token}
+	env := cl.c.CLIEnv(node)
 	res, err := procs.RunCLIContext(ctx, nil, cl.c.Bin(), env, args...)
 	if err != nil {
 		op.Error = err.Error()

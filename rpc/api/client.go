@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,18 +35,38 @@ var ErrUnreachable = errors.New("agent unreachable")
 // forwarded by that follower to the leader. A Client is safe for concurrent
 // use.
 type Client struct {
-	addr  string
-	token string
-	http  *http.Client
+	addr   string
+	scheme string
+	token  string
+	http   *http.Client
 }
 
 // NewClient returns a client of the agent at addr (HOST:PORT, or a full
-// http:// URL). token is sent as a bearer token when set.
+// http:// or https:// URL) that speaks plain HTTP to a bare HOST:PORT.
+// token is sent as a bearer token when set. An https:// address is
+// verified against the system's CAs; use NewClientTLS for Baton's own.
 func NewClient(addr, token string) *Client {
-	if u, err := url.Parse(addr); err == nil && u.Scheme != "" && u.Host != "" {
-		addr = u.Host
+	return NewClientTLS(addr, token, nil)
+}
+
+// NewClientTLS returns a client of the agent at addr that speaks HTTPS with
+// conf (the CA it trusts, and the certificate it presents, if any; see
+// ClientTLS). With a conf, a bare HOST:PORT means HTTPS; an explicit
+// http:// still speaks plain HTTP. A nil conf is NewClient. Clients made
+// with the same conf share their connections: make conf once and reuse it.
+func NewClientTLS(addr, token string, conf *tls.Config) *Client {
+	scheme := "http"
+	if conf != nil {
+		scheme = "https"
 	}
-	return &Client{addr: addr, token: token, http: &http.Client{Timeout: MaxWait + 30*time.Second}}
+	if u, err := url.Parse(addr); err == nil && u.Host != "" && (u.Scheme == "http" || u.Scheme == "https") {
+		addr, scheme = u.Host, u.Scheme
+	}
+	hc := &http.Client{Timeout: MaxWait + 30*time.Second}
+	if conf != nil {
+		hc.Transport = transportFor(conf)
+	}
+	return &Client{addr: addr, scheme: scheme, token: token, http: hc}
 }
 
 // Wait asks a read to block until the state moves past Index, for at most
@@ -80,7 +101,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		}
 		body = bytes.NewReader(b)
 	}
-	u := "http://" + c.addr + path
+	u := c.scheme + "://" + c.addr + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
@@ -96,6 +117,9 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if tlsErr := c.wrapTLS(err); tlsErr != nil {
+			return 0, tlsErr
+		}
 		if dialFailed(err) {
 			return 0, fmt.Errorf("agent at %s: %w: %v", c.addr, ErrUnreachable, err)
 		}
@@ -107,6 +131,9 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		return 0, fmt.Errorf("agent at %s: read answer: %w", c.addr, err)
 	}
 	index, _ := strconv.ParseUint(resp.Header.Get(IndexHeader), 10, 64)
+	if resp.StatusCode == http.StatusBadRequest && bytes.Contains(raw, []byte(httpsRefusal)) {
+		return 0, fmt.Errorf("agent at %s: %w (%w)", c.addr, ErrAgentSpeaksHTTPS, ErrUnreachable)
+	}
 	if resp.StatusCode >= 300 {
 		var e ErrorBody
 		if json.Unmarshal(raw, &e) != nil || e.Error == "" {

@@ -12,6 +12,7 @@ package embed
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"sync"
 	"time"
@@ -39,8 +40,13 @@ type Change struct {
 
 // Options configure a Follower.
 type Options struct {
-	// Addr is the local agent's API address (HOST:PORT).
+	// Addr is the local agent's API address (HOST:PORT, or an http:// or
+	// https:// URL).
 	Addr string
+	// TLS, when set, reaches an agent that serves HTTPS: the CA to trust
+	// and the certificate to present, if any (api.ClientTLS); a bare
+	// HOST:PORT then means HTTPS.
+	TLS *tls.Config
 	// Token is the agent's token; reads need none, so it may be empty.
 	Token string
 	// OnChange, when set, is called for every change, in order, from the
@@ -73,7 +79,7 @@ func Follow(ctx context.Context, opts Options) (*Follower, error) {
 	if opts.Wait <= 0 {
 		opts.Wait = 30 * time.Second
 	}
-	f := &Follower{opts: opts, client: api.NewClient(opts.Addr, opts.Token), changes: make(chan Change, 64), done: make(chan struct{})}
+	f := &Follower{opts: opts, client: api.NewClientTLS(opts.Addr, opts.Token, opts.TLS), changes: make(chan Change, 64), done: make(chan struct{})}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	h, err := f.client.Health(rctx)
 	cancel()

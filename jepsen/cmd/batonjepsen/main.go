@@ -39,6 +39,7 @@ type flags struct {
 	settle         time.Duration
 	inNetns        string
 	recheck        string
+	tls            bool
 }
 
 func main() {
@@ -56,6 +57,7 @@ func run() int {
 	flag.BoolVar(&f.binaryUpgrades, "binary-upgrades", true, "restart each upgraded agent with the build of its new version, so protocol versions rise")
 	flag.DurationVar(&f.settle, "settle", 2*time.Minute, "I7's bound: every transaction ends this long after the last fault healed")
 	flag.StringVar(&f.inNetns, "in-netns", "", "internal: the layout file of the namespaces this run is inside")
+	flag.BoolVar(&f.tls, "tls", false, "run the agents with TLS: Raft over mutual TLS and the API over HTTPS, certificates from a throwaway CA")
 	flag.StringVar(&f.recheck, "recheck", "", "run the checkers again over the output `DIR` of an earlier run, and exit")
 	flag.Parse()
 	if f.recheck != "" {
@@ -176,13 +178,16 @@ func inNamespaces(f flags) int {
 func childArgs(f flags, layoutPath string) []string {
 	return []string{"-duration", f.duration, "-nodes", strconv.Itoa(f.nodes), "-nemeses", f.nemeses,
 		"-seed", strconv.FormatInt(f.seed, 10), "-out", f.out, "-binary-upgrades=" + strconv.FormatBool(f.binaryUpgrades),
-		"-settle", f.settle.String(), "-in-netns", layoutPath}
+		"-settle", f.settle.String(), "-in-netns", layoutPath, "-tls=" + strconv.FormatBool(f.tls)}
 }
 
 // suite runs the chaos suite in this process and prints the summary.
 func suite(f flags, duration time.Duration, kinds []nemesis.Kind, notes []string) int {
+	if f.tls {
+		notes = append(notes, "TLS: Raft over mutual TLS and the API over HTTPS, with certificates of a throwaway CA")
+	}
 	cfg := jepsen.Config{Duration: duration, Nodes: f.nodes, Nemeses: kinds, Seed: f.seed, Out: f.out,
-		SettleBound: f.settle, BinaryUpgrades: f.binaryUpgrades, Command: reproduce(f), Notes: notes, Logf: logf}
+		SettleBound: f.settle, BinaryUpgrades: f.binaryUpgrades, TLS: f.tls, Command: reproduce(f), Notes: notes, Logf: logf}
 	if f.inNetns != "" {
 		layout, err := netns.Load(f.inNetns)
 		if err != nil {
@@ -245,7 +250,11 @@ func withoutPartitions(kinds []nemesis.Kind) []nemesis.Kind {
 
 // reproduce is the command line that replays this run.
 func reproduce(f flags) string {
-	return fmt.Sprintf("make jepsen SEED=%d DURATION=%s NODES=%d NEMESES=%s", f.seed, f.duration, f.nodes, f.nemeses)
+	cmd := fmt.Sprintf("make jepsen SEED=%d DURATION=%s NODES=%d NEMESES=%s", f.seed, f.duration, f.nodes, f.nemeses)
+	if f.tls {
+		cmd += " TLS=1"
+	}
+	return cmd
 }
 
 // parseDuration reads "10m", "150s" or a plain number of seconds.
