@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -44,7 +45,21 @@ type HTTPLimits struct {
 	// Logger gets a warning when connections are refused, at most one
 	// every refusalLogEvery with how many were; nil logs nothing.
 	Logger hclog.Logger
+	// TLS, when the API is served over TLS on the limited listener, is
+	// the server's configuration: a connection over the per-client limit is
+	// then answered 429 inside a TLS session of its own (bounded by
+	// refusalHandshakeTimeout, at most maxTLSRefusals at once; past that it
+	// is closed without a word), since a plain-text answer would read to a
+	// TLS client as an agent that speaks plain HTTP.
+	TLS *tls.Config
 }
+
+// Refusals over TLS: each needs a handshake, so they are bounded in time
+// and in number, and a flood of them costs no more than a few goroutines.
+const (
+	refusalHandshakeTimeout = 2 * time.Second
+	maxTLSRefusals          = 16
+)
 
 // refusalLogEvery spaces the warnings about refused connections, so that a
 // flood does not become a flood of log lines.
@@ -84,6 +99,9 @@ func (l HTTPLimits) Listener(ln net.Listener) net.Listener {
 	}
 	if l.MaxConns > 0 {
 		out.slots = make(chan struct{}, l.MaxConns)
+	}
+	if l.TLS != nil {
+		out.tls, out.tlsRefusals = l.TLS, make(chan struct{}, maxTLSRefusals)
 	}
 	return out
 }
@@ -130,6 +148,11 @@ type limitListener struct {
 	lastWarn time.Time
 	log      hclog.Logger
 
+	// tls and tlsRefusals: see HTTPLimits.TLS; tlsRefusals holds one token
+	// per refusal in progress.
+	tls         *tls.Config
+	tlsRefusals chan struct{}
+
 	closeOnce sync.Once
 	done      chan struct{}
 }
@@ -161,14 +184,38 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		ip := remoteIP(c)
 		if !l.admit(ip) {
-			_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-			_, _ = io.WriteString(c, tooManyFromClient)
-			c.Close()
+			l.refuse(c)
 			l.freeSlot()
 			continue
 		}
 		return &limitConn{Conn: c, release: func() { l.leave(ip); l.freeSlot() }}, nil
 	}
+}
+
+// refuse answers c 429 and closes it: at once over plain HTTP; over TLS
+// after a handshake, in a goroutine of its own so that Accept goes on.
+func (l *limitListener) refuse(c net.Conn) {
+	if l.tls == nil {
+		_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		_, _ = io.WriteString(c, tooManyFromClient)
+		c.Close()
+		return
+	}
+	select {
+	case l.tlsRefusals <- struct{}{}:
+	default:
+		c.Close() // too many refusals in progress: no answer at all
+		return
+	}
+	go func() {
+		defer func() { <-l.tlsRefusals }()
+		tc := tls.Server(c, l.tls)
+		defer tc.Close()
+		_ = tc.SetDeadline(time.Now().Add(refusalHandshakeTimeout))
+		if tc.Handshake() == nil {
+			_, _ = io.WriteString(tc, tooManyFromClient)
+		}
+	}()
 }
 
 // Close stops Accept, also one waiting for a slot.

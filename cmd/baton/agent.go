@@ -203,6 +203,9 @@ func runAgent(c *cli.Context) error {
 	limits := rpc.DefaultHTTPLimits()
 	limits.MaxConns, limits.MaxConnsPerClient = c.Int("http-max-conns"), c.Int("http-max-conns-per-client")
 	limits.Logger = cfg.Logger.Named("api")
+	if cfg.TLS != nil {
+		limits.TLS = cfg.TLS.APIServerConfig() // refusals answered inside TLS
+	}
 	srv := limits.Server(api)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- serveAPI(srv, limits.Listener(ln), cfg.TLS, cfg.Logger.Named("api")) }()
