@@ -139,7 +139,7 @@ func TestRingTxnStart(t *testing.T) {
 		{name: "refuses a ring on another strategy", setup: ringMembers, typ: CmdTxnStart,
 			body: TxnStart{Txn: plan(func(tx *Txn) { tx.Ring = []string{"n1", "n2", "n3"} })}, wantErr: ErrInvalid},
 		{name: "before protocol 3 drops the ring, as an older build does", typ: CmdTxnStart,
-			body: TxnStart{Txn: plan(func(tx *Txn) { tx.Ring = []string{"n1", "n2", "n3"} })},
+			body:  TxnStart{Txn: plan(func(tx *Txn) { tx.Ring = []string{"n1", "n2", "n3"} })},
 			check: func(t *testing.T, s *State) { require.Nil(t, txnOf(s).Ring) }},
 	}
 	runTxnCases(t, cases)
