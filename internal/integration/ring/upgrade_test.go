@@ -190,7 +190,42 @@ func TestDeadGatewayIsWaitedForBoundedlyThenExpired(t *testing.T) {
 		return c.Agent("n3").Client().StartUpgrade(ctx, api.StartRequest{TargetVersion: "2.0.0", Strategy: "ring"})
 	})
 	require.NoError(t, err)
+	// Every change of the transaction, its reason included, is a commit:
+	// a long-polling watcher sees what it waits for.
+	reasons := make(chan string, 64)
+	go func() {
+		defer close(reasons)
+		cl := c.Agent("n2").Client()
+		var index uint64
+		for range 200 {
+			got, idx, err := cl.Upgrade(ctx, txn.ID, api.Wait{Index: index, Wait: 10 * time.Second})
+			if err != nil { // n2 may not have applied the start yet
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			if got.State.Terminal() {
+				return
+			}
+			index = idx
+			if got.Reason != "" {
+				select {
+				case reasons <- got.Reason:
+				default:
+				}
+			}
+		}
+	}()
 	waitTxn(t, c, txn.ID, 3*time.Minute, api.TxnDone)
+	var waits []string
+	for r := range reasons {
+		if strings.HasPrefix(r, "waiting for gateway") {
+			waits = append(waits, r)
+		}
+	}
+	require.NotEmpty(t, waits, "the transaction never said it waited for the gateway")
+	for _, w := range waits {
+		require.Regexp(t, `^waiting for gateway\(s\) gw-dead to take n\d out of rotation \(step.begin at index \d+\)$`, w)
+	}
 
 	// Each step that began while the gateway was registered waited for
 	// it, and was warned about before its drain hook ran.
