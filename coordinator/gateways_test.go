@@ -76,7 +76,7 @@ func TestStepWaitsForTheSlowGateway(t *testing.T) {
 	wg.Wait()
 	require.NotEmpty(t, reasonSeen, "the slow gateway never saw a reason to report")
 	require.Empty(t, sentAtSeen, "nothing is delivered before the slow gateway has seen the begin")
-	require.Regexp(t, `^waiting for gateway\(s\) gw-slow to take n2 out of rotation \(step.begin at index \d+\)$`, reasonSeen)
+	require.Regexp(t, `^for gateway\(s\) gw-slow to take n2 out of rotation \(step.begin at index \d+\)$`, reasonSeen)
 	require.Equal(t, []string{"n2#1"}, h.n.sentNodes(), "delivered once every gateway has seen it")
 	require.Empty(t, h.txn().Reason, "the reason is cleared once the wait is over")
 	require.Empty(t, h.logs.records(t, LogGatewaysLate))
