@@ -19,8 +19,9 @@ func (s *State) applyMemberJoin(_ time.Time, c MemberJoin) error {
 		}
 		m.Liveness = old.Liveness
 		m.Role = old.Role // service.go: the leader's record, not the member's
+		m.NodeKey = old.NodeKey
 	} else {
-		m.Role = ""
+		m.Role, m.NodeKey = "", ""
 	}
 	if s.ProtocolVersion == 0 {
 		// The first member of a new cluster sets its protocol: the newest
@@ -245,6 +246,19 @@ func (s *State) applyMemberVersionError(_ time.Time, c MemberVersionError) error
 		return fmt.Errorf("%w: version error of %q: %d bytes, want at most %d", ErrInvalid, c.ID, len(c.Error), MaxVersionError)
 	}
 	m.VersionError = c.Error
+	s.Members[c.ID] = m
+	return nil
+}
+
+func (s *State) applyMemberKey(_ time.Time, c MemberKey) error {
+	m, ok := s.Members[c.ID]
+	if !ok {
+		return fmt.Errorf("%w: member %q", ErrNotFound, c.ID)
+	}
+	if err := ValidateNodeKey(c.Key); err != nil {
+		return err
+	}
+	m.NodeKey = c.Key
 	s.Members[c.ID] = m
 	return nil
 }

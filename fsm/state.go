@@ -38,6 +38,11 @@ type Member struct {
 	// Role is the member's service role as Baton records it (protocol 3,
 	// service.go): RolePrimary, RoleReplica, or "" without a role hook.
 	Role string `json:"role,omitempty"`
+	// NodeKey is the public key the member's agent signs its requests
+	// with ("ed25519:" and base64; member.key, protocol 3): its identity
+	// to the other agents. Empty for a member of an older build, or one
+	// that has not registered it yet.
+	NodeKey string `json:"node_key,omitempty"`
 }
 
 // MaxVersionError bounds a member's VersionError.

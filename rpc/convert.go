@@ -19,7 +19,7 @@ import (
 func memberOut(m fsm.Member, leader bool) api.Member {
 	out := api.Member{ID: m.ID, RaftAddr: m.RaftAddr, HTTPAddr: m.HTTPAddr, Version: m.Version, Voter: m.Voter,
 		Protocol: ProtocolRangeOut(m.Protocol), Labels: copyLabels(m.Labels), Leader: leader, VersionError: m.VersionError,
-		Role: m.Role}
+		Role: m.Role, NodeKey: m.NodeKey}
 	if m.Build != nil {
 		b := BuildInfoOut(*m.Build)
 		out.Build = &b

@@ -224,8 +224,8 @@ func TestStepsAreServedLocallyAndNeedTheToken(t *testing.T) {
 	require.Equal(t, 1, steps.runs)
 }
 
-// The diagnostic that runs the health hook needs the token and runs
-// nothing without it; the form that runs no hook stays open. Neither is
+// The diagnostic needs the agent scope (the token) and runs nothing
+// without it, whether or not it would run the health hook. It is never
 // forwarded, even when asked for a consistent read.
 func TestDiagnosticWithHealthNeedsTheToken(t *testing.T) {
 	b := &fakeBackend{id: "n2", f: fsm.New(1), leader: "n1", addrs: map[string]string{}}
@@ -240,7 +240,9 @@ func TestDiagnosticWithHealthNeedsTheToken(t *testing.T) {
 	require.ErrorIs(t, err, api.ErrForbidden)
 	require.Zero(t, steps.healthChecks, "no hook ran for a call without the token")
 
-	d, err := api.NewClient(srv.URL, "").Diagnostic(ctx, false)
+	_, err = api.NewClient(srv.URL, "").Diagnostic(ctx, false)
+	require.ErrorIs(t, err, api.ErrUnauthorized, "an internal route, even without the hook")
+	d, err := api.NewClient(srv.URL, "tok").Diagnostic(ctx, false)
 	require.NoError(t, err)
 	require.Equal(t, "n2", d.ID)
 	require.Zero(t, steps.healthChecks)
@@ -250,7 +252,10 @@ func TestDiagnosticWithHealthNeedsTheToken(t *testing.T) {
 	require.True(t, d.Healthy)
 	require.Equal(t, 1, steps.healthChecks)
 
-	resp, err := http.Get(srv.URL + "/v1/internal/diagnostic?health=false&consistent=true")
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/internal/diagnostic?health=false&consistent=true", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, "served here, not forwarded to the (unknown) leader")
@@ -306,14 +311,16 @@ func TestNodeStepLogs(t *testing.T) {
 	b := &fakeBackend{id: "n2", f: fsm.New(1), leader: "n1", addrs: map[string]string{}}
 	srv := httptest.NewServer(NewServer(b, ServerOptions{Token: "tok", Steps: &fakeSteps{}, Speaks: StepControlProtocol}))
 	defer srv.Close()
-	logs, err := api.NewClient(srv.URL, "").NodeStepLogs(context.Background(), "t-1")
-	require.NoError(t, err, "a read: no token needed")
+	_, err := api.NewClient(srv.URL, "").NodeStepLogs(context.Background(), "t-1")
+	require.ErrorIs(t, err, api.ErrUnauthorized, "an internal route: the agent scope")
+	logs, err := api.NewClient(srv.URL, "tok").NodeStepLogs(context.Background(), "t-1")
+	require.NoError(t, err)
 	require.Len(t, logs, 1)
 	require.Equal(t, "n2", logs[0].Node)
 	require.Equal(t, "disk full\n", logs[0].Hooks[0].Output)
 	require.Equal(t, time.Unix(12, 0).UTC(), logs[0].Hooks[0].Ended)
 
-	logs, err = api.NewClient(srv.URL, "").NodeStepLogs(context.Background(), "t-2")
+	logs, err = api.NewClient(srv.URL, "tok").NodeStepLogs(context.Background(), "t-2")
 	require.NoError(t, err)
 	require.NotNil(t, logs)
 	require.Empty(t, logs, "a transaction this node never ran a step of has no logs")

@@ -51,6 +51,10 @@ type Member struct {
 	// RolePrimary, RoleReplica, or empty when the member has no role hook
 	// or the cluster speaks an older protocol.
 	Role string `json:"role,omitempty"`
+	// NodeKey is the public key the member's agent signs its requests to
+	// other agents with ("ed25519:" and base64; protocol 3): its node
+	// identity. Empty for a member that has registered none.
+	NodeKey string `json:"node_key,omitempty"`
 }
 
 // Member statuses.
@@ -77,6 +81,12 @@ type JoinRequest struct {
 	// Raft configuration and the catalogue, keeping its suffrage (protocol
 	// 3; an agent sends it only to a cluster that speaks protocol 3).
 	PriorRaftAddr string `json:"prior_raft_addr,omitempty"`
+	// NodeKey is the public key of the agent's node identity, which the
+	// leader records (member.key) when the member has none on record or
+	// the request is signed with the key on record; the request must be
+	// signed with this key (protocol 3; sent only to a cluster that speaks
+	// protocol 3).
+	NodeKey string `json:"node_key,omitempty"`
 }
 
 // MemberStatus is a member's committed build report, the answer to
