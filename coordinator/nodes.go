@@ -2,7 +2,9 @@ package coordinator
 
 import (
 	"context"
+	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/baton-upgrade/baton/coordinator/strategy"
 	"github.com/baton-upgrade/baton/rpc/api"
@@ -10,33 +12,60 @@ import (
 
 // HTTPNodes calls other agents over their HTTP API.
 type HTTPNodes struct {
-	// Token is sent with writes.
+	// Token is sent with every call.
 	Token string
+	// Sign, when set, signs every call with this node's identity
+	// (node.Agent.SignRequest): a node accepts steps only from the leader.
+	Sign api.RequestHook
+	// AppliedIndex, when set, is this agent's applied index, sent with
+	// each step (api.CommitIndexHeader) so the node waits until its own
+	// replica holds the step's begin before it checks it.
+	AppliedIndex func() uint64
+}
+
+func (h HTTPNodes) client(addr string) *api.Client {
+	c := api.NewClient(addr, h.Token)
+	if h.Sign != nil {
+		c = c.WithHook(h.Sign)
+	}
+	return c
 }
 
 // RunStep implements Nodes.
 func (h HTTPNodes) RunStep(ctx context.Context, addr string, req api.StepRequest) (api.StepStatus, error) {
-	return api.NewClient(addr, h.Token).RunStep(ctx, req)
+	var index uint64
+	if h.AppliedIndex != nil {
+		index = h.AppliedIndex()
+	}
+	c := api.NewClient(addr, h.Token).WithHook(func(r *http.Request, body []byte) {
+		if index > 0 {
+			r.Header.Set(api.CommitIndexHeader, strconv.FormatUint(index, 10))
+		}
+		if h.Sign != nil {
+			h.Sign(r, body)
+		}
+	})
+	return c.RunStep(ctx, req)
 }
 
 // StepStatus implements Nodes.
 func (h HTTPNodes) StepStatus(ctx context.Context, addr, txnID string, attempt uint64) (api.StepStatus, error) {
-	return api.NewClient(addr, h.Token).StepStatus(ctx, txnID, attempt)
+	return h.client(addr).StepStatus(ctx, txnID, attempt)
 }
 
 // Diagnostic implements Nodes.
 func (h HTTPNodes) Diagnostic(ctx context.Context, addr string, health bool) (api.Diagnostic, error) {
-	return api.NewClient(addr, h.Token).Diagnostic(ctx, health)
+	return h.client(addr).Diagnostic(ctx, health)
 }
 
 // CancelStep implements Nodes.
 func (h HTTPNodes) CancelStep(ctx context.Context, addr, txnID string, attempt uint64, reason string) (api.StepStatus, error) {
-	return api.NewClient(addr, h.Token).CancelStep(ctx, txnID, attempt, reason)
+	return h.client(addr).CancelStep(ctx, txnID, attempt, reason)
 }
 
 // NodeStepLogs implements Nodes.
 func (h HTTPNodes) NodeStepLogs(ctx context.Context, addr, txnID string) ([]api.StepLogs, error) {
-	return api.NewClient(addr, h.Token).NodeStepLogs(ctx, txnID)
+	return h.client(addr).NodeStepLogs(ctx, txnID)
 }
 
 func sortIDs(ids []string) { slices.SortFunc(ids, strategy.CompareID) }

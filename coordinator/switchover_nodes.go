@@ -21,10 +21,10 @@ type ServiceNodes interface {
 
 // ServiceProbe implements ServiceNodes.
 func (h HTTPNodes) ServiceProbe(ctx context.Context, addr string, lag bool) (api.ServiceProbe, error) {
-	return api.NewClient(addr, h.Token).ServiceProbe(ctx, lag)
+	return h.client(addr).ServiceProbe(ctx, lag)
 }
 
 // ServiceAction implements ServiceNodes.
 func (h HTTPNodes) ServiceAction(ctx context.Context, addr, action string, req api.ServiceActionRequest) (api.ServiceActionResult, error) {
-	return api.NewClient(addr, h.Token).ServiceAction(ctx, action, req)
+	return h.client(addr).ServiceAction(ctx, action, req)
 }

@@ -258,6 +258,13 @@ func (s *State) applyMemberKey(_ time.Time, c MemberKey) error {
 	if err := ValidateNodeKey(c.Key); err != nil {
 		return err
 	}
+	if m.NodeKey != "" && m.NodeKey != c.Key {
+		// A member's key is set once: a second key for the same member
+		// is refused whoever proposes it, so two registrations racing
+		// cannot swap a member's identity. A node that lost its key is
+		// removed and joins again.
+		return fmt.Errorf("%w: member %q already has another node key on record", ErrConflict, c.ID)
+	}
 	m.NodeKey = c.Key
 	s.Members[c.ID] = m
 	return nil

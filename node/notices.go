@@ -64,7 +64,7 @@ func (q *noticeQueue) remove(n api.Notice) {
 // restart in the journal and are sent again (I5).
 func (a *Agent) sendNotices() {
 	defer a.wg.Done()
-	client := api.NewClient(a.cfg.HTTPAddr, a.cfg.Token)
+	client := a.client(a.cfg.HTTPAddr)
 	backoff := 50 * time.Millisecond
 	for {
 		failed := false

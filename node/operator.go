@@ -116,7 +116,7 @@ func (a *Agent) probe(ctx context.Context, servers []api.RaftServer) {
 				err = fmt.Errorf("its API address is unknown to %s", a.cfg.ID)
 			default:
 				pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-				h, err = api.NewClient(s.HTTPAddr, a.cfg.Token).Health(pctx)
+				h, err = a.client(s.HTTPAddr).Health(pctx)
 				cancel()
 			}
 			if err != nil {

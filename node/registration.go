@@ -91,7 +91,7 @@ func (a *Agent) Register(ctx context.Context) error {
 			}
 			jctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			defer cancel()
-			_, err := api.NewClient(target, a.cfg.Token).Join(jctx, a.joinRequest(jctx))
+			_, err := a.client(target).Join(jctx, a.joinRequest(jctx))
 			return err
 		})
 		cancel()

@@ -132,7 +132,7 @@ func (a *Agent) membershipVia(ctx context.Context, addr string) (bool, string, e
 	}
 	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
 	defer cancel()
-	rep, err := api.NewClient(addr, a.cfg.Token).RaftReport(ctx, true)
+	rep, err := a.client(addr).RaftReport(ctx, true)
 	if err != nil {
 		return false, "", fmt.Errorf("%w: %v", errCannotTell, err)
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc"
-	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // build describes this agent's build for member.status.
@@ -28,7 +27,7 @@ func (a *Agent) ReportStatus(ctx context.Context, st fsm.MemberStatus) error {
 // A build that speaks only protocol 1 never runs it.
 func (a *Agent) reportBuild() {
 	defer a.wg.Done()
-	client := api.NewClient(a.cfg.HTTPAddr, a.cfg.Token)
+	client := a.client(a.cfg.HTTPAddr)
 	want := a.build()
 	for {
 		changed := a.fsm.Changed()

@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/baton-upgrade/baton/fsm"
-	"github.com/baton-upgrade/baton/rpc/api"
 )
 
 // ReportVersionError commits a member.version_error command (leader only).
@@ -69,7 +68,7 @@ func (a *Agent) versionError() string {
 // never runs it.
 func (a *Agent) reportVersionError() {
 	defer a.wg.Done()
-	client := api.NewClient(a.cfg.HTTPAddr, a.cfg.Token)
+	client := a.client(a.cfg.HTTPAddr)
 	for {
 		changed := a.fsm.Changed()
 		var (

@@ -9,6 +9,8 @@ type auditEntry struct {
 	caller Caller
 	route  string
 	notes  []any
+	// body is the request's body, kept when it carries a node signature.
+	body []byte
 }
 
 // noteAudit adds key/value pairs (a transaction or member id) to the

@@ -67,6 +67,17 @@ func (c Caller) Grants(need acl.Scope) bool {
 
 type callerKey struct{}
 
+type bearerKey struct{}
+
+// BearerOf returns the bearer secret of the API request ctx was made for
+// ("" for none): a backend that must pass an operator's request on to
+// another agent (the leader removing itself hands the removal to the next
+// leader) sends the operator's credentials, not its own.
+func BearerOf(ctx context.Context) string {
+	s, _ := ctx.Value(bearerKey{}).(string)
+	return s
+}
+
 // callerOf returns the caller the route's guard resolved.
 func callerOf(r *http.Request) Caller {
 	if a, ok := r.Context().Value(callerKey{}).(*auditEntry); ok {
@@ -83,14 +94,14 @@ func (s *Server) authOn() bool { return s.opts.Token != "" || s.opts.ACL != nil 
 // identify resolves the caller of r. A bearer secret that matches no
 // token, or a node signature that does not verify with the key on record,
 // is an error (403): a caller that presents a credential gets it checked.
-func (s *Server) identify(r *http.Request) (Caller, error) {
+func (s *Server) identify(r *http.Request, body []byte) (Caller, error) {
 	c := Caller{Via: r.Header.Get(api.ForwardedHeader)}
 	if !s.authOn() {
 		c.all = true
 	} else if err := s.bearer(r, &c); err != nil {
 		return c, err
 	}
-	node, err := s.nodeIdentity(r)
+	node, err := s.nodeIdentity(r, body)
 	c.Node = node
 	return c, err
 }
@@ -128,7 +139,7 @@ func (s *Server) bearer(r *http.Request, c *Caller) error {
 // not forwarded (PeerName; with TLS, docs/tls.md). A signature by a member
 // with no key on record proves nothing (a first join proves its key by
 // itself, see join).
-func (s *Server) nodeIdentity(r *http.Request) (string, error) {
+func (s *Server) nodeIdentity(r *http.Request, body []byte) (string, error) {
 	v := r.Header.Get(nodeauth.Header)
 	if v == "" {
 		if s.opts.PeerName != nil && r.Header.Get(api.ForwardedHeader) == "" {
@@ -144,19 +155,29 @@ func (s *Server) nodeIdentity(r *http.Request) (string, error) {
 	if key == "" {
 		return "", nil
 	}
-	if err := verifySignature(r, sig, key); err != nil {
-		return "", fmt.Errorf("%w: the request's node signature as %q: %v", api.ErrForbidden, clipID(sig.ID), err)
+	if err := verifySignature(r, body, sig, key); err != nil {
+		return "", fmt.Errorf("%w: the request's node signature as %q: %v (a node whose %s was lost or replaced is removed "+
+			"with baton members remove ID --force, and joins again)", api.ErrForbidden, clipID(sig.ID), err, nodeauth.KeyFile)
 	}
 	return sig.ID, nil
 }
 
-// verifySignature checks sig over r with the public key key.
-func verifySignature(r *http.Request, sig nodeauth.Signature, key string) error {
+// verifySignature checks sig over r and its body with the public key key.
+func verifySignature(r *http.Request, body []byte, sig nodeauth.Signature, key string) error {
 	pub, err := nodeauth.ParsePublic(key)
 	if err != nil {
 		return err
 	}
-	return sig.Verify(pub, time.Now(), r.Method, r.URL.RequestURI(), peekBody(r))
+	return sig.Verify(pub, time.Now(), r.Method, r.URL.RequestURI(), body)
+}
+
+// bodyOf returns the body the route's guard kept for signature checks
+// (nil when the request carries no node signature).
+func bodyOf(r *http.Request) []byte {
+	if a, ok := r.Context().Value(callerKey{}).(*auditEntry); ok {
+		return a.body
+	}
+	return nil
 }
 
 // peekBody returns r's body (already read whole by ServeHTTP) and leaves
@@ -194,12 +215,20 @@ func (s *Server) guard(pattern string, h http.Handler) http.Handler {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.identify(r)
+		var body []byte
+		if r.Header.Get(nodeauth.Header) != "" {
+			body = peekBody(r)
+		}
+		c, err := s.identify(r, body)
 		if err == nil && !c.Grants(rule.Scope) {
 			err = s.refusal(c, rule.Scope, pattern)
 		}
-		entry := &auditEntry{caller: c, route: pattern}
-		r = r.WithContext(context.WithValue(r.Context(), callerKey{}, entry))
+		entry := &auditEntry{caller: c, route: pattern, body: body}
+		ctx := context.WithValue(r.Context(), callerKey{}, entry)
+		if secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			ctx = context.WithValue(ctx, bearerKey{}, secret)
+		}
+		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		if err != nil {
 			writeError(sw, err)

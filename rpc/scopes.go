@@ -39,6 +39,7 @@ var routeScopes = map[string]routeRule{
 	"DELETE /v1/members/{id}":             writeRoute(acl.Operator),
 	"POST /v1/members/{id}/status":        writeRoute(acl.Agent),
 	"POST /v1/members/{id}/version_error": writeRoute(acl.Agent),
+	"POST /v1/members/{id}/key":           writeRoute(acl.Agent),
 	"GET /v1/leader":                      readRoute(),
 	"POST /v1/leader/transfer":            writeRoute(acl.Operator),
 	"GET /v1/health":                      readRoute(),

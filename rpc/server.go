@@ -50,6 +50,8 @@ type Backend interface {
 	// ReportVersionError commits a member's word on its version hook
 	// (leader only; protocol 3).
 	ReportVersionError(ctx context.Context, c fsm.MemberVersionError) error
+	// SetNodeKey commits a member's node key (leader only; protocol 3).
+	SetNodeKey(ctx context.Context, k fsm.MemberKey) error
 	// RaftReport describes the Raft configuration and each server's state
 	// as this agent sees them (protocol 3).
 	RaftReport(ctx context.Context) api.RaftReport
@@ -162,6 +164,9 @@ func (s *Server) routes() {
 	}
 	if s.opts.Speaks >= fsm.CommandProtocol(fsm.CmdMemberVersionError) {
 		s.mux.Handle("POST /v1/members/{id}/version_error", s.write(s.memberVersionError))
+	}
+	if s.opts.Speaks >= fsm.CommandProtocol(fsm.CmdMemberKey) {
+		s.mux.Handle("POST /v1/members/{id}/key", s.write(s.memberKey))
 	}
 	if s.opts.Speaks >= operatorProtocol {
 		s.mux.Handle("GET /v1/operator/raft", s.read(s.operatorRaft))

@@ -86,6 +86,14 @@ func (b *fakeBackend) TransferLeadership(context.Context, string) (string, error
 	return "", fmt.Errorf("%w: transfer failed", api.ErrNoLeader)
 }
 func (b *fakeBackend) ReportStatus(context.Context, fsm.MemberStatus) error { return nil }
+func (b *fakeBackend) SetNodeKey(_ context.Context, k fsm.MemberKey) error {
+	b.mu.Lock()
+	b.index++
+	idx := b.index
+	b.mu.Unlock()
+	data, _ := fsm.Encode(fsm.CmdMemberKey, 3, time.Unix(0, 0), k)
+	return b.f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: data}).(*fsm.Result).Err
+}
 func (b *fakeBackend) ReportVersionError(_ context.Context, c fsm.MemberVersionError) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -206,11 +214,12 @@ func (f *fakeSteps) StepLogs(_ context.Context, txnID string) ([]api.StepLogs, e
 }
 
 func TestStepsAreServedLocallyAndNeedTheToken(t *testing.T) {
-	b := &fakeBackend{id: "n2", f: fsm.New(1), leader: "n1", addrs: map[string]string{}}
+	c := newCluster(t)
+	b := c.backendOf(t, "n2")
 	steps := &fakeSteps{}
 	srv := httptest.NewServer(NewServer(b, ServerOptions{Token: "tok", Steps: steps}))
 	defer srv.Close()
-	req := api.StepRequest{TxnID: "t-1", Node: "n2", Attempt: 1, TargetVersion: "2.0.0"}
+	req := stepOfN2
 
 	_, err := api.NewClient(srv.URL, "").RunStep(context.Background(), req)
 	require.ErrorIs(t, err, api.ErrUnauthorized)
@@ -218,7 +227,7 @@ func TestStepsAreServedLocallyAndNeedTheToken(t *testing.T) {
 
 	// A follower runs its own step; it is never forwarded to the leader
 	// (whose address is unknown here, so forwarding would fail).
-	st, err := api.NewClient(srv.URL, "tok").RunStep(context.Background(), req)
+	st, err := api.NewClient(srv.URL, "tok").WithHook(signer("n1", c.keys["n1"])).RunStep(context.Background(), req)
 	require.NoError(t, err)
 	require.Equal(t, api.StepRunning, st.State)
 	require.Equal(t, 1, steps.runs)

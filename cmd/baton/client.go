@@ -17,7 +17,8 @@ func clientFlags(extra ...cli.Flag) []cli.Flag {
 		&cli.StringFlag{Name: "addr", Value: defaultAddr, EnvVars: []string{"BATON_ADDR"},
 			Usage: "API address (HOST:PORT) of any agent of the cluster"},
 		&cli.StringFlag{Name: "token", EnvVars: []string{"BATON_TOKEN"},
-			Usage: "bearer token for writes, when the agents were started with one"},
+			Usage: "bearer token for writes, when the agents were started with one (or with an ACL file: the token's scope decides what it may do)"},
+		tokenFileFlag("BATON_TOKEN_FILE", "read the bearer token from `FILE` rather than --token, keeping it off the command line"),
 		&cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON on standard output"},
 		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up on the agent after this long (a --watch has no limit unless this is given)"},
 	}, extra...)

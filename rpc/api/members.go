@@ -81,12 +81,13 @@ type JoinRequest struct {
 	// Raft configuration and the catalogue, keeping its suffrage (protocol
 	// 3; an agent sends it only to a cluster that speaks protocol 3).
 	PriorRaftAddr string `json:"prior_raft_addr,omitempty"`
-	// NodeKey is the public key of the agent's node identity, which the
-	// leader records (member.key) when the member has none on record or
-	// the request is signed with the key on record; the request must be
-	// signed with this key (protocol 3; sent only to a cluster that speaks
-	// protocol 3).
-	NodeKey string `json:"node_key,omitempty"`
+}
+
+// MemberKey is the public key of a member's node identity (POST
+// /v1/members/{id}/key, protocol 3): "ed25519:" and the base64 of 32 bytes.
+type MemberKey struct {
+	ID  string `json:"id"`
+	Key string `json:"key"`
 }
 
 // MemberStatus is a member's committed build report, the answer to
