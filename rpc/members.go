@@ -30,8 +30,15 @@ func (s *Server) join(r *http.Request) (any, error) {
 		return nil, err
 	}
 	noteAudit(r, "member", m.ID)
-	if err := s.requireNode(r, m.ID, "the join"); err != nil {
-		return nil, err
+	// A join that would change a member's record (a re-join from its Raft
+	// address, or a move from its prior one) needs the member's identity;
+	// one from another address is a conflict, which Join reports.
+	var recorded string
+	s.b.FSM().View(func(st *fsm.State) { recorded = st.Members[m.ID].RaftAddr })
+	if recorded == m.RaftAddr || req.PriorRaftAddr != "" {
+		if err := s.requireNode(r, m.ID, "the join"); err != nil {
+			return nil, err
+		}
 	}
 	if req.PriorRaftAddr != "" && req.PriorRaftAddr != req.RaftAddr {
 		// An agent back from its data dir at a new --raft-addr: move it
