@@ -19,6 +19,10 @@ import (
 // SharedTokenName is how the audit log names the holder of --token.
 const SharedTokenName = "token"
 
+// InvalidTokenName is how the audit log names a caller whose bearer token
+// matched none (it is refused).
+const InvalidTokenName = "invalid-token"
+
 // Caller is who sent a request, as far as this agent could verify it.
 // Identity is only ever taken from credentials the agent checks itself (a
 // bearer secret, a node signature, a verified certificate), never from a
@@ -129,6 +133,7 @@ func (s *Server) bearer(r *http.Request, c *Caller) error {
 			return nil
 		}
 	}
+	c.Token = InvalidTokenName
 	return fmt.Errorf("%w: the token is not valid for this cluster", api.ErrForbidden)
 }
 
@@ -248,7 +253,7 @@ func (s *Server) refusal(c Caller, need acl.Scope, pattern string) error {
 		what = "a scope no token of the ACL file grants (the route is not classified; only --token may call it)"
 	}
 	if c.Token == "" && c.Node == "" {
-		return fmt.Errorf("%w: %s needs a token with %s (--token, --token-file or BATON_TOKEN)", api.ErrUnauthorized, pattern, what)
+		return fmt.Errorf("%w: this agent requires a token with %s for %s (--token, --token-file or BATON_TOKEN)", api.ErrUnauthorized, what, pattern)
 	}
 	return fmt.Errorf("%w: %s needs %s; %s does not hold it", api.ErrForbidden, pattern, what, c.Name())
 }
