@@ -166,6 +166,7 @@ func (s *Server) startTxn(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	noteAudit(r, "txn", t.ID)
 	var v api.Txn
 	s.b.FSM().View(func(st *fsm.State) { v = txnOut(st, t) })
 	return v, nil

@@ -29,6 +29,16 @@ func tokenFileFlag(envVar, usage string) *cli.StringFlag {
 		}}
 }
 
+// runFlagAction runs the action of a flag set after the command's
+// positional argument, which urfave/cli leaves to the command (see oneArg):
+// --token-file's reads the file.
+func runFlagAction(c *cli.Context, f cli.Flag) error {
+	if af, ok := f.(cli.ActionableFlag); ok {
+		return af.RunAction(c)
+	}
+	return nil
+}
+
 // readTokenFile reads a token from path: the file's content without
 // surrounding whitespace (a trailing newline is usual). A file that other
 // users may read is accepted with a warning, as ssh does for keys not so
