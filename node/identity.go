@@ -59,7 +59,9 @@ func (a *Agent) registerNodeKey() {
 	defer a.wg.Done()
 	client := a.client(a.cfg.HTTPAddr)
 	want := a.key.Public()
-	refused := ""
+	// refused is the key on record when a registration was refused for
+	// good; nil until then.
+	var refused *string
 	for {
 		changed := a.fsm.Changed()
 		protocol, member, current := 0, false, ""
@@ -69,7 +71,7 @@ func (a *Agent) registerNodeKey() {
 			member, current = ok, m.NodeKey
 		})
 		retry := time.Duration(0)
-		if protocol >= fsm.CommandProtocol(fsm.CmdMemberKey) && member && current != want && refused != current {
+		if protocol >= fsm.CommandProtocol(fsm.CmdMemberKey) && member && current != want && (refused == nil || *refused != current) {
 			ctx, cancel := context.WithTimeout(a.ctx, 15*time.Second)
 			err := client.RegisterNodeKey(ctx, a.cfg.ID, want)
 			cancel()
@@ -81,7 +83,7 @@ func (a *Agent) registerNodeKey() {
 				a.log.Error("node key refused: the catalogue holds another key for this member; its requests to other agents will be refused "+
 					"(remove the member with baton members remove ID --force and join again, or restore "+nodeauth.KeyFile+")",
 					"error", err)
-				refused = current
+				refused = &current
 			default:
 				a.log.Debug("node key not registered yet", "error", err)
 				retry = time.Second
