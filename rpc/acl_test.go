@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -319,4 +320,23 @@ func TestForwardedWriteIsAuditedWithTheOriginalCaller(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusForbidden, resp.StatusCode, "a malformed node signature is refused")
 	require.Equal(t, "ops", llines()[1]["caller"])
+}
+
+// docs/security.md prints the route table; it must say what the code does.
+func TestSecurityDocListsEveryRouteAndItsScope(t *testing.T) {
+	raw, err := os.ReadFile("../docs/security.md")
+	require.NoError(t, err)
+	doc := string(raw)
+	begin, end := strings.Index(doc, "<!-- routes: begin -->"), strings.Index(doc, "<!-- routes: end -->")
+	require.True(t, begin >= 0 && end > begin, "the route table's markers")
+	documented := map[string]routeRule{}
+	for _, line := range strings.Split(doc[begin:end], "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 5 || !strings.Contains(cells[1], "`") {
+			continue
+		}
+		route := strings.Trim(strings.TrimSpace(cells[1]), "`")
+		documented[route] = routeRule{Scope: acl.Scope(strings.TrimSpace(cells[2])), Write: strings.TrimSpace(cells[3]) == "yes"}
+	}
+	require.Equal(t, routeScopes, documented, "docs/security.md's route table and rpc/scopes.go differ")
 }
