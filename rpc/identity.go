@@ -148,7 +148,7 @@ func (s *Server) nodeIdentity(r *http.Request, body []byte) (string, error) {
 	v := r.Header.Get(nodeauth.Header)
 	if v == "" {
 		if s.opts.PeerName != nil && r.Header.Get(api.ForwardedHeader) == "" {
-			return s.opts.PeerName(r), nil
+			return s.certifiedMember(s.opts.PeerName(r)), nil
 		}
 		return "", nil
 	}
@@ -165,6 +165,22 @@ func (s *Server) nodeIdentity(r *http.Request, body []byte) (string, error) {
 			"with baton members remove ID --force, and joins again)", api.ErrForbidden, clipID(sig.ID), err, nodeauth.KeyFile)
 	}
 	return sig.ID, nil
+}
+
+// certifiedMember returns name, the name of a verified certificate, when
+// it is a member of the catalogue: a certificate proves a node's identity
+// only for a member, so a client certificate of another name (an
+// operator's) holds no agent scope.
+func (s *Server) certifiedMember(name string) string {
+	if name == "" {
+		return ""
+	}
+	var ok bool
+	s.b.FSM().View(func(st *fsm.State) { _, ok = st.Members[name] })
+	if !ok {
+		return ""
+	}
+	return name
 }
 
 // verifySignature checks sig over r and its body with the public key key.

@@ -214,3 +214,32 @@ func TestNodeKeyFileIsPrivate(t *testing.T) {
 	require.False(t, created)
 	require.Equal(t, k.Public(), again.Public())
 }
+
+// With TLS, a verified certificate naming a member is that node's
+// identity for a request it sent itself; a certificate of another name,
+// or a forwarded request, proves nothing by its connection.
+func TestAVerifiedCertificateNamesTheNode(t *testing.T) {
+	c := newCluster(t)
+	b := c.backendOf(t, "n2")
+	steps := &fakeSteps{}
+	peer := "n1"
+	srv := httptest.NewServer(NewServer(b, ServerOptions{Token: "tok", Steps: steps, Speaks: 3,
+		PeerName: func(*http.Request) string { return peer }}))
+	defer srv.Close()
+	ctx := context.Background()
+	_, err := api.NewClient(srv.URL, "tok").RunStep(ctx, stepOfN2)
+	require.NoError(t, err, "the leader's certificate")
+	require.Equal(t, 1, steps.runs)
+
+	peer = "n3"
+	_, err = api.NewClient(srv.URL, "tok").RunStep(ctx, stepOfN2)
+	require.ErrorIs(t, err, api.ErrForbidden, "another member's certificate")
+	peer = "alice"
+	_, err = api.NewClient(srv.URL, "").Diagnostic(ctx, false)
+	require.ErrorIs(t, err, api.ErrUnauthorized, "a certificate that names no member holds no scope")
+	peer = "n1"
+	forwarded := api.NewClient(srv.URL, "tok").WithHook(func(r *http.Request, _ []byte) { r.Header.Set(api.ForwardedHeader, "n3") })
+	_, err = forwarded.RunStep(ctx, stepOfN2)
+	require.ErrorIs(t, err, api.ErrForbidden, "a forwarded request is not judged by its connection")
+	require.Equal(t, 1, steps.runs)
+}
