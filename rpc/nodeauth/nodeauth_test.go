@@ -3,6 +3,7 @@ package nodeauth
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,3 +80,27 @@ func TestParseRefusesMalformedHeaders(t *testing.T) {
 	_, err = ParsePublic("rsa:AAAA")
 	require.Error(t, err)
 }
+
+// FuzzParse: any header parses or is refused as malformed, never panics,
+// and a parsed one never verifies with a key that did not sign it.
+func FuzzParse(f *testing.F) {
+	f.Add("id=n1, t=1800000000, sig=" + strings.Repeat("A", 86))
+	f.Add("id=n1,t=1,sig=")
+	f.Add("id=../../evil, t=-1, sig=AAAA")
+	f.Add(",,,=")
+	pub, err := ParsePublic(NodeKeyForFuzz)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		sig, err := Parse(h)
+		if err != nil {
+			require.ErrorIs(t, err, ErrMalformed)
+			return
+		}
+		require.Error(t, sig.Verify(pub, time.Unix(sig.T, 0), "POST", "/v1/internal/steps", nil))
+	})
+}
+
+// NodeKeyForFuzz is a public key nobody holds the private half of.
+const NodeKeyForFuzz = "ed25519:11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
