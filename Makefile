@@ -82,7 +82,7 @@ test: vet
 # deadline (go.dev/issue/75804, "context deadline exceeded"; fixed in Go
 # 1.27): it is reported and skipped.
 FUZZTIME  ?= 30s
-FUZZ_PKGS ?= ./fsm ./rpc
+FUZZ_PKGS ?= ./fsm ./rpc ./rpc/nodeauth
 fuzz:
 	@for pkg in $(FUZZ_PKGS); do \
 		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \

@@ -37,6 +37,7 @@ var handlers = map[CommandType]func(s *State, now time.Time, data json.RawMessag
 	CmdTxnFinalize:        handle((*State).applyTxnFinalize),
 	CmdTxnNote:            handle((*State).applyTxnNote),
 	CmdMemberVersionError: handle((*State).applyMemberVersionError),
+	CmdMemberKey:          handle((*State).applyMemberKey),
 	CmdStepSkip:           handle((*State).applyStepSkip),
 	CmdTxnHalt:            handle((*State).applyTxnHalt),
 	CmdTxnRecover:         handle((*State).applyTxnRecover),

@@ -30,6 +30,9 @@ const (
 	// CmdMemberMove is new in protocol 3: a member that restarted from its
 	// own data dir at another Raft address.
 	CmdMemberMove CommandType = "member.move"
+	// CmdMemberKey is new in protocol 3: the public key a member's agent
+	// signs its requests to other agents with (docs/security.md).
+	CmdMemberKey CommandType = "member.key"
 )
 
 // LatestProtocol is the newest protocol version this source implements: the
@@ -49,6 +52,7 @@ var commandProtocol = map[CommandType]int{
 	CmdMemberForceLeave:   3,
 	CmdMemberMove:         3,
 	CmdMemberVersionError: 3,
+	CmdMemberKey:          3,
 	CmdStepSkip:           3,
 	CmdTxnHalt:            3,
 	CmdTxnRecover:         3,
@@ -164,6 +168,14 @@ type MemberReport struct {
 type MemberVersionError struct {
 	ID    string `json:"id"`
 	Error string `json:"error,omitempty"`
+}
+
+// MemberKey records the public key of a member's agent (protocol 3): its
+// node identity, which every agent checks the member's signed requests
+// against. Only the public half is ever replicated.
+type MemberKey struct {
+	ID  string `json:"id"`
+	Key string `json:"key"`
 }
 
 // MemberLiveness records whether the leader reaches a member (protocol 3).

@@ -44,6 +44,11 @@ type Member struct {
 	// the service_addr of its config file (member.service, protocol 3); ""
 	// when it names none. A join keeps it.
 	ServiceAddr string `json:"service_addr,omitempty"`
+	// NodeKey is the public key the member's agent signs its requests
+	// with ("ed25519:" and base64; member.key, protocol 3): its identity
+	// to the other agents. Empty for a member of an older build, or one
+	// that has not registered it yet.
+	NodeKey string `json:"node_key,omitempty"`
 }
 
 // MaxVersionError bounds a member's VersionError.

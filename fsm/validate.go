@@ -1,11 +1,13 @@
 package fsm
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -225,6 +227,19 @@ func ValidateAddr(what, addr string) error {
 func ValidateProtocol(p ProtocolRange) error {
 	if p.Min < 1 || p.Max < p.Min {
 		return fmt.Errorf("%w: protocol range [%d,%d]: want 1 <= min <= max", ErrInvalid, p.Min, p.Max)
+	}
+	return nil
+}
+
+// NodeKeyPrefix starts a member's public key; base64 of 32 bytes follows.
+const NodeKeyPrefix = "ed25519:"
+
+// ValidateNodeKey checks a member's public key: "ed25519:" and the
+// standard base64 of 32 bytes.
+func ValidateNodeKey(k string) error {
+	b64, ok := strings.CutPrefix(k, NodeKeyPrefix)
+	if raw, err := base64.StdEncoding.DecodeString(b64); !ok || err != nil || len(raw) != 32 {
+		return fmt.Errorf("%w: node key %.80q: want %s and the base64 of 32 bytes", ErrInvalid, k, NodeKeyPrefix)
 	}
 	return nil
 }

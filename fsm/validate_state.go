@@ -57,6 +57,11 @@ func (s *State) validateMembers() error {
 		if err := ValidateMember(m); err != nil {
 			return fmt.Errorf("members[%q]: %w", id, err)
 		}
+		if m.NodeKey != "" {
+			if err := ValidateNodeKey(m.NodeKey); err != nil {
+				return fmt.Errorf("members[%q]: %w", id, err)
+			}
+		}
 		if m.Role != "" && m.Role != RolePrimary && m.Role != RoleReplica {
 			return fmt.Errorf("members[%q]: role %q", id, m.Role)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/baton-upgrade/baton/node/executor"
 	"github.com/baton-upgrade/baton/node/journal"
 	"github.com/baton-upgrade/baton/rpc/api"
+	"github.com/baton-upgrade/baton/rpc/nodeauth"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 )
@@ -33,6 +34,9 @@ type Agent struct {
 	// clientTLS is the configuration of this agent's calls to other
 	// agents (nil without TLS); made once so its clients share connections.
 	clientTLS *tls.Config
+	// key is this node's identity: it signs every request the agent sends
+	// other agents (identity.go).
+	key nodeauth.Key
 	// health runs the health hook for Diagnostic (health_probe.go).
 	health healthProbe
 
@@ -177,6 +181,9 @@ func (a *Agent) Start() error {
 	if err := a.checkStores(); err != nil {
 		return err
 	}
+	if err := a.loadNodeKey(); err != nil { // identity.go
+		return err
+	}
 	parts, err := a.startRaft()
 	if err != nil {
 		return err
@@ -203,6 +210,10 @@ func (a *Agent) Start() error {
 	if a.cfg.Protocol.Max >= fsm.CommandProtocol(fsm.CmdMemberService) {
 		a.wg.Add(1)
 		go a.reportServiceAddr() // service_addr.go
+	}
+	if a.cfg.Protocol.Max >= fsm.CommandProtocol(fsm.CmdMemberKey) {
+		a.wg.Add(1)
+		go a.registerNodeKey()
 	}
 	a.log.Info("raft started", "id", a.cfg.ID, "raft_addr", a.cfg.RaftAddr,
 		"existing_state", parts.existing, "bootstrap", a.cfg.Bootstrap && !parts.existing)

@@ -118,7 +118,7 @@ func (a *Agent) recordApply(index uint64, e fsm.Envelope, err error) {
 		ev.Node = f.Member.ID
 	case e.Type == fsm.CmdMemberLeave || e.Type == fsm.CmdMemberReport || e.Type == fsm.CmdMemberStatus || e.Type == fsm.CmdMemberLiveness ||
 		e.Type == fsm.CmdMemberVersionError || e.Type == fsm.CmdMemberForceLeave || e.Type == fsm.CmdMemberMove ||
-		e.Type == fsm.CmdMemberService:
+		e.Type == fsm.CmdMemberService || e.Type == fsm.CmdMemberKey:
 		ev.Node = f.ID
 	}
 	a.events.add(ev)

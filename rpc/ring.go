@@ -121,6 +121,9 @@ func (s *Server) memberService(r *http.Request) (any, error) {
 	if req.ID != "" && req.ID != c.ID {
 		return nil, badRequest("body names member %q, the path %q", req.ID, c.ID)
 	}
+	if err := s.requireNode(r, c.ID, "the service address report"); err != nil {
+		return nil, err
+	}
 	if err := fsm.ValidateServiceAddr(c.ServiceAddr); err != nil {
 		return nil, err
 	}
