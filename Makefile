@@ -23,7 +23,7 @@ JEPSEN_OUT := $(if $(filter command line environment,$(origin OUT)),$(OUT),out/j
 
 DIST     ?= dist
 
-.PHONY: all baton demosvc dist docs test test-short fuzz vet fmt cluster demo demo-self demo-redis bench help jepsen
+.PHONY: all baton demosvc dist docs test test-short fuzz vet fmt cluster demo demo-self demo-redis demo-gateway bench help jepsen
 
 all: baton
 
@@ -33,6 +33,8 @@ help:
 	@echo "make demo-self  three agents of Baton 1.0.0 upgrade themselves to 2.0.0; the protocol switches at the end"
 	@echo "make demo-redis a Redis primary and two replicas rolled secondaries-first under a writing client, Baton's"
 	@echo "                leader killed once: the switch-over, the failed requests and zero lost writes (needs redis-server, jq)"
+	@echo "make demo-gateway five toy services behind baton gateway under a client load: a ring upgrade with zero failed"
+	@echo "                requests, then a by-id upgrade through a plain proxy (no failover) that shows the failures"
 	@echo "make cluster    build and run a local three-node cluster on loopback (Ctrl-C stops it)"
 	@echo "                (demo, demo-self and cluster take PORT_BASE=7000; unset, they pick free ports)"
 	@echo "make test       go vet, then every test with the race detector (a 150 s chaos run included)"
@@ -109,6 +111,11 @@ demosvc:
 
 demo: baton demosvc
 	scripts/demo.sh bin
+
+# Five toy services behind `baton gateway` (docs/gateway.md): RATE= sets the
+# client load in requests a second (200).
+demo-gateway: baton demosvc
+	scripts/demo-gateway.sh bin
 
 # The Redis example (examples/redis): needs redis-server, redis-cli and jq.
 demo-redis: baton

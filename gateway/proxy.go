@@ -46,7 +46,12 @@ type ProxyOptions struct {
 type Proxy struct {
 	opts      ProxyOptions
 	log       *slog.Logger
-	view      atomic.Pointer[View]
+	// mu orders routing decisions against view changes: once SetView
+	// returns, no request is routed by an older view any more, so a node
+	// taken out of rotation gets no new request after the gateway reports
+	// that it has seen its drain announcement.
+	mu        sync.RWMutex
+	view      *View
 	next      atomic.Uint64 // round-robin cursor among equally loaded nodes
 	nodes     sync.Map      // id -> *nodeLoad
 	metrics   *metrics
@@ -98,13 +103,20 @@ func NewProxy(opts ProxyOptions) *Proxy {
 }
 
 // SetView makes v the routing table of every request that starts from now.
+// Requests routed before it returns may still be on their way.
 func (p *Proxy) SetView(v *View) {
-	p.view.Store(v)
+	p.mu.Lock()
+	p.view = v
+	p.mu.Unlock()
 	p.metrics.observeView(v)
 }
 
 // View returns the current routing table, nil before the first SetView.
-func (p *Proxy) View() *View { return p.view.Load() }
+func (p *Proxy) View() *View {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.view
+}
 
 // MetricsHandler serves the gateway's Prometheus metrics.
 func (p *Proxy) MetricsHandler() http.Handler { return p.metrics.handler() }
@@ -194,15 +206,10 @@ func Idempotent(method string) bool {
 // that could not be opened carried nothing, any other failure may have
 // delivered the request.
 func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
-	v := p.view.Load()
-	if v == nil {
+	node, err := p.first()
+	if err != nil {
 		p.metrics.failures.WithLabelValues(causeNoNode).Inc()
-		return nil, &routeError{msg: "the gateway has not read the cluster's members yet"}
-	}
-	node, ok := p.pick(v)
-	if !ok {
-		p.metrics.failures.WithLabelValues(causeNoNode).Inc()
-		return nil, &routeError{msg: fmt.Sprintf("no node in rotation (%d known, state index %d)", len(v.nodes), v.Index)}
+		return nil, err
 	}
 	tried := map[string]bool{}
 	for {
@@ -243,10 +250,26 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
+// first routes a new request: the node in rotation with the least load.
+func (p *Proxy) first() (Node, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.view == nil {
+		return Node{}, &routeError{msg: "the gateway has not read the cluster's members yet"}
+	}
+	node, ok := p.pick(p.view)
+	if !ok {
+		return Node{}, &routeError{msg: fmt.Sprintf("no node in rotation (%d known, state index %d)", len(p.view.nodes), p.view.Index)}
+	}
+	return node, nil
+}
+
 // successor is failed's successor in the newest view, skipping the nodes
 // this request already tried.
 func (p *Proxy) successor(failed Node, tried map[string]bool) (Node, bool) {
-	return p.view.Load().Successor(failed.ID, func(id string) bool { return tried[id] })
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.view.Successor(failed.ID, func(id string) bool { return tried[id] })
 }
 
 // pick chooses the node in rotation with the fewest requests in flight;

@@ -6,13 +6,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func ids(nodes []Node) []string {
-	var out []string
-	for _, n := range nodes {
-		out = append(out, n.ID)
-	}
-	return out
-}
 
 func TestViewOrdersByRingThenId(t *testing.T) {
 	v := NewView(State{
