@@ -45,6 +45,12 @@ var handlers = map[CommandType]func(s *State, now time.Time, data json.RawMessag
 	CmdSwitchoverBegin: handle((*State).applySwitchoverBegin),
 	CmdSwitchoverPhase: handle((*State).applySwitchoverPhase),
 	CmdSwitchoverFail:  handle((*State).applySwitchoverFail),
+	// The failover ring and the gateway registry (ring.go, gateways.go).
+	CmdRingSet:         handle((*State).applyRingSet),
+	CmdMemberService:   handle((*State).applyMemberService),
+	CmdGatewayRegister: handle((*State).applyGatewayRegister),
+	CmdGatewayLeave:    handle((*State).applyGatewayLeave),
+	CmdGatewayExpire:   handle((*State).applyGatewayExpire),
 }
 
 // handle adapts a typed handler to the table.

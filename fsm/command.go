@@ -57,6 +57,12 @@ var commandProtocol = map[CommandType]int{
 	CmdSwitchoverBegin: 3,
 	CmdSwitchoverPhase: 3,
 	CmdSwitchoverFail:  3,
+	// The failover ring and the gateway registry (ring.go, gateways.go).
+	CmdRingSet:         3,
+	CmdMemberService:   3,
+	CmdGatewayRegister: 3,
+	CmdGatewayLeave:    3,
+	CmdGatewayExpire:   3,
 }
 
 // CommandProtocol returns the protocol version that introduced t.

@@ -19,8 +19,10 @@ func (s *State) applyMemberJoin(_ time.Time, c MemberJoin) error {
 		}
 		m.Liveness = old.Liveness
 		m.Role = old.Role // service.go: the leader's record, not the member's
+		// ring.go: reported with member.service, never by a join.
+		m.ServiceAddr = old.ServiceAddr
 	} else {
-		m.Role = ""
+		m.Role, m.ServiceAddr = "", ""
 	}
 	if s.ProtocolVersion == 0 {
 		// The first member of a new cluster sets its protocol: the newest

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -47,7 +48,10 @@ func (s *State) ValidateTxn(t Txn) error {
 			return err
 		}
 	}
-	return s.validateSteps(t.Steps)
+	if err := s.validateSteps(t.Steps); err != nil {
+		return err
+	}
+	return s.checkTxnRing(t) // ring.go
 }
 
 func (s *State) validateSteps(steps []Step) error {
@@ -83,6 +87,10 @@ func (s *State) applyTxnStart(now time.Time, c TxnStart) error {
 	t.CreatedAt, t.UpdatedAt, t.LastProgressAt, t.FinishedAt = now, now, now, time.Time{}
 	t.Steps = append([]Step(nil), t.Steps...)
 	s.startService(&t) // service.go
+	if s.ProtocolVersion < CommandProtocol(CmdRingSet) {
+		t.Ring = nil // ring.go: an older build drops the field it does not know
+	}
+	t.Ring = slices.Clone(t.Ring)
 	for i := range t.Steps {
 		st := &t.Steps[i]
 		v := s.Members[st.Node].Version
@@ -130,6 +138,9 @@ func (s *State) applyStepBegin(now time.Time, c StepBegin) error {
 	} else if err := canBeginUpgrade(t, st); err != nil {
 		return err
 	} else if err := s.checkNotPrimary(c.Node); err != nil { // service.go
+		return err
+	}
+	if err := checkRingNeighbours(t, c.Node); err != nil { // ring.go
 		return err
 	}
 	t.setStepState(st, StepRunning)

@@ -246,6 +246,9 @@ func validateMember(m Member, limits bool) error {
 	if err := ValidateProtocol(m.Protocol); err != nil {
 		return err
 	}
+	if err := ValidateServiceAddr(m.ServiceAddr); err != nil {
+		return err
+	}
 	if limits && len(m.Version) > MaxVersionLen {
 		return fmt.Errorf("%w: version of %d bytes: want at most %d", ErrInvalid, len(m.Version), MaxVersionLen)
 	}

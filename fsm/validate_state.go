@@ -43,6 +43,9 @@ func (s *State) validate() error {
 	if err := s.validateTxns(); err != nil {
 		return err
 	}
+	if err := s.validateRing(); err != nil { // ring.go
+		return err
+	}
 	return s.validateService()
 }
 

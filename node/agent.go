@@ -60,6 +60,9 @@ type Agent struct {
 	// versionChanged wakes reportVersionError when a reading or the
 	// registration changes what it must report.
 	versionChanged chan struct{}
+	// serviceAddrPoke wakes reportServiceAddr when the registration
+	// succeeds (service_addr.go).
+	serviceAddrPoke chan struct{}
 	// registered is set once Register has succeeded.
 	registered atomic.Bool
 
@@ -81,20 +84,21 @@ func New(cfg Config) (*Agent, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &Agent{
-		cfg:            cfg,
-		log:            cfg.Logger,
-		fsm:            fsm.NewFor(0, cfg.Protocol.Max),
-		leaderNotify:   make(chan bool, 16),
-		fatal:          make(chan error, 1),
-		health:         healthProbe{ttl: HealthProbeTTL, now: time.Now},
-		heartbeats:     newHeartbeats(),
-		notices:        newNoticeQueue(),
-		events:         newEventLog(),
-		version:        initialVersion(cfg),
-		versionChanged: make(chan struct{}, 1),
-		ctx:            ctx,
-		cancel:         cancel,
-		members:        &membersFile{path: filepath.Join(cfg.DataDir, "service", "members.json")},
+		cfg:             cfg,
+		log:             cfg.Logger,
+		fsm:             fsm.NewFor(0, cfg.Protocol.Max),
+		leaderNotify:    make(chan bool, 16),
+		fatal:           make(chan error, 1),
+		health:          healthProbe{ttl: HealthProbeTTL, now: time.Now},
+		heartbeats:      newHeartbeats(),
+		notices:         newNoticeQueue(),
+		events:          newEventLog(),
+		version:         initialVersion(cfg),
+		versionChanged:  make(chan struct{}, 1),
+		serviceAddrPoke: make(chan struct{}, 1),
+		ctx:             ctx,
+		cancel:          cancel,
+		members:         &membersFile{path: filepath.Join(cfg.DataDir, "service", "members.json")},
 	}
 	a.fsm.OnApply(a.recordApply)
 	a.fsm.OnHalt(a.halt)
@@ -188,6 +192,10 @@ func (a *Agent) Start() error {
 	if a.cfg.Protocol.Max >= fsm.CommandProtocol(fsm.CmdMemberVersionError) {
 		a.wg.Add(1)
 		go a.reportVersionError()
+	}
+	if a.cfg.Protocol.Max >= fsm.CommandProtocol(fsm.CmdMemberService) {
+		a.wg.Add(1)
+		go a.reportServiceAddr() // service_addr.go
 	}
 	a.log.Info("raft started", "id", a.cfg.ID, "raft_addr", a.cfg.RaftAddr,
 		"existing_state", parts.existing, "bootstrap", a.cfg.Bootstrap && !parts.existing)

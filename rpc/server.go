@@ -76,6 +76,9 @@ type ServerOptions struct {
 	// Service serves the node's service-role routes (protocol 3; service.go);
 	// nil leaves them out.
 	Service Service
+	// Ring serves the failover ring and the gateway registry (protocol 3;
+	// ring.go); nil leaves them out.
+	Ring Ring
 	// Speaks is the newest protocol this build speaks; routes of newer
 	// protocols are left out, as an older build would not have them.
 	Speaks int
@@ -160,6 +163,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /ui/", ui.Handler())
 	s.mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
 	s.serviceRoutes() // service.go
+	s.ringRoutes()    // ring.go
 	if s.opts.Events != nil {
 		s.mux.HandleFunc("GET /v1/events", s.events)
 	}

@@ -56,6 +56,10 @@ func agentCommand() *cli.Command {
 				Usage: "how often Raft checks the snapshot threshold (at random, between one and two `DURATION`s)"},
 			&cli.Uint64Flag{Name: "raft-trailing-logs", Value: node.DefaultTrailingLogs,
 				Usage: "`N` log entries kept behind each snapshot: a follower that lags by fewer catches up from the log, one further behind may be sent the whole snapshot"},
+			&cli.DurationFlag{Name: "gateway-ttl", Value: coordinator.DefaultGatewayTTL,
+				Usage: "while leader, expire a registered gateway that has not reported for this `DURATION` (docs/ring.md)"},
+			&cli.DurationFlag{Name: "gateway-wait", Value: coordinator.DefaultGatewayWait,
+				Usage: "while leader, wait at most this `DURATION` after each step begins for every registered gateway to have seen it, before the node's drain hook runs"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "trace, debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 		},
@@ -71,6 +75,11 @@ func agentConfig(c *cli.Context) (node.Config, error) {
 	}
 	if err := noArgs(c); err != nil {
 		return node.Config{}, err
+	}
+	for _, name := range []string{"gateway-ttl", "gateway-wait"} {
+		if c.Duration(name) <= 0 {
+			return node.Config{}, usagef("agent: --%s %s: want a positive duration such as 5s", name, c.Duration(name))
+		}
 	}
 	for _, name := range []string{"http-max-conns", "http-max-conns-per-client"} {
 		if c.Int(name) < 0 {
@@ -105,7 +114,7 @@ func agentConfig(c *cli.Context) (node.Config, error) {
 		if err != nil {
 			return node.Config{}, err
 		}
-		cfg.Labels, cfg.Hooks = fc.Labels, fc.Upgrade
+		cfg.Labels, cfg.Hooks, cfg.ServiceAddr = fc.Labels, fc.Upgrade, fc.ServiceAddr
 	}
 	return cfg, nil
 }
@@ -164,9 +173,10 @@ func runAgent(c *cli.Context) error {
 		return fmt.Errorf("listen on --http-addr %s: %w", cfg.HTTPAddr, err)
 	}
 	coord := coordinator.New(agent, coordinator.HTTPNodes{Token: cfg.Token}, coordinator.Options{Logger: cfg.Logger,
-		AllowHTTPArtifacts: cfg.AllowHTTPArtifacts})
+		AllowHTTPArtifacts: cfg.AllowHTTPArtifacts, GatewayTTL: c.Duration("gateway-ttl"), GatewayWait: c.Duration("gateway-wait")})
 	agent.OnLeadership(coord.Run)
-	agent.OnLeadership(coord.WatchRoles) // the service's roles (docs/switchover.md)
+	agent.OnLeadership(coord.WatchRoles)    // the service's roles (docs/switchover.md)
+	agent.OnLeadership(coord.WatchGateways) // the gateway registry (docs/ring.md)
 	if err := agent.Start(); err != nil {
 		ln.Close()
 		return err
@@ -185,7 +195,7 @@ func runAgent(c *cli.Context) error {
 		cfg.Logger.Warn("metrics disabled", "error", err)
 	}
 	api := rpc.NewServer(agent, rpc.ServerOptions{Token: cfg.Token, Metrics: metrics, Logger: cfg.Logger.Named("api"),
-		Upgrades: coord, Steps: agent, Events: agent, Service: agent, Speaks: cfg.Protocol.Max})
+		Upgrades: coord, Steps: agent, Events: agent, Service: agent, Ring: coord, Speaks: cfg.Protocol.Max})
 	limits := rpc.DefaultHTTPLimits()
 	limits.MaxConns, limits.MaxConnsPerClient = c.Int("http-max-conns"), c.Int("http-max-conns-per-client")
 	limits.Logger = cfg.Logger.Named("api")

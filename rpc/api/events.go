@@ -37,6 +37,14 @@ const (
 	EventSwitchoverBegin EventType = "switchover.begin"
 	EventSwitchoverPhase EventType = "switchover.phase"
 	EventSwitchoverFail  EventType = "switchover.fail"
+	// The failover ring and the gateway registry (protocol 3; docs/ring.md).
+	EventRingSet       EventType = "ring.set"       // the failover ring's order was set
+	EventMemberService EventType = "member.service" // Node's service address was recorded
+	// A gateway registered, left, or was expired by the leader; Gateway
+	// names it.
+	EventGatewayRegister EventType = "gateway.register"
+	EventGatewayLeave    EventType = "gateway.leave"
+	EventGatewayExpire   EventType = "gateway.expire"
 )
 
 // Event types of an agent's own leadership changes.
@@ -69,6 +77,8 @@ type Event struct {
 	Error    string    `json:"error,omitempty"`
 	Primary  string    `json:"primary,omitempty"`
 	Phase    string    `json:"phase,omitempty"`
+	// Gateway names the gateway of a gateway.* event.
+	Gateway string `json:"gateway,omitempty"`
 }
 
 // Events is a page of events; pass Next as ?after= to wait for the next.

@@ -51,6 +51,10 @@ type Member struct {
 	// RolePrimary, RoleReplica, or empty when the member has no role hook
 	// or the cluster speaks an older protocol.
 	Role string `json:"role,omitempty"`
+	// ServiceAddr is the HOST:PORT the member's service listens on, from
+	// service_addr in its agent's config file (protocol 3); empty when it
+	// names none, or from an older build.
+	ServiceAddr string `json:"service_addr,omitempty"`
 }
 
 // Member statuses.

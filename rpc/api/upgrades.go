@@ -173,6 +173,9 @@ type Txn struct {
 	// Switchovers are the switch-overs of the service's primary the
 	// transaction ran, oldest first (protocol 3).
 	Switchovers []Switchover `json:"switchovers,omitempty"`
+	// Ring is the failover ring a ring transaction was planned on, fixed
+	// at its start (protocol 3); empty for the other strategies.
+	Ring []string `json:"ring,omitempty"`
 }
 
 // Step returns the step of node, or nil.
@@ -268,6 +271,9 @@ type Plan struct {
 	// or knew no primary (protocol 3).
 	MaxLag         uint64 `json:"max_lag,omitempty"`
 	ServicePrimary string `json:"service_primary,omitempty"`
+	// Ring is the failover ring a ring plan was cut from, its first node
+	// first (protocol 3); empty for the other strategies.
+	Ring []string `json:"ring,omitempty"`
 }
 
 // PlanBatch is one batch of a plan. Handoff marks the batch that holds the
