@@ -55,7 +55,7 @@ type FollowOptions struct {
 	// by failing over.
 	Passive bool
 	// Poll is the longest wait of one long-polled read (DefaultPoll).
-	Poll time.Duration
+	Poll   time.Duration
 	Logger *slog.Logger
 }
 

@@ -44,8 +44,8 @@ type ProxyOptions struct {
 // Proxy is the gateway's HTTP reverse proxy. It routes with the View it was
 // last given (SetView) and is safe for concurrent use.
 type Proxy struct {
-	opts      ProxyOptions
-	log       *slog.Logger
+	opts ProxyOptions
+	log  *slog.Logger
 	// mu orders routing decisions against view changes: once SetView
 	// returns, no request is routed by an older view any more, so a node
 	// taken out of rotation gets no new request after the gateway reports

@@ -6,7 +6,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-
 func TestViewOrdersByRingThenId(t *testing.T) {
 	v := NewView(State{
 		Index:   9,
