@@ -40,7 +40,7 @@ func gatewayCommand() *cli.Command {
 			"Prometheus metrics are served at /metrics on --metrics-listen. See\n" +
 			"docs/gateway.md.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "listen", Usage: "`HOST:PORT` clients connect to", Required: true},
+			&cli.StringFlag{Name: "listen", Usage: "`HOST:PORT` clients connect to (required)"},
 			&cli.StringFlag{Name: "addr", Value: defaultAddr, EnvVars: []string{"BATON_ADDR"},
 				Usage: "API addresses (`HOST:PORT[,HOST:PORT...]`) of agents to follow; the gateway also learns the other members' and moves on when one fails"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"BATON_TOKEN"},
@@ -70,6 +70,9 @@ func runGateway(c *cli.Context) error {
 	}
 	if len(agents) == 0 {
 		return usagef("--addr names no agent")
+	}
+	if c.String("listen") == "" {
+		return usagef("gateway needs --listen HOST:PORT, where clients connect")
 	}
 	if _, _, err := net.SplitHostPort(c.String("listen")); err != nil {
 		return usagef("--listen %q: want HOST:PORT (%v)", c.String("listen"), err)
