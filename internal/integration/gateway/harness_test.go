@@ -173,7 +173,7 @@ func upgradeUnderLoad(t *testing.T, sc *svcCluster, url, version string, during 
 	defer cancel()
 	load := procs.StartLoad(ctx, procs.LoadOptions{URL: url, Rate: 200, Workers: 8, Max: 40000, Tag: "v" + version})
 	time.Sleep(300 * time.Millisecond)
-	txn, err := sc.client().StartUpgrade(context.Background(), api.StartRequest{TargetVersion: version, Strategy: ringStrategy})
+	txn, err := sc.client().StartUpgrade(context.Background(), api.StartRequest{TargetVersion: version, Strategy: "ring"})
 	require.NoError(t, err)
 	if during != nil {
 		during(txn.ID)
@@ -184,7 +184,3 @@ func upgradeUnderLoad(t *testing.T, sc *svcCluster, url, version string, during 
 	cancel()
 	return load.Wait()
 }
-
-// ringStrategy is the strategy of the tests' upgrades: by-id until the
-// ring strategy is in this branch.
-var ringStrategy = "by-id"
