@@ -96,7 +96,9 @@ func (f *Follower) addAgent(a Agent) {
 	}
 }
 
-// Ready is closed once the proxy routes by a state read from the cluster.
+// Ready is closed once the proxy routes by a settled state read from the
+// cluster, and, in the active variant, the gateway is registered and has
+// reported that state: only then may it take requests.
 func (f *Follower) Ready() <-chan struct{} { return f.ready }
 
 // Run follows the cluster until ctx ends; then an active gateway leaves
@@ -108,9 +110,34 @@ func (f *Follower) Run(ctx context.Context) {
 	failures := 0
 	for ctx.Err() == nil {
 		agent := f.agents[f.cur]
-		st, settled, err := f.read(ctx, agent, waitIndex)
+		var err error
+		if f.active() && !registered {
+			// Register first, then read: the state read after the
+			// registration is the first the cluster waits for.
+			if err = agent.RegisterGateway(ctx, f.opts.Name); err == nil {
+				registered = true
+				f.log.Info("registered with the cluster", "name", f.opts.Name, "agent", agent.Addr())
+			} else {
+				err = fmt.Errorf("register gateway %q: %w", f.opts.Name, err)
+			}
+		}
+		var st State
+		var settled bool
+		if err == nil {
+			st, settled, err = f.read(ctx, agent, waitIndex)
+		}
 		if err == nil && settled && f.active() {
-			err = f.report(ctx, agent, &registered, st.Index)
+			err = agent.GatewaySeen(ctx, f.opts.Name, st.Index)
+			if errors.Is(err, ErrNotRegistered) {
+				// Expired while it could not report (or forgotten):
+				// register again, read the state afresh, then report.
+				f.log.Warn("the cluster no longer knows this gateway; registering again", "name", f.opts.Name)
+				registered, waitIndex = false, 0
+				continue
+			}
+			if err != nil {
+				err = fmt.Errorf("report seen index %d: %w", st.Index, err)
+			}
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -123,10 +150,12 @@ func (f *Follower) Run(ctx context.Context) {
 			continue
 		}
 		failures = 0
+		// Settled, the next read waits for a change past st.Index; not
+		// settled, the state is past it already and the next read comes at
+		// once.
+		waitIndex = st.Index
 		if settled {
-			waitIndex = st.Index
-		} else {
-			waitIndex = st.Index // the state is past it already: read again at once
+			f.markReady()
 		}
 	}
 	if f.active() && registered {
@@ -137,6 +166,16 @@ func (f *Follower) Run(ctx context.Context) {
 		} else {
 			f.log.Info("left the gateway registry", "name", f.opts.Name)
 		}
+	}
+}
+
+// markReady closes Ready the first time: the view reflects a settled
+// state and, in the active variant, the cluster knows the gateway has it.
+func (f *Follower) markReady() {
+	select {
+	case <-f.ready:
+	default:
+		close(f.ready)
 	}
 }
 
@@ -179,36 +218,9 @@ func (f *Follower) route(st State) {
 	v := NewView(st)
 	old := f.proxy.View()
 	f.proxy.SetView(v)
-	if old == nil {
-		close(f.ready)
-	}
 	if old == nil || rotationKey(old) != rotationKey(v) {
 		f.log.Info("rotation", "index", v.Index, "in", strings.Join(ids(v.Rotation()), ","), "out", describeOut(v))
 	}
-}
-
-// report tells the cluster that the view reflects the state at index,
-// registering first when the cluster does not know the gateway.
-func (f *Follower) report(ctx context.Context, agent Agent, registered *bool, index uint64) error {
-	if !*registered {
-		if err := agent.RegisterGateway(ctx, f.opts.Name); err != nil {
-			return fmt.Errorf("register gateway %q: %w", f.opts.Name, err)
-		}
-		*registered = true
-		f.log.Info("registered with the cluster", "name", f.opts.Name, "agent", agent.Addr())
-	}
-	err := agent.GatewaySeen(ctx, f.opts.Name, index)
-	if errors.Is(err, ErrNotRegistered) {
-		f.log.Warn("the cluster no longer knows this gateway; registering again", "name", f.opts.Name)
-		if err := agent.RegisterGateway(ctx, f.opts.Name); err != nil {
-			return fmt.Errorf("register gateway %q: %w", f.opts.Name, err)
-		}
-		err = agent.GatewaySeen(ctx, f.opts.Name, index)
-	}
-	if err != nil {
-		return fmt.Errorf("report seen index %d: %w", index, err)
-	}
-	return nil
 }
 
 // StateOf is the routing state of the cluster's members, ring and active

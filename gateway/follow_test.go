@@ -25,6 +25,10 @@ type fakeCluster struct {
 	onSeen     func(index uint64)
 	registers  int
 	left       []string
+	// registeredAt is the index of the last registration; reports below
+	// it were read before it (lateReports counts them).
+	registeredAt uint64
+	lateReports  int
 }
 
 func newFakeCluster(ids ...string) *fakeCluster {
@@ -111,14 +115,17 @@ func (a *fakeAgent) ActiveUpgrade(ctx context.Context) (*api.Txn, uint64, error)
 	return &t, a.c.index, nil
 }
 
+// RegisterGateway commits the registration, as the cluster does: at an
+// index of its own.
 func (a *fakeAgent) RegisterGateway(ctx context.Context, name string) error {
 	if err := a.check(); err != nil {
 		return err
 	}
-	a.c.mu.Lock()
-	defer a.c.mu.Unlock()
-	a.c.registered[name] = true
-	a.c.registers++
+	a.c.change(func() {
+		a.c.registered[name] = true
+		a.c.registers++
+		a.c.registeredAt = a.c.index + 1
+	})
 	return nil
 }
 
@@ -132,6 +139,9 @@ func (a *fakeAgent) GatewaySeen(ctx context.Context, name string, index uint64) 
 		return ErrNotRegistered
 	}
 	a.c.seen = append(a.c.seen, index)
+	if index < a.c.registeredAt {
+		a.c.lateReports++
+	}
 	on := a.c.onSeen
 	a.c.mu.Unlock()
 	if on != nil {
@@ -151,6 +161,10 @@ func (a *fakeAgent) DeregisterGateway(ctx context.Context, name string) error {
 func (c *fakeCluster) lastSeen() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.lastSeenLocked()
+}
+
+func (c *fakeCluster) lastSeenLocked() uint64 {
 	if len(c.seen) == 0 {
 		return 0
 	}
@@ -296,4 +310,36 @@ func TestStateOf(t *testing.T) {
 	done := *txn
 	done.State = api.TxnAborted
 	require.Empty(t, StateOf(ms, nil, &done, false).Out, "a finished transaction takes nobody out")
+}
+
+func TestFollowerReportsOnlyStatesReadAfterItRegistered(t *testing.T) {
+	c := newFakeCluster("n1", "n2")
+	p := NewProxy(ProxyOptions{})
+	f := NewFollower(p, FollowOptions{Agents: []Agent{&fakeAgent{addr: "a1", c: c}}, Name: "gw", Poll: 30 * time.Millisecond})
+	stop := runFollower(t, f)
+	defer stop()
+	select {
+	case <-f.Ready():
+	case <-time.After(20 * time.Second):
+		t.Fatal("never ready")
+	}
+	c.mu.Lock()
+	require.NotEmpty(t, c.seen, "ready only once the cluster has a report")
+	c.mu.Unlock()
+	for range 3 {
+		// The cluster forgets the gateway (it expired); the gateway must
+		// register, read afresh, and only then report.
+		c.mu.Lock()
+		delete(c.registered, "gw")
+		c.mu.Unlock()
+		idx := c.change(func() {})
+		eventually(t, "a report after registering again", func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.registered["gw"] && c.lastSeenLocked() > idx
+		})
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	require.Zero(t, c.lateReports, "a report of a state read before the gateway registered")
 }
