@@ -43,7 +43,7 @@ help:
 	@echo "make fmt        gofmt the tree"
 	@echo "make docs       regenerate the command reference (docs/cli.md, docs/baton.1) from the commands"
 	@echo "make dist       static baton binaries for linux/amd64 and linux/arm64 in dist/, with SHA256SUMS (VERSION=, PROTOCOL=)"
-	@echo "make bench      measure Baton against its limits (about 7 minutes; installs Debian's ansible if missing)"
+	@echo "make bench      measure Baton against its limits (about 9 minutes; installs Debian's ansible if missing)"
 	@echo "                and write docs/benchmarks.md and docs/benchmarks.json; never part of make test"
 
 baton:

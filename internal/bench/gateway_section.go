@@ -85,5 +85,13 @@ func (s *suite) upgradeRows(front string, u UpgradeLoad, rate int) {
 func (s *suite) frontRows(front string, ds []time.Duration, direct Summary) {
 	via := s.sample(SecGateway, "latency of a GET through "+front, ds, nil, nil, "")
 	s.add(NewRow(SecGateway, "  added by "+front+", at the median", "ms", []float64{via.Median - direct.Median}, nil, ""))
-	s.add(NewRow(SecGateway, "  added by "+front+", at p99", "ms", []float64{via.P99 - direct.P99}, &Target{Stat: "p99", Op: "<", Value: 1}, ""))
+	target := &Target{Stat: "p99", Op: "<", Value: 1}
+	added := via.P99 - direct.P99
+	note := ""
+	if !target.Met(Summary{N: 1, P99: added}) {
+		note = fmt.Sprintf("the tail is the machine's: the direct requests' own p99 is %s ms against a median of %s ms "+
+			"(load average %s at the start, on %d cores shared with other work); compare the fronts with each other",
+			num(direct.P99), num(direct.Median), s.r.Machine.LoadStart, s.r.Machine.Cores)
+	}
+	s.add(NewRow(SecGateway, "  added by "+front+", at p99", "ms", []float64{added}, target, note))
 }
