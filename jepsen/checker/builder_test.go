@@ -116,6 +116,7 @@ func goodRun() *builder {
 		o.Results = []history.TxnView{{ID: "t1", State: "done"}}
 	})
 	b.final("t1", api.TxnDone, 1, api.OnFailureHalt, doneStep("n2", 1), doneStep("n3", 1), doneStep("n1", 1))
+	b.in.Final[0].Strategy, b.in.Final[0].Ring = "ring", []string{"n2", "n3", "n1"} // one at a time: I9 holds
 	serviceSwitch(b) // service_test.go: n1, the service's primary, hands it to n2 before its step
 	b.in.Healed = b.at(2000)
 	b.in.SettleBound = 10 * time.Second

@@ -115,6 +115,7 @@ func All() []Checker {
 		{"I6", "protocol rises only when every member supports it", CheckProtocol},
 		{"I7", "every transaction ends after the faults heal", CheckSettled},
 		{"I8", "no step begins after a committed abort", CheckNoBeginAfterAbort},
+		{"I9", "never two ring neighbours upgrading at once", CheckRingNeighbours},
 		{"I10a", "never two service primaries at once", CheckOnePrimary},
 		{"I10b", "no install on the service's primary", CheckNoPrimaryUpgrade},
 		{"I10c", "no promote over the lag limit", CheckPromoteLag},
