@@ -114,7 +114,7 @@ func (f *Follower) Run(ctx context.Context) {
 		if f.active() && !registered {
 			// Register first, then read: the state read after the
 			// registration is the first the cluster waits for.
-			if err = agent.RegisterGateway(ctx, f.opts.Name); err == nil {
+			if err = f.call(ctx, 0, func(ctx context.Context) error { return agent.RegisterGateway(ctx, f.opts.Name) }); err == nil {
 				registered = true
 				f.log.Info("registered with the cluster", "name", f.opts.Name, "agent", agent.Addr())
 			} else {
@@ -127,7 +127,7 @@ func (f *Follower) Run(ctx context.Context) {
 			st, settled, err = f.read(ctx, agent, waitIndex)
 		}
 		if err == nil && settled && f.active() {
-			err = agent.GatewaySeen(ctx, f.opts.Name, st.Index)
+			err = f.call(ctx, 0, func(ctx context.Context) error { return agent.GatewaySeen(ctx, f.opts.Name, st.Index) })
 			if errors.Is(err, ErrNotRegistered) {
 				// Expired while it could not report (or forgotten):
 				// register again, read the state afresh, then report.
@@ -169,6 +169,18 @@ func (f *Follower) Run(ctx context.Context) {
 	}
 }
 
+// callTimeout bounds one call to an agent beyond its long-poll wait: an
+// agent that stopped answering (paused, partitioned) must not hold the
+// follower, which moves on to the next agent.
+const callTimeout = 5 * time.Second
+
+// call runs fn with a deadline of wait plus callTimeout.
+func (f *Follower) call(ctx context.Context, wait time.Duration, fn func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, wait+callTimeout)
+	defer cancel()
+	return fn(ctx)
+}
+
 // markReady closes Ready the first time: the view reflects a settled
 // state and, in the active variant, the cluster knows the gateway has it.
 func (f *Follower) markReady() {
@@ -187,16 +199,27 @@ func (f *Follower) markReady() {
 // reflects the whole state at that index. (The transaction's answer
 // carries no index when there is none.)
 func (f *Follower) read(ctx context.Context, agent Agent, waitIndex uint64) (State, bool, error) {
-	members, mIdx, err := agent.Members(ctx, api.Wait{Index: waitIndex, Wait: f.opts.Poll})
+	var members []api.Member
+	var ring []string
+	var txn *api.Txn
+	var mIdx, rIdx, tIdx uint64
+	err := f.call(ctx, f.opts.Poll, func(ctx context.Context) (err error) {
+		members, mIdx, err = agent.Members(ctx, api.Wait{Index: waitIndex, Wait: f.opts.Poll})
+		return err
+	})
 	if err != nil {
 		return State{}, false, fmt.Errorf("members: %w", err)
 	}
-	txn, tIdx, err := agent.ActiveUpgrade(ctx)
-	if err != nil {
+	if err := f.call(ctx, 0, func(ctx context.Context) (err error) {
+		txn, tIdx, err = agent.ActiveUpgrade(ctx)
+		return err
+	}); err != nil {
 		return State{}, false, fmt.Errorf("active upgrade: %w", err)
 	}
-	ring, rIdx, err := agent.Ring(ctx)
-	if err != nil {
+	if err := f.call(ctx, 0, func(ctx context.Context) (err error) {
+		ring, rIdx, err = agent.Ring(ctx)
+		return err
+	}); err != nil {
 		return State{}, false, fmt.Errorf("ring: %w", err)
 	}
 	if f.opts.Dial != nil {

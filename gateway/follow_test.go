@@ -343,3 +343,27 @@ func TestFollowerReportsOnlyStatesReadAfterItRegistered(t *testing.T) {
 	defer c.mu.Unlock()
 	require.Zero(t, c.lateReports, "a report of a state read before the gateway registered")
 }
+
+// hangingAgent answers nothing until its caller gives up, like a paused
+// agent.
+type hangingAgent struct{ fakeAgent }
+
+func (a *hangingAgent) Members(ctx context.Context, w api.Wait) ([]api.Member, uint64, error) {
+	<-ctx.Done()
+	return nil, 0, ctx.Err()
+}
+
+func TestFollowerLeavesAnAgentThatHangs(t *testing.T) {
+	c := newFakeCluster("n1", "n2")
+	hung := &hangingAgent{fakeAgent{addr: "a1", c: c}}
+	p := NewProxy(ProxyOptions{})
+	f := NewFollower(p, FollowOptions{Agents: []Agent{hung, &fakeAgent{addr: "a2", c: c}}, Name: "gw", Poll: 50 * time.Millisecond})
+	stop := runFollower(t, f)
+	defer stop()
+	select {
+	case <-f.Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the follower stayed with the agent that does not answer")
+	}
+	require.Equal(t, []string{"n1", "n2"}, ids(p.View().Rotation()))
+}
