@@ -277,7 +277,7 @@ func (co *Coordinator) announce(ctx context.Context, tn *tenure, t *fsm.Txn, ind
 // gatewayWaitReason is the transaction's reason while it waits for
 // gateways.
 func gatewayWaitReason(behind, nodes []string, index uint64) string {
-	return fmt.Sprintf("waiting for gateway(s) %s to take %s out of rotation (step.begin at index %d)",
+	return fmt.Sprintf("for gateway(s) %s to take %s out of rotation (step.begin at index %d)",
 		strings.Join(behind, ", "), strings.Join(nodes, ", "), index)
 }
 

@@ -76,7 +76,7 @@ func TestStepWaitsForTheSlowGateway(t *testing.T) {
 	wg.Wait()
 	require.NotEmpty(t, reasonSeen, "the slow gateway never saw a reason to report")
 	require.Empty(t, sentAtSeen, "nothing is delivered before the slow gateway has seen the begin")
-	require.Regexp(t, `^waiting for gateway\(s\) gw-slow to take n2 out of rotation \(step.begin at index \d+\)$`, reasonSeen)
+	require.Regexp(t, `^for gateway\(s\) gw-slow to take n2 out of rotation \(step.begin at index \d+\)$`, reasonSeen)
 	require.Equal(t, []string{"n2#1"}, h.n.sentNodes(), "delivered once every gateway has seen it")
 	require.Empty(t, h.txn().Reason, "the reason is cleared once the wait is over")
 	require.Empty(t, h.logs.records(t, LogGatewaysLate))
@@ -188,4 +188,38 @@ func TestGatewayExpiry(t *testing.T) {
 	co.expireGateways(ctx)
 	require.Empty(t, registered())
 	require.Len(t, logs.records(t, LogGatewayExpired), 2)
+}
+
+// A step an earlier leader began, and that its node never received, is
+// sent again only after the gateways have had their wait: the reports the
+// earlier leader had are gone with it.
+func TestStepBegunByAnEarlierLeaderIsAnnouncedAgain(t *testing.T) {
+	h := newGatewayHarness(t, 50*time.Millisecond, "gw-dead")
+	_, err := h.c.Apply(h.ctx, fsm.CmdStepBegin, fsm.StepBegin{TxnID: h.txnID, Node: "n2", Attempt: 1})
+	require.NoError(t, err)
+
+	h.drive() // a new tenure: the node is asked, knows nothing, gets it again
+	require.Equal(t, []string{"n2#1"}, h.n.sentNodes())
+	late := h.logs.records(t, LogGatewaysLate)
+	require.Len(t, late, 1, "the resend waited for the gateway first")
+	h.n.mu.Lock()
+	h.n.known = map[string]api.StepStatus{} // the node lost it again
+	h.n.mu.Unlock()
+	h.tn.nextCheck = map[attemptKey]time.Time{}
+	h.drive()
+	require.Equal(t, []string{"n2#1", "n2#1"}, h.n.sentNodes())
+	require.Len(t, h.logs.records(t, LogGatewaysLate), 1, "announced once per tenure")
+
+	// Within one tenure, a step it announced itself is sent again at once.
+	h2 := newGatewayHarness(t, 50*time.Millisecond, "gw-dead")
+	h2.drive()
+	require.Equal(t, []string{"n2#1"}, h2.n.sentNodes())
+	h2.n.mu.Lock()
+	h2.n.known = map[string]api.StepStatus{} // the node lost it
+	h2.n.mu.Unlock()
+	h2.tn.nextCheck = map[attemptKey]time.Time{}
+	h2.logs.reset()
+	h2.drive()
+	require.Equal(t, []string{"n2#1", "n2#1"}, h2.n.sentNodes())
+	require.Empty(t, h2.logs.records(t, LogGatewaysLate), "no second wait for an attempt this tenure announced")
 }

@@ -295,10 +295,14 @@ func (co *Coordinator) act(ctx context.Context, tn *tenure, d decision, now time
 	for i, s := range d.check {
 		announced[i] = tn.announced[attemptKey{t.ID, s.Node, s.Attempt}]
 	}
-	co.fanOut(len(d.check), func(i int) { answered[i] = co.reconcile(ctx, t, d.check[i], announced[i]) })
+	co.fanOut(len(d.check), func(i int) { answered[i], announced[i] = co.reconcile(ctx, t, d.check[i], announced[i]) })
 	wait := d.wait
 	for i, s := range d.check {
-		wait = min(wait, tn.checked(attemptKey{t.ID, s.Node, s.Attempt}, now, answered[i], co.opts.ReconcileInterval))
+		key := attemptKey{t.ID, s.Node, s.Attempt}
+		wait = min(wait, tn.checked(key, now, answered[i], co.opts.ReconcileInterval))
+		if announced[i] {
+			tn.announced[key] = true
+		}
 	}
 	wait = max(min(wait, co.sendCancels(ctx, tn, now)), 10*time.Millisecond)
 	if t.State == fsm.TxnRunning && d.handoff == nil {
@@ -383,10 +387,11 @@ func (co *Coordinator) failStep(ctx context.Context, t *fsm.Txn, s fsm.Step, why
 }
 
 // reconcile asks the node about a running attempt, and reports whether the
-// node answered (and, for an attempt it never received, took it). An
-// attempt the node never received is sent again, after the gateways have
-// seen its begin when this tenure has not announced it (announced).
-func (co *Coordinator) reconcile(ctx context.Context, t *fsm.Txn, s fsm.Step, announced bool) bool {
+// node answered (and, for an attempt it never received, took it), and
+// whether the attempt has now been announced to the gateways. An attempt
+// the node never received is sent again, after the gateways have seen its
+// begin when this tenure has not announced it yet (announced).
+func (co *Coordinator) reconcile(ctx context.Context, t *fsm.Txn, s fsm.Step, announced bool) (answered, announcedNow bool) {
 	req, addr := co.stepRequest(t, s)
 	cctx, cancel := context.WithTimeout(ctx, co.opts.CallTimeout)
 	defer cancel()
@@ -398,16 +403,16 @@ func (co *Coordinator) reconcile(ctx context.Context, t *fsm.Txn, s fsm.Step, an
 		if !announced {
 			co.announceAgain(ctx, t, s) // gateways.go
 		}
-		return co.send(ctx, req, addr)
+		return co.send(ctx, req, addr), true
 	case err != nil:
 		co.log.Debug("node unreachable for a running step", "node", s.Node, "error", err)
-		return false
+		return false, announced
 	case status.State == api.StepDone || status.State == api.StepFailed:
 		if err := co.Notice(ctx, status); err != nil {
 			co.log.Debug("notice from reconciliation not committed", "error", err)
 		}
 	}
-	return true
+	return true, announced
 }
 
 // stepRequest builds the request that runs step s of t on its node, and

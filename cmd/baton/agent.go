@@ -42,7 +42,7 @@ func agentCommand() *cli.Command {
 			&cli.BoolFlag{Name: "allow-state-loss", Usage: "start although this data dir ran before and its raft.db or journal.db is missing " +
 				"(the term, vote and the record of steps already run are lost; docs/operations.md)"},
 			&cli.StringSliceFlag{Name: "join", Usage: "API address(es) `HTTP_ADDR[,HTTP_ADDR...]` of members to join through"},
-			&cli.StringFlag{Name: "config", Usage: "`FILE` (.json or .hcl) with this node's upgrade and service-role hooks and labels"},
+			&cli.StringFlag{Name: "config", Usage: "`FILE` (.json or .hcl) with this node's upgrade and service-role hooks, labels and service_addr"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"BATON_TOKEN"}, Usage: "bearer `TOKEN` required for writes, and sent with this agent's own"},
 			&cli.IntFlag{Name: "http-max-conns", Value: rpc.DefaultMaxConns,
 				Usage: "`N` API connections open at once over all clients; at the limit the API stops accepting until one closes (0: no limit). Keep it well under the agent's file limit (ulimit -n), which Raft and the stores share"},

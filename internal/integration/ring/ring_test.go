@@ -35,6 +35,23 @@ func TestRingSetAndReadBack(t *testing.T) {
 	require.Contains(t, out.Stdout, "SERVICE ADDR")
 	require.Contains(t, out.Stdout, serviceAddr("n2"))
 
+	// A long-polled read of the ring returns when it changes.
+	_, idx, err := c.Agent("n1").Client().Ring(context.Background(), api.Wait{})
+	require.NoError(t, err)
+	polled := make(chan api.Ring, 1)
+	go func() {
+		// Other commits (liveness, service addresses) wake it too: poll
+		// on until the ring is set.
+		for range 100 {
+			r, next, err := c.Agent("n1").Client().Ring(context.Background(), api.Wait{Index: idx, Wait: time.Minute})
+			if err != nil || r.Explicit {
+				polled <- r
+				return
+			}
+			idx = next
+		}
+	}()
+
 	res := c.Agent("n3").CLI("ring", "set", "n3,n1,n2")
 	require.Equal(t, 0, res.Code, res.Stderr)
 	require.Contains(t, res.Stdout, "n3 -> n1 -> n2 -> n3")
@@ -46,6 +63,12 @@ func TestRingSetAndReadBack(t *testing.T) {
 			}
 			return nil
 		})
+	}
+	select {
+	case r := <-polled:
+		require.Equal(t, want, r, "the long poll returns the new ring")
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the long-polled read of the ring never returned")
 	}
 	js := c.Agent("n2").CLI("ring", "--json")
 	require.Equal(t, 0, js.Code, js.Stderr)
