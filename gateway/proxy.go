@@ -96,6 +96,7 @@ func NewProxy(opts ProxyOptions) *Proxy {
 			pr.SetXForwarded()
 		},
 		Transport:    roundTripperFunc(p.roundTrip),
+		BufferPool:   &copyBuffers{},
 		ErrorHandler: p.answerError,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -402,6 +403,19 @@ func writeGatewayError(w http.ResponseWriter, status int, msg string) {
 	w.WriteHeader(status)
 	fmt.Fprintf(w, "baton gateway: %s\n", msg)
 }
+
+// copyBuffers keeps the 32 KiB buffers that answers are copied through,
+// instead of allocating (and clearing) one per request.
+type copyBuffers struct{ pool sync.Pool }
+
+func (c *copyBuffers) Get() []byte {
+	if b, ok := c.pool.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32<<10)
+}
+
+func (c *copyBuffers) Put(b []byte) { c.pool.Put(&b) }
 
 type roundTripperFunc func(*http.Request) (*http.Response, error)
 
