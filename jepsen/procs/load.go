@@ -21,30 +21,35 @@ type LoadOptions struct {
 	Workers int
 	// Max bounds the number of requests sent (required).
 	Max int
-	// Tag starts every POST body, so bodies of several loads never meet.
+	// Tag starts every request's id, so the ids of several loads never
+	// meet.
 	Tag string
 }
 
 // LoadRequest is one request of a load: what was sent, when, and what
 // came back.
 type LoadRequest struct {
-	Method string
-	Body   string // POST bodies are unique within a load; GETs send none
-	Start  time.Time
-	End    time.Time
-	Status int    // 0 when no answer came
-	Err    string // the client's error, or the answer's body when not 2xx
+	// ID names the request: it is the last element of its URL's path, and
+	// a POST's body, so a service's request log tells which request
+	// arrived (and whether one arrived twice).
+	ID     string    `json:"id"`
+	Method string    `json:"method"`
+	Body   string    `json:"body,omitempty"` // a POST's body is its ID; GETs send none
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Status int       `json:"status"`          // 0 when no answer came
+	Err    string    `json:"error,omitempty"` // the client's error, or the answer's body when not 2xx
 	// Refused says the connection to the URL could not be opened, so the
 	// request never left the client (a client retries these).
-	Refused bool
+	Refused bool `json:"refused,omitempty"`
 }
 
 // Failed says whether the request got no 2xx answer although it left the
 // client.
 func (r LoadRequest) Failed() bool { return !r.Refused && r.Status/100 != 2 }
 
-// Load is a running client load: GETs and POSTs alternating, each POST
-// with a body of its own.
+// Load is a running client load: GETs and POSTs alternating, each request
+// with an id of its own in its path (and a POST's body).
 type Load struct {
 	mu   sync.Mutex
 	reqs []LoadRequest
@@ -89,11 +94,11 @@ func StartLoad(ctx context.Context, opts LoadOptions) *Load {
 		go func() {
 			defer wg.Done()
 			for n := range tickets {
-				r := LoadRequest{Method: http.MethodGet}
+				r := LoadRequest{ID: fmt.Sprintf("%s-%d", opts.Tag, n), Method: http.MethodGet}
 				if n%2 == 0 {
-					r.Method, r.Body = http.MethodPost, fmt.Sprintf("%s-%d", opts.Tag, n)
+					r.Method, r.Body = http.MethodPost, r.ID
 				}
-				l.send(client, opts.URL, &r)
+				l.send(client, strings.TrimSuffix(opts.URL, "/")+"/"+r.ID, &r)
 				l.mu.Lock()
 				l.reqs = append(l.reqs, r)
 				l.mu.Unlock()

@@ -200,9 +200,20 @@ type ServiceRequest struct {
 
 // Requests reads node id's request log.
 func (s *Services) Requests(id string) []ServiceRequest {
-	f, err := os.Open(filepath.Join(s.Nodes[id].Dir, "requests"))
+	reqs, _ := ReadServiceLog(filepath.Join(s.Nodes[id].Dir, "requests"))
+	return reqs
+}
+
+// ReadServiceLog reads a demosvc request log (serve --log): one line per
+// request, "UNIX_NANOS METHOD PATH BODY" with the body quoted. A missing
+// file is no request.
+func ReadServiceLog(path string) ([]ServiceRequest, error) {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	defer f.Close()
 	var out []ServiceRequest
@@ -216,7 +227,7 @@ func (s *Services) Requests(id string) []ServiceRequest {
 		body, _ := strconv.Unquote(fields[3])
 		out = append(out, ServiceRequest{At: time.Unix(0, ns), Method: fields[1], Path: fields[2], Body: body})
 	}
-	return out
+	return out, sc.Err()
 }
 
 // ClientRequests are node id's requests that came from clients, not from
@@ -289,19 +300,9 @@ func StartGateway(t TB, bin, logDir string, agents []string, extra ...string) *G
 // GET /health through it is answered 200.
 func (g *Gateway) Start() {
 	g.t.Helper()
-	logf, err := os.OpenFile(g.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
+	if err := g.Launch(); err != nil {
 		g.t.Fatal(err)
 	}
-	g.cmd = exec.Command(g.Bin, g.Args...)
-	g.cmd.Stdout, g.cmd.Stderr = logf, logf
-	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := g.cmd.Start(); err != nil {
-		logf.Close()
-		g.t.Fatal(err)
-	}
-	g.done = make(chan struct{})
-	go func() { _ = g.cmd.Wait(); logf.Close(); close(g.done) }()
 	Eventually(g.t, 30*time.Second, func() error {
 		select {
 		case <-g.done:
@@ -312,9 +313,36 @@ func (g *Gateway) Start() {
 	})
 }
 
+// Launch starts the gateway process and returns at once: it takes clients
+// only once it has read the cluster.
+func (g *Gateway) Launch() error {
+	logf, err := os.OpenFile(g.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	g.cmd = exec.Command(g.Bin, g.Args...)
+	g.cmd.Stdout, g.cmd.Stderr = logf, logf
+	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := g.cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start the gateway: %w", err)
+	}
+	g.done = make(chan struct{})
+	go func() { _ = g.cmd.Wait(); logf.Close(); close(g.done) }()
+	return nil
+}
+
+// NewGatewayAt prepares a gateway process for a caller that is not a test
+// (the chaos suite): it listens on listen, follows agents, and logs to
+// logPath; Launch starts it, Kill ends it.
+func NewGatewayAt(bin, listen, logPath string, agents []string, extra ...string) *Gateway {
+	return &Gateway{Bin: bin, Listen: listen, LogPath: logPath,
+		Args: append([]string{"gateway", "--listen", listen, "--addr", strings.Join(agents, ","), "--log-level", "debug"}, extra...)}
+}
+
 // Kill ends the gateway with SIGKILL, as a crash would.
 func (g *Gateway) Kill() {
-	if g.cmd == nil {
+	if g.cmd == nil || g.cmd.Process == nil {
 		return
 	}
 	_ = g.cmd.Process.Signal(syscall.SIGKILL)
