@@ -82,7 +82,7 @@ func TestRingUpgradeThroughTheGatewayFailsNoRequest(t *testing.T) {
 	reqs := upgradeUnderLoad(t, sc, "http://"+g.Listen+"/", "2.0.0", nil)
 	require.Greater(t, answered(reqs), 200)
 	require.Empty(t, failures(reqs), "of %d requests through the gateway", answered(reqs))
-	requireOutOfRotationDuringSteps(t, sc, "n1", "n2", "n3", "n4", "n5")
+	requireOutOfRotationDuringSteps(t, sc, reqs, "n1", "n2", "n3", "n4", "n5")
 	requireNoBodyTwice(t, sc)
 	require.Regexp(t, `msg=rotation .*out="n[1-5] \(step of t-`, g.Log())
 }
@@ -130,7 +130,7 @@ func TestGatewayRestartMidUpgradeAndAMemberAddedAfter(t *testing.T) {
 	}
 	require.Empty(t, failed, "of %d requests through the gateway (killed %s, restarted %s)",
 		answered(reqs), killed.Format(time.StampMicro), restarted.Format(time.StampMicro))
-	requireOutOfRotationDuringSteps(t, sc, "n1", "n2", "n3")
+	requireOutOfRotationDuringSteps(t, sc, reqs, "n1", "n2", "n3")
 	requireNoBodyTwice(t, sc)
 
 	// A member that joins after the transaction is in the ring and gets

@@ -82,6 +82,6 @@ backend service
 	reqs := upgradeUnderLoad(t, sc, "http://"+front+"/", "2.0.0", nil)
 	require.Greater(t, answered(reqs), 100)
 	require.Empty(t, failures(reqs), "of %d requests through HAProxy", answered(reqs))
-	requireOutOfRotationFrom(t, sc, "drained", "n1", "n2", "n3")
+	requireOutOfRotationFrom(t, sc, reqs, "drained", "n1", "n2", "n3")
 	requireNoBodyTwice(t, sc)
 }
