@@ -77,19 +77,17 @@ func TestLeaderRecordsAStoppedServerUnreachable(t *testing.T) {
 	wantStatus("n1", fsm.LivenessAlive)
 	wantStatus("n2", fsm.LivenessAlive)
 
-	// Last seen is while the follower stopped: after the last contact
-	// before Shutdown (heartbeats run every few hundred milliseconds) and
-	// not after Shutdown returned, however long a loaded machine makes it
-	// (give or take a second: the leader notes a contact when the answer
-	// reaches it, which may be just after the follower's transport closed).
+	// Last seen is no earlier than the last contact before Shutdown
+	// (heartbeats run every few hundred milliseconds). It has no tight
+	// upper bound: a leader that lost and regained leadership meanwhile (a
+	// loaded machine) knows no contact before its new tenure began, and
+	// reports that.
 	stopping := time.Now()
 	require.NoError(t, follower.Shutdown())
-	stopped := time.Now()
 	wantStatus("n2", fsm.LivenessUnreachable)
 	l := liveness("n2")
 	require.False(t, l.LastSeen.IsZero())
 	require.False(t, l.LastSeen.Before(stopping.Add(-5*time.Second)), "last seen %s, stopping at %s", l.LastSeen, stopping)
-	require.False(t, l.LastSeen.After(stopped.Add(time.Second)), "last seen %s, after Shutdown returned at %s", l.LastSeen, stopped)
 	require.True(t, l.Since.After(l.LastSeen), "unreachable since %s, last seen %s", l.Since, l.LastSeen)
 	require.Equal(t, fsm.LivenessAlive, liveness("n1").Status)
 }
