@@ -251,7 +251,7 @@ func runAgent(c *cli.Context) error {
 	api := rpc.NewServer(agent, rpc.ServerOptions{Token: shared, Metrics: metrics, Logger: cfg.Logger.Named("api"),
 		Upgrades: coord, Steps: agent, Events: agent, Service: agent, Ring: coord, Speaks: cfg.Protocol.Max,
 		ClientTLS: agent.ClientTLS(), ACL: policy, Audit: cfg.Logger.Named("audit"),
-		PeerName: func(r *http.Request) string { n, _ := rpc.PeerCertName(r); return n }})
+		PeerName: peerName(cfg.TLS != nil)})
 	limits := rpc.DefaultHTTPLimits()
 	limits.MaxConns, limits.MaxConnsPerClient = c.Int("http-max-conns"), c.Int("http-max-conns-per-client")
 	limits.Logger = cfg.Logger.Named("api")
@@ -314,4 +314,16 @@ func reloadHooks(c *cli.Context, agent *node.Agent, log hclog.Logger) {
 		return
 	}
 	agent.ReloadHooks(fc.Upgrade)
+}
+
+// peerName is the API's source of node identity from client certificates
+// (docs/tls.md, "Identity"): with TLS, the name of a verified certificate;
+// without, none, so that nodes of a cluster whose leader has no key on
+// record yet (protocol 2) fall back to the token's scope
+// (docs/security.md).
+func peerName(tls bool) func(*http.Request) string {
+	if !tls {
+		return nil
+	}
+	return func(r *http.Request) string { n, _ := rpc.PeerCertName(r); return n }
 }

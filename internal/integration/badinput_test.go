@@ -3,15 +3,18 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/rpc/api"
+	"github.com/baton-upgrade/baton/rpc/nodeauth"
 	"github.com/stretchr/testify/require"
 )
 
@@ -43,7 +46,19 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	if leaderSeenBy(follower) == "n1" {
 		follower = c.Agent("n2")
 	}
-	before := catalogue(waitStatus(t, follower, api.MemberAlive))
+	waitStatus(t, follower, api.MemberAlive)
+	// Every agent registers its node key soon after it joins: wait for all
+	// three, so that the catalogue holds still and the imposters below meet
+	// the identity checks.
+	procs.Eventually(t, 30*time.Second, func() error {
+		for _, m := range membersJSON(t, follower) {
+			if m.NodeKey == "" {
+				return fmt.Errorf("%s has no node key on record yet", m.ID)
+			}
+		}
+		return nil
+	})
+	before := catalogue(membersJSON(t, follower))
 	base := "http://" + follower.HTTPAddr
 
 	taken := `{"id":"n2","raft_addr":"127.0.0.1:1","http_addr":"127.0.0.1:2","version":"1.0.0","protocol":{"min":1,"max":1}}`
@@ -95,7 +110,10 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	require.Equal(t, 2, res.Code)
 	require.Contains(t, res.Stderr, `unknown command "upgrayedd"`)
 
-	// An agent that tries to join with a taken id exits 1 with a clear error.
+	// An agent that tries to join under a member's id exits 1 with a clear
+	// error, and the catalogue does not change. Without the member's node
+	// key its signature does not verify; with a copy of it (a cloned data
+	// dir), its id is still taken by the member's Raft address.
 	imposter := c.Add("n2")
 	imposter.DataDir = t.TempDir()
 	imposter.LogPath = imposter.DataDir + "/imposter.log"
@@ -104,6 +122,20 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, code)
 	log, _ := os.ReadFile(imposter.LogPath)
+	require.Contains(t, string(log), `node signature as "n2": node signature does not verify`)
+	require.Equal(t, before, catalogue(membersJSON(t, follower)), "the catalogue must not change")
+
+	clone := c.Add("n2")
+	clone.DataDir = t.TempDir()
+	clone.LogPath = clone.DataDir + "/clone.log"
+	key, err := os.ReadFile(filepath.Join(c.Agent("n2").DataDir, nodeauth.KeyFile))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(clone.DataDir, nodeauth.KeyFile), key, 0o600))
+	clone.Start("--join", follower.HTTPAddr)
+	code, err = clone.WaitExit(60 * time.Second)
+	require.NoError(t, err)
+	require.Equal(t, 1, code)
+	log, _ = os.ReadFile(clone.LogPath)
 	require.Contains(t, string(log), `member id "n2" is already taken by raft address`)
 	require.Equal(t, before, catalogue(membersJSON(t, follower)), "the catalogue must not change")
 
