@@ -166,6 +166,9 @@ func (a *Agent) Start() error {
 	if err := a.checkStores(); err != nil {
 		return err
 	}
+	if err := a.syncStores(); err != nil {
+		return err
+	}
 	parts, err := a.startRaft()
 	if err != nil {
 		return err
