@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/jepsen"
+	"github.com/baton-upgrade/baton/jepsen/lazyfs"
 	"github.com/baton-upgrade/baton/jepsen/nemesis"
 	"github.com/baton-upgrade/baton/jepsen/netns"
 )
@@ -39,6 +40,7 @@ type flags struct {
 	settle         time.Duration
 	inNetns        string
 	recheck        string
+	powerLossMax   int
 }
 
 func main() {
@@ -49,13 +51,14 @@ func run() int {
 	var f flags
 	flag.StringVar(&f.duration, "duration", "10m", "how long faults and clients run (a duration, or seconds)")
 	flag.IntVar(&f.nodes, "nodes", 5, "agents in the cluster: 3, 5 or 7")
-	flag.StringVar(&f.nemeses, "nemeses", "all", "faults: all, none, or a comma list of "+nemesis.Names(nemesis.All())+" and the groups kill, partition, hooks")
+	flag.StringVar(&f.nemeses, "nemeses", "all", "faults: all, none, or a comma list of "+nemesis.Names(nemesis.All())+" and the groups kill, partition, hooks, disk")
 	flag.Int64Var(&f.seed, "seed", 0, "seed of the fault schedule and the clients (0: pick one and print it)")
 	flag.StringVar(&f.out, "out", "out/jepsen", "directory for the history, result, report and cluster files")
 	flag.StringVar(&f.network, "network", "auto", "auto (namespaces when possible), netns (required), or loopback")
 	flag.BoolVar(&f.binaryUpgrades, "binary-upgrades", true, "restart each upgraded agent with the build of its new version, so protocol versions rise")
 	flag.DurationVar(&f.settle, "settle", 2*time.Minute, "I7's bound: every transaction ends this long after the last fault healed")
 	flag.StringVar(&f.inNetns, "in-netns", "", "internal: the layout file of the namespaces this run is inside")
+	flag.IntVar(&f.powerLossMax, "power-loss-max", 0, "how many agents one power-loss may take at once (0: a minority)")
 	flag.StringVar(&f.recheck, "recheck", "", "run the checkers again over the output `DIR` of an earlier run, and exit")
 	flag.Parse()
 	if f.recheck != "" {
@@ -176,13 +179,23 @@ func inNamespaces(f flags) int {
 func childArgs(f flags, layoutPath string) []string {
 	return []string{"-duration", f.duration, "-nodes", strconv.Itoa(f.nodes), "-nemeses", f.nemeses,
 		"-seed", strconv.FormatInt(f.seed, 10), "-out", f.out, "-binary-upgrades=" + strconv.FormatBool(f.binaryUpgrades),
-		"-settle", f.settle.String(), "-in-netns", layoutPath}
+		"-settle", f.settle.String(), "-power-loss-max", strconv.Itoa(f.powerLossMax), "-in-netns", layoutPath}
 }
 
 // suite runs the chaos suite in this process and prints the summary.
+// Where FUSE cannot be used it says so loudly and drops the disk nemeses.
 func suite(f flags, duration time.Duration, kinds []nemesis.Kind, notes []string) int {
+	if nemesis.AnyDisk(kinds) {
+		if err := lazyfs.Available(); err != nil {
+			note := fmt.Sprintf("%v: DISK NEMESES (power-loss, disk-full, fsync-fail) SKIPPED", err)
+			fmt.Fprintln(os.Stderr, "batonjepsen: WARNING: "+note)
+			notes = append(notes, note)
+			kinds = withoutDisks(kinds)
+		}
+	}
 	cfg := jepsen.Config{Duration: duration, Nodes: f.nodes, Nemeses: kinds, Seed: f.seed, Out: f.out,
-		SettleBound: f.settle, BinaryUpgrades: f.binaryUpgrades, Command: reproduce(f), Notes: notes, Logf: logf}
+		SettleBound: f.settle, BinaryUpgrades: f.binaryUpgrades, PowerLossMax: f.powerLossMax, Command: reproduce(f),
+		Notes: notes, Logf: logf}
 	if f.inNetns != "" {
 		layout, err := netns.Load(f.inNetns)
 		if err != nil {
@@ -237,6 +250,16 @@ func withoutPartitions(kinds []nemesis.Kind) []nemesis.Kind {
 	var out []nemesis.Kind
 	for _, k := range kinds {
 		if !k.IsPartition() {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func withoutDisks(kinds []nemesis.Kind) []nemesis.Kind {
+	var out []nemesis.Kind
+	for _, k := range kinds {
+		if !k.IsDisk() {
 			out = append(out, k)
 		}
 	}
