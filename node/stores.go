@@ -141,7 +141,7 @@ func (a *Agent) writeIdentity() error {
 	}
 	path := filepath.Join(a.cfg.DataDir, IdentityFile)
 	tmp := path + ".tmp"
-	if err := writeSynced(tmp, append(b, '\n')); err != nil {
+	if err := writeSynced(tmp, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write identity marker: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -158,8 +158,8 @@ func (a *Agent) writeIdentity() error {
 }
 
 // writeSynced writes data to path and fsyncs it.
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+func writeSynced(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, perm)
 	if err != nil {
 		return err
 	}
