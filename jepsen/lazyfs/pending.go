@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -185,8 +186,13 @@ type Loss struct {
 
 // String summarises the loss.
 func (l Loss) String() string {
-	return fmt.Sprintf("%d unsynced writes to %d files dropped (%d left as holes), %d directory operations undone %v",
-		l.Writes, l.Files, l.Holes, len(l.DirOps), l.DirOps)
+	ops := l.DirOps
+	more := ""
+	if len(ops) > 3 {
+		ops, more = ops[len(ops)-3:], fmt.Sprintf(" (the last 3 of %d)", len(l.DirOps))
+	}
+	return fmt.Sprintf("%d unsynced writes to %d files dropped (%d left as holes), %d directory operations undone%s %s",
+		l.Writes, l.Files, l.Holes, len(l.DirOps), more, strings.Join(ops, ", "))
 }
 
 // drop throws away everything unsynced: the files go back to their synced
