@@ -60,6 +60,10 @@ type Agent struct {
 	// versionChanged wakes reportVersionError when a reading or the
 	// registration changes what it must report.
 	versionChanged chan struct{}
+	// clusterID is the cluster this data dir belongs to ("" unknown;
+	// cluster.go).
+	clusterMu sync.Mutex
+	clusterID string
 	// registered is set once Register has succeeded.
 	registered atomic.Bool
 
@@ -178,6 +182,9 @@ func (a *Agent) Start() error {
 		_ = parts.close()
 		return err
 	}
+	if a.cfg.Bootstrap && !parts.existing {
+		a.setClusterID(newClusterID()) // cluster.go
+	}
 	if err := a.writeIdentity(); err != nil {
 		_ = a.Shutdown()
 		return err
@@ -279,5 +286,6 @@ func (a *Agent) Health() api.Health {
 		h.LastContact = time.Since(last).Round(time.Millisecond).String()
 	}
 	a.fsm.View(func(s *fsm.State) { h.ProtocolVersion = s.ProtocolVersion })
+	h.ClusterID = a.ClusterID()
 	return h
 }

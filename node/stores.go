@@ -44,6 +44,9 @@ type identity struct {
 	RaftAddr string `json:"raft_addr"`
 	// FirstStart is when an agent first ran on this data dir.
 	FirstStart time.Time `json:"first_start"`
+	// ClusterID is the cluster whose state the data dir holds (empty
+	// until known: a cluster bootstrapped by an older build).
+	ClusterID string `json:"cluster_id,omitempty"`
 }
 
 // storeOpenTimeout bounds the wait for a store's lock during the check.
@@ -131,10 +134,16 @@ func readIdentity(dir string) (*identity, error) {
 // writeIdentity records, once the stores are open, that this member runs
 // on its data dir; the first start's time is kept.
 func (a *Agent) writeIdentity() error {
-	id := identity{MemberID: a.cfg.ID, RaftAddr: a.cfg.RaftAddr, FirstStart: time.Now().UTC()}
-	if old, err := readIdentity(a.cfg.DataDir); err == nil && old != nil && !old.FirstStart.IsZero() {
-		id.FirstStart = old.FirstStart
+	id := identity{MemberID: a.cfg.ID, RaftAddr: a.cfg.RaftAddr, FirstStart: time.Now().UTC(), ClusterID: a.ClusterID()}
+	if old, err := readIdentity(a.cfg.DataDir); err == nil && old != nil {
+		if !old.FirstStart.IsZero() {
+			id.FirstStart = old.FirstStart
+		}
+		if id.ClusterID == "" {
+			id.ClusterID = old.ClusterID
+		}
 	}
+	a.setClusterID(id.ClusterID)
 	b, err := json.MarshalIndent(id, "", "  ")
 	if err != nil {
 		return err
