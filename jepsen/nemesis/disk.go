@@ -4,27 +4,37 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"strings"
 
 	"github.com/baton-upgrade/baton/jepsen/harness"
 	"github.com/baton-upgrade/baton/jepsen/history"
 )
 
-// powerLossVictims draws who loses power: one agent, or now and then (one
-// time in four) two or three at once, a rack, never more than
-// Options.PowerLossMax (a minority by default).
+// powerLossVictims draws who loses power among the live nodes.
 func (n *nemesis) powerLossVictims() []string {
-	most := n.o.PowerLossMax
-	if most <= 0 {
-		most = (len(n.c.IDs()) - 1) / 2
-	}
-	count := 1
-	if most >= 2 && n.rng.Intn(4) == 0 {
-		count = 2 + n.rng.Intn(min(most, 3)-1)
-	}
 	live := n.c.Live()
+	count := rackSize(n.rng, len(n.c.IDs()), n.o.PowerLossMax)
 	n.rng.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
 	return live[:min(count, len(live))]
+}
+
+// rackSize draws how many of nodes one power loss takes: one, or now and
+// then (one time in four) two or three at once, a rack; never more than
+// most, which defaults (0) to a minority. A larger most asked for may be
+// drawn whole.
+func rackSize(rng *rand.Rand, nodes, most int) int {
+	hi := min(most, 3)
+	if most <= 0 {
+		most = (nodes - 1) / 2
+		hi = min(most, 3)
+	} else if most > 3 {
+		hi = most
+	}
+	if hi < 2 || rng.Intn(4) != 0 {
+		return 1
+	}
+	return 2 + rng.Intn(hi-1)
 }
 
 // powerLoss cuts the power of its victims: SIGKILL and every unsynced
