@@ -51,6 +51,9 @@ type Config struct {
 	TLS        bool
 	APIClients int
 	CLIClients int
+	// PowerLossMax is how many agents one power loss may take down at
+	// once; zero means a minority.
+	PowerLossMax int
 	// Command is the command line that reproduces the run.
 	Command string
 	// Notes are said in the report (a nemesis skipped, and why).
@@ -120,7 +123,7 @@ func Run(ctx context.Context, cfg Config) (*report.Result, error) {
 	cfg.Logf("starting %d agents (%s)", cfg.Nodes, res.Network)
 	c, err := harness.Start(ctx, harness.Options{Nodes: cfg.Nodes, Root: filepath.Join(cfg.Out, "cluster"), Net: cfg.Net,
 		RaftMultiplier: cfg.RaftMultiplier, Snapshots: cfg.Snapshots, HookTimeout: cfg.HookTimeout,
-		BinaryUpgrades: cfg.BinaryUpgrades, TLS: cfg.TLS, Recorder: rec, Logf: cfg.Logf})
+		BinaryUpgrades: cfg.BinaryUpgrades, TLS: cfg.TLS, DiskFaults: nemesis.AnyDisk(cfg.Nemeses), Recorder: rec, Logf: cfg.Logf})
 	if err != nil {
 		return nil, fmt.Errorf("start the cluster: %w", err)
 	}
@@ -138,7 +141,7 @@ func Run(ctx context.Context, cfg Config) (*report.Result, error) {
 	go func() {
 		defer wg.Done()
 		nemesis.Run(runCtx, c, nemesis.Options{Kinds: cfg.Nemeses, Seed: cfg.Seed, ElectionTimeout: cfg.ElectionTimeout(),
-			HookTimeout: cfg.HookTimeout, RecoveryLimit: time.Minute, Recorder: rec, Logf: cfg.Logf})
+			HookTimeout: cfg.HookTimeout, RecoveryLimit: time.Minute, PowerLossMax: cfg.PowerLossMax, Recorder: rec, Logf: cfg.Logf})
 	}()
 	go func() {
 		defer wg.Done()
@@ -195,6 +198,7 @@ func Run(ctx context.Context, cfg Config) (*report.Result, error) {
 	}
 	res.Checks = append(res.Checks, snapshotCheck(res.Snapshots, end))
 	res.Crashes = len(c.Crashes())
+	res.DiskStops = len(c.DiskStops())
 	res.Tally(rec.Ops(), rec.Faults(), final.Results)
 	res.Finished = time.Now()
 	if err := res.Write(cfg.Out); err != nil {

@@ -71,6 +71,10 @@ type Agent struct {
 	// serviceAddrPoke wakes reportServiceAddr when the registration
 	// succeeds (service_addr.go).
 	serviceAddrPoke chan struct{}
+	// clusterID is the cluster this data dir belongs to ("" unknown;
+	// cluster.go).
+	clusterMu sync.Mutex
+	clusterID string
 	// registered is set once Register has succeeded.
 	registered atomic.Bool
 
@@ -184,6 +188,9 @@ func (a *Agent) Start() error {
 	if err := a.loadNodeKey(); err != nil { // identity.go
 		return err
 	}
+	if err := a.syncStores(); err != nil {
+		return err
+	}
 	parts, err := a.startRaft()
 	if err != nil {
 		return err
@@ -192,6 +199,9 @@ func (a *Agent) Start() error {
 	if err := a.startExecutor(); err != nil {
 		_ = parts.close()
 		return err
+	}
+	if a.cfg.Bootstrap && !parts.existing {
+		a.setClusterID(newClusterID()) // cluster.go
 	}
 	if err := a.writeIdentity(); err != nil {
 		_ = a.Shutdown()
@@ -302,5 +312,6 @@ func (a *Agent) Health() api.Health {
 		h.LastContact = time.Since(last).Round(time.Millisecond).String()
 	}
 	a.fsm.View(func(s *fsm.State) { h.ProtocolVersion = s.ProtocolVersion })
+	h.ClusterID = a.ClusterID()
 	return h
 }

@@ -24,6 +24,12 @@ type Config struct {
 	// Bootstrap starts a new cluster with this node as its only voter. It is
 	// ignored when the data directory already holds Raft state.
 	Bootstrap bool
+	// OnStoreFailure, when set, is called with the error of a write or
+	// fsync the disk refused (ErrStoreFailed), before the error reaches
+	// Fatal. The command exits there, at once: nothing more should touch
+	// the stores, and Raft's own reaction (a failed term write panics)
+	// must not run first.
+	OnStoreFailure func(error)
 	// AllowStateLoss lets an agent whose data dir shows it ran before
 	// (its identity marker) start although its Raft state or step journal
 	// is missing: the operator accepts that it rejoins with what is left

@@ -53,8 +53,11 @@ func writePeersFile(dir string, pf peersFile) error {
 	if err != nil {
 		return err
 	}
+	// The content is synced before the rename: otherwise a power cut
+	// after the rename reached the disk could leave the name with no
+	// content (stores.go's writeSynced).
 	tmp := filepath.Join(dir, peersFileName+".tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o640); err != nil {
+	if err := writeSynced(tmp, append(b, '\n'), 0o640); err != nil {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(dir, peersFileName))

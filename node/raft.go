@@ -53,6 +53,7 @@ func (a *Agent) startRaft() (*raftParts, error) {
 		return nil, fmt.Errorf("open raft store %s (is another agent using this data dir?): %w", a.cfg.DataDir, err)
 	}
 	parts := &raftParts{store: store}
+	guarded := &guardedStore{s: store, path: filepath.Join(a.cfg.DataDir, raftDBFile), onFail: a.storeFailed}
 	ok := false
 	defer func() {
 		if !ok {
@@ -72,7 +73,7 @@ func (a *Agent) startRaft() (*raftParts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on --raft-addr %s: %w", a.cfg.RaftAddr, err)
 	}
-	parts.existing, err = raft.HasExistingState(store, store, snaps)
+	parts.existing, err = raft.HasExistingState(guarded, guarded, snaps)
 	if err != nil {
 		return nil, fmt.Errorf("read raft state: %w", err)
 	}
@@ -80,7 +81,7 @@ func (a *Agent) startRaft() (*raftParts, error) {
 	if err := raft.ValidateConfig(rc); err != nil {
 		return nil, fmt.Errorf("raft config: %w", err)
 	}
-	parts.raft, err = raft.NewRaft(rc, a.fsm, store, store, snaps, parts.transport)
+	parts.raft, err = raft.NewRaft(rc, a.fsm, guarded, guarded, snaps, parts.transport)
 	if err != nil && parts.existing && strings.Contains(err.Error(), "snapshot") {
 		// Raft tries every local snapshot, newest first, and fails only
 		// when none restores (each failure is logged above this error).

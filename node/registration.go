@@ -53,6 +53,10 @@ func (a *Agent) Register(ctx context.Context) error {
 		// counts it in. A peer that cannot tell leaves the question to
 		// the next one; none that can leaves it to the checks below.
 		for _, peer := range a.peerAPIs() {
+			if err := a.checkClusterVia(ctx, peer); err != nil { // cluster.go
+				a.log.Error("refusing to join another cluster", "error", err)
+				return err
+			}
 			removed, why, err := a.membershipVia(ctx, peer)
 			if removed {
 				a.log.Error(LogRemoved, "reason", why)
@@ -67,6 +71,10 @@ func (a *Agent) Register(ctx context.Context) error {
 	waitingLogged := false
 	for attempt := 0; ; attempt++ {
 		target := targets[attempt%len(targets)]
+		if err := a.checkClusterVia(ctx, target); err != nil {
+			a.log.Error("refusing to join another cluster", "error", err)
+			return err
+		}
 		if a.parts.existing && target != a.cfg.HTTPAddr {
 			// Through a peer, a join would admit this agent even if
 			// the cluster removed it: ask first whether it still
@@ -100,6 +108,7 @@ func (a *Agent) Register(ctx context.Context) error {
 			a.registered.Store(true)
 			a.pokeVersionReport()
 			a.pokeServiceAddr() // service_addr.go
+			a.learnClusterID(ctx, targets)
 			return nil
 		}
 		var apiErr *api.APIError

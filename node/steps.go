@@ -21,7 +21,7 @@ import (
 // startExecutor opens the step journal and the executor, and resumes the
 // attempts a previous run of the agent left unfinished.
 func (a *Agent) startExecutor() error {
-	j, err := journal.Open(filepath.Join(a.cfg.DataDir, "journal.db"))
+	j, err := journal.OpenWith(filepath.Join(a.cfg.DataDir, journalDBFile), journal.Options{OnFailure: a.storeFailed})
 	if err != nil {
 		return fmt.Errorf("open step journal: %w", err)
 	}

@@ -44,6 +44,9 @@ type identity struct {
 	RaftAddr string `json:"raft_addr"`
 	// FirstStart is when an agent first ran on this data dir.
 	FirstStart time.Time `json:"first_start"`
+	// ClusterID is the cluster whose state the data dir holds (empty
+	// until known: a cluster bootstrapped by an older build).
+	ClusterID string `json:"cluster_id,omitempty"`
 }
 
 // storeOpenTimeout bounds the wait for a store's lock during the check.
@@ -131,21 +134,78 @@ func readIdentity(dir string) (*identity, error) {
 // writeIdentity records, once the stores are open, that this member runs
 // on its data dir; the first start's time is kept.
 func (a *Agent) writeIdentity() error {
-	id := identity{MemberID: a.cfg.ID, RaftAddr: a.cfg.RaftAddr, FirstStart: time.Now().UTC()}
-	if old, err := readIdentity(a.cfg.DataDir); err == nil && old != nil && !old.FirstStart.IsZero() {
-		id.FirstStart = old.FirstStart
+	id := identity{MemberID: a.cfg.ID, RaftAddr: a.cfg.RaftAddr, FirstStart: time.Now().UTC(), ClusterID: a.ClusterID()}
+	if old, err := readIdentity(a.cfg.DataDir); err == nil && old != nil {
+		if !old.FirstStart.IsZero() {
+			id.FirstStart = old.FirstStart
+		}
+		if id.ClusterID == "" {
+			id.ClusterID = old.ClusterID
+		}
 	}
+	a.setClusterID(id.ClusterID)
 	b, err := json.MarshalIndent(id, "", "  ")
 	if err != nil {
 		return err
 	}
 	path := filepath.Join(a.cfg.DataDir, IdentityFile)
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+	if err := writeSynced(tmp, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write identity marker: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("write identity marker: %w", err)
+	}
+	// The directory's fsync makes the marker's name durable, and with it
+	// the names of raft.db, journal.db and snapshots/ created before it:
+	// a power cut must not leave a marker without the stores it vouches
+	// for, nor stores that vanish while the marker stays.
+	if err := syncPath(a.cfg.DataDir); err != nil {
+		return fmt.Errorf("%w: fsync --data-dir %s: %w", ErrStoreFailed, a.cfg.DataDir, err)
+	}
+	return nil
+}
+
+// writeSynced writes data to path and fsyncs it.
+func writeSynced(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// syncPath fsyncs a file or directory.
+func syncPath(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// syncStores fsyncs the stores and the data dir before the agent trusts
+// what it reads from them. An agent that stopped on a failed fsync left
+// writes that may be in the page cache only; a restart reads them as if
+// they were stored, and without this it could answer for them (match a
+// leader's entries, count a vote) before its next write syncs the file.
+// A refused fsync here stops the start: the disk still fails.
+func (a *Agent) syncStores() error {
+	for _, name := range []string{raftDBFile, journalDBFile, IdentityFile, ""} {
+		path := filepath.Join(a.cfg.DataDir, name)
+		if err := syncPath(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%w: fsync %s at start: %w. Free space on (or repair) the disk, then start the agent again",
+				ErrStoreFailed, path, err)
+		}
 	}
 	return nil
 }

@@ -216,6 +216,13 @@ func runAgent(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// A write or fsync the disk refused ends the process at once, before
+	// anything else touches the stores (docs/operations.md, "A disk that
+	// fails or fills").
+	cfg.OnStoreFailure = func(err error) {
+		fmt.Fprintf(c.App.ErrWriter, "baton: %v\n", err)
+		os.Exit(1)
+	}
 	agent, err := node.New(cfg)
 	if err != nil {
 		return usageError{err}

@@ -132,6 +132,29 @@ func TestNoticesKeptAfterRollback(t *testing.T) {
 	requireCaught(t, CheckNoticesKept, b.in, "t1", "n1")
 }
 
+// TestNoticesKeptAfterRetryAndSkip: a failure acknowledged, the
+// transaction retried (the step back to pending, its attempt kept), and the
+// step then skipped because its node already ran the target (the failed
+// install had taken effect): the final step is done at the same attempt,
+// skipped, and that keeps the notice. A done step that was not skipped
+// still contradicts it.
+func TestNoticesKeptAfterRetryAndSkip(t *testing.T) {
+	b := goodRun()
+	for i, e := range b.in.Commands {
+		if e.Type == api.EventStepComplete && e.Node == "n1" {
+			b.in.Commands[i].Type = api.EventStepFail
+		}
+	}
+	b.in.Acks = append(b.in.Acks, NoticeAck{Node: "n1", Txn: "t1", Attempt: 1, State: "failed", At: b.at(3510)})
+	b.cmd(3550, api.EventTxnRetry, "t1", "", 0)
+	b.cmd(3600, api.EventStepSkip, "t1", "n1", 1)
+	b.in.Final[0].Steps[2].Skipped = true
+	r := CheckNoticesKept(b.in)
+	require.Equal(t, Pass, r.Status, "%v", r.Violation)
+	b.in.Final[0].Steps[2].Skipped = false
+	requireCaught(t, CheckNoticesKept, b.in, "t1", "n1")
+}
+
 func TestProtocol(t *testing.T) {
 	t.Run("raised while a member cannot speak it", func(t *testing.T) {
 		b := goodRun()

@@ -9,17 +9,21 @@ import (
 // CheckNoticesKept checks I5: every completion notice the leader
 // acknowledged to a node is in the committed log, and the final state still
 // shows it (a later attempt may have replaced it, a rollback may have
-// undone it, a retry may have reset a failure; nothing may erase a done
-// step of the same attempt).
+// undone it, a retry may have reset a failure, and a step so reset may
+// then have been skipped, at the same attempt, because its node already ran
+// the target; nothing may erase a done step of the same attempt).
 func CheckNoticesKept(in Input) Result {
 	committed := map[string]bool{}
 	rollbacks := map[string]bool{} // txn/node/attempt begun as a rollback
+	skipped := map[string]bool{}   // txn/node skipped
 	for _, e := range in.Commands {
 		switch e.Type {
 		case api.EventStepBegin:
 			if e.Rollback {
 				rollbacks[fmt.Sprintf("%s/%s/%d", e.Txn, e.Node, e.Attempt)] = true
 			}
+		case api.EventStepSkip:
+			skipped[e.Txn+"/"+e.Node] = true
 		case api.EventStepComplete:
 			committed[fmt.Sprintf("%s/%s/%d/%s", e.Txn, e.Node, e.Attempt, api.StepDone)] = true
 		case api.EventStepFail:
@@ -53,6 +57,8 @@ func CheckNoticesKept(in Input) Result {
 		case s.Attempt == a.Attempt && a.State == api.StepDone && s.State != done:
 			return verdict(checked, &Violation{At: a.At, Txn: a.Txn, Nodes: []string{a.Node},
 				What: fmt.Sprintf("acknowledged done notice of attempt %d, but the final step is %s", a.Attempt, s.State)})
+		case s.Attempt == a.Attempt && a.State == api.StepFailed && s.State == api.StepDone && s.Skipped && skipped[a.Txn+"/"+a.Node]:
+			// Retried, then skipped: the failed install had taken effect.
 		case s.Attempt == a.Attempt && a.State == api.StepFailed && s.State != api.StepFailed && s.State != api.StepPending:
 			return verdict(checked, &Violation{At: a.At, Txn: a.Txn, Nodes: []string{a.Node},
 				What: fmt.Sprintf("acknowledged failure of attempt %d, but the final step is %s", a.Attempt, s.State)})

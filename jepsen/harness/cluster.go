@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/jepsen/history"
+	"github.com/baton-upgrade/baton/jepsen/lazyfs"
 	"github.com/baton-upgrade/baton/jepsen/netns"
 	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/rpc/api"
@@ -44,6 +45,10 @@ type Options struct {
 	// TLS starts every agent with a certificate of a throwaway CA (Raft
 	// over mutual TLS, the API over HTTPS); the clients trust that CA.
 	TLS bool
+	// DiskFaults mounts a lazy file system (jepsen/lazyfs) over each
+	// agent's data dir, for the power-loss, disk-full and fsync-fail
+	// nemeses; it needs root and /dev/fuse.
+	DiskFaults bool
 	// Recorder receives events and launches.
 	Recorder *history.Recorder
 	// Logf reports what the harness does.
@@ -64,6 +69,8 @@ type Cluster struct {
 	crashes []Crash
 	// hangs are the agents that did not stop on SIGTERM.
 	hangs []Crash
+	// diskStops are the agents that stopped on a disk fault, as they must.
+	diskStops []DiskStop
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -80,6 +87,10 @@ type node struct {
 	paused      bool
 	incarnation int
 	build       Build
+	// disk is the lazy file system over the data dir (DiskFaults), and
+	// diskFault the fault it holds ("" for none).
+	disk      *lazyfs.FS
+	diskFault DiskFault
 }
 
 // Crash is an agent exit the harness did not cause.
@@ -142,6 +153,13 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := c.setUpServices(); err != nil { // gateway.go
 		c.stopFront()
 		return nil, err
+	}
+	if opts.DiskFaults {
+		if err := c.mountDisks(); err != nil { // disks.go
+			c.unmountDisks()
+			c.stopFront()
+			return nil, fmt.Errorf("lazy file systems for the data dirs: %w", err)
+		}
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
@@ -460,7 +478,7 @@ func (c *Cluster) serveRestart(ctx context.Context, id, version, req string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	c.mu.Lock()
-	busy := n.down || n.paused
+	busy := n.down || n.paused || n.diskFault != ""
 	c.mu.Unlock()
 	if busy || ctx.Err() != nil {
 		return // the nemesis holds it; the request waits
@@ -496,9 +514,11 @@ func (c *Cluster) watchCrashes(ctx context.Context) {
 				continue
 			}
 			c.mu.Lock()
-			down := n.down
+			down, fault := n.down, n.diskFault
 			c.mu.Unlock()
-			if !down && n.agent.Exited() && ctx.Err() == nil {
+			if !down && fault != "" && n.agent.Exited() {
+				c.noteDiskStop(n, fault) // disks.go: restarted when the fault clears
+			} else if !down && n.agent.Exited() && ctx.Err() == nil {
 				code, _ := n.agent.WaitExit(time.Second)
 				crash := Crash{Node: id, At: time.Now(), Code: code, Tail: procs.Tail(n.agent.LogPath, 15)}
 				c.mu.Lock()
@@ -553,7 +573,9 @@ func (c *Cluster) Crashes() []Crash {
 // HealAll resumes paused agents, restarts killed ones and heals the
 // network.
 func (c *Cluster) HealAll() error {
-	var errs []error
+	// Disk faults first: an agent that stopped on one is started again
+	// only on a working disk.
+	errs := []error{c.clearDiskFaults()}
 	for _, id := range c.Paused() {
 		errs = append(errs, c.Resume(id))
 	}
@@ -586,6 +608,7 @@ func (c *Cluster) Stop() {
 		}()
 	}
 	wg.Wait()
+	c.unmountDisks()
 }
 
 // Close kills everything the cluster started.
@@ -596,6 +619,7 @@ func (c *Cluster) Close() {
 	c.wg.Wait()
 	c.stopFront()
 	c.tc.Close()
+	c.unmountDisks()
 }
 
 // Tenures are the agents' leadership spans from their logs.

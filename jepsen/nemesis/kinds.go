@@ -24,11 +24,19 @@ const (
 	// killed otherwise) until the others' log has moved past it and been
 	// compacted, so that it must catch up by InstallSnapshot.
 	Lag Kind = "lag"
+	// PowerLoss kills one agent (now and then two or three, a minority)
+	// and drops every write of its data dir not covered by an fsync.
+	PowerLoss Kind = "power-loss"
+	// DiskFull makes an agent's writes fail with ENOSPC for a while.
+	DiskFull Kind = "disk-full"
+	// FsyncFail makes an agent's fsyncs fail with EIO for a while.
+	FsyncFail Kind = "fsync-fail"
 )
 
 // All lists every fault.
 func All() []Kind {
-	return []Kind{KillLeader, KillRandom, KillStep, Pause, PartitionMajority, PartitionLeader, PartitionBridge, Lag, HookFail, HookHang}
+	return []Kind{KillLeader, KillRandom, KillStep, Pause, PartitionMajority, PartitionLeader, PartitionBridge, Lag, HookFail, HookHang,
+		PowerLoss, DiskFull, FsyncFail}
 }
 
 // groups are shorthands accepted by Parse.
@@ -36,6 +44,7 @@ var groups = map[string][]Kind{
 	"kill":      {KillLeader, KillRandom, KillStep},
 	"partition": {PartitionMajority, PartitionLeader, PartitionBridge},
 	"hooks":     {HookFail, HookHang},
+	"disk":      {PowerLoss, DiskFull, FsyncFail},
 }
 
 // IsPartition reports whether k needs network namespaces.
@@ -43,12 +52,25 @@ func (k Kind) IsPartition() bool {
 	return k == PartitionMajority || k == PartitionLeader || k == PartitionBridge
 }
 
+// IsDisk reports whether k needs the lazy file system (FUSE).
+func (k Kind) IsDisk() bool { return k == PowerLoss || k == DiskFull || k == FsyncFail }
+
+// AnyDisk reports whether kinds hold a disk fault.
+func AnyDisk(kinds []Kind) bool {
+	for _, k := range kinds {
+		if k.IsDisk() {
+			return true
+		}
+	}
+	return false
+}
+
 // IsHook reports whether k is a hook fault (it runs in its own lane, so it
 // combines with the others).
 func (k Kind) IsHook() bool { return k == HookFail || k == HookHang }
 
 // Parse reads a NEMESES value: "all", "none", or a comma list of faults and
-// groups (kill, partition, hooks).
+// groups (kill, partition, hooks, disk).
 func Parse(spec string) ([]Kind, error) {
 	spec = strings.TrimSpace(spec)
 	if spec == "" || spec == "all" {
@@ -72,7 +94,7 @@ func Parse(spec string) ([]Kind, error) {
 			known = known || a == k
 		}
 		if !known {
-			return nil, fmt.Errorf("unknown nemesis %q (want all, none, kill, partition, hooks, or any of %v)", name, All())
+			return nil, fmt.Errorf("unknown nemesis %q (want all, none, kill, partition, hooks, disk, or any of %v)", name, All())
 		}
 		seen[k] = true
 	}

@@ -24,8 +24,11 @@ type Options struct {
 	HookTimeout time.Duration
 	// RecoveryLimit bounds the wait for a consistent read after a heal.
 	RecoveryLimit time.Duration
-	Recorder      *history.Recorder
-	Logf          func(format string, args ...any)
+	// PowerLossMax is how many agents one power loss may take at once;
+	// zero means a minority.
+	PowerLossMax int
+	Recorder     *history.Recorder
+	Logf         func(format string, args ...any)
 }
 
 // Run injects faults until ctx ends, then heals everything it broke. The
@@ -112,6 +115,10 @@ func (n *nemesis) inject(ctx context.Context, kind Kind, hold time.Duration) {
 		heal, err = n.pause(ctx, &f)
 	case PartitionMajority, PartitionLeader, PartitionBridge:
 		heal, err = n.partition(ctx, kind, &f)
+	case PowerLoss:
+		heal, err = n.powerLoss(&f) // disk.go
+	case DiskFull, FsyncFail:
+		heal, err = n.diskFault(ctx, kind, &f)
 	case Lag:
 		if lag, err = n.lag(ctx, &f); lag != nil {
 			heal = lag.heal

@@ -35,6 +35,9 @@ type Result struct {
 	Recovery     Percentiles           `json:"recovery"`   // over every fault
 	Checks       []checker.Result      `json:"checks"`
 	Crashes      int                   `json:"crashes"`
+	// DiskStops counts the agents that stopped by themselves on a disk
+	// fault (disk-full, fsync-fail), as they must; they are not crashes.
+	DiskStops int `json:"disk_stops"`
 	// Snapshots is what Raft did with snapshots on each agent, from the
 	// agents' logs.
 	Snapshots map[string]procs.SnapshotActivity `json:"snapshots"`
@@ -145,6 +148,9 @@ func (r *Result) WriteSummary(w io.Writer) {
 		r.Transactions.Done, r.Transactions.Aborted, r.Transactions.Other)
 	fmt.Fprintf(tw, "operations\t%s\n", opsLine(r.Operations))
 	fmt.Fprintf(tw, "agent crashes\t%d\n", r.Crashes)
+	if r.DiskStops > 0 {
+		fmt.Fprintf(tw, "agent stops on disk faults\t%d\n", r.DiskStops)
+	}
 	fmt.Fprintf(tw, "violations\t%d\n", r.Violations())
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -46,6 +47,15 @@ var (
 	ErrNotFinished = errors.New("journal record not finished")
 	// ErrLocked is returned by Open when another process holds the file.
 	ErrLocked = errors.New("journal is locked by another process")
+	// ErrWriteFailed marks a write the file system refused (a failed
+	// write or fsync: a full or failing disk). What the journal holds
+	// after it cannot be trusted: bbolt may have written part of the
+	// transaction, and after a failed fsync the page cache may show data
+	// the disk does not have. Every later call fails with the same error.
+	ErrWriteFailed = errors.New("journal write failed")
+	// ErrDamaged marks a journal file found damaged while in use (bbolt
+	// panicked reading it). Every later call fails with the same error.
+	ErrDamaged = errors.New("journal damaged")
 )
 
 var (
@@ -63,13 +73,22 @@ type Options struct {
 	// MaxLogRecords is how many of the newest attempts keep their hook
 	// logs (DefaultMaxLogRecords).
 	MaxLogRecords int
+	// OnFailure, when set, is told of the first write the disk refused
+	// (ErrWriteFailed) or damage found in use (ErrDamaged). The journal
+	// is unusable from then on; the owner should stop.
+	OnFailure func(error)
 }
 
 // Journal is an open journal file. Its methods are safe for concurrent use.
 type Journal struct {
 	db            *bolt.DB
+	path          string
 	maxRecords    int
 	maxLogRecords int
+	onFailure     func(error)
+
+	failMu sync.Mutex
+	failed error
 }
 
 // Open opens or creates the journal at path with the default options. When
@@ -109,7 +128,7 @@ func OpenWith(path string, opts Options) (*Journal, error) {
 		db.Close()
 		return nil, fmt.Errorf("open journal %s: create buckets: %w", path, err)
 	}
-	return &Journal{db: db, maxRecords: opts.MaxRecords, maxLogRecords: opts.MaxLogRecords}, nil
+	return &Journal{db: db, path: path, maxRecords: opts.MaxRecords, maxLogRecords: opts.MaxLogRecords, onFailure: opts.OnFailure}, nil
 }
 
 // Close closes the file. Calls after Close fail.
@@ -128,7 +147,7 @@ func (j *Journal) Begin(step Step) (rec Record, existed bool, err error) {
 	if err := validateKey(step.Key()); err != nil {
 		return Record{}, false, fmt.Errorf("journal begin: %w", err)
 	}
-	err = j.db.Update(func(tx *bolt.Tx) error {
+	err = j.update(func(tx *bolt.Tx) error {
 		records, order := tx.Bucket(bucketRecords), tx.Bucket(bucketOrder)
 		key := step.Key().encode()
 		if raw := records.Get(key); raw != nil {
@@ -209,7 +228,7 @@ func (j *Journal) HookEnd(key Key, hook string, out Outcome) error {
 // unknown one is an error wrapping ErrNotFound.
 func (j *Journal) RequestCancel(key Key, reason string) (Record, error) {
 	var rec Record
-	err := j.db.Update(func(tx *bolt.Tx) error {
+	err := j.update(func(tx *bolt.Tx) error {
 		records := tx.Bucket(bucketRecords)
 		var err error
 		if rec, err = getRecord(records, key); err != nil {
@@ -246,7 +265,7 @@ func (j *Journal) Finish(key Key, state api.StepState, version, errText string) 
 // MarkAcked journals that the leader acknowledged the completion notice of
 // the finished attempt key. Marking twice is harmless.
 func (j *Journal) MarkAcked(key Key) error {
-	err := j.db.Update(func(tx *bolt.Tx) error {
+	err := j.update(func(tx *bolt.Tx) error {
 		records := tx.Bucket(bucketRecords)
 		rec, err := getRecord(records, key)
 		if err != nil {
@@ -273,7 +292,7 @@ func (j *Journal) MarkAcked(key Key) error {
 // Get returns the record of key, or an error wrapping ErrNotFound.
 func (j *Journal) Get(key Key) (Record, error) {
 	var rec Record
-	err := j.db.View(func(tx *bolt.Tx) error {
+	err := j.view(func(tx *bolt.Tx) error {
 		var err error
 		rec, err = getRecord(tx.Bucket(bucketRecords), key)
 		return err
@@ -290,7 +309,7 @@ func (j *Journal) Get(key Key) (Record, error) {
 // attempt whose logs were pruned (see Options.MaxLogRecords) has none.
 func (j *Journal) Logs(key Key) ([]HookLog, error) {
 	var logs []HookLog
-	err := j.db.View(func(tx *bolt.Tx) error {
+	err := j.view(func(tx *bolt.Tx) error {
 		var err error
 		logs, err = getLogs(tx.Bucket(bucketLogs), key)
 		return err
@@ -306,7 +325,7 @@ func (j *Journal) Logs(key Key) ([]HookLog, error) {
 func (j *Journal) Attempts(txnID string) ([]Record, error) {
 	var out []Record
 	prefix := append([]byte(txnID), 0)
-	err := j.db.View(func(tx *bolt.Tx) error {
+	err := j.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketRecords).Cursor()
 		for k, raw := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, raw = c.Next() {
 			rec, err := decodeRecord(raw)
@@ -342,7 +361,7 @@ func (j *Journal) Records() ([]Record, error) {
 
 func (j *Journal) filter(what string, keep func(Record) bool) ([]Record, error) {
 	var out []Record
-	err := j.db.View(func(tx *bolt.Tx) error {
+	err := j.view(func(tx *bolt.Tx) error {
 		records := tx.Bucket(bucketRecords)
 		return tx.Bucket(bucketOrder).ForEach(func(_, key []byte) error {
 			rec, err := decodeRecord(records.Get(key))
@@ -364,7 +383,7 @@ func (j *Journal) filter(what string, keep func(Record) bool) ([]Record, error) 
 // updateRunning applies change to the running record of key in one fsync'd
 // transaction.
 func (j *Journal) updateRunning(key Key, what string, change func(*bolt.Tx, *Record) error) error {
-	err := j.db.Update(func(tx *bolt.Tx) error {
+	err := j.update(func(tx *bolt.Tx) error {
 		records := tx.Bucket(bucketRecords)
 		rec, err := getRecord(records, key)
 		if err != nil {

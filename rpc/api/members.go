@@ -157,6 +157,11 @@ type Health struct {
 	// that has not heard from one since it started, empty from builds
 	// before protocol 3.
 	LastContact string `json:"last_contact,omitempty"`
+	// ClusterID names the cluster whose state the agent's data dir holds:
+	// made by the member that bootstrapped the cluster, learned by the
+	// others when they join. Empty where unknown (a cluster bootstrapped
+	// by an older build).
+	ClusterID string `json:"cluster_id,omitempty"`
 }
 
 // RaftReport is the Raft configuration and the state of each server, as

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/jepsen"
+	"github.com/baton-upgrade/baton/jepsen/lazyfs"
 	"github.com/baton-upgrade/baton/jepsen/nemesis"
 	"github.com/baton-upgrade/baton/jepsen/netns"
 )
@@ -40,6 +41,7 @@ type flags struct {
 	inNetns        string
 	recheck        string
 	tls            bool
+	powerLossMax   int
 }
 
 func main() {
@@ -50,7 +52,7 @@ func run() int {
 	var f flags
 	flag.StringVar(&f.duration, "duration", "10m", "how long faults and clients run (a duration, or seconds)")
 	flag.IntVar(&f.nodes, "nodes", 5, "agents in the cluster: 3, 5 or 7")
-	flag.StringVar(&f.nemeses, "nemeses", "all", "faults: all, none, or a comma list of "+nemesis.Names(nemesis.All())+" and the groups kill, partition, hooks")
+	flag.StringVar(&f.nemeses, "nemeses", "all", "faults: all, none, or a comma list of "+nemesis.Names(nemesis.All())+" and the groups kill, partition, hooks, disk")
 	flag.Int64Var(&f.seed, "seed", 0, "seed of the fault schedule and the clients (0: pick one and print it)")
 	flag.StringVar(&f.out, "out", "out/jepsen", "directory for the history, result, report and cluster files")
 	flag.StringVar(&f.network, "network", "auto", "auto (namespaces when possible), netns (required), or loopback")
@@ -58,6 +60,7 @@ func run() int {
 	flag.DurationVar(&f.settle, "settle", 2*time.Minute, "I7's bound: every transaction ends this long after the last fault healed")
 	flag.StringVar(&f.inNetns, "in-netns", "", "internal: the layout file of the namespaces this run is inside")
 	flag.BoolVar(&f.tls, "tls", false, "run the agents with TLS: Raft over mutual TLS and the API over HTTPS, certificates from a throwaway CA")
+	flag.IntVar(&f.powerLossMax, "power-loss-max", 0, "how many agents one power-loss may take at once (0: a minority)")
 	flag.StringVar(&f.recheck, "recheck", "", "run the checkers again over the output `DIR` of an earlier run, and exit")
 	flag.Parse()
 	if f.recheck != "" {
@@ -178,16 +181,26 @@ func inNamespaces(f flags) int {
 func childArgs(f flags, layoutPath string) []string {
 	return []string{"-duration", f.duration, "-nodes", strconv.Itoa(f.nodes), "-nemeses", f.nemeses,
 		"-seed", strconv.FormatInt(f.seed, 10), "-out", f.out, "-binary-upgrades=" + strconv.FormatBool(f.binaryUpgrades),
-		"-settle", f.settle.String(), "-in-netns", layoutPath, "-tls=" + strconv.FormatBool(f.tls)}
+		"-settle", f.settle.String(), "-power-loss-max", strconv.Itoa(f.powerLossMax), "-in-netns", layoutPath, "-tls=" + strconv.FormatBool(f.tls)}
 }
 
 // suite runs the chaos suite in this process and prints the summary.
+// Where FUSE cannot be used it says so loudly and drops the disk nemeses.
 func suite(f flags, duration time.Duration, kinds []nemesis.Kind, notes []string) int {
 	if f.tls {
 		notes = append(notes, "TLS: Raft over mutual TLS and the API over HTTPS, with certificates of a throwaway CA")
 	}
+	if nemesis.AnyDisk(kinds) {
+		if err := lazyfs.Available(); err != nil {
+			note := fmt.Sprintf("%v: DISK NEMESES (power-loss, disk-full, fsync-fail) SKIPPED", err)
+			fmt.Fprintln(os.Stderr, "batonjepsen: WARNING: "+note)
+			notes = append(notes, note)
+			kinds = withoutDisks(kinds)
+		}
+	}
 	cfg := jepsen.Config{Duration: duration, Nodes: f.nodes, Nemeses: kinds, Seed: f.seed, Out: f.out,
-		SettleBound: f.settle, BinaryUpgrades: f.binaryUpgrades, TLS: f.tls, Command: reproduce(f), Notes: notes, Logf: logf}
+		SettleBound: f.settle, BinaryUpgrades: f.binaryUpgrades, PowerLossMax: f.powerLossMax, TLS: f.tls, Command: reproduce(f),
+		Notes: notes, Logf: logf}
 	if f.inNetns != "" {
 		layout, err := netns.Load(f.inNetns)
 		if err != nil {
@@ -242,6 +255,16 @@ func withoutPartitions(kinds []nemesis.Kind) []nemesis.Kind {
 	var out []nemesis.Kind
 	for _, k := range kinds {
 		if !k.IsPartition() {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func withoutDisks(kinds []nemesis.Kind) []nemesis.Kind {
+	var out []nemesis.Kind
+	for _, k := range kinds {
+		if !k.IsDisk() {
 			out = append(out, k)
 		}
 	}
