@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
 )
 
 // ErrOtherCluster is the error of an agent whose data dir holds the state
