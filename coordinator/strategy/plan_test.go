@@ -18,7 +18,7 @@ func TestPlanErrors(t *testing.T) {
 		wantText string
 	}{
 		{"unknown strategy", "ring", voters("n1"), ErrUnknownStrategy,
-			`unknown strategy "ring": valid strategies are by-id, secondaries-first, primary-first`},
+			`unknown strategy "ring": valid strategies are by-id, secondaries-first, primary-first, grouped`},
 		{"duplicate id", ByID, voters("n1", "n2", "n1"), ErrInvalidNodes,
 			`invalid nodes: node ID "n1" appears twice`},
 		{"empty id", PrimaryFirst, voters("n1", ""), ErrInvalidNodes,

@@ -8,7 +8,7 @@ import (
 )
 
 func TestNamesAreStableAndValid(t *testing.T) {
-	require.Equal(t, []string{"by-id", "secondaries-first", "primary-first"}, Names())
+	require.Equal(t, []string{"by-id", "secondaries-first", "primary-first", "grouped"}, Names())
 	for _, name := range Names() {
 		require.NoError(t, Validate(name))
 	}
@@ -23,7 +23,7 @@ func TestValidateNamesBadValueAndListsValidOnes(t *testing.T) {
 			err := Validate(bad)
 			require.ErrorIs(t, err, ErrUnknownStrategy)
 			require.EqualError(t, err, fmt.Sprintf(
-				"unknown strategy %q: valid strategies are by-id, secondaries-first, primary-first", bad))
+				"unknown strategy %q: valid strategies are by-id, secondaries-first, primary-first, grouped", bad))
 		})
 	}
 }
