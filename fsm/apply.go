@@ -45,6 +45,8 @@ var handlers = map[CommandType]func(s *State, now time.Time, data json.RawMessag
 	CmdSwitchoverBegin: handle((*State).applySwitchoverBegin),
 	CmdSwitchoverPhase: handle((*State).applySwitchoverPhase),
 	CmdSwitchoverFail:  handle((*State).applySwitchoverFail),
+	// The groups of a grouped transaction (groups.go).
+	CmdGroupActing: handle((*State).applyGroupActing),
 }
 
 // handle adapts a typed handler to the table.

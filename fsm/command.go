@@ -57,6 +57,8 @@ var commandProtocol = map[CommandType]int{
 	CmdSwitchoverBegin: 3,
 	CmdSwitchoverPhase: 3,
 	CmdSwitchoverFail:  3,
+	// The groups of a grouped transaction (fsm/groups.go).
+	CmdGroupActing: 3,
 }
 
 // CommandProtocol returns the protocol version that introduced t.

@@ -152,6 +152,10 @@ type Txn struct {
 	// Switchovers are the switch-overs of the service's primary this
 	// transaction ran, oldest first (protocol 3, service.go).
 	Switchovers []Switchover `json:"switchovers,omitempty"`
+	// Groups are the groups of a grouped transaction, with their leaders,
+	// in the order they start (protocol 3, groups.go); nil for the other
+	// strategies.
+	Groups []Group `json:"groups,omitempty"`
 
 	// index makes the lookups every step command does constant-time; see
 	// stepIndex. It is not part of the replicated state.
@@ -295,6 +299,7 @@ func (t *Txn) BatchSteps(b int) []Step {
 func (t *Txn) clone() *Txn {
 	c := *t
 	c.Steps = append([]Step(nil), t.Steps...)
+	c.Groups = append([]Group(nil), t.Groups...) // group.acting edits them in place
 	for i := range c.Steps {
 		if c.Steps[i].Attempts != nil {
 			c.Steps[i].Attempts = append([]Attempt(nil), c.Steps[i].Attempts...)

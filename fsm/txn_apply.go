@@ -47,7 +47,10 @@ func (s *State) ValidateTxn(t Txn) error {
 			return err
 		}
 	}
-	return s.validateSteps(t.Steps)
+	if err := s.validateSteps(t.Steps); err != nil {
+		return err
+	}
+	return validateGroups(t)
 }
 
 func (s *State) validateSteps(steps []Step) error {
@@ -83,6 +86,7 @@ func (s *State) applyTxnStart(now time.Time, c TxnStart) error {
 	t.CreatedAt, t.UpdatedAt, t.LastProgressAt, t.FinishedAt = now, now, now, time.Time{}
 	t.Steps = append([]Step(nil), t.Steps...)
 	s.startService(&t) // service.go
+	s.startGroups(&t)  // groups.go
 	for i := range t.Steps {
 		st := &t.Steps[i]
 		v := s.Members[st.Node].Version

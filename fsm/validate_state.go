@@ -140,7 +140,7 @@ func (t *Txn) validate() error {
 			return fmt.Errorf("switch-over %d is in progress but not the last", i)
 		}
 	}
-	return nil
+	return validateGroups(*t)
 }
 
 // validateService checks that at most one member holds the primary role,

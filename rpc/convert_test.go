@@ -182,7 +182,8 @@ func TestEveryCommandTypeIsAnAPIEventType(t *testing.T) {
 		api.EventTxnStart, api.EventStepBegin, api.EventStepComplete, api.EventStepFail,
 		api.EventTxnPause, api.EventTxnResume, api.EventTxnRetry, api.EventTxnAbort, api.EventTxnFinish,
 		api.EventTxnFinalize, api.EventTxnNote, api.EventStepSkip, api.EventTxnHalt, api.EventTxnRecover,
-		api.EventServiceRoles, api.EventSwitchoverBegin, api.EventSwitchoverPhase, api.EventSwitchoverFail} {
+		api.EventServiceRoles, api.EventSwitchoverBegin, api.EventSwitchoverPhase, api.EventSwitchoverFail,
+		api.EventGroupActing} {
 		require.True(t, e.IsCommand(), e)
 		apiNames[e] = true
 	}

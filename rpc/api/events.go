@@ -37,6 +37,10 @@ const (
 	EventSwitchoverBegin EventType = "switchover.begin"
 	EventSwitchoverPhase EventType = "switchover.phase"
 	EventSwitchoverFail  EventType = "switchover.fail"
+	// EventGroupActing: a member acts for its group while the group's
+	// leader upgrades or is unreachable, or the leader acts again
+	// (protocol 3).
+	EventGroupActing EventType = "group.acting"
 )
 
 // Event types of an agent's own leadership changes.
