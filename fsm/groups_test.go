@@ -18,7 +18,9 @@ func withGroups(groups ...Group) func(*Txn) { return func(tx *Txn) { tx.Groups =
 func phaseGrouped(sc *scene) { proto3(sc); sc.start(plan(twoGroups)) }
 
 func TestTxnStartWithGroups(t *testing.T) {
-	start := func(edits ...func(*Txn)) TxnStart { return TxnStart{Txn: plan(append([]func(*Txn){twoGroups}, edits...)...)} }
+	start := func(edits ...func(*Txn)) TxnStart {
+		return TxnStart{Txn: plan(append([]func(*Txn){twoGroups}, edits...)...)}
+	}
 	cases := []txnCase{
 		{name: "protocol 3 keeps the groups, with nobody acting", setup: proto3, typ: CmdTxnStart,
 			body: start(func(tx *Txn) { tx.Groups[0].Acting = "n2" }),
