@@ -80,6 +80,9 @@ func (co *Coordinator) parseRequest(req api.StartRequest, members []fsm.Member) 
 	if err := co.checkMaxLag(r.MaxLag); err != nil { // switchover_plan.go
 		return r, err
 	}
+	if err := co.checkGrouping(r); err != nil { // groups_plan.go
+		return r, err
+	}
 	return r, nil
 }
 
@@ -105,11 +108,11 @@ func parseDuration(name, s string, def time.Duration) (time.Duration, error) {
 // bug, reported as such (a 500); every other refusal is the request's
 // fault and wraps fsm.ErrInvalid.
 func (co *Coordinator) plan(r request, members []fsm.Member, leader string, protocol int) (api.Plan, error) {
-	in := strategy.Input{Nodes: make([]strategy.Node, len(members)), Leader: leader}
+	in := strategy.Input{Nodes: make([]strategy.Node, len(members)), Leader: leader, GroupBy: r.GroupBy, MaxGroups: r.MaxGroups}
 	in.RolesKnown, in.ServicePrimary = co.serviceRoles() // switchover_plan.go
 	voters := 0
 	for i, m := range members {
-		in.Nodes[i] = strategy.Node{ID: m.ID, Voter: m.Voter, Labels: m.Labels}
+		in.Nodes[i] = strategy.Node{ID: m.ID, Voter: m.Voter, Labels: m.Labels, Addr: hostOf(m.HTTPAddr)}
 		if m.Voter {
 			voters++
 		}
@@ -125,6 +128,10 @@ func (co *Coordinator) plan(r request, members []fsm.Member, leader string, prot
 		OnFailure: r.OnFailure, Leader: leader, Voters: voters, QuorumBudget: strategy.QuorumBudget(voters), MaxLag: r.MaxLag}
 	if in.RolesKnown {
 		p.ServicePrimary = in.ServicePrimary
+	}
+	if res.Groups != nil {
+		by, _ := strategy.ParseGroupBy(r.GroupBy) // checked by checkGrouping
+		p.Groups, p.GroupBy, p.MaxGroups = groupsOut(res.Groups), by.String(), max(1, r.MaxGroups)
 	}
 	// What the coordinator will do with a node that already runs the
 	// target, said as it will happen: skipped (decideBatch), or, on a
@@ -227,10 +234,14 @@ func (co *Coordinator) Start(ctx context.Context, req api.StartRequest) (*fsm.Tx
 	if err != nil {
 		return nil, err
 	}
+	// The state machine bounds the steps running at once by MaxParallel:
+	// for grouped, max-parallel counts per group, so a batch holds up to
+	// max-parallel nodes of each of max-groups groups.
+	maxParallel := r.maxParallel * max(1, p.MaxGroups)
 	t := fsm.Txn{ID: newTxnID(co.opts.Now()), TargetVersion: r.TargetVersion, ArtifactURL: r.ArtifactURL,
-		ArtifactSHA256: r.ArtifactSHA256, Strategy: r.Strategy, MaxParallel: r.maxParallel, OnFailure: r.OnFailure,
+		ArtifactSHA256: r.ArtifactSHA256, Strategy: r.Strategy, MaxParallel: maxParallel, OnFailure: r.OnFailure,
 		StepTimeout: fsm.Duration(r.stepTimeout), ProgressDeadline: fsm.Duration(r.progressDeadline),
-		AllowLeaderUpgrade: r.AllowLeaderUpgrade, LeaderAtStart: co.c.ID(), MaxLag: r.MaxLag}
+		AllowLeaderUpgrade: r.AllowLeaderUpgrade, LeaderAtStart: co.c.ID(), MaxLag: r.MaxLag, Groups: groupsIn(p.Groups)}
 	for i, b := range p.Batches {
 		for _, id := range b.Nodes {
 			t.Steps = append(t.Steps, fsm.Step{Node: id, Batch: i})

@@ -110,6 +110,7 @@ func txnOut(st *fsm.State, t *fsm.Txn) api.Txn {
 		out.ProtocolVersion = t.ProtocolVersion
 	}
 	serviceTxnOut(t, &out) // service.go
+	out.Groups = GroupsOut(t.Groups)
 	if t.Steps != nil {
 		out.Steps = make([]api.Step, len(t.Steps))
 		current := t.CurrentBatch()
@@ -138,6 +139,19 @@ func waitingOn(st *fsm.State, node string) string {
 		return w
 	}
 	return ""
+}
+
+// GroupsOut is a transaction's groups as the API shows them; nil for none.
+func GroupsOut(groups []fsm.Group) []api.Group {
+	if len(groups) == 0 {
+		return nil
+	}
+	out := make([]api.Group, len(groups))
+	for i, g := range groups {
+		out[i] = api.Group{Name: g.Name, Leader: g.Leader, Members: append([]string(nil), g.Members...),
+			Acting: g.Acting, ActingReason: g.ActingReason, ActingSince: g.ActingSince}
+	}
+	return out
 }
 
 func stepOut(s fsm.Step) api.Step {

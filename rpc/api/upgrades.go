@@ -173,6 +173,8 @@ type Txn struct {
 	// Switchovers are the switch-overs of the service's primary the
 	// transaction ran, oldest first (protocol 3).
 	Switchovers []Switchover `json:"switchovers,omitempty"`
+	// Groups are a grouped transaction's groups (protocol 3).
+	Groups []Group `json:"groups,omitempty"`
 }
 
 // Step returns the step of node, or nil.
@@ -232,6 +234,12 @@ type StartRequest struct {
 	// MaxLag is the most a replica's lag hook may print for it to take
 	// over as the service's primary (--max-lag, default 0; protocol 3).
 	MaxLag uint64 `json:"max_lag,omitempty"`
+	// GroupBy and MaxGroups shape the grouped strategy (--group-by
+	// subnet:N|label:KEY, default subnet:24; --max-groups, default 1:
+	// groups in progress at once); other strategies refuse them
+	// (protocol 3).
+	GroupBy   string `json:"group_by,omitempty"`
+	MaxGroups int    `json:"max_groups,omitempty"`
 }
 
 // ControlRequest is the optional body of POST /v1/upgrades/{id}/{action}.
@@ -268,6 +276,26 @@ type Plan struct {
 	// or knew no primary (protocol 3).
 	MaxLag         uint64 `json:"max_lag,omitempty"`
 	ServicePrimary string `json:"service_primary,omitempty"`
+	// Groups are the groups of a grouped plan, in the order they start,
+	// each with its leader and its members in the order they upgrade (the
+	// leader last); GroupBy and MaxGroups are the grouping that made them
+	// (protocol 3).
+	Groups    []Group `json:"groups,omitempty"`
+	GroupBy   string  `json:"group_by,omitempty"`
+	MaxGroups int     `json:"max_groups,omitempty"`
+}
+
+// Group is one group of a grouped plan or transaction (S4). Acting is the
+// member that acts for the group while its leader upgrades or is
+// unreachable, "" while the leader does, with the reason and since when
+// (transactions only).
+type Group struct {
+	Name         string    `json:"name"`
+	Leader       string    `json:"leader"`
+	Members      []string  `json:"members"`
+	Acting       string    `json:"acting,omitempty"`
+	ActingReason string    `json:"acting_reason,omitempty"`
+	ActingSince  time.Time `json:"acting_since,omitzero"`
 }
 
 // PlanBatch is one batch of a plan. Handoff marks the batch that holds the
