@@ -56,6 +56,8 @@ func policyFlags() []cli.Flag {
 		&cli.StringFlag{Name: "max-parallel", Usage: "`N|P%` nodes upgraded at once, a count or a share of all nodes (default: 1)"},
 		&cli.StringFlag{Name: "on-failure", Usage: "`halt|rollback` on a failed step: halt waits for an operator's retry or abort, rollback undoes the steps done (default: halt)"},
 		&cli.Uint64Flag{Name: "max-lag", Usage: "the most a replica's lag hook may print for it to take over as the service's primary (`N`, default: 0)"},
+		&cli.StringFlag{Name: "group-by", Usage: "with --strategy grouped: group by the /N network of each member's address or by a label (`subnet:N|label:KEY`, default: subnet:24)"},
+		&cli.IntFlag{Name: "max-groups", Usage: "with --strategy grouped: `N` groups upgrade at once, max-parallel members of each (default: 1)"},
 	}
 }
 
@@ -105,6 +107,11 @@ func policyRequest(c *cli.Context) (api.StartRequest, error) {
 		MaxParallel:   c.String("max-parallel"),
 		OnFailure:     c.String("on-failure"),
 		MaxLag:        c.Uint64("max-lag"),
+		GroupBy:       c.String("group-by"),
+		MaxGroups:     c.Int("max-groups"),
+	}
+	if c.IsSet("max-groups") && req.MaxGroups < 1 {
+		return req, usagef("%s: --max-groups %d: want at least 1", upgradeName(c), req.MaxGroups)
 	}
 	if req.TargetVersion == "" {
 		return req, usagef("%s: --version is required", upgradeName(c))

@@ -31,7 +31,13 @@ func writePlan(w io.Writer, p api.Plan) error {
 		fmt.Fprintf(tw, "service primary\t%s (max lag %d)\n", orDash(p.ServicePrimary), p.MaxLag)
 	}
 	fmt.Fprintf(tw, "voters\t%d: quorum budget of at most %d voter(s) down at once\n", p.Voters, p.QuorumBudget)
+	if len(p.Groups) > 0 {
+		fmt.Fprintf(tw, "groups\t%d by %s, %d at once, max parallel %d per group\n", len(p.Groups), p.GroupBy, p.MaxGroups, p.MaxParallel)
+	}
 	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := writeGroups(w, p.Groups); err != nil { // groups_output.go
 		return err
 	}
 	if len(p.Batches) == 0 {
@@ -89,6 +95,12 @@ func writeTxn(w io.Writer, t api.Txn) error {
 	}
 	if err := writeEarlierAttempts(w, t.Steps); err != nil {
 		return err
+	}
+	if len(t.Groups) > 0 {
+		fmt.Fprintln(w)
+		if err := writeGroups(w, t.Groups); err != nil { // groups_output.go
+			return err
+		}
 	}
 	return writeSwitchovers(w, t) // service_output.go
 }
