@@ -47,6 +47,9 @@ var handlers = map[CommandType]func(s *State, now time.Time, data json.RawMessag
 	CmdSwitchoverFail:  handle((*State).applySwitchoverFail),
 	// The groups of a grouped transaction (groups.go).
 	CmdGroupActing: handle((*State).applyGroupActing),
+	// The artifacts held by the cluster (artifacts.go).
+	CmdArtifactAdd:  handle((*State).applyArtifactAdd),
+	CmdArtifactHeld: handle((*State).applyArtifactHeld),
 }
 
 // handle adapts a typed handler to the table.

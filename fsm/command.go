@@ -59,6 +59,9 @@ var commandProtocol = map[CommandType]int{
 	CmdSwitchoverFail:  3,
 	// The groups of a grouped transaction (fsm/groups.go).
 	CmdGroupActing: 3,
+	// The artifacts held by the cluster (fsm/artifacts.go).
+	CmdArtifactAdd:  3,
+	CmdArtifactHeld: 3,
 }
 
 // CommandProtocol returns the protocol version that introduced t.

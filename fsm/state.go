@@ -86,6 +86,9 @@ type State struct {
 	Builds map[string]ProtocolRange `json:"builds,omitempty"`
 	// Service records the service's primary (protocol 3, service.go).
 	Service Service `json:"service,omitzero"`
+	// Artifacts are the artifacts held by the cluster, by digest
+	// (protocol 3, artifacts.go).
+	Artifacts map[string]Artifact `json:"artifacts,omitempty"`
 }
 
 // MaxHistory bounds how many finished transactions are kept.
@@ -109,6 +112,13 @@ func (s *State) Clone() *State {
 		c.Txns[id] = t.clone()
 	}
 	c.TxnOrder = append([]string(nil), s.TxnOrder...)
+	if s.Artifacts != nil {
+		c.Artifacts = make(map[string]Artifact, len(s.Artifacts))
+		for k, a := range s.Artifacts {
+			a.Holders = append([]string(nil), a.Holders...)
+			c.Artifacts[k] = a
+		}
+	}
 	if s.Builds != nil {
 		c.Builds = make(map[string]ProtocolRange, len(s.Builds))
 		for v, p := range s.Builds {

@@ -156,6 +156,10 @@ type Txn struct {
 	// in the order they start (protocol 3, groups.go); nil for the other
 	// strategies.
 	Groups []Group `json:"groups,omitempty"`
+	// ArtifactStored says the artifact is one held by the cluster
+	// (artifacts.go): ArtifactSHA256 names it and ArtifactURL is empty;
+	// nodes fetch it from the servers that hold it (protocol 3).
+	ArtifactStored bool `json:"artifact_stored,omitempty"`
 
 	// index makes the lookups every step command does constant-time; see
 	// stepIndex. It is not part of the replicated state.

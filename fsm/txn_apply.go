@@ -24,7 +24,7 @@ func (s *State) ValidateTxn(t Txn) error {
 	if err := s.CheckTarget(t.TargetVersion); err != nil {
 		return err
 	}
-	if err := validateDigest(t.ArtifactURL, t.ArtifactSHA256, s.limits()); err != nil {
+	if err := s.validateTxnArtifact(t); err != nil { // artifacts.go
 		return err
 	}
 	if t.Strategy == "" {

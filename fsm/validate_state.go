@@ -43,6 +43,9 @@ func (s *State) validate() error {
 	if err := s.validateTxns(); err != nil {
 		return err
 	}
+	if err := s.validateArtifacts(); err != nil {
+		return err
+	}
 	return s.validateService()
 }
 

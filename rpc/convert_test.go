@@ -183,7 +183,7 @@ func TestEveryCommandTypeIsAnAPIEventType(t *testing.T) {
 		api.EventTxnPause, api.EventTxnResume, api.EventTxnRetry, api.EventTxnAbort, api.EventTxnFinish,
 		api.EventTxnFinalize, api.EventTxnNote, api.EventStepSkip, api.EventTxnHalt, api.EventTxnRecover,
 		api.EventServiceRoles, api.EventSwitchoverBegin, api.EventSwitchoverPhase, api.EventSwitchoverFail,
-		api.EventGroupActing} {
+		api.EventGroupActing, api.EventArtifactAdd, api.EventArtifactHeld} {
 		require.True(t, e.IsCommand(), e)
 		apiNames[e] = true
 	}

@@ -41,6 +41,10 @@ const (
 	// leader upgrades or is unreachable, or the leader acts again
 	// (protocol 3).
 	EventGroupActing EventType = "group.acting"
+	// EventArtifactAdd and EventArtifactHeld: an artifact pushed to the
+	// cluster, and one more server holding it (protocol 3).
+	EventArtifactAdd  EventType = "artifact.add"
+	EventArtifactHeld EventType = "artifact.held"
 )
 
 // Event types of an agent's own leadership changes.
