@@ -415,6 +415,9 @@ func (co *Coordinator) stepRequest(t *fsm.Txn, s fsm.Step) (api.StepRequest, str
 	}
 	var addr string
 	co.c.FSM().View(func(st *fsm.State) {
+		if !s.Rollback {
+			req.ArtifactSources = artifactSources(st, t, s.Node) // artifacts.go
+		}
 		req.ProtocolVersion = st.ProtocolVersion
 		addr = st.Members[s.Node].HTTPAddr
 	})

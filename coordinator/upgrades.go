@@ -17,6 +17,7 @@ import (
 type request struct {
 	api.StartRequest
 	maxParallel      int
+	storedArtifact   string // the digest of --artifact sha256:HEX (artifacts.go)
 	stepTimeout      time.Duration
 	progressDeadline time.Duration
 }
@@ -54,6 +55,9 @@ func (co *Coordinator) parseRequest(req api.StartRequest, members []fsm.Member) 
 		return r, err
 	}
 	if r.progressDeadline, err = parseDuration("progress-deadline", r.ProgressDeadline, co.opts.DefaultProgressDeadline); err != nil {
+		return r, err
+	}
+	if r.storedArtifact, err = co.checkStoredArtifact(req); err != nil { // artifacts.go
 		return r, err
 	}
 	if err := fsm.ValidateDigest(r.ArtifactURL, r.ArtifactSHA256); err != nil {
@@ -238,10 +242,14 @@ func (co *Coordinator) Start(ctx context.Context, req api.StartRequest) (*fsm.Tx
 	// for grouped, max-parallel counts per group, so a batch holds up to
 	// max-parallel nodes of each of max-groups groups.
 	maxParallel := r.maxParallel * max(1, p.MaxGroups)
+	if r.storedArtifact != "" {
+		r.ArtifactSHA256 = r.storedArtifact
+	}
 	t := fsm.Txn{ID: newTxnID(co.opts.Now()), TargetVersion: r.TargetVersion, ArtifactURL: r.ArtifactURL,
 		ArtifactSHA256: r.ArtifactSHA256, Strategy: r.Strategy, MaxParallel: maxParallel, OnFailure: r.OnFailure,
 		StepTimeout: fsm.Duration(r.stepTimeout), ProgressDeadline: fsm.Duration(r.progressDeadline),
-		AllowLeaderUpgrade: r.AllowLeaderUpgrade, LeaderAtStart: co.c.ID(), MaxLag: r.MaxLag, Groups: groupsIn(p.Groups)}
+		AllowLeaderUpgrade: r.AllowLeaderUpgrade, LeaderAtStart: co.c.ID(), MaxLag: r.MaxLag, Groups: groupsIn(p.Groups),
+		ArtifactStored: r.storedArtifact != ""}
 	for i, b := range p.Batches {
 		for _, id := range b.Nodes {
 			t.Steps = append(t.Steps, fsm.Step{Node: id, Batch: i})

@@ -111,6 +111,7 @@ func txnOut(st *fsm.State, t *fsm.Txn) api.Txn {
 	}
 	serviceTxnOut(t, &out) // service.go
 	out.Groups = GroupsOut(t.Groups)
+	out.ArtifactStored = t.ArtifactStored
 	if t.Steps != nil {
 		out.Steps = make([]api.Step, len(t.Steps))
 		current := t.CurrentBatch()

@@ -70,6 +70,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			leaderCommand(),
 			operatorCommand(),
 			upgradeCommand(),
+			artifactCommand(),
 			completionCommand(),
 			docsCommand(),
 		},

@@ -86,7 +86,7 @@ func strategiesHelp() string {
 // startFlags are start's flags beyond the policy.
 func startFlags() []cli.Flag {
 	return append(policyFlags(),
-		&cli.StringFlag{Name: "artifact", Usage: "`URL` of the artifact each node downloads and verifies (needs --sha256)"},
+		&cli.StringFlag{Name: "artifact", Usage: "`URL|sha256:HEX` of the artifact each node downloads and verifies: a URL (needs --sha256), or an artifact held by the cluster (baton artifact push)"},
 		&cli.StringFlag{Name: "sha256", Usage: "expected SHA-256 `HEX` digest of --artifact"},
 		&cli.StringFlag{Name: "step-timeout", Usage: "fail a node's step after `DURATION` (default: 10m)"},
 		&cli.StringFlag{Name: "progress-deadline", Usage: "halt when no step completes for `DURATION` (default: 30m)"},
@@ -172,6 +172,16 @@ func startRequest(c *cli.Context) (api.StartRequest, error) {
 		if err := checkDuration(f[0], f[1]); err != nil {
 			return req, usagef("%s: %v", upgradeName(c), err)
 		}
+	}
+	if strings.HasPrefix(req.ArtifactURL, api.ArtifactRefPrefix) {
+		req.Artifact, req.ArtifactURL = req.ArtifactURL, ""
+		if _, err := api.ParseArtifactRef(req.Artifact); err != nil {
+			return req, usagef("%s: %v", upgradeName(c), err)
+		}
+		if req.ArtifactSHA256 != "" {
+			return req, usagef("%s: --artifact %s is its own digest: give no --sha256 with it", upgradeName(c), req.Artifact)
+		}
+		return req, nil
 	}
 	if req.ArtifactURL != "" && req.ArtifactSHA256 == "" {
 		return req, usagef("%s: --artifact needs --sha256, the digest each node checks it against", upgradeName(c))

@@ -68,6 +68,9 @@ func writeTxn(w io.Writer, t api.Txn) error {
 	if t.ArtifactURL != "" {
 		fmt.Fprintf(tw, "artifact\t%s (sha256 %s)\n", t.ArtifactURL, t.ArtifactSHA256)
 	}
+	if t.ArtifactStored {
+		fmt.Fprintf(tw, "artifact\t%s%s (held by the cluster)\n", api.ArtifactRefPrefix, t.ArtifactSHA256)
+	}
 	fmt.Fprintf(tw, "strategy\t%s\n", t.Strategy)
 	fmt.Fprintf(tw, "max parallel\t%d\n", t.MaxParallel)
 	fmt.Fprintf(tw, "on failure\t%s\n", t.OnFailure)

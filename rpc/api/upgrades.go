@@ -175,6 +175,9 @@ type Txn struct {
 	Switchovers []Switchover `json:"switchovers,omitempty"`
 	// Groups are a grouped transaction's groups (protocol 3).
 	Groups []Group `json:"groups,omitempty"`
+	// ArtifactStored says the artifact (ArtifactSHA256) is one held by
+	// the cluster, sha256:HEX (protocol 3).
+	ArtifactStored bool `json:"artifact_stored,omitempty"`
 }
 
 // Step returns the step of node, or nil.
@@ -240,6 +243,10 @@ type StartRequest struct {
 	// (protocol 3).
 	GroupBy   string `json:"group_by,omitempty"`
 	MaxGroups int    `json:"max_groups,omitempty"`
+	// Artifact names an artifact held by the cluster, sha256:HEX, which
+	// every node fetches from the servers that hold it; it excludes
+	// ArtifactURL and ArtifactSHA256 (protocol 3).
+	Artifact string `json:"artifact,omitempty"`
 }
 
 // ControlRequest is the optional body of POST /v1/upgrades/{id}/{action}.
