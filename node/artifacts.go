@@ -86,7 +86,7 @@ func (a *Agent) PushArtifact(ctx context.Context, sha, name string, size int64, 
 	a.log.Info("artifact received", "sha256", sha, "size", n, "name", name)
 	self := a.client(a.cfg.HTTPAddr)
 	if err := self.RecordArtifact(ctx, api.ArtifactRecord{SHA256: sha, Holder: a.cfg.ID, Add: true, Size: n, Name: name}); err != nil {
-		return api.ArtifactPush{}, fmt.Errorf("record artifact sha256:%s: %w", sha, err)
+		return api.ArtifactPush{}, fmt.Errorf("artifact sha256:%s is held by %s only, and recording it failed: %w", sha, a.cfg.ID, err)
 	}
 	var voters []fsm.Member
 	a.fsm.View(func(s *fsm.State) {
@@ -143,6 +143,7 @@ func (a *Agent) replicate(ctx context.Context, sha string, voters []fsm.Member) 
 		}()
 	}
 	wg.Wait()
+	slices.Sort(why)
 	return holders, why
 }
 
