@@ -35,11 +35,12 @@ type Group struct {
 
 // GroupActing is the body of group.acting: Member acts for Group of
 // transaction TxnID, for Reason; an empty Member gives the role back to
-// the group's leader.
+// the group's leader. Member travels as "node", so the command's event
+// names the member that acts.
 type GroupActing struct {
 	TxnID  string `json:"txn_id"`
 	Group  string `json:"group"`
-	Member string `json:"member,omitempty"`
+	Member string `json:"node,omitempty"` // an event's Node
 	Reason string `json:"reason,omitempty"`
 }
 

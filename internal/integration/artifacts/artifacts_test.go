@@ -17,17 +17,22 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// hookDir holds, per node, what its install hook saw: the digest of the
+// writeConfigs returns the agents' config files: labels, and hooks whose
+// directory holds, per node, what its install hook saw: the digest of the
 // file at BATON_ARTIFACT_PATH (seen-ID) and the version installed
 // (version-ID).
-func writeConfigs(t *testing.T, dir string) func(id string) string {
+func writeConfigs(t *testing.T, dir string, labels map[string]map[string]string) func(id string) string {
 	t.Helper()
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	return func(id string) string {
 		path := filepath.Join(dir, "agent-"+id+".json")
 		install := fmt.Sprintf(`sha256sum "$BATON_ARTIFACT_PATH" | cut -d' ' -f1 > %[1]s/seen-$BATON_NODE_ID && echo "$BATON_TARGET_VERSION" > %[1]s/version-$BATON_NODE_ID`, dir)
 		version := fmt.Sprintf(`cat %s/version-$BATON_NODE_ID 2>/dev/null || echo 1.0.0`, dir)
-		b, _ := json.Marshal(map[string]any{"upgrade": map[string]any{"install": install, "version": version, "timeout": "60s"}})
+		cfg := map[string]any{"upgrade": map[string]any{"install": install, "version": version, "timeout": "60s"}}
+		if l, ok := labels[id]; ok {
+			cfg["labels"] = l
+		}
+		b, _ := json.Marshal(cfg)
 		require.NoError(t, os.WriteFile(path, b, 0o644))
 		return path
 	}
@@ -39,7 +44,7 @@ func cluster(t *testing.T, n int) (*procs.Cluster, string) {
 	c.RaftMultiplier = 0.3
 	c.Token = "s3cret"
 	dir := filepath.Join(c.Root, "hooks")
-	c.ConfigFor = writeConfigs(t, dir)
+	c.ConfigFor = writeConfigs(t, dir, nil)
 	c.Start(n)
 	return c, dir
 }
@@ -190,7 +195,7 @@ func TestBadInputIsRefused(t *testing.T) {
 	c := procs.NewCluster(t, batonBin)
 	c.RaftMultiplier = 0.3
 	c.AgentArgs = []string{"--artifact-max-size", "1000"}
-	c.ConfigFor = writeConfigs(t, filepath.Join(c.Root, "hooks"))
+	c.ConfigFor = writeConfigs(t, filepath.Join(c.Root, "hooks"), nil)
 	c.Start(1)
 	a := c.Agents[0]
 
