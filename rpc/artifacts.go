@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -153,9 +152,5 @@ func (s *Server) recordArtifact(r *http.Request) (any, error) {
 	if err := decode(r, &rec); err != nil {
 		return nil, err
 	}
-	err := s.opts.Artifacts.RecordArtifact(r.Context(), rec)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %v", fsm.ErrNotFound, err)
-	}
-	return struct{}{}, err
+	return struct{}{}, s.opts.Artifacts.RecordArtifact(r.Context(), rec)
 }
