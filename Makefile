@@ -25,7 +25,7 @@ JEPSEN_OUT := $(if $(filter command line environment,$(origin OUT)),$(OUT),out/j
 
 DIST     ?= dist
 
-.PHONY: all baton demosvc dist docs test test-short fuzz vet fmt cluster demo demo-tls demo-self demo-redis bench help jepsen
+.PHONY: all baton demosvc dist docs test test-short fuzz vet fmt cluster demo demo-tls demo-self demo-redis demo-gateway bench help jepsen
 
 all: baton
 
@@ -36,6 +36,8 @@ help:
 	@echo "make demo-self  three agents of Baton 1.0.0 upgrade themselves to 2.0.0; the protocol switches at the end"
 	@echo "make demo-redis a Redis primary and two replicas rolled secondaries-first under a writing client, Baton's"
 	@echo "                leader killed once: the switch-over, the failed requests and zero lost writes (needs redis-server, jq)"
+	@echo "make demo-gateway five toy services behind baton gateway under a client load: a ring upgrade with zero failed"
+	@echo "                requests, then a by-id upgrade through a plain proxy (no failover) that shows the failures"
 	@echo "make cluster    build and run a local three-node cluster on loopback (Ctrl-C stops it)"
 	@echo "                (demo, demo-self and cluster take PORT_BASE=7000; unset, they pick free ports)"
 	@echo "make test       go vet, then every test with the race detector (a 150 s chaos run included)"
@@ -44,7 +46,7 @@ help:
 	@echo "make fmt        gofmt the tree"
 	@echo "make docs       regenerate the command reference (docs/cli.md, docs/baton.1) from the commands"
 	@echo "make dist       static baton binaries for linux/amd64 and linux/arm64 in dist/, with SHA256SUMS (VERSION=, PROTOCOL=)"
-	@echo "make bench      measure Baton against its limits (about 7 minutes; installs Debian's ansible if missing)"
+	@echo "make bench      measure Baton against its limits (about 9 minutes; installs Debian's ansible if missing)"
 	@echo "                and write docs/benchmarks.md and docs/benchmarks.json; never part of make test"
 
 baton:
@@ -82,7 +84,7 @@ test: vet
 # deadline (go.dev/issue/75804, "context deadline exceeded"; fixed in Go
 # 1.27): it is reported and skipped.
 FUZZTIME  ?= 30s
-FUZZ_PKGS ?= ./fsm ./rpc
+FUZZ_PKGS ?= ./fsm ./rpc ./rpc/nodeauth
 fuzz:
 	@for pkg in $(FUZZ_PKGS); do \
 		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
@@ -116,6 +118,11 @@ demo: baton demosvc
 # The demo with TLS: openssl makes a throwaway CA and the node certificates.
 demo-tls: baton demosvc
 	scripts/demo-tls.sh bin
+
+# Five toy services behind `baton gateway` (docs/gateway.md): RATE= sets the
+# client load in requests a second (200).
+demo-gateway: baton demosvc
+	scripts/demo-gateway.sh bin
 
 # The Redis example (examples/redis): needs redis-server, redis-cli and jq.
 demo-redis: baton

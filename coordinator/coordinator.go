@@ -89,6 +89,14 @@ type Options struct {
 	// without it only https is accepted (the agent's
 	// --allow-http-artifacts).
 	AllowHTTPArtifacts bool
+	// GatewayTTL is how long a registered gateway may go without a report
+	// before the leader expires it (--gateway-ttl); DefaultGatewayTTL by
+	// default.
+	GatewayTTL time.Duration
+	// GatewayWait bounds the wait, after each step.begin, for every
+	// registered gateway to have seen it (--gateway-wait);
+	// DefaultGatewayWait by default.
+	GatewayWait time.Duration
 	// Now is the leader's clock; time.Now by default.
 	Now func() time.Time
 	// Logger receives the coordinator's decisions.
@@ -120,6 +128,12 @@ func (o *Options) defaults() {
 	if o.DefaultProgressDeadline == 0 {
 		o.DefaultProgressDeadline = 30 * time.Minute
 	}
+	if o.GatewayTTL == 0 {
+		o.GatewayTTL = DefaultGatewayTTL
+	}
+	if o.GatewayWait == 0 {
+		o.GatewayWait = DefaultGatewayWait
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -138,13 +152,19 @@ type Coordinator struct {
 	n    Nodes
 	opts Options
 	log  hclog.Logger
+	// gateways is the leader's memory of the gateways' reports
+	// (gateways.go).
+	gateways *gatewayTable
 }
 
 // New returns a coordinator over the local agent c, calling other agents
 // through n.
 func New(c Cluster, n Nodes, opts Options) *Coordinator {
 	opts.defaults()
-	return &Coordinator{c: c, n: n, opts: opts, log: opts.Logger.Named("coordinator")}
+	return &Coordinator{c: c, n: n, opts: opts, log: opts.Logger.Named("coordinator"), gateways: newGatewayTable()}
 }
 
-var _ rpc.Upgrades = (*Coordinator)(nil)
+var (
+	_ rpc.Upgrades = (*Coordinator)(nil)
+	_ rpc.Ring     = (*Coordinator)(nil)
+)

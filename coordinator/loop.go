@@ -39,13 +39,17 @@ type tenure struct {
 	cancels map[attemptKey]*cancelRequest
 	// switchover times the service's switch-over (switchover.go).
 	switchover switchTenure
+	// announced are the attempts this tenure began and announced to the
+	// gateways (gateways.go); an attempt begun before it is announced
+	// again before it is sent again.
+	announced map[attemptKey]bool
 	// acting remembers the groups nobody could act for (group_acting.go).
 	acting actingTenure
 }
 
 func newTenure() *tenure {
 	return &tenure{nextCheck: map[attemptKey]time.Time{}, retry: map[attemptKey]time.Duration{},
-		cancels: map[attemptKey]*cancelRequest{}}
+		cancels: map[attemptKey]*cancelRequest{}, announced: map[attemptKey]bool{}}
 }
 
 // idle is how long the loop sleeps with nothing to watch but state changes.
@@ -293,10 +297,18 @@ func (co *Coordinator) act(ctx context.Context, tn *tenure, d decision, now time
 		tn.askCancel(attemptKey{t.ID, s.Node, s.Attempt}, now, "transaction "+t.ID+" aborted")
 	}
 	answered := make([]bool, len(d.check))
-	co.fanOut(len(d.check), func(i int) { answered[i] = co.reconcile(ctx, t, d.check[i]) })
+	announced := make([]bool, len(d.check))
+	for i, s := range d.check {
+		announced[i] = tn.announced[attemptKey{t.ID, s.Node, s.Attempt}]
+	}
+	co.fanOut(len(d.check), func(i int) { answered[i], announced[i] = co.reconcile(ctx, t, d.check[i], announced[i]) })
 	wait := d.wait
 	for i, s := range d.check {
-		wait = min(wait, tn.checked(attemptKey{t.ID, s.Node, s.Attempt}, now, answered[i], co.opts.ReconcileInterval))
+		key := attemptKey{t.ID, s.Node, s.Attempt}
+		wait = min(wait, tn.checked(key, now, answered[i], co.opts.ReconcileInterval))
+		if announced[i] {
+			tn.announced[key] = true
+		}
 	}
 	wait = max(min(wait, co.sendCancels(ctx, tn, now)), 10*time.Millisecond)
 	if t.State == fsm.TxnRunning && d.handoff == nil {
@@ -382,8 +394,11 @@ func (co *Coordinator) failStep(ctx context.Context, t *fsm.Txn, s fsm.Step, why
 }
 
 // reconcile asks the node about a running attempt, and reports whether the
-// node answered (and, for an attempt it never received, took it).
-func (co *Coordinator) reconcile(ctx context.Context, t *fsm.Txn, s fsm.Step) bool {
+// node answered (and, for an attempt it never received, took it), and
+// whether the attempt has now been announced to the gateways. An attempt
+// the node never received is sent again, after the gateways have seen its
+// begin when this tenure has not announced it yet (announced).
+func (co *Coordinator) reconcile(ctx context.Context, t *fsm.Txn, s fsm.Step, announced bool) (answered, announcedNow bool) {
 	req, addr := co.stepRequest(t, s)
 	cctx, cancel := context.WithTimeout(ctx, co.opts.CallTimeout)
 	defer cancel()
@@ -392,16 +407,19 @@ func (co *Coordinator) reconcile(ctx context.Context, t *fsm.Txn, s fsm.Step) bo
 	switch {
 	case errors.As(err, &apiErr) && errors.Is(err, api.ErrNotFound):
 		co.log.Info("node does not know the attempt; sending it again", "txn", t.ID, "node", s.Node, "attempt", s.Attempt)
-		return co.send(ctx, req, addr)
+		if !announced {
+			co.announceAgain(ctx, t, s) // gateways.go
+		}
+		return co.send(ctx, req, addr), true
 	case err != nil:
 		co.log.Debug("node unreachable for a running step", "node", s.Node, "error", err)
-		return false
+		return false, announced
 	case status.State == api.StepDone || status.State == api.StepFailed:
 		if err := co.Notice(ctx, status); err != nil {
 			co.log.Debug("notice from reconciliation not committed", "error", err)
 		}
 	}
-	return true
+	return true, announced
 }
 
 // stepRequest builds the request that runs step s of t on its node, and
@@ -439,17 +457,39 @@ func (co *Coordinator) send(ctx context.Context, req api.StepRequest, addr strin
 
 // beginAll begins steps (see begin), each independently and several at a
 // time: Raft commits concurrent proposals together, so a batch of many
-// steps costs a few commits rather than one each. It reports whether every
-// begin committed.
+// steps costs a few commits rather than one each. Between the commits and
+// the deliveries it waits for the gateways to see the begins (announce):
+// a committed step.begin is the announcement that its node leaves
+// rotation, and no drain hook runs before the gateways have acted on it or
+// GatewayWait has passed. It reports whether every begin committed.
 func (co *Coordinator) beginAll(ctx context.Context, tn *tenure, t *fsm.Txn, steps []fsm.Step, rollback bool) bool {
 	type outcome struct {
 		begun, delivered bool
-		attempt          uint64
+		index            uint64
+		step             fsm.Step
 	}
 	out := make([]outcome, len(steps))
 	co.fanOut(len(steps), func(i int) {
-		out[i].attempt = steps[i].Attempt + 1
-		out[i].begun, out[i].delivered = co.begin(ctx, t, steps[i], rollback)
+		out[i].step, out[i].index, out[i].begun = co.begin(ctx, t, steps[i], rollback)
+	})
+	var (
+		last  uint64
+		nodes []string
+	)
+	for _, o := range out {
+		if o.begun {
+			last = max(last, o.index)
+			nodes = append(nodes, o.step.Node)
+		}
+	}
+	if last > 0 {
+		co.announce(ctx, tn, t, last, nodes) // gateways.go
+	}
+	co.fanOut(len(steps), func(i int) {
+		if out[i].begun {
+			req, addr := co.stepRequest(t, out[i].step)
+			out[i].delivered = co.send(ctx, req, addr)
+		}
 	})
 	now, all := co.opts.Now(), true
 	for i, o := range out {
@@ -457,21 +497,24 @@ func (co *Coordinator) beginAll(ctx context.Context, tn *tenure, t *fsm.Txn, ste
 			all = false
 			continue
 		}
+		key := attemptKey{t.ID, steps[i].Node, o.step.Attempt}
+		tn.announced[key] = true
 		// A step just delivered needs no check until the safety net's
 		// interval; one not delivered is tried again soon.
-		tn.checked(attemptKey{t.ID, steps[i].Node, o.attempt}, now, o.delivered, co.opts.ReconcileInterval)
+		tn.checked(key, now, o.delivered, co.opts.ReconcileInterval)
 	}
 	return all
 }
 
-// begin commits the write-ahead begin of a step's next attempt, then sends
-// it. It reports whether the begin committed and whether the node took the
-// step.
-func (co *Coordinator) begin(ctx context.Context, t *fsm.Txn, s fsm.Step, rollback bool) (begun, delivered bool) {
+// begin commits the write-ahead begin of a step's next attempt and returns
+// the step as the begin left it, the begin's index, and whether it
+// committed. The caller sends it.
+func (co *Coordinator) begin(ctx context.Context, t *fsm.Txn, s fsm.Step, rollback bool) (fsm.Step, uint64, bool) {
 	attempt := s.Attempt + 1
-	if _, err := co.c.Apply(ctx, fsm.CmdStepBegin, fsm.StepBegin{TxnID: t.ID, Node: s.Node, Attempt: attempt, Rollback: rollback}); err != nil {
+	index, err := co.c.Apply(ctx, fsm.CmdStepBegin, fsm.StepBegin{TxnID: t.ID, Node: s.Node, Attempt: attempt, Rollback: rollback})
+	if err != nil {
 		co.log.Warn("step begin not committed", "txn", t.ID, "node", s.Node, "attempt", attempt, "error", err)
-		return false, false
+		return s, 0, false
 	}
 	// The step as the begin left it (attempt, versions); the
 	// transaction's own fields do not change after it starts.
@@ -485,12 +528,11 @@ func (co *Coordinator) begin(ctx context.Context, t *fsm.Txn, s fsm.Step, rollba
 		}
 	})
 	if now == nil {
-		return false, false
+		return s, 0, false
 	}
-	co.log.Info("step begun", "txn", t.ID, "node", s.Node, "attempt", attempt, "rollback", rollback)
+	co.log.Info("step begun", "txn", t.ID, "node", s.Node, "attempt", attempt, "rollback", rollback, "index", index)
 	co.opts.Metrics.IncrCounter([]string{"coordinator", "steps", "begun"}, 1)
-	req, addr := co.stepRequest(t, *now)
-	return true, co.send(ctx, req, addr)
+	return *now, index, true
 }
 
 // finish ends an aborting transaction once nothing is left to roll back.

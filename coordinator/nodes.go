@@ -3,7 +3,9 @@ package coordinator
 import (
 	"context"
 	"crypto/tls"
+	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/baton-upgrade/baton/coordinator/strategy"
 	"github.com/baton-upgrade/baton/rpc/api"
@@ -11,19 +13,45 @@ import (
 
 // HTTPNodes calls other agents over their HTTP API.
 type HTTPNodes struct {
-	// Token is sent with writes.
+	// Token is sent with every call.
 	Token string
 	// TLS, when set, makes the calls HTTPS: it verifies the nodes against
 	// the CA and presents this agent's certificate (node.Agent.ClientTLS).
 	TLS *tls.Config
+	// Sign, when set, signs every call with this node's identity
+	// (node.Agent.SignRequest): a node accepts steps only from the leader.
+	Sign api.RequestHook
+	// AppliedIndex, when set, is this agent's applied index, sent with
+	// each step (api.CommitIndexHeader) so the node waits until its own
+	// replica holds the step's begin before it checks it.
+	AppliedIndex func() uint64
 }
 
-// client is a client of the node whose API is at addr.
-func (h HTTPNodes) client(addr string) *api.Client { return api.NewClientTLS(addr, h.Token, h.TLS) }
+// client is a client of the node whose API is at addr, signing as this
+// node when Sign is set.
+func (h HTTPNodes) client(addr string) *api.Client {
+	c := api.NewClientTLS(addr, h.Token, h.TLS)
+	if h.Sign != nil {
+		c = c.WithHook(h.Sign)
+	}
+	return c
+}
 
 // RunStep implements Nodes.
 func (h HTTPNodes) RunStep(ctx context.Context, addr string, req api.StepRequest) (api.StepStatus, error) {
-	return h.client(addr).RunStep(ctx, req)
+	var index uint64
+	if h.AppliedIndex != nil {
+		index = h.AppliedIndex()
+	}
+	c := api.NewClientTLS(addr, h.Token, h.TLS).WithHook(func(r *http.Request, body []byte) {
+		if index > 0 {
+			r.Header.Set(api.CommitIndexHeader, strconv.FormatUint(index, 10))
+		}
+		if h.Sign != nil {
+			h.Sign(r, body)
+		}
+	})
+	return c.RunStep(ctx, req)
 }
 
 // StepStatus implements Nodes.

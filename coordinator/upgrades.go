@@ -114,6 +114,13 @@ func parseDuration(name, s string, def time.Duration) (time.Duration, error) {
 func (co *Coordinator) plan(r request, members []fsm.Member, leader string, protocol int) (api.Plan, error) {
 	in := strategy.Input{Nodes: make([]strategy.Node, len(members)), Leader: leader, GroupBy: r.GroupBy, MaxGroups: r.MaxGroups}
 	in.RolesKnown, in.ServicePrimary = co.serviceRoles() // switchover_plan.go
+	if r.Strategy == strategy.Ring {
+		if protocol < fsm.CommandProtocol(fsm.CmdRingSet) {
+			return api.Plan{}, fmt.Errorf("%w: --strategy ring needs protocol %d, and the cluster speaks %d: upgrade every member to a build that speaks it first",
+				fsm.ErrInvalid, fsm.CommandProtocol(fsm.CmdRingSet), protocol)
+		}
+		co.c.FSM().View(func(s *fsm.State) { in.Ring, _ = RingView(s) }) // ring.go
+	}
 	voters := 0
 	for i, m := range members {
 		in.Nodes[i] = strategy.Node{ID: m.ID, Voter: m.Voter, Labels: m.Labels, Addr: hostOf(m.HTTPAddr)}
@@ -136,6 +143,14 @@ func (co *Coordinator) plan(r request, members []fsm.Member, leader string, prot
 	if res.Groups != nil {
 		by, _ := strategy.ParseGroupBy(r.GroupBy) // checked by checkGrouping
 		p.Groups, p.GroupBy, p.MaxGroups = groupsOut(res.Groups), by.String(), max(1, r.MaxGroups)
+	}
+	if r.Strategy == strategy.Ring {
+		p.Ring = in.RingOrder()
+		for _, m := range members {
+			if m.ServiceAddr == "" {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("%s names no service_addr: no gateway sends it clients", m.ID))
+			}
+		}
 	}
 	// What the coordinator will do with a node that already runs the
 	// target, said as it will happen: skipped (decideBatch), or, on a
@@ -248,8 +263,8 @@ func (co *Coordinator) Start(ctx context.Context, req api.StartRequest) (*fsm.Tx
 	t := fsm.Txn{ID: newTxnID(co.opts.Now()), TargetVersion: r.TargetVersion, ArtifactURL: r.ArtifactURL,
 		ArtifactSHA256: r.ArtifactSHA256, Strategy: r.Strategy, MaxParallel: maxParallel, OnFailure: r.OnFailure,
 		StepTimeout: fsm.Duration(r.stepTimeout), ProgressDeadline: fsm.Duration(r.progressDeadline),
-		AllowLeaderUpgrade: r.AllowLeaderUpgrade, LeaderAtStart: co.c.ID(), MaxLag: r.MaxLag, Groups: groupsIn(p.Groups),
-		ArtifactStored: r.storedArtifact != ""}
+		AllowLeaderUpgrade: r.AllowLeaderUpgrade, LeaderAtStart: co.c.ID(), MaxLag: r.MaxLag, Ring: p.Ring,
+		Groups: groupsIn(p.Groups), ArtifactStored: r.storedArtifact != ""}
 	for i, b := range p.Batches {
 		for _, id := range b.Nodes {
 			t.Steps = append(t.Steps, fsm.Step{Node: id, Batch: i})

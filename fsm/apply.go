@@ -37,6 +37,7 @@ var handlers = map[CommandType]func(s *State, now time.Time, data json.RawMessag
 	CmdTxnFinalize:        handle((*State).applyTxnFinalize),
 	CmdTxnNote:            handle((*State).applyTxnNote),
 	CmdMemberVersionError: handle((*State).applyMemberVersionError),
+	CmdMemberKey:          handle((*State).applyMemberKey),
 	CmdStepSkip:           handle((*State).applyStepSkip),
 	CmdTxnHalt:            handle((*State).applyTxnHalt),
 	CmdTxnRecover:         handle((*State).applyTxnRecover),
@@ -45,6 +46,12 @@ var handlers = map[CommandType]func(s *State, now time.Time, data json.RawMessag
 	CmdSwitchoverBegin: handle((*State).applySwitchoverBegin),
 	CmdSwitchoverPhase: handle((*State).applySwitchoverPhase),
 	CmdSwitchoverFail:  handle((*State).applySwitchoverFail),
+	// The failover ring and the gateway registry (ring.go, gateways.go).
+	CmdRingSet:         handle((*State).applyRingSet),
+	CmdMemberService:   handle((*State).applyMemberService),
+	CmdGatewayRegister: handle((*State).applyGatewayRegister),
+	CmdGatewayLeave:    handle((*State).applyGatewayLeave),
+	CmdGatewayExpire:   handle((*State).applyGatewayExpire),
 	// The groups of a grouped transaction (groups.go).
 	CmdGroupActing: handle((*State).applyGroupActing),
 	// The artifacts held by the cluster (artifacts.go).

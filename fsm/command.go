@@ -30,6 +30,9 @@ const (
 	// CmdMemberMove is new in protocol 3: a member that restarted from its
 	// own data dir at another Raft address.
 	CmdMemberMove CommandType = "member.move"
+	// CmdMemberKey is new in protocol 3: the public key a member's agent
+	// signs its requests to other agents with (docs/security.md).
+	CmdMemberKey CommandType = "member.key"
 )
 
 // LatestProtocol is the newest protocol version this source implements: the
@@ -49,6 +52,7 @@ var commandProtocol = map[CommandType]int{
 	CmdMemberForceLeave:   3,
 	CmdMemberMove:         3,
 	CmdMemberVersionError: 3,
+	CmdMemberKey:          3,
 	CmdStepSkip:           3,
 	CmdTxnHalt:            3,
 	CmdTxnRecover:         3,
@@ -57,6 +61,12 @@ var commandProtocol = map[CommandType]int{
 	CmdSwitchoverBegin: 3,
 	CmdSwitchoverPhase: 3,
 	CmdSwitchoverFail:  3,
+	// The failover ring and the gateway registry (ring.go, gateways.go).
+	CmdRingSet:         3,
+	CmdMemberService:   3,
+	CmdGatewayRegister: 3,
+	CmdGatewayLeave:    3,
+	CmdGatewayExpire:   3,
 	// The groups of a grouped transaction (fsm/groups.go).
 	CmdGroupActing: 3,
 	// The artifacts held by the cluster (fsm/artifacts.go).
@@ -163,6 +173,14 @@ type MemberReport struct {
 type MemberVersionError struct {
 	ID    string `json:"id"`
 	Error string `json:"error,omitempty"`
+}
+
+// MemberKey records the public key of a member's agent (protocol 3): its
+// node identity, which every agent checks the member's signed requests
+// against. Only the public half is ever replicated.
+type MemberKey struct {
+	ID  string `json:"id"`
+	Key string `json:"key"`
 }
 
 // MemberLiveness records whether the leader reaches a member (protocol 3).

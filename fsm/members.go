@@ -19,8 +19,11 @@ func (s *State) applyMemberJoin(_ time.Time, c MemberJoin) error {
 		}
 		m.Liveness = old.Liveness
 		m.Role = old.Role // service.go: the leader's record, not the member's
+		// ring.go: reported with member.service, never by a join.
+		m.ServiceAddr = old.ServiceAddr
+		m.NodeKey = old.NodeKey
 	} else {
-		m.Role = ""
+		m.Role, m.ServiceAddr, m.NodeKey = "", "", ""
 	}
 	if s.ProtocolVersion == 0 {
 		// The first member of a new cluster sets its protocol: the newest
@@ -245,6 +248,26 @@ func (s *State) applyMemberVersionError(_ time.Time, c MemberVersionError) error
 		return fmt.Errorf("%w: version error of %q: %d bytes, want at most %d", ErrInvalid, c.ID, len(c.Error), MaxVersionError)
 	}
 	m.VersionError = c.Error
+	s.Members[c.ID] = m
+	return nil
+}
+
+func (s *State) applyMemberKey(_ time.Time, c MemberKey) error {
+	m, ok := s.Members[c.ID]
+	if !ok {
+		return fmt.Errorf("%w: member %q", ErrNotFound, c.ID)
+	}
+	if err := ValidateNodeKey(c.Key); err != nil {
+		return err
+	}
+	if m.NodeKey != "" && m.NodeKey != c.Key {
+		// A member's key is set once: a second key for the same member
+		// is refused whoever proposes it, so two registrations racing
+		// cannot swap a member's identity. A node that lost its key is
+		// removed and joins again.
+		return fmt.Errorf("%w: member %q already has another node key on record", ErrConflict, c.ID)
+	}
+	m.NodeKey = c.Key
 	s.Members[c.ID] = m
 	return nil
 }

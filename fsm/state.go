@@ -2,6 +2,8 @@ package fsm
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 )
@@ -38,6 +40,15 @@ type Member struct {
 	// Role is the member's service role as Baton records it (protocol 3,
 	// service.go): RolePrimary, RoleReplica, or "" without a role hook.
 	Role string `json:"role,omitempty"`
+	// ServiceAddr is the HOST:PORT the member's service listens on, from
+	// the service_addr of its config file (member.service, protocol 3); ""
+	// when it names none. A join keeps it.
+	ServiceAddr string `json:"service_addr,omitempty"`
+	// NodeKey is the public key the member's agent signs its requests
+	// with ("ed25519:" and base64; member.key, protocol 3): its identity
+	// to the other agents. Empty for a member of an older build, or one
+	// that has not registered it yet.
+	NodeKey string `json:"node_key,omitempty"`
 }
 
 // MaxVersionError bounds a member's VersionError.
@@ -86,6 +97,13 @@ type State struct {
 	Builds map[string]ProtocolRange `json:"builds,omitempty"`
 	// Service records the service's primary (protocol 3, service.go).
 	Service Service `json:"service,omitzero"`
+	// Ring is the failover ring as ring.set stored it (protocol 3,
+	// ring.go), or nil while none was set. It may still name members that
+	// have left; readers take the coordinator's view (docs/ring.md).
+	Ring []string `json:"ring,omitempty"`
+	// Gateways are the registered gateways by name (protocol 3,
+	// gateways.go).
+	Gateways map[string]Gateway `json:"gateways,omitempty"`
 	// Artifacts are the artifacts held by the cluster, by digest
 	// (protocol 3, artifacts.go).
 	Artifacts map[string]Artifact `json:"artifacts,omitempty"`
@@ -112,6 +130,8 @@ func (s *State) Clone() *State {
 		c.Txns[id] = t.clone()
 	}
 	c.TxnOrder = append([]string(nil), s.TxnOrder...)
+	c.Ring = slices.Clone(s.Ring)
+	c.Gateways = maps.Clone(s.Gateways)
 	if s.Artifacts != nil {
 		c.Artifacts = make(map[string]Artifact, len(s.Artifacts))
 		for k, a := range s.Artifacts {

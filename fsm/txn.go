@@ -152,6 +152,11 @@ type Txn struct {
 	// Switchovers are the switch-overs of the service's primary this
 	// transaction ran, oldest first (protocol 3, service.go).
 	Switchovers []Switchover `json:"switchovers,omitempty"`
+	// Ring is the failover ring a ring transaction was planned on, fixed
+	// at its start, so that its plan, its steps and the state machine's
+	// check of I9 use the same ring (protocol 3, ring.go); nil for the
+	// other strategies.
+	Ring []string `json:"ring,omitempty"`
 	// Groups are the groups of a grouped transaction, with their leaders,
 	// in the order they start (protocol 3, groups.go); nil for the other
 	// strategies.

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -50,7 +51,10 @@ func (s *State) ValidateTxn(t Txn) error {
 	if err := s.validateSteps(t.Steps); err != nil {
 		return err
 	}
-	return validateGroups(t)
+	if err := validateGroups(t); err != nil { // groups.go
+		return err
+	}
+	return s.checkTxnRing(t) // ring.go
 }
 
 func (s *State) validateSteps(steps []Step) error {
@@ -86,7 +90,11 @@ func (s *State) applyTxnStart(now time.Time, c TxnStart) error {
 	t.CreatedAt, t.UpdatedAt, t.LastProgressAt, t.FinishedAt = now, now, now, time.Time{}
 	t.Steps = append([]Step(nil), t.Steps...)
 	s.startService(&t) // service.go
-	s.startGroups(&t)  // groups.go
+	if s.ProtocolVersion < CommandProtocol(CmdRingSet) {
+		t.Ring = nil // ring.go: an older build drops the field it does not know
+	}
+	t.Ring = slices.Clone(t.Ring)
+	s.startGroups(&t) // groups.go
 	for i := range t.Steps {
 		st := &t.Steps[i]
 		v := s.Members[st.Node].Version
@@ -134,6 +142,9 @@ func (s *State) applyStepBegin(now time.Time, c StepBegin) error {
 	} else if err := canBeginUpgrade(t, st); err != nil {
 		return err
 	} else if err := s.checkNotPrimary(c.Node); err != nil { // service.go
+		return err
+	}
+	if err := checkRingNeighbours(t, c.Node); err != nil { // ring.go
 		return err
 	}
 	t.setStepState(st, StepRunning)

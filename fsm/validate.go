@@ -1,11 +1,13 @@
 package fsm
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -229,6 +231,19 @@ func ValidateProtocol(p ProtocolRange) error {
 	return nil
 }
 
+// NodeKeyPrefix starts a member's public key; base64 of 32 bytes follows.
+const NodeKeyPrefix = "ed25519:"
+
+// ValidateNodeKey checks a member's public key: "ed25519:" and the
+// standard base64 of 32 bytes.
+func ValidateNodeKey(k string) error {
+	b64, ok := strings.CutPrefix(k, NodeKeyPrefix)
+	if raw, err := base64.StdEncoding.DecodeString(b64); !ok || err != nil || len(raw) != 32 {
+		return fmt.Errorf("%w: node key %.80q: want %s and the base64 of 32 bytes", ErrInvalid, k, NodeKeyPrefix)
+	}
+	return nil
+}
+
 // ValidateMember checks every field of a member record, the limits on its
 // version and labels included; an error wraps ErrInvalid.
 func ValidateMember(m Member) error { return validateMember(m, true) }
@@ -244,6 +259,9 @@ func validateMember(m Member, limits bool) error {
 		return err
 	}
 	if err := ValidateProtocol(m.Protocol); err != nil {
+		return err
+	}
+	if err := ValidateServiceAddr(m.ServiceAddr); err != nil {
 		return err
 	}
 	if limits && len(m.Version) > MaxVersionLen {

@@ -43,7 +43,10 @@ func (s *State) validate() error {
 	if err := s.validateTxns(); err != nil {
 		return err
 	}
-	if err := s.validateArtifacts(); err != nil {
+	if err := s.validateRing(); err != nil { // ring.go
+		return err
+	}
+	if err := s.validateArtifacts(); err != nil { // artifacts.go
 		return err
 	}
 	return s.validateService()
@@ -56,6 +59,11 @@ func (s *State) validateMembers() error {
 		}
 		if err := ValidateMember(m); err != nil {
 			return fmt.Errorf("members[%q]: %w", id, err)
+		}
+		if m.NodeKey != "" {
+			if err := ValidateNodeKey(m.NodeKey); err != nil {
+				return fmt.Errorf("members[%q]: %w", id, err)
+			}
 		}
 		if m.Role != "" && m.Role != RolePrimary && m.Role != RoleReplica {
 			return fmt.Errorf("members[%q]: role %q", id, m.Role)

@@ -3,7 +3,7 @@
 // drives upgrade transactions through the API and the CLI from concurrent
 // clients while nemeses kill, pause and partition the agents and make their
 // hooks fail or hang, records every operation and every committed command,
-// and checks Baton's invariants (I1..I8 and I10 of ARCHITECTURE.md) and the
+// and checks Baton's invariants (I1..I11 of ARCHITECTURE.md) and the
 // linearizability of its consistent reads over the whole history.
 //
 // The sub-packages split the work by responsibility: history (what

@@ -106,6 +106,25 @@ func Recheck(dir string) ([]checker.Result, error) {
 	if in.Acks, err = harness.AcksFromLogs(paths); err != nil {
 		return nil, err
 	}
+	if in.Late, err = harness.LateAnnouncementsFromLogs(paths); err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(paths))
+	for id := range paths {
+		ids = append(ids, id)
+	}
+	if in.ServiceRequests, err = harness.ServiceRequestsFromLogs(harness.ServiceRequestLogs(root, ids)); err != nil {
+		return nil, err
+	}
+	in.GatewayName = harness.GatewayName
+	if err := readLines(filepath.Join(dir, "gateway-requests.jsonl"), func(raw []byte) error {
+		var r procs.LoadRequest
+		err := json.Unmarshal(raw, &r)
+		in.GatewayRequests = append(in.GatewayRequests, r)
+		return err
+	}); err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
 	snapshots, err := tc.Snapshots()
 	if err != nil {
 		return nil, err

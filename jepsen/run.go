@@ -2,6 +2,7 @@ package jepsen
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -127,6 +128,11 @@ func Run(ctx context.Context, cfg Config) (*report.Result, error) {
 
 	cfg.Logf("running the workload and nemeses %s for %s (seed %d)", res.Nemeses, cfg.Duration, cfg.Seed)
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	// Clients of the service, through the gateway (I11): refused until the
+	// cluster speaks protocol 3 and the gateway routes.
+	rate := 20
+	load := procs.StartLoad(runCtx, procs.LoadOptions{URL: c.GatewayURL(), Rate: rate, Workers: 4,
+		Max: rate * int(cfg.Duration/time.Second+1), Tag: "g"})
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -141,6 +147,10 @@ func Run(ctx context.Context, cfg Config) (*report.Result, error) {
 	}()
 	wg.Wait()
 	cancel()
+	gatewayRequests := load.Wait()
+	if err := writeGatewayRequests(cfg.Out, gatewayRequests); err != nil {
+		cfg.Logf("write the gateway's requests: %v", err)
+	}
 
 	if err := c.HealAll(); err != nil {
 		cfg.Logf("heal: %v", err)
@@ -166,6 +176,13 @@ func Run(ctx context.Context, cfg Config) (*report.Result, error) {
 	in, err := evidence(c, rec, finalTxns, healed, end, cfg)
 	if err != nil {
 		return nil, err
+	}
+	in.GatewayName, in.GatewayRequests = harness.GatewayName, gatewayRequests
+	if in.ServiceRequests, err = c.ServiceRequests(); err != nil {
+		return nil, err
+	}
+	if in.Late, err = c.LateAnnouncements(); err != nil {
+		return nil, fmt.Errorf("late announcements from the logs: %w", err)
 	}
 	if err := writeMeta(cfg.Out, in); err != nil {
 		cfg.Logf("write %s: %v", runFile, err)
@@ -248,4 +265,21 @@ func crashCheck(crashes []harness.Crash) checker.Result {
 			What: fmt.Sprintf("agent exited with status %d (%d exits in all); log tail: %s", cr.Code, len(crashes), cr.Tail)}
 	}
 	return r
+}
+
+// writeGatewayRequests keeps the requests sent through the gateway in
+// gateway-requests.jsonl, one JSON object a line.
+func writeGatewayRequests(dir string, reqs []procs.LoadRequest) error {
+	f, err := os.Create(filepath.Join(dir, "gateway-requests.jsonl"))
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(f)
+	for _, r := range reqs {
+		if err := enc.Encode(r); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/baton-upgrade/baton/node/executor"
 	"github.com/baton-upgrade/baton/node/journal"
 	"github.com/baton-upgrade/baton/rpc/api"
+	"github.com/baton-upgrade/baton/rpc/nodeauth"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 )
@@ -33,6 +34,9 @@ type Agent struct {
 	// clientTLS is the configuration of this agent's calls to other
 	// agents (nil without TLS); made once so its clients share connections.
 	clientTLS *tls.Config
+	// key is this node's identity: it signs every request the agent sends
+	// other agents (identity.go).
+	key nodeauth.Key
 	// health runs the health hook for Diagnostic (health_probe.go).
 	health healthProbe
 
@@ -67,6 +71,9 @@ type Agent struct {
 	// versionChanged wakes reportVersionError when a reading or the
 	// registration changes what it must report.
 	versionChanged chan struct{}
+	// serviceAddrPoke wakes reportServiceAddr when the registration
+	// succeeds (service_addr.go).
+	serviceAddrPoke chan struct{}
 	// registered is set once Register has succeeded.
 	registered atomic.Bool
 
@@ -88,20 +95,21 @@ func New(cfg Config) (*Agent, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &Agent{
-		cfg:            cfg,
-		log:            cfg.Logger,
-		fsm:            fsm.NewFor(0, cfg.Protocol.Max),
-		leaderNotify:   make(chan bool, 16),
-		fatal:          make(chan error, 1),
-		health:         healthProbe{ttl: HealthProbeTTL, now: time.Now},
-		heartbeats:     newHeartbeats(),
-		notices:        newNoticeQueue(),
-		events:         newEventLog(),
-		version:        initialVersion(cfg),
-		versionChanged: make(chan struct{}, 1),
-		ctx:            ctx,
-		cancel:         cancel,
-		members:        &membersFile{path: filepath.Join(cfg.DataDir, "service", "members.json")},
+		cfg:             cfg,
+		log:             cfg.Logger,
+		fsm:             fsm.NewFor(0, cfg.Protocol.Max),
+		leaderNotify:    make(chan bool, 16),
+		fatal:           make(chan error, 1),
+		health:          healthProbe{ttl: HealthProbeTTL, now: time.Now},
+		heartbeats:      newHeartbeats(),
+		notices:         newNoticeQueue(),
+		events:          newEventLog(),
+		version:         initialVersion(cfg),
+		versionChanged:  make(chan struct{}, 1),
+		serviceAddrPoke: make(chan struct{}, 1),
+		ctx:             ctx,
+		cancel:          cancel,
+		members:         &membersFile{path: filepath.Join(cfg.DataDir, "service", "members.json")},
 	}
 	if cfg.TLS != nil {
 		a.clientTLS = cfg.TLS.ClientConfig()
@@ -176,6 +184,9 @@ func (a *Agent) Start() error {
 	if err := a.checkStores(); err != nil {
 		return err
 	}
+	if err := a.loadNodeKey(); err != nil { // identity.go
+		return err
+	}
 	parts, err := a.startRaft()
 	if err != nil {
 		return err
@@ -198,6 +209,14 @@ func (a *Agent) Start() error {
 	if a.cfg.Protocol.Max >= fsm.CommandProtocol(fsm.CmdMemberVersionError) {
 		a.wg.Add(1)
 		go a.reportVersionError()
+	}
+	if a.cfg.Protocol.Max >= fsm.CommandProtocol(fsm.CmdMemberService) {
+		a.wg.Add(1)
+		go a.reportServiceAddr() // service_addr.go
+	}
+	if a.cfg.Protocol.Max >= fsm.CommandProtocol(fsm.CmdMemberKey) {
+		a.wg.Add(1)
+		go a.registerNodeKey()
 	}
 	a.log.Info("raft started", "id", a.cfg.ID, "raft_addr", a.cfg.RaftAddr,
 		"existing_state", parts.existing, "bootstrap", a.cfg.Bootstrap && !parts.existing)

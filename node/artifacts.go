@@ -180,7 +180,29 @@ func (a *Agent) FetchStoredArtifact(ctx context.Context, sha string, sources []a
 		hc = *c.HTTPClient()
 	}
 	hc.Timeout = 0 // ctx bounds the fetch; an artifact may take long
+	hc.Transport = signedTransport{a: a, next: hc.Transport}
 	return artifact.FetchStored(ctx, &hc, holders, sha, destDir)
+}
+
+// signedTransport sends a fetch as this agent calls other agents: with its
+// token and signed with its node key.
+type signedTransport struct {
+	a    *Agent
+	next http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t signedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	if t.a.cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+t.a.cfg.Token)
+	}
+	t.a.SignRequest(req, nil)
+	next := t.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return next.RoundTrip(req)
 }
 
 // RecordArtifact implements rpc.Artifacts (leader only).

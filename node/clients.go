@@ -7,10 +7,11 @@ import (
 )
 
 // client is a client of the agent at addr (its own or another's API) as
-// this agent calls it: with its token and, under TLS, over HTTPS with its
-// node certificate (so a bare HOST:PORT means HTTPS).
+// this agent calls it: with its token, every request signed with its node
+// key (identity.go) and, under TLS, over HTTPS with its node certificate
+// (so a bare HOST:PORT means HTTPS).
 func (a *Agent) client(addr string) *api.Client {
-	return api.NewClientTLS(addr, a.cfg.Token, a.ClientTLS())
+	return api.NewClientTLS(addr, a.cfg.Token, a.ClientTLS()).WithHook(a.SignRequest)
 }
 
 // ClientTLS is the TLS configuration of this agent's calls to other agents:

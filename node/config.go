@@ -50,6 +50,10 @@ type Config struct {
 	Hooks config.Hooks
 	// Labels are free-form member labels (zone, rack, role).
 	Labels map[string]string
+	// ServiceAddr is the HOST:PORT this node's service listens on, from
+	// its config file; "" for none. The agent records it in the catalogue
+	// (member.service) once the cluster speaks protocol 3.
+	ServiceAddr string
 	// AllowHTTPArtifacts lets this node fetch artifacts over plain http,
 	// and, while it leads, lets a transaction name one; only https
 	// otherwise (--allow-http-artifacts).
@@ -91,6 +95,9 @@ func (c *Config) validate() error {
 	}
 	if c.Bootstrap && len(c.Join) > 0 {
 		return fmt.Errorf("--bootstrap and --join exclude each other: bootstrap starts a new cluster, join enters an existing one")
+	}
+	if err := fsm.ValidateServiceAddr(c.ServiceAddr); err != nil {
+		return err
 	}
 	if err := fsm.ValidateProtocol(c.Protocol); err != nil {
 		return err

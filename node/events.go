@@ -88,6 +88,7 @@ type eventFields struct {
 	Primary         string `json:"primary"`   // service.roles, switchover.*
 	Phase           string `json:"phase"`     // switchover.phase
 	Candidate       string `json:"candidate"` // switchover.begin
+	Name            string `json:"name"`      // gateway.*
 }
 
 // recordApply turns an accepted command into an event. It runs inside the
@@ -104,6 +105,9 @@ func (a *Agent) recordApply(index uint64, e fsm.Envelope, err error) {
 	if e.Type == fsm.CmdSwitchoverBegin {
 		ev.Primary, ev.Phase = f.Candidate, string(fsm.SwitchChosen)
 	}
+	if e.Type == fsm.CmdGatewayRegister || e.Type == fsm.CmdGatewayLeave || e.Type == fsm.CmdGatewayExpire {
+		ev.Gateway = f.Name
+	}
 	if e.Type == fsm.CmdSwitchoverFail {
 		ev.Phase = string(fsm.SwitchFailed)
 	}
@@ -113,7 +117,8 @@ func (a *Agent) recordApply(index uint64, e fsm.Envelope, err error) {
 	case f.Member.ID != "":
 		ev.Node = f.Member.ID
 	case e.Type == fsm.CmdMemberLeave || e.Type == fsm.CmdMemberReport || e.Type == fsm.CmdMemberStatus || e.Type == fsm.CmdMemberLiveness ||
-		e.Type == fsm.CmdMemberVersionError || e.Type == fsm.CmdMemberForceLeave || e.Type == fsm.CmdMemberMove:
+		e.Type == fsm.CmdMemberVersionError || e.Type == fsm.CmdMemberForceLeave || e.Type == fsm.CmdMemberMove ||
+		e.Type == fsm.CmdMemberService || e.Type == fsm.CmdMemberKey:
 		ev.Node = f.ID
 	}
 	a.events.add(ev)

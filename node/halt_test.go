@@ -43,7 +43,9 @@ func TestFollowerStopsOnAnEntryItCannotApply(t *testing.T) {
 	// join); the follower's speaks only 1.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	leader := registeredLeader(t, ctx, Config{ID: "n1", Version: "1.0.0", Protocol: one, RaftMultiplier: 0.2},
+	// Raft's default timeouts (multiplier 1): the entry must commit under
+	// one leader, and a loaded machine makes shorter ones flap.
+	leader := registeredLeader(t, ctx, Config{ID: "n1", Version: "1.0.0", Protocol: one, RaftMultiplier: 1},
 		func(a *Agent) {
 			a.fsm = fsm.NewFor(0, 2)
 			a.fsm.OnApply(a.recordApply)
@@ -52,7 +54,7 @@ func TestFollowerStopsOnAnEntryItCannotApply(t *testing.T) {
 
 	var logs lockedBuffer
 	follower := serve(t, Config{ID: "n2", Join: []string{leader.cfg.HTTPAddr}, Version: "1.0.0", Protocol: one,
-		RaftMultiplier: 0.2, Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})}, nil)
+		RaftMultiplier: 1, Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})}, nil)
 	require.NoError(t, follower.Register(ctx))
 	procs.Eventually(t, 20*time.Second, func() error {
 		var n int

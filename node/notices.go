@@ -59,7 +59,8 @@ func (q *noticeQueue) remove(n api.Notice) {
 // sendNotices keeps sending every pending completion notice through this
 // agent's own API (which forwards it to the leader) until the leader
 // acknowledges it: committed, or refused for good (a 4xx: a stale attempt
-// is never accepted later). Acknowledged notices are marked in the journal
+// is never accepted later; but not a 401 or 403, which judge the
+// credentials, not the notice). Acknowledged notices are marked in the journal
 // so a restart does not send them again; unacknowledged ones survive a
 // restart in the journal and are sent again (I5).
 func (a *Agent) sendNotices() {
@@ -73,6 +74,15 @@ func (a *Agent) sendNotices() {
 			err := client.Notice(ctx, n)
 			cancel()
 			var apiErr *api.APIError
+			if err != nil && (errors.Is(err, api.ErrUnauthorized) || errors.Is(err, api.ErrForbidden)) {
+				// Not a verdict on the notice but on its credentials (a
+				// token or a node signature the leader does not accept, a
+				// clock far off): kept and sent again, since a refusal
+				// would drop a finished step's word.
+				a.log.Warn("completion notice refused for its credentials; it will be sent again", "txn", n.TxnID, "attempt", n.Attempt, "error", err)
+				failed = true
+				continue
+			}
 			if err != nil && !(errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500) {
 				a.log.Debug("completion notice not yet delivered", "txn", n.TxnID, "attempt", n.Attempt, "error", err)
 				failed = true

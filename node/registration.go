@@ -99,6 +99,7 @@ func (a *Agent) Register(ctx context.Context) error {
 			a.log.Info("registered in the catalogue", "via", target, "version", a.currentVersion())
 			a.registered.Store(true)
 			a.pokeVersionReport()
+			a.pokeServiceAddr() // service_addr.go
 			return nil
 		}
 		var apiErr *api.APIError

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/rpc"
 	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/hashicorp/raft"
 )
@@ -94,7 +95,13 @@ func (a *Agent) removeSelf(ctx context.Context, id string, force bool) (api.Remo
 	if addr == "" {
 		return api.RemoveResponse{}, fmt.Errorf("%w: leadership moved to %s, whose API address is not known yet: retry the removal", api.ErrNoLeader, leader)
 	}
-	return a.client(addr).RemoveMember(ctx, id, force)
+	// The new leader judges the operator's own credentials: this agent's
+	// token may not hold the operator scope (docs/security.md).
+	token := rpc.BearerOf(ctx)
+	if token == "" {
+		token = a.cfg.Token
+	}
+	return api.NewClientTLS(addr, token, a.ClientTLS()).WithHook(a.SignRequest).RemoveMember(ctx, id, force)
 }
 
 // unreachable reports, from the leader's point of view, whether member id

@@ -30,8 +30,8 @@ type fileMember struct {
 	Labels   map[string]string `json:"labels"`
 	// Role is primary, replica, or empty without a role hook.
 	Role string `json:"role"`
-	// ServiceAddr is the node's service address; empty until the agent's
-	// config can name one.
+	// ServiceAddr is the node's service address (service_addr in its
+	// agent's config file); empty when it names none.
 	ServiceAddr string `json:"service_addr"`
 	// Status is alive, unreachable or unknown, as the leader recorded it.
 	Status string `json:"status"`
@@ -54,7 +54,7 @@ func (m *membersFile) write(f *fsm.FSM) (string, error) {
 		members = make([]fileMember, 0, len(s.Members))
 		for _, mb := range s.MemberList() {
 			fm := fileMember{ID: mb.ID, HTTPAddr: mb.HTTPAddr, Version: mb.Version, Labels: mb.Labels,
-				Role: mb.Role, Status: api.MemberUnknown}
+				Role: mb.Role, ServiceAddr: mb.ServiceAddr, Status: api.MemberUnknown}
 			if fm.Labels == nil {
 				fm.Labels = map[string]string{}
 			}

@@ -91,6 +91,7 @@ func TestServiceActionRunsOnlyForTheSwitchoverItsStateShows(t *testing.T) {
 	apply(fsm.CmdMemberJoin, fsm.MemberJoin{Member: fsm.Member{ID: "n2", RaftAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2",
 		Version: "1.0.0", Voter: true, Protocol: fsm.ProtocolRange{Min: 2, Max: 3}, Labels: map[string]string{"zone": "b"}}})
 	apply(fsm.CmdServiceRoles, fsm.ServiceRoles{Primary: "n1", Roles: map[string]string{"n1": fsm.RolePrimary, "n2": fsm.RoleReplica}})
+	apply(fsm.CmdMemberService, fsm.MemberService{ID: "n2", ServiceAddr: "127.0.0.1:9002"})
 	req := api.ServiceActionRequest{TxnID: "t-1", OldPrimary: "n1", NewPrimary: "n2", Phase: api.SwitchChosen}
 
 	_, err := a.ServiceAction(ctx, api.HookDemote, req)
@@ -130,7 +131,7 @@ func TestServiceActionRunsOnlyForTheSwitchoverItsStateShows(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &members))
 	require.Len(t, members, 2)
 	require.Equal(t, map[string]any{"id": "n2", "http_addr": "127.0.0.1:2", "version": "2.0.0",
-		"labels": map[string]any{"zone": "b"}, "role": "replica", "service_addr": "", "status": "unknown"}, members[1])
+		"labels": map[string]any{"zone": "b"}, "role": "replica", "service_addr": "127.0.0.1:9002", "status": "unknown"}, members[1])
 	require.Equal(t, "primary", members[0]["role"])
 
 	for _, tc := range []struct {

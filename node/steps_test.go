@@ -36,12 +36,22 @@ func TestCancelStepThroughTheAPIStopsTheInstallAndItsLogsAreServed(t *testing.T)
 		}
 		return nil
 	})
-	client := api.NewClient(a.cfg.HTTPAddr, "")
+	// The leader's own calls: signed with its node key.
+	client := a.client(a.cfg.HTTPAddr)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
 	_, err := client.CancelStep(ctx, "t-1", 1, "x")
 	require.ErrorIs(t, err, api.ErrNotFound, "an attempt the node never began")
+
+	// The node runs only a step its replica holds as committed.
+	require.NoError(t, a.Register(ctx))
+	_, err = a.Apply(ctx, fsm.CmdTxnStart, fsm.TxnStart{Txn: fsm.Txn{ID: "t-1", TargetVersion: "2.0.0", Strategy: "by-id",
+		MaxParallel: 1, OnFailure: fsm.OnFailureHalt, StepTimeout: fsm.Duration(time.Minute), ProgressDeadline: fsm.Duration(time.Hour),
+		AllowLeaderUpgrade: true, LeaderAtStart: "n1", Steps: []fsm.Step{{Node: "n1"}}}})
+	require.NoError(t, err)
+	_, err = a.Apply(ctx, fsm.CmdStepBegin, fsm.StepBegin{TxnID: "t-1", Node: "n1", Attempt: 1})
+	require.NoError(t, err)
 
 	_, err = client.RunStep(ctx, api.StepRequest{TxnID: "t-1", Node: "n1", Attempt: 1, TargetVersion: "2.0.0",
 		FromVersion: "1.0.0", ProtocolVersion: 3, AllowLeader: true})

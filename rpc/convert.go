@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
@@ -19,7 +20,7 @@ import (
 func memberOut(m fsm.Member, leader bool) api.Member {
 	out := api.Member{ID: m.ID, RaftAddr: m.RaftAddr, HTTPAddr: m.HTTPAddr, Version: m.Version, Voter: m.Voter,
 		Protocol: ProtocolRangeOut(m.Protocol), Labels: copyLabels(m.Labels), Leader: leader, VersionError: m.VersionError,
-		Role: m.Role}
+		Role: m.Role, ServiceAddr: m.ServiceAddr, NodeKey: m.NodeKey}
 	if m.Build != nil {
 		b := BuildInfoOut(*m.Build)
 		out.Build = &b
@@ -110,6 +111,7 @@ func txnOut(st *fsm.State, t *fsm.Txn) api.Txn {
 		out.ProtocolVersion = t.ProtocolVersion
 	}
 	serviceTxnOut(t, &out) // service.go
+	out.Ring = slices.Clone(t.Ring)
 	out.Groups = GroupsOut(t.Groups)
 	out.ArtifactStored = t.ArtifactStored
 	if t.Steps != nil {

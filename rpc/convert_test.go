@@ -178,11 +178,12 @@ func fsmConstants(t *testing.T, typeName string) map[string]string {
 func TestEveryCommandTypeIsAnAPIEventType(t *testing.T) {
 	apiNames := map[api.EventType]bool{}
 	for _, e := range []api.EventType{api.EventMemberJoin, api.EventMemberLeave, api.EventMemberReport,
-		api.EventMemberStatus, api.EventMemberLiveness, api.EventMemberVersionError, api.EventMemberForceLeave, api.EventMemberMove,
+		api.EventMemberStatus, api.EventMemberLiveness, api.EventMemberVersionError, api.EventMemberForceLeave, api.EventMemberMove, api.EventMemberKey,
 		api.EventTxnStart, api.EventStepBegin, api.EventStepComplete, api.EventStepFail,
 		api.EventTxnPause, api.EventTxnResume, api.EventTxnRetry, api.EventTxnAbort, api.EventTxnFinish,
 		api.EventTxnFinalize, api.EventTxnNote, api.EventStepSkip, api.EventTxnHalt, api.EventTxnRecover,
 		api.EventServiceRoles, api.EventSwitchoverBegin, api.EventSwitchoverPhase, api.EventSwitchoverFail,
+		api.EventRingSet, api.EventMemberService, api.EventGatewayRegister, api.EventGatewayLeave, api.EventGatewayExpire,
 		api.EventGroupActing, api.EventArtifactAdd, api.EventArtifactHeld} {
 		require.True(t, e.IsCommand(), e)
 		apiNames[e] = true

@@ -1,6 +1,8 @@
 // Package rpc is the server side of Baton's HTTP/JSON API: the server every
-// agent runs, the forwarding of writes to the leader, the bearer-token
-// check, and the two edges between the state machine and the wire. The
+// agent runs, the forwarding of writes to the leader, access control (the
+// scope each route needs, in scopes.go; who the caller is and which node it
+// proves to be, in identity.go; the audit line of every write, in
+// audit.go), and the two edges between the state machine and the wire. The
 // types, the error codes and the typed Go client are in rpc/api, which
 // clients import instead of this package.
 //

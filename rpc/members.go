@@ -6,6 +6,7 @@ import (
 
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc/api"
+	"github.com/baton-upgrade/baton/rpc/nodeauth"
 )
 
 func (s *Server) listMembers(r *http.Request) (any, error) {
@@ -27,6 +28,17 @@ func (s *Server) join(r *http.Request) (any, error) {
 	m := memberIn(req)
 	if err := fsm.ValidateMember(m); err != nil {
 		return nil, err
+	}
+	noteAudit(r, "member", m.ID)
+	// A join that would change a member's record (a re-join from its Raft
+	// address, or a move from its prior one) needs the member's identity;
+	// one from another address is a conflict, which Join reports.
+	var recorded string
+	s.b.FSM().View(func(st *fsm.State) { recorded = st.Members[m.ID].RaftAddr })
+	if recorded == m.RaftAddr || req.PriorRaftAddr != "" {
+		if err := s.requireNode(r, m.ID, "the join"); err != nil {
+			return nil, err
+		}
 	}
 	if req.PriorRaftAddr != "" && req.PriorRaftAddr != req.RaftAddr {
 		// An agent back from its data dir at a new --raft-addr: move it
@@ -103,6 +115,9 @@ func (s *Server) memberStatus(r *http.Request) (any, error) {
 	if err := fsm.ValidateID(st.ID); err != nil {
 		return nil, err
 	}
+	if err := s.requireNode(r, st.ID, "the build report"); err != nil {
+		return nil, err
+	}
 	if err := fsm.ValidateVersion(st.Build.Version); err != nil {
 		return nil, err
 	}
@@ -121,6 +136,9 @@ func (s *Server) memberVersionError(r *http.Request) (any, error) {
 	if err := fsm.ValidateID(c.ID); err != nil {
 		return nil, err
 	}
+	if err := s.requireNode(r, c.ID, "the version report"); err != nil {
+		return nil, err
+	}
 	if req.ID != "" && req.ID != c.ID {
 		return nil, badRequest("body names member %q, the path %q", req.ID, c.ID)
 	}
@@ -131,6 +149,58 @@ func (s *Server) memberVersionError(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return api.MemberVersionError{ID: c.ID, Error: c.Error}, nil
+}
+
+// memberKey serves POST /v1/members/{id}/key: the public key of a
+// member's node identity. The request must be signed with the key it
+// registers (so nobody registers a key they do not hold), and a member
+// with a key on record keeps it (the state machine refuses another).
+func (s *Server) memberKey(r *http.Request) (any, error) {
+	var req api.MemberKey
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	k := fsm.MemberKey{ID: r.PathValue("id"), Key: req.Key}
+	if err := fsm.ValidateID(k.ID); err != nil {
+		return nil, err
+	}
+	if req.ID != "" && req.ID != k.ID {
+		return nil, badRequest("body names member %q, the path %q", clipID(req.ID), k.ID)
+	}
+	if err := fsm.ValidateNodeKey(k.Key); err != nil {
+		return nil, err
+	}
+	if err := s.provesKey(r, k); err != nil {
+		return nil, err
+	}
+	switch old := s.nodeKey(k.ID); old {
+	case k.Key:
+		return api.MemberKey{ID: k.ID, Key: k.Key}, nil
+	case "":
+	default:
+		return nil, fmt.Errorf("%w: member %s already has another node key on record; a node that lost its data dir is removed "+
+			"(baton members remove %s --force) and joins again", fsm.ErrConflict, k.ID, k.ID)
+	}
+	if err := s.b.SetNodeKey(r.Context(), k); err != nil {
+		return nil, err
+	}
+	return api.MemberKey{ID: k.ID, Key: k.Key}, nil
+}
+
+// provesKey refuses a key registration not signed, as member k.ID, with
+// the key it registers.
+func (s *Server) provesKey(r *http.Request, k fsm.MemberKey) error {
+	sig, err := nodeauth.Parse(r.Header.Get(nodeauth.Header))
+	if err == nil && sig.ID != k.ID {
+		err = fmt.Errorf("signed as %q", clipID(sig.ID))
+	}
+	if err == nil {
+		err = verifySignature(r, bodyOf(r), sig, k.Key)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: a node key is registered only by a request signed with it (%s): %v", api.ErrForbidden, nodeauth.Header, err)
+	}
+	return nil
 }
 
 func (s *Server) protocol(r *http.Request) (any, error) {

@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"context"
-	"crypto/subtle"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -10,10 +9,10 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
+	"github.com/baton-upgrade/baton/rpc/acl"
 	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/baton-upgrade/baton/rpc/ui"
 	"github.com/hashicorp/go-hclog"
@@ -52,6 +51,8 @@ type Backend interface {
 	// ReportVersionError commits a member's word on its version hook
 	// (leader only; protocol 3).
 	ReportVersionError(ctx context.Context, c fsm.MemberVersionError) error
+	// SetNodeKey commits a member's node key (leader only; protocol 3).
+	SetNodeKey(ctx context.Context, k fsm.MemberKey) error
 	// RaftReport describes the Raft configuration and each server's state
 	// as this agent sees them (protocol 3).
 	RaftReport(ctx context.Context) api.RaftReport
@@ -59,8 +60,21 @@ type Backend interface {
 
 // ServerOptions configure a Server.
 type ServerOptions struct {
-	// Token, when set, is required as a bearer token on every write.
+	// Token, when set, is the shared bearer token: it holds every scope
+	// (docs/security.md), and without an ACL it is what writes and the
+	// internal routes need.
 	Token string
+	// ACL, when set, is the --acl-file policy: named tokens with scopes,
+	// and what anonymous callers may do (scopes.go has each route's).
+	ACL *acl.Policy
+	// PeerName, when set, returns the name of the verified client
+	// certificate of a request's connection ("" for none): a node's
+	// certificate names its member id, so a name is taken as the node's
+	// identity (identity.go, nodeIdentity). Nil without TLS.
+	PeerName func(*http.Request) string
+	// Audit receives one line per write (audit.go); nil uses Logger's
+	// "audit" sub-logger.
+	Audit hclog.Logger
 	// Metrics serves /v1/metrics; nil answers 404.
 	Metrics http.Handler
 	// LeaderWait bounds how long a write waits for a leader to be known
@@ -77,6 +91,9 @@ type ServerOptions struct {
 	// Service serves the node's service-role routes (protocol 3; service.go);
 	// nil leaves them out.
 	Service Service
+	// Ring serves the failover ring and the gateway registry (protocol 3;
+	// ring.go); nil leaves them out.
+	Ring Ring
 	// Artifacts serves the artifacts held by the cluster (protocol 3;
 	// artifacts.go); nil leaves them out.
 	Artifacts Artifacts
@@ -98,11 +115,12 @@ type EventSource interface {
 
 // Server is the HTTP API of one agent.
 type Server struct {
-	b       Backend
-	opts    ServerOptions
-	mux     *http.ServeMux
-	forward *http.Client
-	log     hclog.Logger
+	b        Backend
+	opts     ServerOptions
+	mux      *routeMux
+	forward  *http.Client
+	log      hclog.Logger
+	auditLog hclog.Logger
 }
 
 // maxBody bounds request bodies; the API's bodies are small. A body over it
@@ -117,8 +135,12 @@ func NewServer(b Backend, opts ServerOptions) *Server {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
-	s := &Server{b: b, opts: opts, mux: http.NewServeMux(), log: opts.Logger,
+	if opts.Audit == nil {
+		opts.Audit = opts.Logger.Named("audit")
+	}
+	s := &Server{b: b, opts: opts, log: opts.Logger, auditLog: opts.Audit,
 		forward: forwardClient(opts.ClientTLS)}
+	s.mux = &routeMux{ServeMux: http.NewServeMux(), s: s}
 	s.routes()
 	return s
 }
@@ -161,6 +183,9 @@ func (s *Server) routes() {
 	if s.opts.Speaks >= fsm.CommandProtocol(fsm.CmdMemberVersionError) {
 		s.mux.Handle("POST /v1/members/{id}/version_error", s.write(s.memberVersionError))
 	}
+	if s.opts.Speaks >= fsm.CommandProtocol(fsm.CmdMemberKey) {
+		s.mux.Handle("POST /v1/members/{id}/key", s.write(s.memberKey))
+	}
 	if s.opts.Speaks >= operatorProtocol {
 		s.mux.Handle("GET /v1/operator/raft", s.read(s.operatorRaft))
 	}
@@ -175,6 +200,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /ui/", ui.Handler())
 	s.mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
 	s.serviceRoutes()  // service.go
+	s.ringRoutes()     // ring.go
 	s.artifactRoutes() // artifacts.go
 	if s.opts.Events != nil {
 		s.mux.HandleFunc("GET /v1/events", s.events)
@@ -242,10 +268,10 @@ func (s *Server) longPoll(r *http.Request) error {
 	return nil
 }
 
-// write serves a write route: token check, then forwarding to the leader
-// unless this agent is the leader.
+// write serves a write route: forwarding to the leader unless this agent
+// is the leader. The route's guard (scopes.go) has checked the caller.
 func (s *Server) write(h handler) http.Handler {
-	return s.authorized(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.forwardToLeader(w, r, func() { s.serve(w, r, h) })
 	})
 }
@@ -256,21 +282,9 @@ func (s *Server) nodeRead(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, h) })
 }
 
-// localWrite serves a write addressed to this very agent: token check, no
-// forwarding.
+// localWrite serves a write addressed to this very agent: no forwarding.
 func (s *Server) localWrite(h handler) http.Handler {
-	return s.authorized(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, h) })
-}
-
-// authorized runs next only for a request that passes the token check.
-func (s *Server) authorized(next http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.checkToken(r); err != nil {
-			writeError(w, err)
-			return
-		}
-		next(w, r)
-	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, h) })
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, h handler) {
@@ -286,21 +300,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, h handler) {
 	s.b.FSM().View(func(st *fsm.State) { index = st.Index })
 	w.Header().Set(api.IndexHeader, strconv.FormatUint(index, 10))
 	writeJSON(w, http.StatusOK, body)
-}
-
-func (s *Server) checkToken(r *http.Request) error {
-	if s.opts.Token == "" {
-		return nil
-	}
-	auth := r.Header.Get("Authorization")
-	if auth == "" {
-		return fmt.Errorf("%w: this agent requires a token for writes and internal routes (--token or BATON_TOKEN)", api.ErrUnauthorized)
-	}
-	got, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) != 1 {
-		return fmt.Errorf("%w: the token is not valid for this cluster", api.ErrForbidden)
-	}
-	return nil
 }
 
 // decode reads a JSON body into v, refusing unknown fields and trailing data.

@@ -86,6 +86,14 @@ func (b *fakeBackend) TransferLeadership(context.Context, string) (string, error
 	return "", fmt.Errorf("%w: transfer failed", api.ErrNoLeader)
 }
 func (b *fakeBackend) ReportStatus(context.Context, fsm.MemberStatus) error { return nil }
+func (b *fakeBackend) SetNodeKey(_ context.Context, k fsm.MemberKey) error {
+	b.mu.Lock()
+	b.index++
+	idx := b.index
+	b.mu.Unlock()
+	data, _ := fsm.Encode(fsm.CmdMemberKey, 3, time.Unix(0, 0), k)
+	return b.f.Apply(&raft.Log{Index: idx, Type: raft.LogCommand, Data: data}).(*fsm.Result).Err
+}
 func (b *fakeBackend) ReportVersionError(_ context.Context, c fsm.MemberVersionError) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -206,11 +214,12 @@ func (f *fakeSteps) StepLogs(_ context.Context, txnID string) ([]api.StepLogs, e
 }
 
 func TestStepsAreServedLocallyAndNeedTheToken(t *testing.T) {
-	b := &fakeBackend{id: "n2", f: fsm.New(1), leader: "n1", addrs: map[string]string{}}
+	c := newCluster(t)
+	b := c.backendOf(t, "n2")
 	steps := &fakeSteps{}
 	srv := httptest.NewServer(NewServer(b, ServerOptions{Token: "tok", Steps: steps}))
 	defer srv.Close()
-	req := api.StepRequest{TxnID: "t-1", Node: "n2", Attempt: 1, TargetVersion: "2.0.0"}
+	req := stepOfN2
 
 	_, err := api.NewClient(srv.URL, "").RunStep(context.Background(), req)
 	require.ErrorIs(t, err, api.ErrUnauthorized)
@@ -218,14 +227,14 @@ func TestStepsAreServedLocallyAndNeedTheToken(t *testing.T) {
 
 	// A follower runs its own step; it is never forwarded to the leader
 	// (whose address is unknown here, so forwarding would fail).
-	st, err := api.NewClient(srv.URL, "tok").RunStep(context.Background(), req)
+	st, err := api.NewClient(srv.URL, "tok").WithHook(signer("n1", c.keys["n1"])).RunStep(context.Background(), req)
 	require.NoError(t, err)
 	require.Equal(t, api.StepRunning, st.State)
 	require.Equal(t, 1, steps.runs)
 }
 
-// The diagnostic that runs the health hook needs the token and runs
-// nothing without it; the form that runs no hook stays open. Neither is
+// The diagnostic needs the agent scope (the token) and runs nothing
+// without it, whether or not it would run the health hook. It is never
 // forwarded, even when asked for a consistent read.
 func TestDiagnosticWithHealthNeedsTheToken(t *testing.T) {
 	b := &fakeBackend{id: "n2", f: fsm.New(1), leader: "n1", addrs: map[string]string{}}
@@ -240,7 +249,9 @@ func TestDiagnosticWithHealthNeedsTheToken(t *testing.T) {
 	require.ErrorIs(t, err, api.ErrForbidden)
 	require.Zero(t, steps.healthChecks, "no hook ran for a call without the token")
 
-	d, err := api.NewClient(srv.URL, "").Diagnostic(ctx, false)
+	_, err = api.NewClient(srv.URL, "").Diagnostic(ctx, false)
+	require.ErrorIs(t, err, api.ErrUnauthorized, "an internal route, even without the hook")
+	d, err := api.NewClient(srv.URL, "tok").Diagnostic(ctx, false)
 	require.NoError(t, err)
 	require.Equal(t, "n2", d.ID)
 	require.Zero(t, steps.healthChecks)
@@ -250,7 +261,10 @@ func TestDiagnosticWithHealthNeedsTheToken(t *testing.T) {
 	require.True(t, d.Healthy)
 	require.Equal(t, 1, steps.healthChecks)
 
-	resp, err := http.Get(srv.URL + "/v1/internal/diagnostic?health=false&consistent=true")
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/internal/diagnostic?health=false&consistent=true", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, "served here, not forwarded to the (unknown) leader")
@@ -306,14 +320,16 @@ func TestNodeStepLogs(t *testing.T) {
 	b := &fakeBackend{id: "n2", f: fsm.New(1), leader: "n1", addrs: map[string]string{}}
 	srv := httptest.NewServer(NewServer(b, ServerOptions{Token: "tok", Steps: &fakeSteps{}, Speaks: StepControlProtocol}))
 	defer srv.Close()
-	logs, err := api.NewClient(srv.URL, "").NodeStepLogs(context.Background(), "t-1")
-	require.NoError(t, err, "a read: no token needed")
+	_, err := api.NewClient(srv.URL, "").NodeStepLogs(context.Background(), "t-1")
+	require.ErrorIs(t, err, api.ErrUnauthorized, "an internal route: the agent scope")
+	logs, err := api.NewClient(srv.URL, "tok").NodeStepLogs(context.Background(), "t-1")
+	require.NoError(t, err)
 	require.Len(t, logs, 1)
 	require.Equal(t, "n2", logs[0].Node)
 	require.Equal(t, "disk full\n", logs[0].Hooks[0].Output)
 	require.Equal(t, time.Unix(12, 0).UTC(), logs[0].Hooks[0].Ended)
 
-	logs, err = api.NewClient(srv.URL, "").NodeStepLogs(context.Background(), "t-2")
+	logs, err = api.NewClient(srv.URL, "tok").NodeStepLogs(context.Background(), "t-2")
 	require.NoError(t, err)
 	require.NotNil(t, logs)
 	require.Empty(t, logs, "a transaction this node never ran a step of has no logs")

@@ -52,6 +52,10 @@ func (s *Server) serviceAction(r *http.Request) (any, error) {
 	if err := fsm.ValidateTxnID(req.TxnID); err != nil {
 		return nil, err
 	}
+	noteAudit(r, "txn", req.TxnID)
+	if err := s.requireLeader(r, "service actions"); err != nil {
+		return nil, err
+	}
 	for _, id := range []string{req.OldPrimary, req.NewPrimary} {
 		if err := fsm.ValidateID(id); err != nil {
 			return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc/api"
@@ -112,8 +113,20 @@ func (s *Server) getTxn(r *http.Request) (any, error) {
 	return out, nil
 }
 
+// validTxnRef checks a transaction named in a path: an id, or "active" or
+// "latest".
+func validTxnRef(id string) error {
+	if id == "active" || id == "latest" {
+		return nil
+	}
+	return fsm.ValidateTxnID(id)
+}
+
 func (s *Server) readTxn(r *http.Request) (api.Txn, error) {
 	id := r.PathValue("id")
+	if err := validTxnRef(id); err != nil {
+		return api.Txn{}, err
+	}
 	var (
 		out   api.Txn
 		found bool
@@ -153,6 +166,7 @@ func (s *Server) startTxn(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	noteAudit(r, "txn", t.ID)
 	var v api.Txn
 	s.b.FSM().View(func(st *fsm.State) { v = txnOut(st, t) })
 	return v, nil
@@ -187,6 +201,9 @@ func (s *Server) controlTxn(r *http.Request) (any, error) {
 		return nil, fmt.Errorf("%w: no route POST %s (actions: pause, resume, retry, abort)", fsm.ErrNotFound, r.URL.Path)
 	}
 	id := r.PathValue("id")
+	if err := validTxnRef(id); err != nil {
+		return nil, err
+	}
 	if id == "active" {
 		// Resolve on confirmed state: a leader just elected may lag.
 		if err := s.b.Barrier(r.Context()); err != nil {
@@ -211,6 +228,16 @@ func (s *Server) notice(r *http.Request) (any, error) {
 	if err := decode(r, &n); err != nil {
 		return nil, err
 	}
+	if err := fsm.ValidateTxnID(n.TxnID); err != nil {
+		return nil, err
+	}
+	if err := fsm.ValidateID(n.Node); err != nil {
+		return nil, err
+	}
+	noteAudit(r, "txn", n.TxnID, "node", n.Node, "attempt", n.Attempt, "state", string(n.State))
+	if err := s.requireNode(r, n.Node, "the completion notice"); err != nil {
+		return nil, err
+	}
 	if err := s.opts.Upgrades.Notice(r.Context(), n); err != nil {
 		return nil, err
 	}
@@ -222,13 +249,86 @@ func (s *Server) runStep(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
+	if err := fsm.ValidateTxnID(req.TxnID); err != nil {
+		return nil, err
+	}
+	if err := fsm.ValidateID(req.Node); err != nil {
+		return nil, err
+	}
+	noteAudit(r, "txn", req.TxnID, "node", req.Node, "attempt", req.Attempt)
+	if err := s.requireLeader(r, "step deliveries"); err != nil {
+		return nil, err
+	}
+	if err := s.committedStep(r, req); err != nil {
+		return nil, err
+	}
 	return s.opts.Steps.RunStep(r.Context(), req)
+}
+
+// stepIndexWait bounds how long a node waits for its replica to reach the
+// index the leader sent with a step.
+const stepIndexWait = 3 * time.Second
+
+// committedStep refuses a step whose transaction and attempt this node's
+// replica does not hold as committed, after waiting (up to stepIndexWait)
+// for the replica to apply the leader's index (api.CommitIndexHeader): the
+// leader writes step.begin before it sends the step, so a step that is not
+// there was never begun, whoever sends it.
+func (s *Server) committedStep(r *http.Request, req api.StepRequest) error {
+	var want uint64
+	if v := r.Header.Get(api.CommitIndexHeader); v != "" {
+		var err error
+		if want, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return badRequest("%s %q: want a non-negative integer", api.CommitIndexHeader, clipID(v))
+		}
+	}
+	if want > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), stepIndexWait)
+		s.b.FSM().WaitIndex(ctx, want-1)
+		cancel()
+	}
+	var err error
+	s.b.FSM().View(func(st *fsm.State) {
+		err = stepCommitted(st, req, want)
+	})
+	return err
+}
+
+// stepCommitted checks req against the replica's state st.
+func stepCommitted(st *fsm.State, req api.StepRequest, want uint64) error {
+	behind := ""
+	if st.Index < want {
+		behind = fmt.Sprintf(" (its replica is at index %d, the leader's at %d)", st.Index, want)
+	}
+	t := st.Txns[req.TxnID]
+	if t == nil {
+		return fmt.Errorf("%w: transaction %s is not in this node's replica%s", fsm.ErrNotFound, req.TxnID, behind)
+	}
+	for _, step := range t.Steps {
+		if step.Node != req.Node {
+			continue
+		}
+		switch {
+		case step.Attempt != req.Attempt:
+			return fmt.Errorf("%w: the step of %s in %s is at attempt %d in this node's replica, not %d%s",
+				fsm.ErrStale, req.Node, req.TxnID, step.Attempt, req.Attempt, behind)
+		case req.TargetVersion != step.ToVersion || req.FromVersion != step.FromVersion || req.Rollback != step.Rollback:
+			return fmt.Errorf("%w: the step's versions or direction differ from the step of %s in %s as committed", fsm.ErrInvalid, req.Node, req.TxnID)
+		case !req.Rollback && (req.ArtifactURL != t.ArtifactURL || req.ArtifactSHA256 != t.ArtifactSHA256):
+			return fmt.Errorf("%w: the step's artifact differs from transaction %s as committed", fsm.ErrInvalid, req.TxnID)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: transaction %s has no step for %s", fsm.ErrNotFound, req.TxnID, req.Node)
 }
 
 func (s *Server) stepStatus(r *http.Request) (any, error) {
 	attempt, err := strconv.ParseUint(r.PathValue("attempt"), 10, 64)
 	if err != nil {
 		return nil, badRequest("attempt %q: want a positive integer", r.PathValue("attempt"))
+	}
+	if err := fsm.ValidateTxnID(r.PathValue("txn")); err != nil {
+		return nil, err
 	}
 	st, ok := s.opts.Steps.StepStatus(r.PathValue("txn"), attempt)
 	if !ok {
@@ -250,6 +350,9 @@ func (s *Server) cancelStep(r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
+	if err := s.requireLeader(r, "step cancels"); err != nil {
+		return nil, err
+	}
 	if len(req.Reason) > MaxCancelReason {
 		return nil, badRequest("reason: %d bytes, want at most %d", len(req.Reason), MaxCancelReason)
 	}
@@ -265,17 +368,10 @@ func (s *Server) stepLogs(r *http.Request) (any, error) {
 }
 
 // diagnostic serves GET /v1/internal/diagnostic[?health=false]: this
-// node's probe, never forwarded. The form that runs the health hook needs
-// the token, as the other internal routes do, since it runs a command on
-// the node; ?health=false runs nothing and stays open.
+// node's probe, never forwarded. It needs the agent scope (scopes.go),
+// since the form without ?health=false runs the health hook on the node.
 func (s *Server) diagnostic(w http.ResponseWriter, r *http.Request) {
 	health := r.URL.Query().Get("health") != "false"
-	if health {
-		if err := s.checkToken(r); err != nil {
-			writeError(w, err)
-			return
-		}
-	}
 	s.serve(w, r, func(r *http.Request) (any, error) { return s.opts.Steps.Diagnostic(r.Context(), health), nil })
 }
 
@@ -288,6 +384,10 @@ const upgradeLogsProtocol = 3
 // "latest"), gathered by this agent, whichever it is.
 func (s *Server) upgradeLogs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if err := validTxnRef(r.PathValue("id")); err != nil {
+		writeError(w, err)
+		return
+	}
 	if node := q.Get("node"); node != "" {
 		if err := fsm.ValidateID(node); err != nil {
 			writeError(w, err)

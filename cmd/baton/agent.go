@@ -19,6 +19,7 @@ import (
 	"github.com/baton-upgrade/baton/node/failover"
 	"github.com/baton-upgrade/baton/node/tlsnet"
 	"github.com/baton-upgrade/baton/rpc"
+	"github.com/baton-upgrade/baton/rpc/acl"
 	"github.com/baton-upgrade/baton/rpc/api"
 	"github.com/hashicorp/go-hclog"
 	"github.com/urfave/cli/v2"
@@ -43,8 +44,11 @@ func agentCommand() *cli.Command {
 			&cli.BoolFlag{Name: "allow-state-loss", Usage: "start although this data dir ran before and its raft.db or journal.db is missing " +
 				"(the term, vote and the record of steps already run are lost; docs/operations.md)"},
 			&cli.StringSliceFlag{Name: "join", Usage: "API address(es) `HTTP_ADDR[,HTTP_ADDR...]` of members to join through (HOST:PORT, http:// or https://; with --tls-cert a bare HOST:PORT means HTTPS)"},
-			&cli.StringFlag{Name: "config", Usage: "`FILE` (.json or .hcl) with this node's upgrade and service-role hooks and labels"},
-			&cli.StringFlag{Name: "token", EnvVars: []string{"BATON_TOKEN"}, Usage: "bearer `TOKEN` required for writes, and sent with this agent's own"},
+			&cli.StringFlag{Name: "config", Usage: "`FILE` (.json or .hcl) with this node's upgrade and service-role hooks, labels and service_addr"},
+			&cli.StringFlag{Name: "token", EnvVars: []string{"BATON_TOKEN"}, Usage: "shared bearer `TOKEN`: it holds every scope, is required for writes and internal routes, " +
+				"and is sent with this agent's own calls to other agents (with --acl-file, give agents a token of the agent scope instead)"},
+			tokenFileFlag("BATON_TOKEN_FILE", "read --token from `FILE`, keeping it off the command line and out of ps"),
+			&cli.StringFlag{Name: "acl-file", Usage: "`FILE` (.json or .hcl) of named tokens with scopes (read, operator, agent) and what anonymous callers may read (docs/security.md)"},
 			&cli.IntFlag{Name: "http-max-conns", Value: rpc.DefaultMaxConns,
 				Usage: "`N` API connections open at once over all clients; at the limit the API stops accepting until one closes (0: no limit). Keep it well under the agent's file limit (ulimit -n), which Raft and the stores share"},
 			&cli.IntFlag{Name: "http-max-conns-per-client", Value: rpc.DefaultMaxConnsPerClient,
@@ -62,6 +66,10 @@ func agentCommand() *cli.Command {
 				Usage: "how often Raft checks the snapshot threshold (at random, between one and two `DURATION`s)"},
 			&cli.Uint64Flag{Name: "raft-trailing-logs", Value: node.DefaultTrailingLogs,
 				Usage: "`N` log entries kept behind each snapshot: a follower that lags by fewer catches up from the log, one further behind may be sent the whole snapshot"},
+			&cli.DurationFlag{Name: "gateway-ttl", Value: coordinator.DefaultGatewayTTL,
+				Usage: "while leader, expire a registered gateway that has not reported for this `DURATION` (docs/ring.md)"},
+			&cli.DurationFlag{Name: "gateway-wait", Value: coordinator.DefaultGatewayWait,
+				Usage: "while leader, wait at most this `DURATION` after each step begins for every registered gateway to have seen it, before the node's drain hook runs"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "trace, debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 		},
@@ -77,6 +85,11 @@ func agentConfig(c *cli.Context) (node.Config, error) {
 	}
 	if err := noArgs(c); err != nil {
 		return node.Config{}, err
+	}
+	for _, name := range []string{"gateway-ttl", "gateway-wait"} {
+		if c.Duration(name) <= 0 {
+			return node.Config{}, usagef("agent: --%s %s: want a positive duration such as 5s", name, c.Duration(name))
+		}
 	}
 	for _, name := range []string{"http-max-conns", "http-max-conns-per-client"} {
 		if c.Int(name) < 0 {
@@ -121,7 +134,7 @@ func agentConfig(c *cli.Context) (node.Config, error) {
 		if err != nil {
 			return node.Config{}, err
 		}
-		cfg.Labels, cfg.Hooks = fc.Labels, fc.Upgrade
+		cfg.Labels, cfg.Hooks, cfg.ServiceAddr = fc.Labels, fc.Upgrade, fc.ServiceAddr
 	}
 	return cfg, nil
 }
@@ -158,6 +171,37 @@ func newLogger(c *cli.Context) (hclog.Logger, error) {
 	}), nil
 }
 
+// aclPolicy loads --acl-file, if given, and says which token the API
+// accepts as the shared one (every scope). --token is the agent's own
+// credential for its calls to other agents; it is also the shared token,
+// unless it is one of the ACL file's tokens: then it holds that token's
+// scope only, here as everywhere. A bad file stops the agent (exit 1)
+// with the entry that is wrong.
+func aclPolicy(c *cli.Context, cfg node.Config) (*acl.Policy, string, error) {
+	path := c.String("acl-file")
+	if path == "" {
+		return nil, cfg.Token, nil
+	}
+	p, err := acl.Load(path)
+	if err != nil {
+		return nil, "", err
+	}
+	cfg.Logger.Info("ACL file loaded", "path", path, "tokens", len(p.Tokens()), "anonymous", string(p.Anonymous))
+	if cfg.Token == "" {
+		cfg.Logger.Warn("--acl-file without --token or --token-file: this agent's calls to the others carry its node key alone, " +
+			"which is accepted only once the key is on record; to join or register it needs a token of the agent scope")
+		return p, "", nil
+	}
+	if t, ok := p.Lookup(cfg.Token); ok {
+		if t.Scope != acl.Agent {
+			cfg.Logger.Warn("this agent's --token is the ACL file's token of another scope than agent; its calls to other agents will be refused",
+				"token", t.Name, "scope", string(t.Scope))
+		}
+		return p, "", nil
+	}
+	return p, cfg.Token, nil
+}
+
 // The agent is the coordinator's cluster: every method the coordinator
 // relies on is on coordinator.Cluster.
 var _ coordinator.Cluster = (*node.Agent)(nil)
@@ -170,6 +214,10 @@ func runAgent(c *cli.Context) error {
 	if cfg.Logger, err = newLogger(c); err != nil {
 		return err
 	}
+	policy, shared, err := aclPolicy(c, cfg)
+	if err != nil {
+		return err
+	}
 	agent, err := node.New(cfg)
 	if err != nil {
 		return usageError{err}
@@ -179,10 +227,12 @@ func runAgent(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on --http-addr %s: %w", cfg.HTTPAddr, err)
 	}
-	coord := coordinator.New(agent, coordinator.HTTPNodes{Token: cfg.Token, TLS: agent.ClientTLS()}, coordinator.Options{Logger: cfg.Logger,
-		AllowHTTPArtifacts: cfg.AllowHTTPArtifacts})
+	nodes := coordinator.HTTPNodes{Token: cfg.Token, TLS: agent.ClientTLS(), Sign: agent.SignRequest, AppliedIndex: agent.AppliedIndex}
+	coord := coordinator.New(agent, nodes, coordinator.Options{Logger: cfg.Logger,
+		AllowHTTPArtifacts: cfg.AllowHTTPArtifacts, GatewayTTL: c.Duration("gateway-ttl"), GatewayWait: c.Duration("gateway-wait")})
 	agent.OnLeadership(coord.Run)
-	agent.OnLeadership(coord.WatchRoles) // the service's roles (docs/switchover.md)
+	agent.OnLeadership(coord.WatchRoles)    // the service's roles (docs/switchover.md)
+	agent.OnLeadership(coord.WatchGateways) // the gateway registry (docs/ring.md)
 	if err := agent.Start(); err != nil {
 		ln.Close()
 		return err
@@ -200,8 +250,10 @@ func runAgent(c *cli.Context) error {
 	if err != nil {
 		cfg.Logger.Warn("metrics disabled", "error", err)
 	}
-	api := rpc.NewServer(agent, rpc.ServerOptions{Token: cfg.Token, Metrics: metrics, Logger: cfg.Logger.Named("api"),
-		Upgrades: coord, Steps: agent, Events: agent, Service: agent, Artifacts: agent, Speaks: cfg.Protocol.Max, ClientTLS: agent.ClientTLS()})
+	api := rpc.NewServer(agent, rpc.ServerOptions{Token: shared, Metrics: metrics, Logger: cfg.Logger.Named("api"),
+		Upgrades: coord, Steps: agent, Events: agent, Service: agent, Ring: coord, Artifacts: agent, Speaks: cfg.Protocol.Max,
+		ClientTLS: agent.ClientTLS(), ACL: policy, Audit: cfg.Logger.Named("audit"),
+		PeerName: func(r *http.Request) string { n, _ := rpc.PeerCertName(r); return n }})
 	limits := rpc.DefaultHTTPLimits()
 	limits.MaxConns, limits.MaxConnsPerClient = c.Int("http-max-conns"), c.Int("http-max-conns-per-client")
 	limits.Logger = cfg.Logger.Named("api")

@@ -42,6 +42,9 @@ func oneArg(c *cli.Context, what string) (string, error) {
 		if err := c.Set(flagName, value); err != nil {
 			return "", usagef("%s: %s: %v", name, arg, err)
 		}
+		if err := runFlagAction(c, flag); err != nil {
+			return "", err
+		}
 	}
 	return args[0], nil
 }

@@ -24,7 +24,8 @@ func clientFlags(extra ...cli.Flag) []cli.Flag {
 		&cli.StringFlag{Name: "client-key", EnvVars: []string{"BATON_CLIENT_KEY"},
 			Usage: "`FILE` (PEM) of the private key of --client-cert"},
 		&cli.StringFlag{Name: "token", EnvVars: []string{"BATON_TOKEN"},
-			Usage: "bearer token for writes, when the agents were started with one"},
+			Usage: "bearer token for writes, when the agents were started with one (or with an ACL file: the token's scope decides what it may do)"},
+		tokenFileFlag("BATON_TOKEN_FILE", "read the bearer token from `FILE` rather than --token, keeping it off the command line"),
 		&cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON on standard output"},
 		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up on the agent after this long (a --watch has no limit unless this is given)"},
 	}, extra...)

@@ -70,6 +70,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			leaderCommand(),
 			operatorCommand(),
 			upgradeCommand(),
+			ringCommand(),
+			gatewayCommand(),
 			artifactCommand(),
 			completionCommand(),
 			docsCommand(),

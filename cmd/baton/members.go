@@ -48,10 +48,10 @@ func membersCommand() *cli.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tRAFT ADDR\tHTTP ADDR\tVERSION\tPROTOCOL\tVOTER\tLEADER\tROLE\tSTATUS")
+			fmt.Fprintln(tw, "ID\tRAFT ADDR\tHTTP ADDR\tSERVICE ADDR\tVERSION\tPROTOCOL\tVOTER\tLEADER\tROLE\tSTATUS")
 			now := time.Now()
 			for _, m := range members {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d-%d\t%s\t%s\t%s\t%s\n", m.ID, m.RaftAddr, m.HTTPAddr, memberVersion(m),
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d-%d\t%s\t%s\t%s\t%s\n", m.ID, m.RaftAddr, m.HTTPAddr, orDash(m.ServiceAddr), memberVersion(m),
 					m.Protocol.Min, m.Protocol.Max, yesNo(m.Voter), yesNo(m.Leader), memberRole(m), memberStatus(m, now))
 			}
 			if err := tw.Flush(); err != nil {

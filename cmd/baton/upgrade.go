@@ -246,6 +246,9 @@ func applyTrailingFlags(c *cli.Context, rest []string) error {
 		if err := c.Set(name, value); err != nil {
 			return usagef("%s: %s: %v", upgradeName(c), arg, err)
 		}
+		if err := runFlagAction(c, flag); err != nil {
+			return err
+		}
 	}
 	return nil
 }

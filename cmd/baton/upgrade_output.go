@@ -30,6 +30,9 @@ func writePlan(w io.Writer, p api.Plan) error {
 	if p.ServicePrimary != "" || p.MaxLag > 0 {
 		fmt.Fprintf(tw, "service primary\t%s (max lag %d)\n", orDash(p.ServicePrimary), p.MaxLag)
 	}
+	if len(p.Ring) > 0 {
+		fmt.Fprintf(tw, "ring\t%s -> %s (never two neighbours at once)\n", strings.Join(p.Ring, " -> "), p.Ring[0])
+	}
 	fmt.Fprintf(tw, "voters\t%d: quorum budget of at most %d voter(s) down at once\n", p.Voters, p.QuorumBudget)
 	if len(p.Groups) > 0 {
 		fmt.Fprintf(tw, "groups\t%d by %s, %d at once, max parallel %d per group\n", len(p.Groups), p.GroupBy, p.MaxGroups, p.MaxParallel)
@@ -77,6 +80,9 @@ func writeTxn(w io.Writer, t api.Txn) error {
 	fmt.Fprintf(tw, "protocol\t%d\n", t.ProtocolVersion)
 	if t.MaxLag > 0 {
 		fmt.Fprintf(tw, "max lag\t%d\n", t.MaxLag)
+	}
+	if len(t.Ring) > 0 {
+		fmt.Fprintf(tw, "ring\t%s -> %s\n", strings.Join(t.Ring, " -> "), t.Ring[0])
 	}
 	if t.RollbackRequested {
 		fmt.Fprintf(tw, "rollback\trequested\n")

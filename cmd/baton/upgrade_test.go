@@ -782,3 +782,22 @@ func TestMemberStatusColumn(t *testing.T) {
 	require.Equal(t, "unreachable since 12:00:00Z (2m10s ago)", memberStatus(api.Member{Status: api.MemberUnreachable, StatusSince: since}, now))
 	require.Equal(t, "unknown", memberStatus(api.Member{}, now), "an older agent sends no status")
 }
+
+// A ring plan shows the ring it was cut from, text and JSON.
+func TestUpgradePlanShowsTheRing(t *testing.T) {
+	a := newFakeAgent(t)
+	a.plan = api.Plan{TargetVersion: "2.0.0", Strategy: "ring", MaxParallel: 2, OnFailure: "halt", Leader: "n1", Voters: 5,
+		QuorumBudget: 2, Ring: []string{"n1", "n2", "n3", "n4", "n5"},
+		Batches: []api.PlanBatch{{Nodes: []string{"n1", "n3"}, Handoff: true}, {Nodes: []string{"n5", "n2"}}, {Nodes: []string{"n4"}}}}
+	code, out, errOut := runBaton(t, "upgrade", "plan", "--version", "2.0.0", "--strategy", "ring", "--max-parallel", "2")
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `\nring\s+n1 -> n2 -> n3 -> n4 -> n5 -> n1 \(never two neighbours at once\)\n`, out)
+	require.Contains(t, out, "batch 1: n1, n3\n  hand leadership off from n1 first\nbatch 2: n5, n2\nbatch 3: n4\n")
+
+	code, out, errOut = runBaton(t, "upgrade", "plan", "--version", "2.0.0", "--strategy", "ring", "--json")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, `"ring": [`)
+	var got api.Plan
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	require.Equal(t, a.plan, got)
+}

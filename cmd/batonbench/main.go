@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string) error {
 	js := fs.String("json", "docs/benchmarks.json", "write the JSON report to `FILE`")
 	gobench := fs.String("gobench", "", "include the output of `go test -bench` from `FILE`")
 	quick := fs.Bool("quick", false, "take few samples: a smoke run, not figures to publish")
-	only := fs.String("only", "", "comma-separated `SECTIONS` to run: overhead, handoff, recovery, scale, ansible, snapshot (limits always run)")
+	only := fs.String("only", "", "comma-separated `SECTIONS` to run: overhead, handoff, recovery, scale, ansible, snapshot, gateway (limits always run)")
 	merge := fs.Bool("merge", false, "keep the sections (and Go benchmarks) of the existing -json report that this run does not measure")
 	dataDir := fs.String("data-dir", "", "`DIR` for every data directory (default: a new temporary directory, removed at the end)")
 	seed := fs.Uint64("seed", 1, "seed for the moments of the kills")

@@ -1,9 +1,11 @@
-// Command demosvc is the toy service `make demo` upgrades: an HTTP server
-// that answers with its node's name and the version in its version file, and
-// a `check` mode that health hooks use to ask it.
+// Command demosvc is the toy service `make demo` and `make demo-gateway`
+// upgrade: an HTTP server that answers with its node's name and the version
+// in its version file, a `check` mode that health hooks use to ask it, and a
+// `load` mode: a bounded client load that counts what failed.
 //
-//	demosvc serve --node n1 --addr 127.0.0.1:9011 --version-file v
+//	demosvc serve --node n1 --addr 127.0.0.1:9011 --version-file v [--log FILE]
 //	demosvc check --addr 127.0.0.1:9011
+//	demosvc load  --url http://127.0.0.1:9000 [--rate 200] [--duration 60s] [--json]
 package main
 
 import (
@@ -15,13 +17,14 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: demosvc serve|check [flags]")
+		fmt.Fprintln(os.Stderr, "usage: demosvc serve|check|load [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -30,8 +33,10 @@ func main() {
 		err = serve(os.Args[2:])
 	case "check":
 		err = check(os.Args[2:])
+	case "load":
+		err = load(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown mode %q: want serve or check", os.Args[1])
+		err = fmt.Errorf("unknown mode %q: want serve, check or load", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demosvc:", err)
@@ -44,6 +49,7 @@ func serve(args []string) error {
 	node := fs.String("node", "", "node name to answer with")
 	addr := fs.String("addr", "127.0.0.1:9011", "listen address")
 	versionFile := fs.String("version-file", "", "file holding the installed version")
+	logFile := fs.String("log", "", "append one line per request received: UNIX_NANOS METHOD PATH BODY")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,8 +60,27 @@ func serve(args []string) error {
 	// The version is read once, at start: like a real service, a new
 	// version only shows after a restart.
 	version := strings.TrimSpace(string(b))
+	var record func(r *http.Request, body []byte)
+	if *logFile != "" {
+		f, err := os.OpenFile(*logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		var mu sync.Mutex
+		record = func(r *http.Request, body []byte) {
+			line := fmt.Sprintf("%d %s %s %q\n", time.Now().UnixNano(), r.Method, r.URL.Path, body)
+			mu.Lock()
+			defer mu.Unlock()
+			_, _ = f.WriteString(line)
+		}
+	}
 	srv := &http.Server{Addr: *addr, ReadHeaderTimeout: 5 * time.Second,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			if record != nil {
+				record(r, body)
+			}
 			fmt.Fprintf(w, "%s serves version %s\n", *node, version)
 		})}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -79,7 +104,7 @@ func check(args []string) error {
 		return err
 	}
 	c := &http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get("http://" + *addr + "/")
+	resp, err := c.Get("http://" + *addr + "/health")
 	if err != nil {
 		return err
 	}

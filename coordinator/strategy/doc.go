@@ -1,7 +1,7 @@
 // Package strategy decides the order in which the nodes of an upgrade
 // transaction are upgraded and how that order is cut into batches that run
 // one after another. It holds the node-selection rules of S1 (by-id,
-// secondaries-first, primary-first) as plug-ins, and the limits every
+// secondaries-first, primary-first) and S2 (ring) as plug-ins, and the limits every
 // strategy keeps so the cluster goes on serving: at most max-parallel nodes
 // at once, and never so many voters that the Raft quorum is lost. The
 // coordinator calls Plan with what the state machine says about the
@@ -29,8 +29,9 @@
 //
 // # Adding a strategy
 //
-// A strategy is added in three places. Say S2's ring (no two ring
-// neighbours in one batch; the last and the first are neighbours):
+// A strategy is added in three places. S2's ring (ring.go: no two ring
+// neighbours in one batch; the last and the first are neighbours) was
+// added so:
 //
 //  1. Input gets what the strategy needs to know, if it is new (the ring's
 //     order, from the state machine), filled in by the coordinator's plan.

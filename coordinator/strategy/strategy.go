@@ -54,6 +54,10 @@ type Input struct {
 	// ServicePrimary is the service's recorded primary, or "" when none is
 	// known. It is read only when RolesKnown.
 	ServicePrimary string
+	// Ring is the failover ring (S2), its first node first: the ring
+	// strategy reads it. Nodes it does not list are taken as appended in
+	// natural id order, and ids that are not nodes are ignored.
+	Ring []string
 	// GroupBy is --group-by for the grouped strategy (ParseGroupBy; ""
 	// is DefaultGroupBy); MaxGroups is how many groups may be in progress
 	// at once (0 means 1). The other strategies ignore both.

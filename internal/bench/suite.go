@@ -81,6 +81,7 @@ func Run(ctx context.Context, cfg Config) *Report {
 	}{
 		{SecOverhead, s.overhead}, {SecHandoff, s.handoff}, {SecRecovery, s.recovery},
 		{SecScale, s.scale}, {SecAnsible, s.ansible}, {SecSnapshot, s.snapshot},
+		{SecGateway, s.gateway},
 	} {
 		if len(cfg.Only) == 0 || cfg.Only[sec.id] {
 			sec.run(ctx)

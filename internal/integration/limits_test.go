@@ -62,8 +62,9 @@ func TestOversizedInputsAreRefusedAndChangeNothing(t *testing.T) {
 	require.Empty(t, installs(t, hooks))
 }
 
-// The diagnostic that runs the health hook needs the token on an agent
-// that has one; the leader's own probes (which send it) still work.
+// The diagnostic, an internal route, needs the token (the agent scope) on
+// an agent that has one, whether or not it runs the health hook; the
+// leader's own probes (which send it) still work.
 func TestDiagnosticHealthNeedsTheTokenOnARealAgent(t *testing.T) {
 	c := procs.NewCluster(t, batonBin)
 	c.Token = "s3cret"
@@ -74,7 +75,7 @@ func TestDiagnosticHealthNeedsTheTokenOnARealAgent(t *testing.T) {
 	require.Equal(t, 401, status, msg)
 	require.Equal(t, api.CodeUnauthorized, code)
 	status, msg, _ = call(t, "GET", base+"/v1/internal/diagnostic?health=false", "", "")
-	require.Equal(t, 200, status, msg)
+	require.Equal(t, 401, status, msg)
 	d, err := c.Agent("n1").Client().Diagnostic(context.Background(), true)
 	require.NoError(t, err)
 	require.Equal(t, "n1", d.ID)

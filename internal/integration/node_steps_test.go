@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/baton-upgrade/baton/rpc/api"
+	"github.com/baton-upgrade/baton/rpc/nodeauth"
 	"github.com/stretchr/testify/require"
 )
 
@@ -49,6 +51,8 @@ func TestCancelledStepIsStoppedOnItsNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err = node.Client().CancelStep(ctx, id, step.Attempt, "step timed out after 4s")
+	require.ErrorIs(t, err, api.ErrForbidden, "a node takes a cancel only from the leader")
+	_, err = asLeader(t, c, node).CancelStep(ctx, id, step.Attempt, "step timed out after 4s")
 	require.NoError(t, err)
 	cancelledAt := time.Now()
 
@@ -205,4 +209,17 @@ func TestFailingVersionHookShowsTheVersionUnknown(t *testing.T) {
 			require.Empty(t, m.VersionError)
 		}
 	}
+}
+
+// asLeader is a client of a that signs as the cluster's leader, with the
+// node key in the leader's data dir: the test plays the leader's
+// coordinator, which a node alone takes steps and cancels from.
+func asLeader(t *testing.T, c *procs.Cluster, a *procs.Agent) *api.Client {
+	t.Helper()
+	leader := currentLeader(t, c)
+	key, _, err := nodeauth.LoadOrCreate(filepath.Join(leader.DataDir, nodeauth.KeyFile))
+	require.NoError(t, err)
+	return a.Client().WithHook(func(r *http.Request, body []byte) {
+		r.Header.Set(nodeauth.Header, key.Sign(leader.ID, time.Now(), r.Method, r.URL.RequestURI(), body))
+	})
 }

@@ -116,7 +116,9 @@ func goodRun() *builder {
 		o.Results = []history.TxnView{{ID: "t1", State: "done"}}
 	})
 	b.final("t1", api.TxnDone, 1, api.OnFailureHalt, doneStep("n2", 1), doneStep("n3", 1), doneStep("n1", 1))
-	serviceSwitch(b) // service_test.go: n1, the service's primary, hands it to n2 before its step
+	b.in.Final[0].Strategy, b.in.Final[0].Ring = "ring", []string{"n2", "n3", "n1"} // one at a time: I9 holds
+	serviceSwitch(b)                                                                // service_test.go: n1, the service's primary, hands it to n2 before its step
+	gatewayTraffic(b)                                                               // gateway_test.go: clients through the gateway, n2 out of rotation during its step
 	b.in.Healed = b.at(2000)
 	b.in.SettleBound = 10 * time.Second
 	b.in.End = b.at(5000)

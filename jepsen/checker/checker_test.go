@@ -171,14 +171,14 @@ func TestSettled(t *testing.T) {
 func TestNoBeginAfterAbort(t *testing.T) {
 	t.Run("begin after a committed abort", func(t *testing.T) {
 		b := goodRun()
-		b.in.Commands = b.in.Commands[:3] // start, begin n2, complete n2
+		b.in.Commands = b.in.Commands[:4] // the gateway's registration, start, begin n2, complete n2
 		b.cmd(600, api.EventTxnAbort, "t1", "", 0)
 		b.cmd(700, api.EventStepBegin, "t1", "n3", 1)
 		requireCaught(t, CheckNoBeginAfterAbort, b.in, "t1", "n3")
 	})
 	t.Run("a rollback after an abort is fine, an install is not", func(t *testing.T) {
 		b := goodRun()
-		b.in.Commands = b.in.Commands[:3]
+		b.in.Commands = b.in.Commands[:4]
 		b.cmd(600, api.EventTxnAbort, "t1", "", 0, func(e *history.Event) { e.Rollback = true })
 		b.cmd(700, api.EventStepBegin, "t1", "n2", 2, rollback)
 		b.in.Hooks = b.in.Hooks[:2]

@@ -43,6 +43,15 @@ type Input struct {
 	// VisualizePath, when set, is where the linearizability checker writes
 	// porcupine's HTML view of the history.
 	VisualizePath string
+	// GatewayName is the suite's gateway in the cluster's registry;
+	// GatewayRequests are the client requests sent through it, and
+	// ServiceRequests what each node's service received (nil: no gateway
+	// in the run). Late are the batches the leader sent without every
+	// gateway's confirmation (I11).
+	GatewayName     string
+	GatewayRequests []procs.LoadRequest
+	ServiceRequests map[string][]procs.ServiceRequest
+	Late            []LateAnnouncement
 }
 
 // NoticeAck is a completion notice a node saw acknowledged.
@@ -115,9 +124,12 @@ func All() []Checker {
 		{"I6", "protocol rises only when every member supports it", CheckProtocol},
 		{"I7", "every transaction ends after the faults heal", CheckSettled},
 		{"I8", "no step begins after a committed abort", CheckNoBeginAfterAbort},
+		{"I9", "never two ring neighbours upgrading at once", CheckRingNeighbours},
 		{"I10a", "never two service primaries at once", CheckOnePrimary},
 		{"I10b", "no install on the service's primary", CheckNoPrimaryUpgrade},
 		{"I10c", "no promote over the lag limit", CheckPromoteLag},
+		{"I11a", "no request routed to a node after its drain was announced", CheckGatewayDrain},
+		{"I11b", "no POST body reaches a service twice", CheckBodyOnce},
 		{"LIN", "consistent reads are linearizable", CheckLinearizable},
 	}
 }

@@ -34,6 +34,9 @@ type replayTxn struct {
 	maxParallel int
 	steps       map[string]*replayStep
 	nsteps      int
+	// ring is the failover ring a ring transaction was planned on (from
+	// the final read); empty for the other strategies.
+	ring []string
 }
 
 type replayStep struct {
@@ -61,6 +64,9 @@ func newReplay(in Input) *replay {
 	for _, t := range in.Final {
 		rt := r.txn(t.ID)
 		rt.known, rt.onFailure, rt.maxParallel, rt.nsteps = true, t.OnFailure, t.MaxParallel, len(t.Steps)
+		if t.Strategy == "ring" {
+			rt.ring = t.Ring
+		}
 		for _, s := range t.Steps {
 			rt.step(s.Node)
 		}
@@ -216,6 +222,14 @@ func (r *replay) begin(t *replayTxn, e history.Event) {
 		if t.known && t.count(api.StepRunning, false)+1 > t.maxParallel {
 			r.violate("I3", e, "step of %s begun with %d steps already running (max-parallel %d)",
 				e.Node, t.count(api.StepRunning, false), t.maxParallel)
+		}
+	}
+	if len(t.ring) > 1 {
+		r.counts["I9"]++
+		for _, nb := range ringNeighbours(t.ring, e.Node) {
+			if ns := t.steps[nb]; ns != nil && ns.state == api.StepRunning {
+				r.violate("I9", e, "step of %s begun while the step of %s, its ring neighbour, runs (ring %v)", e.Node, nb, t.ring)
+			}
 		}
 	}
 	s.attempt, s.rollback, s.state = e.Attempt, e.Rollback, api.StepRunning

@@ -67,6 +67,9 @@ type Cluster struct {
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
+
+	// front is the services and the gateway (gateway.go).
+	front *frontEnd
 }
 
 // node is the harness's view of one agent.
@@ -136,9 +139,17 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := c.setUpService(); err != nil { // service.go
 		return nil, err
 	}
+	if err := c.setUpServices(); err != nil { // gateway.go
+		c.stopFront()
+		return nil, err
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	if err := c.boot(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := c.startGateway(); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -583,6 +594,7 @@ func (c *Cluster) Close() {
 		c.cancel()
 	}
 	c.wg.Wait()
+	c.stopFront()
 	c.tc.Close()
 }
 

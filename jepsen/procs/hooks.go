@@ -160,6 +160,9 @@ type Hooks struct {
 	// Service gives every node the fake service's role hooks (role,
 	// promote, demote, follow, lag). Set it before the first ConfigFor.
 	Service bool
+	// ServiceAddr, when it names a node, is that node's service_addr in
+	// its config. Set it before the first ConfigFor.
+	ServiceAddr map[string]string
 }
 
 // NewHooks writes the hook script into dir (created if needed) with the
@@ -194,6 +197,9 @@ func (h *Hooks) ConfigFor(id string) string {
 		}
 	}
 	cfg := map[string]any{"upgrade": upgrade}
+	if addr := h.ServiceAddr[id]; addr != "" {
+		cfg["service_addr"] = addr
+	}
 	b, _ := json.Marshal(cfg)
 	_ = os.WriteFile(path, b, 0o644)
 	return path

@@ -164,6 +164,9 @@ func (cl *client) apiControl(node, action, id string, rollback bool) history.Op 
 // the cluster's active protocol, the version whose build speaks it.
 func (cl *client) startParams() history.StartParams {
 	strategies := []string{"by-id", "secondaries-first", "primary-first"}
+	if cl.protocol >= 3 {
+		strategies = append(strategies, "ring") // the failover ring (I9) needs protocol 3
+	}
 	p := history.StartParams{
 		TargetVersion: fmt.Sprintf("%d.0.0", max(cl.protocol, 1)+1),
 		Strategy:      strategies[cl.rng.Intn(len(strategies))],

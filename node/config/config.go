@@ -23,6 +23,10 @@ type File struct {
 	// Labels are free-form key/value pairs the node reports about itself
 	// (zone, rack, role); nil when the file has none.
 	Labels map[string]string
+	// ServiceAddr is the HOST:PORT the node's service listens on (the
+	// top-level service_addr), which gateways send clients to; "" when
+	// the file names none.
+	ServiceAddr string
 }
 
 // Hooks are this node's hook command lines, each run with /bin/sh -c, and

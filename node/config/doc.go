@@ -1,6 +1,6 @@
 // Package config loads the agent's local configuration file: the hooks that
 // upgrade this node (drain, install, restart, health, version, rollback),
-// the service-role hooks (role, promote, demote, follow, lag), their timeout, and the node's labels.
+// the service-role hooks (role, promote, demote, follow, lag), their timeout, the node's labels and its service address (service_addr).
 //
 // The file is JSON (.json) or HCL (.hcl); both are decoded with hclsimple so
 // they accept exactly the same keys, and an unknown key is an error rather

@@ -3,8 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +19,8 @@ import (
 type fileConfig struct {
 	Upgrade *fileHooks        `hcl:"upgrade,block"`
 	Labels  map[string]string `hcl:"labels,optional"`
+	// ServiceAddr is the node's service address (S2's failover ring).
+	ServiceAddr string `hcl:"service_addr,optional"`
 }
 
 type fileHooks struct {
@@ -56,7 +60,10 @@ func Load(path string) (File, error) {
 }
 
 func (raw fileConfig) resolve(path string) (File, error) {
-	cfg := File{Labels: raw.Labels}
+	cfg := File{Labels: raw.Labels, ServiceAddr: raw.ServiceAddr}
+	if err := validateServiceAddr(raw.ServiceAddr); err != nil {
+		return File{}, fmt.Errorf("load config %s: %w", path, err)
+	}
 	if raw.Upgrade == nil {
 		return cfg, nil
 	}
@@ -86,6 +93,22 @@ func (raw fileConfig) resolve(path string) (File, error) {
 		cfg.Upgrade.Timeout = d
 	}
 	return cfg, nil
+}
+
+// validateServiceAddr checks service_addr: empty, or HOST:PORT with a host
+// and a port in 1..65535.
+func validateServiceAddr(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return fmt.Errorf("service_addr = %q: want HOST:PORT", addr)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("service_addr = %q: the port must be 1-65535", addr)
+	}
+	return nil
 }
 
 // describe turns HCL diagnostics into one error whose text quotes the source

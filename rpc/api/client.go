@@ -23,6 +23,12 @@ const IndexHeader = "X-Baton-Index"
 // it is never forwarded twice.
 const ForwardedHeader = "X-Baton-Forwarded-By"
 
+// CommitIndexHeader carries, on a step the leader sends a node, the
+// leader's applied index: the node waits (briefly) until its own replica
+// has applied as much before it checks that the step's transaction and
+// attempt exist as committed.
+const CommitIndexHeader = "X-Baton-Commit-Index"
+
 // MaxWait is the longest an agent holds a long-polling read (?wait= is cut
 // to it).
 const MaxWait = 5 * time.Minute
@@ -39,6 +45,18 @@ type Client struct {
 	scheme string
 	token  string
 	http   *http.Client
+	hook   RequestHook
+}
+
+// RequestHook is called with each request a Client is about to send and
+// its encoded body (nil for none); an agent signs its requests with it.
+type RequestHook func(req *http.Request, body []byte)
+
+// WithHook returns a copy of c that calls hook on every request.
+func (c *Client) WithHook(hook RequestHook) *Client {
+	cp := *c
+	cp.hook = hook
+	return &cp
 }
 
 // NewClient returns a client of the agent at addr (HOST:PORT, or a full
@@ -93,13 +111,16 @@ func (w Wait) query() url.Values {
 // wrapping ErrUnreachable; any other failure to get an answer leaves the
 // outcome of a write unknown (see Indeterminate).
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, in, out any) (uint64, error) {
-	var body io.Reader
+	var (
+		body    io.Reader
+		encoded []byte
+	)
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return 0, fmt.Errorf("encode request: %w", err)
 		}
-		body = bytes.NewReader(b)
+		body, encoded = bytes.NewReader(b), b
 	}
 	u := c.scheme + "://" + c.addr + path
 	if len(query) > 0 {
@@ -114,6 +135,9 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.hook != nil {
+		c.hook(req, encoded)
 	}
 	return c.send(req, out)
 }
@@ -245,6 +269,14 @@ func (c *Client) Events(ctx context.Context, after uint64, wait time.Duration) (
 // it; older ones answer ErrNotFound.
 func (c *Client) ReportStatus(ctx context.Context, id string, b BuildInfo) error {
 	_, err := c.Do(ctx, http.MethodPost, "/v1/members/"+url.PathEscape(id)+"/status", nil, b, nil)
+	return err
+}
+
+// RegisterNodeKey records the public key member id's agent signs its
+// requests with (protocol 3). The request must be signed with that key;
+// a member with another key on record is a conflict.
+func (c *Client) RegisterNodeKey(ctx context.Context, id, key string) error {
+	_, err := c.Do(ctx, http.MethodPost, "/v1/members/"+url.PathEscape(id)+"/key", nil, MemberKey{ID: id, Key: key}, nil)
 	return err
 }
 

@@ -16,6 +16,7 @@ const (
 	EventMemberLiveness     EventType = "member.liveness"    // protocol 3: the leader reaches a member, or no longer does
 	EventMemberForceLeave   EventType = "member.force-leave" // protocol 3: a member removed whatever its steps; its unfinished step failed
 	EventMemberMove         EventType = "member.move"        // protocol 3: a member restarted at another Raft address
+	EventMemberKey          EventType = "member.key"         // protocol 3: a member's agent registered its signing key
 	EventTxnStart           EventType = "txn.start"
 	EventStepBegin          EventType = "step.begin"
 	EventStepComplete       EventType = "step.complete" // the completion notice of a done attempt (upgrade or rollback)
@@ -37,6 +38,14 @@ const (
 	EventSwitchoverBegin EventType = "switchover.begin"
 	EventSwitchoverPhase EventType = "switchover.phase"
 	EventSwitchoverFail  EventType = "switchover.fail"
+	// The failover ring and the gateway registry (protocol 3; docs/ring.md).
+	EventRingSet       EventType = "ring.set"       // the failover ring's order was set
+	EventMemberService EventType = "member.service" // Node's service address was recorded
+	// A gateway registered, left, or was expired by the leader; Gateway
+	// names it.
+	EventGatewayRegister EventType = "gateway.register"
+	EventGatewayLeave    EventType = "gateway.leave"
+	EventGatewayExpire   EventType = "gateway.expire"
 	// EventGroupActing: a member acts for its group while the group's
 	// leader upgrades or is unreachable, or the leader acts again
 	// (protocol 3).
@@ -77,6 +86,8 @@ type Event struct {
 	Error    string    `json:"error,omitempty"`
 	Primary  string    `json:"primary,omitempty"`
 	Phase    string    `json:"phase,omitempty"`
+	// Gateway names the gateway of a gateway.* event.
+	Gateway string `json:"gateway,omitempty"`
 }
 
 // Events is a page of events; pass Next as ?after= to wait for the next.

@@ -51,6 +51,14 @@ type Member struct {
 	// RolePrimary, RoleReplica, or empty when the member has no role hook
 	// or the cluster speaks an older protocol.
 	Role string `json:"role,omitempty"`
+	// ServiceAddr is the HOST:PORT the member's service listens on, from
+	// service_addr in its agent's config file (protocol 3); empty when it
+	// names none, or from an older build.
+	ServiceAddr string `json:"service_addr,omitempty"`
+	// NodeKey is the public key the member's agent signs its requests to
+	// other agents with ("ed25519:" and base64; protocol 3): its node
+	// identity. Empty for a member that has registered none.
+	NodeKey string `json:"node_key,omitempty"`
 }
 
 // Member statuses.
@@ -77,6 +85,13 @@ type JoinRequest struct {
 	// Raft configuration and the catalogue, keeping its suffrage (protocol
 	// 3; an agent sends it only to a cluster that speaks protocol 3).
 	PriorRaftAddr string `json:"prior_raft_addr,omitempty"`
+}
+
+// MemberKey is the public key of a member's node identity (POST
+// /v1/members/{id}/key, protocol 3): "ed25519:" and the base64 of 32 bytes.
+type MemberKey struct {
+	ID  string `json:"id"`
+	Key string `json:"key"`
 }
 
 // MemberStatus is a member's committed build report, the answer to

@@ -173,6 +173,9 @@ type Txn struct {
 	// Switchovers are the switch-overs of the service's primary the
 	// transaction ran, oldest first (protocol 3).
 	Switchovers []Switchover `json:"switchovers,omitempty"`
+	// Ring is the failover ring a ring transaction was planned on, fixed
+	// at its start (protocol 3); empty for the other strategies.
+	Ring []string `json:"ring,omitempty"`
 	// Groups are a grouped transaction's groups (protocol 3).
 	Groups []Group `json:"groups,omitempty"`
 	// ArtifactStored says the artifact (ArtifactSHA256) is one held by
@@ -283,6 +286,9 @@ type Plan struct {
 	// or knew no primary (protocol 3).
 	MaxLag         uint64 `json:"max_lag,omitempty"`
 	ServicePrimary string `json:"service_primary,omitempty"`
+	// Ring is the failover ring a ring plan was cut from, its first node
+	// first (protocol 3); empty for the other strategies.
+	Ring []string `json:"ring,omitempty"`
 	// Groups are the groups of a grouped plan, in the order they start,
 	// each with its leader and its members in the order they upgrade (the
 	// leader last); GroupBy and MaxGroups are the grouping that made them
