@@ -164,6 +164,9 @@ type fakeNodes struct {
 	cancelErr map[string]error
 	// logs answers NodeStepLogs by address.
 	logs map[string][]api.StepLogs
+	// idle, when set for an address, is its idle CPU and memory share
+	// (0.5 otherwise).
+	idle map[string]float64
 	// svc is the fake service behind the service routes
 	// (switchover_fakes_test.go); nil answers as nodes without hooks.
 	svc *fakeService
@@ -252,7 +255,11 @@ func (n *fakeNodes) Diagnostic(_ context.Context, addr string, health bool) (api
 	if n.down[addr] {
 		return api.Diagnostic{}, errDown
 	}
-	return api.Diagnostic{ID: addr, Healthy: !n.unhealth[addr], AppliedIndex: 1 << 40, Version: n.version[addr], IdleCPU: 0.5, IdleMem: 0.5,
+	idle := 0.5
+	if v, ok := n.idle[addr]; ok {
+		idle = v
+	}
+	return api.Diagnostic{ID: addr, Healthy: !n.unhealth[addr], AppliedIndex: 1 << 40, Version: n.version[addr], IdleCPU: idle, IdleMem: idle,
 		ServiceHooks: n.svc.hooksOf(addr)}, nil
 }
 

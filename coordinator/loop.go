@@ -43,6 +43,8 @@ type tenure struct {
 	// gateways (gateways.go); an attempt begun before it is announced
 	// again before it is sent again.
 	announced map[attemptKey]bool
+	// acting remembers the groups nobody could act for (group_acting.go).
+	acting actingTenure
 }
 
 func newTenure() *tenure {
@@ -101,7 +103,8 @@ func (co *Coordinator) turn(ctx context.Context, tn *tenure) time.Duration {
 	now := co.opts.Now()
 	co.c.FSM().View(func(s *fsm.State) {
 		d = co.decide(s, tn, now)
-		co.decideSwitchover(s, &d) // switchover.go
+		co.decideSwitchover(s, &d)      // switchover.go
+		co.decideActing(s, tn, now, &d) // group_acting.go
 	})
 	return co.act(ctx, tn, d, now)
 }
@@ -136,6 +139,9 @@ type decision struct {
 	// switchover, when set, is the service's switch-over to carry on
 	// before anything of the batch begins (switchover.go).
 	switchover *switchTask
+	// acting are the groups whose acting member is recorded before
+	// anything of the turn begins (group_acting.go).
+	acting []actingTask
 	// wait is the time until the next deadline or check.
 	wait time.Duration
 }
@@ -311,6 +317,7 @@ func (co *Coordinator) act(ctx context.Context, tn *tenure, d decision, now time
 	if len(d.skip) > 0 && !co.skipAll(ctx, t, d.skip) {
 		wait = min(wait, time.Second)
 	}
+	co.actAll(ctx, tn, d.acting, now) // group_acting.go
 	switch {
 	case d.switchover != nil:
 		return min(wait, co.switchover(ctx, tn, t, d.switchover))
@@ -426,6 +433,9 @@ func (co *Coordinator) stepRequest(t *fsm.Txn, s fsm.Step) (api.StepRequest, str
 	}
 	var addr string
 	co.c.FSM().View(func(st *fsm.State) {
+		if !s.Rollback {
+			req.ArtifactSources = artifactSources(st, t, s.Node) // artifacts.go
+		}
 		req.ProtocolVersion = st.ProtocolVersion
 		addr = st.Members[s.Node].HTTPAddr
 	})

@@ -17,6 +17,7 @@ import (
 type request struct {
 	api.StartRequest
 	maxParallel      int
+	storedArtifact   string // the digest of --artifact sha256:HEX (artifacts.go)
 	stepTimeout      time.Duration
 	progressDeadline time.Duration
 }
@@ -56,6 +57,9 @@ func (co *Coordinator) parseRequest(req api.StartRequest, members []fsm.Member) 
 	if r.progressDeadline, err = parseDuration("progress-deadline", r.ProgressDeadline, co.opts.DefaultProgressDeadline); err != nil {
 		return r, err
 	}
+	if r.storedArtifact, err = co.checkStoredArtifact(req); err != nil { // artifacts.go
+		return r, err
+	}
 	if err := fsm.ValidateDigest(r.ArtifactURL, r.ArtifactSHA256); err != nil {
 		return r, err
 	}
@@ -78,6 +82,9 @@ func (co *Coordinator) parseRequest(req api.StartRequest, members []fsm.Member) 
 		return r, fmt.Errorf("%w: --allow-leader-upgrade is only for a one-voter cluster; this one has %d voters", fsm.ErrInvalid, voters)
 	}
 	if err := co.checkMaxLag(r.MaxLag); err != nil { // switchover_plan.go
+		return r, err
+	}
+	if err := co.checkGrouping(r); err != nil { // groups_plan.go
 		return r, err
 	}
 	return r, nil
@@ -105,7 +112,7 @@ func parseDuration(name, s string, def time.Duration) (time.Duration, error) {
 // bug, reported as such (a 500); every other refusal is the request's
 // fault and wraps fsm.ErrInvalid.
 func (co *Coordinator) plan(r request, members []fsm.Member, leader string, protocol int) (api.Plan, error) {
-	in := strategy.Input{Nodes: make([]strategy.Node, len(members)), Leader: leader}
+	in := strategy.Input{Nodes: make([]strategy.Node, len(members)), Leader: leader, GroupBy: r.GroupBy, MaxGroups: r.MaxGroups}
 	in.RolesKnown, in.ServicePrimary = co.serviceRoles() // switchover_plan.go
 	if r.Strategy == strategy.Ring {
 		if protocol < fsm.CommandProtocol(fsm.CmdRingSet) {
@@ -116,7 +123,7 @@ func (co *Coordinator) plan(r request, members []fsm.Member, leader string, prot
 	}
 	voters := 0
 	for i, m := range members {
-		in.Nodes[i] = strategy.Node{ID: m.ID, Voter: m.Voter, Labels: m.Labels}
+		in.Nodes[i] = strategy.Node{ID: m.ID, Voter: m.Voter, Labels: m.Labels, Addr: hostOf(m.HTTPAddr)}
 		if m.Voter {
 			voters++
 		}
@@ -132,6 +139,10 @@ func (co *Coordinator) plan(r request, members []fsm.Member, leader string, prot
 		OnFailure: r.OnFailure, Leader: leader, Voters: voters, QuorumBudget: strategy.QuorumBudget(voters), MaxLag: r.MaxLag}
 	if in.RolesKnown {
 		p.ServicePrimary = in.ServicePrimary
+	}
+	if res.Groups != nil {
+		by, _ := strategy.ParseGroupBy(r.GroupBy) // checked by checkGrouping
+		p.Groups, p.GroupBy, p.MaxGroups = groupsOut(res.Groups), by.String(), max(1, r.MaxGroups)
 	}
 	if r.Strategy == strategy.Ring {
 		p.Ring = in.RingOrder()
@@ -242,10 +253,18 @@ func (co *Coordinator) Start(ctx context.Context, req api.StartRequest) (*fsm.Tx
 	if err != nil {
 		return nil, err
 	}
+	// The state machine bounds the steps running at once by MaxParallel:
+	// for grouped, max-parallel counts per group, so a batch holds up to
+	// max-parallel nodes of each of max-groups groups.
+	maxParallel := r.maxParallel * max(1, p.MaxGroups)
+	if r.storedArtifact != "" {
+		r.ArtifactSHA256 = r.storedArtifact
+	}
 	t := fsm.Txn{ID: newTxnID(co.opts.Now()), TargetVersion: r.TargetVersion, ArtifactURL: r.ArtifactURL,
-		ArtifactSHA256: r.ArtifactSHA256, Strategy: r.Strategy, MaxParallel: r.maxParallel, OnFailure: r.OnFailure,
+		ArtifactSHA256: r.ArtifactSHA256, Strategy: r.Strategy, MaxParallel: maxParallel, OnFailure: r.OnFailure,
 		StepTimeout: fsm.Duration(r.stepTimeout), ProgressDeadline: fsm.Duration(r.progressDeadline),
-		AllowLeaderUpgrade: r.AllowLeaderUpgrade, LeaderAtStart: co.c.ID(), MaxLag: r.MaxLag, Ring: p.Ring}
+		AllowLeaderUpgrade: r.AllowLeaderUpgrade, LeaderAtStart: co.c.ID(), MaxLag: r.MaxLag, Ring: p.Ring,
+		Groups: groupsIn(p.Groups), ArtifactStored: r.storedArtifact != ""}
 	for i, b := range p.Batches {
 		for _, id := range b.Nodes {
 			t.Steps = append(t.Steps, fsm.Step{Node: id, Batch: i})

@@ -52,6 +52,11 @@ var handlers = map[CommandType]func(s *State, now time.Time, data json.RawMessag
 	CmdGatewayRegister: handle((*State).applyGatewayRegister),
 	CmdGatewayLeave:    handle((*State).applyGatewayLeave),
 	CmdGatewayExpire:   handle((*State).applyGatewayExpire),
+	// The groups of a grouped transaction (groups.go).
+	CmdGroupActing: handle((*State).applyGroupActing),
+	// The artifacts held by the cluster (artifacts.go).
+	CmdArtifactAdd:  handle((*State).applyArtifactAdd),
+	CmdArtifactHeld: handle((*State).applyArtifactHeld),
 }
 
 // handle adapts a typed handler to the table.

@@ -67,6 +67,11 @@ var commandProtocol = map[CommandType]int{
 	CmdGatewayRegister: 3,
 	CmdGatewayLeave:    3,
 	CmdGatewayExpire:   3,
+	// The groups of a grouped transaction (fsm/groups.go).
+	CmdGroupActing: 3,
+	// The artifacts held by the cluster (fsm/artifacts.go).
+	CmdArtifactAdd:  3,
+	CmdArtifactHeld: 3,
 }
 
 // CommandProtocol returns the protocol version that introduced t.

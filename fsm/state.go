@@ -104,6 +104,9 @@ type State struct {
 	// Gateways are the registered gateways by name (protocol 3,
 	// gateways.go).
 	Gateways map[string]Gateway `json:"gateways,omitempty"`
+	// Artifacts are the artifacts held by the cluster, by digest
+	// (protocol 3, artifacts.go).
+	Artifacts map[string]Artifact `json:"artifacts,omitempty"`
 }
 
 // MaxHistory bounds how many finished transactions are kept.
@@ -129,6 +132,13 @@ func (s *State) Clone() *State {
 	c.TxnOrder = append([]string(nil), s.TxnOrder...)
 	c.Ring = slices.Clone(s.Ring)
 	c.Gateways = maps.Clone(s.Gateways)
+	if s.Artifacts != nil {
+		c.Artifacts = make(map[string]Artifact, len(s.Artifacts))
+		for k, a := range s.Artifacts {
+			a.Holders = append([]string(nil), a.Holders...)
+			c.Artifacts[k] = a
+		}
+	}
 	if s.Builds != nil {
 		c.Builds = make(map[string]ProtocolRange, len(s.Builds))
 		for v, p := range s.Builds {

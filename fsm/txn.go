@@ -157,6 +157,14 @@ type Txn struct {
 	// check of I9 use the same ring (protocol 3, ring.go); nil for the
 	// other strategies.
 	Ring []string `json:"ring,omitempty"`
+	// Groups are the groups of a grouped transaction, with their leaders,
+	// in the order they start (protocol 3, groups.go); nil for the other
+	// strategies.
+	Groups []Group `json:"groups,omitempty"`
+	// ArtifactStored says the artifact is one held by the cluster
+	// (artifacts.go): ArtifactSHA256 names it and ArtifactURL is empty;
+	// nodes fetch it from the servers that hold it (protocol 3).
+	ArtifactStored bool `json:"artifact_stored,omitempty"`
 
 	// index makes the lookups every step command does constant-time; see
 	// stepIndex. It is not part of the replicated state.
@@ -300,6 +308,7 @@ func (t *Txn) BatchSteps(b int) []Step {
 func (t *Txn) clone() *Txn {
 	c := *t
 	c.Steps = append([]Step(nil), t.Steps...)
+	c.Groups = append([]Group(nil), t.Groups...) // group.acting edits them in place
 	for i := range c.Steps {
 		if c.Steps[i].Attempts != nil {
 			c.Steps[i].Attempts = append([]Attempt(nil), c.Steps[i].Attempts...)

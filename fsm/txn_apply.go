@@ -25,7 +25,7 @@ func (s *State) ValidateTxn(t Txn) error {
 	if err := s.CheckTarget(t.TargetVersion); err != nil {
 		return err
 	}
-	if err := validateDigest(t.ArtifactURL, t.ArtifactSHA256, s.limits()); err != nil {
+	if err := s.validateTxnArtifact(t); err != nil { // artifacts.go
 		return err
 	}
 	if t.Strategy == "" {
@@ -49,6 +49,9 @@ func (s *State) ValidateTxn(t Txn) error {
 		}
 	}
 	if err := s.validateSteps(t.Steps); err != nil {
+		return err
+	}
+	if err := validateGroups(t); err != nil { // groups.go
 		return err
 	}
 	return s.checkTxnRing(t) // ring.go
@@ -91,6 +94,7 @@ func (s *State) applyTxnStart(now time.Time, c TxnStart) error {
 		t.Ring = nil // ring.go: an older build drops the field it does not know
 	}
 	t.Ring = slices.Clone(t.Ring)
+	s.startGroups(&t) // groups.go
 	for i := range t.Steps {
 		st := &t.Steps[i]
 		v := s.Members[st.Node].Version

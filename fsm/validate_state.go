@@ -46,6 +46,9 @@ func (s *State) validate() error {
 	if err := s.validateRing(); err != nil { // ring.go
 		return err
 	}
+	if err := s.validateArtifacts(); err != nil { // artifacts.go
+		return err
+	}
 	return s.validateService()
 }
 
@@ -148,7 +151,7 @@ func (t *Txn) validate() error {
 			return fmt.Errorf("switch-over %d is in progress but not the last", i)
 		}
 	}
-	return nil
+	return validateGroups(*t)
 }
 
 // validateService checks that at most one member holds the primary role,

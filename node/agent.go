@@ -42,6 +42,9 @@ type Agent struct {
 
 	journal *journal.Journal
 	exec    *executor.Executor
+	// held is this server's store of the artifacts held by the cluster
+	// (artifacts.go).
+	held    heldArtifacts
 	notices *noticeQueue
 	events  *eventLog
 	idle    idleMeter

@@ -64,6 +64,9 @@ type Config struct {
 	// and, while it leads, lets a transaction name one; only https
 	// otherwise (--allow-http-artifacts).
 	AllowHTTPArtifacts bool
+	// ArtifactMaxSize is the most bytes an artifact pushed to this server
+	// may bring (--artifact-max-size); zero means DefaultArtifactMaxSize.
+	ArtifactMaxSize int64
 	// RaftMultiplier scales Raft's timeouts: 1 keeps hashicorp/raft's
 	// defaults (1 s heartbeat and election timeouts); 0.2 makes failover
 	// about five times faster at the cost of more false elections on a
@@ -113,6 +116,9 @@ func (c *Config) validate() error {
 	}
 	if c.BuildVersion == "" {
 		c.BuildVersion = c.Version
+	}
+	if c.ArtifactMaxSize < 0 {
+		return fmt.Errorf("--artifact-max-size %d: want a positive number of bytes", c.ArtifactMaxSize)
 	}
 	if c.MaxVoters == 0 {
 		c.MaxVoters = DefaultMaxVoters

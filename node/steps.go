@@ -31,6 +31,7 @@ func (a *Agent) startExecutor() error {
 		ArtifactDir: filepath.Join(a.cfg.DataDir, "artifacts"), AllowHTTPArtifacts: a.cfg.AllowHTTPArtifacts,
 		Logger: a.log, BuildVersion: a.cfg.BuildVersion,
 		OnFinish:    a.stepFinished,
+		FetchStored: a.FetchStoredArtifact, // artifacts.go
 		SelfRestart: a.reexec,
 		ServiceEnv:  a.stepServiceEnv, // service.go
 	})
@@ -86,7 +87,7 @@ func (a *Agent) RunStep(ctx context.Context, req api.StepRequest) (api.StepStatu
 	st, err := a.exec.Start(executor.Step{
 		TxnID: req.TxnID, Node: req.Node, Attempt: req.Attempt, TargetVersion: req.TargetVersion,
 		FromVersion: req.FromVersion, ArtifactURL: req.ArtifactURL, ArtifactSHA256: req.ArtifactSHA256,
-		ProtocolVersion: req.ProtocolVersion, Rollback: req.Rollback,
+		ArtifactSources: req.ArtifactSources, ProtocolVersion: req.ProtocolVersion, Rollback: req.Rollback,
 	})
 	switch {
 	case errors.Is(err, executor.ErrBusy):

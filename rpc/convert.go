@@ -112,6 +112,8 @@ func txnOut(st *fsm.State, t *fsm.Txn) api.Txn {
 	}
 	serviceTxnOut(t, &out) // service.go
 	out.Ring = slices.Clone(t.Ring)
+	out.Groups = GroupsOut(t.Groups)
+	out.ArtifactStored = t.ArtifactStored
 	if t.Steps != nil {
 		out.Steps = make([]api.Step, len(t.Steps))
 		current := t.CurrentBatch()
@@ -140,6 +142,19 @@ func waitingOn(st *fsm.State, node string) string {
 		return w
 	}
 	return ""
+}
+
+// GroupsOut is a transaction's groups as the API shows them; nil for none.
+func GroupsOut(groups []fsm.Group) []api.Group {
+	if len(groups) == 0 {
+		return nil
+	}
+	out := make([]api.Group, len(groups))
+	for i, g := range groups {
+		out[i] = api.Group{Name: g.Name, Leader: g.Leader, Members: append([]string(nil), g.Members...),
+			Acting: g.Acting, ActingReason: g.ActingReason, ActingSince: g.ActingSince}
+	}
+	return out
 }
 
 func stepOut(s fsm.Step) api.Step {

@@ -183,7 +183,8 @@ func TestEveryCommandTypeIsAnAPIEventType(t *testing.T) {
 		api.EventTxnPause, api.EventTxnResume, api.EventTxnRetry, api.EventTxnAbort, api.EventTxnFinish,
 		api.EventTxnFinalize, api.EventTxnNote, api.EventStepSkip, api.EventTxnHalt, api.EventTxnRecover,
 		api.EventServiceRoles, api.EventSwitchoverBegin, api.EventSwitchoverPhase, api.EventSwitchoverFail,
-		api.EventRingSet, api.EventMemberService, api.EventGatewayRegister, api.EventGatewayLeave, api.EventGatewayExpire} {
+		api.EventRingSet, api.EventMemberService, api.EventGatewayRegister, api.EventGatewayLeave, api.EventGatewayExpire,
+		api.EventGroupActing, api.EventArtifactAdd, api.EventArtifactHeld} {
 		require.True(t, e.IsCommand(), e)
 		apiNames[e] = true
 	}

@@ -71,6 +71,14 @@ var routeScopes = map[string]routeRule{
 	"GET /v1/internal/diagnostic":                    {Scope: acl.Agent}, // may run the health hook
 	"GET /v1/internal/service":                       {Scope: acl.Agent}, // runs the role and lag hooks
 	"POST /v1/internal/service/{action}":             writeRoute(acl.Agent),
+	// Artifacts held by the cluster (artifacts.go): a push is an operator's
+	// write; a node fetches an artifact like any read; servers copy and
+	// record them between themselves.
+	"PUT /v1/artifacts/{ref}":                     writeRoute(acl.Operator),
+	"GET /v1/artifacts":                           readRoute(),
+	"GET /v1/artifacts/{ref}":                     readRoute(),
+	"POST /v1/internal/artifacts/{ref}/replicate": writeRoute(acl.Agent),
+	"POST /v1/internal/artifacts/records":         writeRoute(acl.Agent),
 	// The web page (static files; its calls are the routes above).
 	"GET /ui/": {Scope: scopePublic},
 	"GET /ui":  {Scope: scopePublic},

@@ -94,6 +94,9 @@ type ServerOptions struct {
 	// Ring serves the failover ring and the gateway registry (protocol 3;
 	// ring.go); nil leaves them out.
 	Ring Ring
+	// Artifacts serves the artifacts held by the cluster (protocol 3;
+	// artifacts.go); nil leaves them out.
+	Artifacts Artifacts
 	// Speaks is the newest protocol this build speaks; routes of newer
 	// protocols are left out, as an older build would not have them.
 	Speaks int
@@ -149,6 +152,13 @@ func NewServer(b Backend, opts ServerOptions) *Server {
 // deadline (HTTPLimits.ReadTimeout), which net/http then lifts for the
 // route's own waits.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isArtifactUpload(r) { // artifacts.go: streamed, under its own limit
+		if s.opts.Artifacts != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.opts.Artifacts.MaxArtifactSize()+1)
+		}
+		s.mux.ServeHTTP(w, r)
+		return
+	}
 	if r.ContentLength > maxBody {
 		writeError(w, fmt.Errorf("%w: the body is %d bytes, over the limit of %d bytes",
 			api.ErrTooLarge, r.ContentLength, maxBody))
@@ -189,8 +199,9 @@ func (s *Server) routes() {
 	s.upgradeRoutes()
 	s.mux.Handle("GET /ui/", ui.Handler())
 	s.mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
-	s.serviceRoutes() // service.go
-	s.ringRoutes()    // ring.go
+	s.serviceRoutes()  // service.go
+	s.ringRoutes()     // ring.go
+	s.artifactRoutes() // artifacts.go
 	if s.opts.Events != nil {
 		s.mux.HandleFunc("GET /v1/events", s.events)
 	}

@@ -58,6 +58,7 @@ func agentCommand() *cli.Command {
 			&cli.StringFlag{Name: "tls-key", Usage: "`FILE` (PEM) of the private key of --tls-cert"},
 			&cli.StringFlag{Name: "tls-ca", Usage: "`FILE` (PEM) of the CA that signed every node's certificate; Raft peers must present one it signed"},
 			&cli.BoolFlag{Name: "allow-http-artifacts", Usage: "let transactions name artifacts by plain http URLs (only https otherwise; never local paths or file:)"},
+			&cli.Int64Flag{Name: "artifact-max-size", Value: node.DefaultArtifactMaxSize, Usage: "the most `BYTES` an artifact pushed to this server (baton artifact push) may hold; a larger push is refused with 413"},
 			&cli.Float64Flag{Name: "raft-multiplier", Value: 1, Usage: "scale Raft's timeouts: 1 keeps the 1 s defaults, 0.2 fails over about 5x faster"},
 			&cli.Uint64Flag{Name: "raft-snapshot-threshold", Value: node.DefaultSnapshotThreshold,
 				Usage: "snapshot the state and compact the Raft log once `N` entries were added since the last snapshot"},
@@ -117,6 +118,7 @@ func agentConfig(c *cli.Context) (node.Config, error) {
 		AllowStateLoss: c.Bool("allow-state-loss"),
 		Token:          c.String("token"), Version: build.Version, Protocol: protocol,
 		RaftMultiplier: c.Float64("raft-multiplier"), Snapshots: snapshots, AllowHTTPArtifacts: c.Bool("allow-http-artifacts"),
+		ArtifactMaxSize: c.Int64("artifact-max-size"),
 	}
 	tlsFiles := tlsnet.Files{Cert: c.String("tls-cert"), Key: c.String("tls-key"), CA: c.String("tls-ca")}
 	if err := tlsFiles.Complete(); err != nil {
@@ -256,7 +258,7 @@ func runAgent(c *cli.Context) error {
 		cfg.Logger.Warn("metrics disabled", "error", err)
 	}
 	api := rpc.NewServer(agent, rpc.ServerOptions{Token: shared, Metrics: metrics, Logger: cfg.Logger.Named("api"),
-		Upgrades: coord, Steps: agent, Events: agent, Service: agent, Ring: coord, Speaks: cfg.Protocol.Max,
+		Upgrades: coord, Steps: agent, Events: agent, Service: agent, Ring: coord, Artifacts: agent, Speaks: cfg.Protocol.Max,
 		ClientTLS: agent.ClientTLS(), ACL: policy, Audit: cfg.Logger.Named("audit"),
 		PeerName: peerName(cfg.TLS != nil)})
 	limits := rpc.DefaultHTTPLimits()

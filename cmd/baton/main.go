@@ -72,6 +72,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			upgradeCommand(),
 			ringCommand(),
 			gatewayCommand(),
+			artifactCommand(),
 			completionCommand(),
 			docsCommand(),
 		},

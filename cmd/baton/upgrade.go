@@ -56,6 +56,8 @@ func policyFlags() []cli.Flag {
 		&cli.StringFlag{Name: "max-parallel", Usage: "`N|P%` nodes upgraded at once, a count or a share of all nodes (default: 1)"},
 		&cli.StringFlag{Name: "on-failure", Usage: "`halt|rollback` on a failed step: halt waits for an operator's retry or abort, rollback undoes the steps done (default: halt)"},
 		&cli.Uint64Flag{Name: "max-lag", Usage: "the most a replica's lag hook may print for it to take over as the service's primary (`N`, default: 0)"},
+		&cli.StringFlag{Name: "group-by", Usage: "with --strategy grouped: group by the /N network of each member's address or by a label (`subnet:N|label:KEY`, default: subnet:24)"},
+		&cli.IntFlag{Name: "max-groups", Usage: "with --strategy grouped: `N` groups upgrade at once, max-parallel members of each (default: 1)"},
 	}
 }
 
@@ -84,7 +86,7 @@ func strategiesHelp() string {
 // startFlags are start's flags beyond the policy.
 func startFlags() []cli.Flag {
 	return append(policyFlags(),
-		&cli.StringFlag{Name: "artifact", Usage: "`URL` of the artifact each node downloads and verifies (needs --sha256)"},
+		&cli.StringFlag{Name: "artifact", Usage: "`URL|sha256:HEX` of the artifact each node downloads and verifies: a URL (needs --sha256), or an artifact held by the cluster (baton artifact push)"},
 		&cli.StringFlag{Name: "sha256", Usage: "expected SHA-256 `HEX` digest of --artifact"},
 		&cli.StringFlag{Name: "step-timeout", Usage: "fail a node's step after `DURATION` (default: 10m)"},
 		&cli.StringFlag{Name: "progress-deadline", Usage: "halt when no step completes for `DURATION` (default: 30m)"},
@@ -105,6 +107,11 @@ func policyRequest(c *cli.Context) (api.StartRequest, error) {
 		MaxParallel:   c.String("max-parallel"),
 		OnFailure:     c.String("on-failure"),
 		MaxLag:        c.Uint64("max-lag"),
+		GroupBy:       c.String("group-by"),
+		MaxGroups:     c.Int("max-groups"),
+	}
+	if c.IsSet("max-groups") && req.MaxGroups < 1 {
+		return req, usagef("%s: --max-groups %d: want at least 1", upgradeName(c), req.MaxGroups)
 	}
 	if req.TargetVersion == "" {
 		return req, usagef("%s: --version is required", upgradeName(c))
@@ -165,6 +172,16 @@ func startRequest(c *cli.Context) (api.StartRequest, error) {
 		if err := checkDuration(f[0], f[1]); err != nil {
 			return req, usagef("%s: %v", upgradeName(c), err)
 		}
+	}
+	if strings.HasPrefix(req.ArtifactURL, api.ArtifactRefPrefix) {
+		req.Artifact, req.ArtifactURL = req.ArtifactURL, ""
+		if _, err := api.ParseArtifactRef(req.Artifact); err != nil {
+			return req, usagef("%s: %v", upgradeName(c), err)
+		}
+		if req.ArtifactSHA256 != "" {
+			return req, usagef("%s: --artifact %s is its own digest: give no --sha256 with it", upgradeName(c), req.Artifact)
+		}
+		return req, nil
 	}
 	if req.ArtifactURL != "" && req.ArtifactSHA256 == "" {
 		return req, usagef("%s: --artifact needs --sha256, the digest each node checks it against", upgradeName(c))

@@ -34,7 +34,13 @@ func writePlan(w io.Writer, p api.Plan) error {
 		fmt.Fprintf(tw, "ring\t%s -> %s (never two neighbours at once)\n", strings.Join(p.Ring, " -> "), p.Ring[0])
 	}
 	fmt.Fprintf(tw, "voters\t%d: quorum budget of at most %d voter(s) down at once\n", p.Voters, p.QuorumBudget)
+	if len(p.Groups) > 0 {
+		fmt.Fprintf(tw, "groups\t%d by %s, %d at once, max parallel %d per group\n", len(p.Groups), p.GroupBy, p.MaxGroups, p.MaxParallel)
+	}
 	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := writeGroups(w, p.Groups); err != nil { // groups_output.go
 		return err
 	}
 	if len(p.Batches) == 0 {
@@ -64,6 +70,9 @@ func writeTxn(w io.Writer, t api.Txn) error {
 	fmt.Fprintf(tw, "target\t%s\n", t.TargetVersion)
 	if t.ArtifactURL != "" {
 		fmt.Fprintf(tw, "artifact\t%s (sha256 %s)\n", t.ArtifactURL, t.ArtifactSHA256)
+	}
+	if t.ArtifactStored {
+		fmt.Fprintf(tw, "artifact\t%s%s (held by the cluster)\n", api.ArtifactRefPrefix, t.ArtifactSHA256)
 	}
 	fmt.Fprintf(tw, "strategy\t%s\n", t.Strategy)
 	fmt.Fprintf(tw, "max parallel\t%d\n", t.MaxParallel)
@@ -95,6 +104,12 @@ func writeTxn(w io.Writer, t api.Txn) error {
 	}
 	if err := writeEarlierAttempts(w, t.Steps); err != nil {
 		return err
+	}
+	if len(t.Groups) > 0 {
+		fmt.Fprintln(w)
+		if err := writeGroups(w, t.Groups); err != nil { // groups_output.go
+			return err
+		}
 	}
 	return writeSwitchovers(w, t) // service_output.go
 }

@@ -15,6 +15,9 @@ type Result struct {
 	Batches [][]string
 	// Reason says which rule decided the order, for the plan's output.
 	Reason string
+	// Groups are the groups of a strategy that forms them (grouped), with
+	// their leaders, in the order they start; nil for the others.
+	Groups []Group
 }
 
 // Plan orders the nodes of in with the strategy registered under name and
@@ -45,6 +48,7 @@ func planWith(s Strategy, in Input, maxParallel int) (Result, error) {
 	}
 	// The strategy gets its own copy: it must not change the caller's.
 	in.Nodes = slices.Clone(in.Nodes)
+	in.MaxParallel = maxParallel
 	order, reason, err := s.Order(in)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", s.Name(), err)
@@ -56,10 +60,28 @@ func planWith(s Strategy, in Input, maxParallel int) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", s.Name(), err)
 	}
-	if err := CheckBatches(batches, order, in.Nodes, maxParallel); err != nil {
+	limit := maxParallel
+	if l, ok := s.(batchLimiter); ok {
+		limit = l.BatchLimit(in, maxParallel)
+	}
+	if err := CheckBatches(batches, order, in.Nodes, limit); err != nil {
 		return Result{}, fmt.Errorf("%w: %s: batches: %v", ErrBrokenStrategy, s.Name(), err)
 	}
-	return Result{Strategy: s.Name(), Order: order, Batches: batches, Reason: reason}, nil
+	res := Result{Strategy: s.Name(), Order: order, Batches: batches, Reason: reason}
+	if g, ok := s.(grouper); ok {
+		if res.Groups, err = g.Groups(in); err != nil {
+			return Result{}, fmt.Errorf("%s: %w", s.Name(), err)
+		}
+	}
+	return res, nil
+}
+
+// batchLimiter is implemented by a strategy whose max-parallel counts
+// per part of a batch rather than per batch (grouped: per group), so that
+// one batch may hold more nodes than max-parallel. BatchLimit returns the
+// most nodes one of its batches may hold; Plan checks that limit instead.
+type batchLimiter interface {
+	BatchLimit(in Input, maxParallel int) int
 }
 
 // checkOrder reports an order that does not hold every node exactly once.

@@ -17,8 +17,8 @@ func TestPlanErrors(t *testing.T) {
 		wantErr  error
 		wantText string
 	}{
-		{"unknown strategy", "grouped", voters("n1"), ErrUnknownStrategy,
-			`unknown strategy "grouped": valid strategies are by-id, secondaries-first, primary-first, ring`},
+		{"unknown strategy", "zigzag", voters("n1"), ErrUnknownStrategy,
+			`unknown strategy "zigzag": valid strategies are by-id, secondaries-first, primary-first, ring, grouped`},
 		{"duplicate id", ByID, voters("n1", "n2", "n1"), ErrInvalidNodes,
 			`invalid nodes: node ID "n1" appears twice`},
 		{"empty id", PrimaryFirst, voters("n1", ""), ErrInvalidNodes,

@@ -25,7 +25,7 @@ const Default = ByID
 
 // builtin are the strategies every build registers, in the order --help
 // lists them. A new strategy is a type in a file of its own, added here.
-var builtin = []Strategy{byID{}, secondariesFirst{}, primaryFirst{}, ring{}}
+var builtin = []Strategy{byID{}, secondariesFirst{}, primaryFirst{}, ring{}, grouped{}}
 
 func init() {
 	for _, s := range builtin {

@@ -8,7 +8,7 @@ import (
 )
 
 func TestNamesAreStableAndValid(t *testing.T) {
-	require.Equal(t, []string{"by-id", "secondaries-first", "primary-first", "ring"}, Names())
+	require.Equal(t, []string{"by-id", "secondaries-first", "primary-first", "ring", "grouped"}, Names())
 	for _, name := range Names() {
 		require.NoError(t, Validate(name))
 	}
@@ -18,12 +18,12 @@ func TestNamesAreStableAndValid(t *testing.T) {
 }
 
 func TestValidateNamesBadValueAndListsValidOnes(t *testing.T) {
-	for _, bad := range []string{"", "grouped", "BY-ID", "by_id", " by-id"} {
+	for _, bad := range []string{"", "zigzag", "BY-ID", "by_id", " by-id"} {
 		t.Run(fmt.Sprintf("%q", bad), func(t *testing.T) {
 			err := Validate(bad)
 			require.ErrorIs(t, err, ErrUnknownStrategy)
 			require.EqualError(t, err, fmt.Sprintf(
-				"unknown strategy %q: valid strategies are by-id, secondaries-first, primary-first, ring", bad))
+				"unknown strategy %q: valid strategies are by-id, secondaries-first, primary-first, ring, grouped", bad))
 		})
 	}
 }

@@ -58,6 +58,15 @@ type Input struct {
 	// strategy reads it. Nodes it does not list are taken as appended in
 	// natural id order, and ids that are not nodes are ignored.
 	Ring []string
+	// GroupBy is --group-by for the grouped strategy (ParseGroupBy; ""
+	// is DefaultGroupBy); MaxGroups is how many groups may be in progress
+	// at once (0 means 1). The other strategies ignore both.
+	GroupBy   string
+	MaxGroups int
+	// MaxParallel is the max-parallel of the plan; Plan sets it to its own
+	// argument, so that a strategy whose order depends on it (grouped,
+	// which interleaves groups) can read it in Order.
+	MaxParallel int
 }
 
 // Node is what a strategy knows about one member.
@@ -70,6 +79,10 @@ type Node struct {
 	// Labels are the member's free-form labels; the strategies of S1 ignore
 	// them, later ones (grouped) read them.
 	Labels map[string]string
+	// Addr is the host of the member's advertised HTTP address (an IP
+	// address or a name), which the grouped strategy's subnet grouping
+	// reads.
+	Addr string
 }
 
 // Primary returns the node that primary-aware strategies (secondaries-first,

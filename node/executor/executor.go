@@ -78,6 +78,10 @@ type Options struct {
 	// https is fetched without it, and never a local path or file: (see
 	// artifact.Policy).
 	AllowHTTPArtifacts bool
+	// FetchStored fetches an artifact held by the cluster (a step with
+	// ArtifactSources and no ArtifactURL) into destDir and returns its
+	// path, verified by digest. Required for such steps.
+	FetchStored func(ctx context.Context, sha string, sources []api.ArtifactSource, destDir string) (string, error)
 	// Logger defaults to a null logger.
 	Logger hclog.Logger
 	// OnFinish is called once each time an attempt finishes (done or

@@ -113,7 +113,7 @@ func (e *Executor) runAttempt(ctx context.Context, a *attempt, rec journal.Recor
 		ArtifactSHA256:  step.ArtifactSHA256,
 		ProtocolVersion: step.ProtocolVersion,
 	}
-	if !step.Rollback && step.ArtifactURL != "" {
+	if !step.Rollback && (step.ArtifactURL != "" || len(step.ArtifactSources) > 0) {
 		path, err := e.artifactFor(ctx, a, rec)
 		if err != nil {
 			return failed(err)
@@ -173,8 +173,17 @@ func (e *Executor) artifactFor(ctx context.Context, a *attempt, rec journal.Reco
 		case <-fetchCtx.Done():
 		}
 	}()
-	path, err := artifact.Fetch(fetchCtx, step.ArtifactURL, step.ArtifactSHA256, e.opts.ArtifactDir,
-		artifact.Policy{AllowHTTP: e.opts.AllowHTTPArtifacts})
+	var path string
+	var err error
+	switch {
+	case step.ArtifactURL == "" && e.opts.FetchStored == nil:
+		return "", errors.New("step names an artifact held by the cluster but the agent cannot fetch one")
+	case step.ArtifactURL == "":
+		path, err = e.opts.FetchStored(fetchCtx, step.ArtifactSHA256, step.ArtifactSources, e.opts.ArtifactDir)
+	default:
+		path, err = artifact.Fetch(fetchCtx, step.ArtifactURL, step.ArtifactSHA256, e.opts.ArtifactDir,
+			artifact.Policy{AllowHTTP: e.opts.AllowHTTPArtifacts})
+	}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return "", errInterrupted

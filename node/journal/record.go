@@ -34,13 +34,16 @@ func (k Key) encode() []byte {
 // executor runs it as it is. Rollback runs the rollback hook instead of the
 // upgrade sequence, and TargetVersion is then the version to go back to.
 type Step struct {
-	TxnID           string
-	Node            string
-	Attempt         uint64
-	TargetVersion   string
-	FromVersion     string
-	ArtifactURL     string
-	ArtifactSHA256  string
+	TxnID          string
+	Node           string
+	Attempt        uint64
+	TargetVersion  string
+	FromVersion    string
+	ArtifactURL    string
+	ArtifactSHA256 string
+	// ArtifactSources, for an artifact held by the cluster (no
+	// ArtifactURL), are the servers to fetch it from.
+	ArtifactSources []api.ArtifactSource `json:",omitempty"`
 	ProtocolVersion int
 	Rollback        bool
 }

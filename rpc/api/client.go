@@ -139,6 +139,11 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	if c.hook != nil {
 		c.hook(req, encoded)
 	}
+	return c.send(req, out)
+}
+
+// send sends req and decodes its answer as Do does.
+func (c *Client) send(req *http.Request, out any) (uint64, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if tlsErr := c.wrapTLS(err); tlsErr != nil {

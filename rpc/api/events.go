@@ -46,6 +46,14 @@ const (
 	EventGatewayRegister EventType = "gateway.register"
 	EventGatewayLeave    EventType = "gateway.leave"
 	EventGatewayExpire   EventType = "gateway.expire"
+	// EventGroupActing: a member acts for its group while the group's
+	// leader upgrades or is unreachable, or the leader acts again
+	// (protocol 3).
+	EventGroupActing EventType = "group.acting"
+	// EventArtifactAdd and EventArtifactHeld: an artifact pushed to the
+	// cluster, and one more server holding it (protocol 3).
+	EventArtifactAdd  EventType = "artifact.add"
+	EventArtifactHeld EventType = "artifact.held"
 )
 
 // Event types of an agent's own leadership changes.

@@ -5,15 +5,19 @@ import "time"
 // StepRequest is what the leader's coordinator sends a node to run
 // (POST /v1/internal/steps).
 type StepRequest struct {
-	TxnID           string `json:"txn_id"`
-	Node            string `json:"node"`
-	Attempt         uint64 `json:"attempt"`
-	TargetVersion   string `json:"target_version"`
-	FromVersion     string `json:"from_version"`
-	ArtifactURL     string `json:"artifact_url,omitempty"`
-	ArtifactSHA256  string `json:"artifact_sha256,omitempty"`
-	ProtocolVersion int    `json:"protocol_version"`
-	Rollback        bool   `json:"rollback,omitempty"`
+	TxnID          string `json:"txn_id"`
+	Node           string `json:"node"`
+	Attempt        uint64 `json:"attempt"`
+	TargetVersion  string `json:"target_version"`
+	FromVersion    string `json:"from_version"`
+	ArtifactURL    string `json:"artifact_url,omitempty"`
+	ArtifactSHA256 string `json:"artifact_sha256,omitempty"`
+	// ArtifactSources, for an artifact held by the cluster (no
+	// ArtifactURL), are the servers that hold it, to fetch it from in
+	// turn (protocol 3).
+	ArtifactSources []ArtifactSource `json:"artifact_sources,omitempty"`
+	ProtocolVersion int              `json:"protocol_version"`
+	Rollback        bool             `json:"rollback,omitempty"`
 	// AllowLeader lets a one-voter cluster's leader run its own step.
 	AllowLeader bool `json:"allow_leader,omitempty"`
 }

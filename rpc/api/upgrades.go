@@ -176,6 +176,11 @@ type Txn struct {
 	// Ring is the failover ring a ring transaction was planned on, fixed
 	// at its start (protocol 3); empty for the other strategies.
 	Ring []string `json:"ring,omitempty"`
+	// Groups are a grouped transaction's groups (protocol 3).
+	Groups []Group `json:"groups,omitempty"`
+	// ArtifactStored says the artifact (ArtifactSHA256) is one held by
+	// the cluster, sha256:HEX (protocol 3).
+	ArtifactStored bool `json:"artifact_stored,omitempty"`
 }
 
 // Step returns the step of node, or nil.
@@ -235,6 +240,16 @@ type StartRequest struct {
 	// MaxLag is the most a replica's lag hook may print for it to take
 	// over as the service's primary (--max-lag, default 0; protocol 3).
 	MaxLag uint64 `json:"max_lag,omitempty"`
+	// GroupBy and MaxGroups shape the grouped strategy (--group-by
+	// subnet:N|label:KEY, default subnet:24; --max-groups, default 1:
+	// groups in progress at once); other strategies refuse them
+	// (protocol 3).
+	GroupBy   string `json:"group_by,omitempty"`
+	MaxGroups int    `json:"max_groups,omitempty"`
+	// Artifact names an artifact held by the cluster, sha256:HEX, which
+	// every node fetches from the servers that hold it; it excludes
+	// ArtifactURL and ArtifactSHA256 (protocol 3).
+	Artifact string `json:"artifact,omitempty"`
 }
 
 // ControlRequest is the optional body of POST /v1/upgrades/{id}/{action}.
@@ -274,6 +289,26 @@ type Plan struct {
 	// Ring is the failover ring a ring plan was cut from, its first node
 	// first (protocol 3); empty for the other strategies.
 	Ring []string `json:"ring,omitempty"`
+	// Groups are the groups of a grouped plan, in the order they start,
+	// each with its leader and its members in the order they upgrade (the
+	// leader last); GroupBy and MaxGroups are the grouping that made them
+	// (protocol 3).
+	Groups    []Group `json:"groups,omitempty"`
+	GroupBy   string  `json:"group_by,omitempty"`
+	MaxGroups int     `json:"max_groups,omitempty"`
+}
+
+// Group is one group of a grouped plan or transaction (S4). Acting is the
+// member that acts for the group while its leader upgrades or is
+// unreachable, "" while the leader does, with the reason and since when
+// (transactions only).
+type Group struct {
+	Name         string    `json:"name"`
+	Leader       string    `json:"leader"`
+	Members      []string  `json:"members"`
+	Acting       string    `json:"acting,omitempty"`
+	ActingReason string    `json:"acting_reason,omitempty"`
+	ActingSince  time.Time `json:"acting_since,omitzero"`
 }
 
 // PlanBatch is one batch of a plan. Handoff marks the batch that holds the
