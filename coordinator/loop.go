@@ -427,7 +427,7 @@ func (co *Coordinator) stepRequest(t *fsm.Txn, s fsm.Step) (api.StepRequest, str
 	var addr string
 	co.c.FSM().View(func(st *fsm.State) {
 		req.ProtocolVersion = st.ProtocolVersion
-		addr = st.Members[s.Node].HTTPAddr
+		addr = nodeAddr(st.Members[s.Node])
 	})
 	return req, addr
 }

@@ -69,6 +69,7 @@ func (a *Agent) leaderLoop(ctx context.Context) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+	a.pull.Reset() // clients_pull.go: a new tenure of the pull protocol
 	a.dutiesMu.Lock()
 	duties := append([]func(context.Context){}, a.leaderDuties...)
 	a.dutiesMu.Unlock()

@@ -94,6 +94,9 @@ type ServerOptions struct {
 	// Ring serves the failover ring and the gateway registry (protocol 3;
 	// ring.go); nil leaves them out.
 	Ring Ring
+	// Clients serves the client agents' routes (protocol 3; clients.go);
+	// nil leaves them out.
+	Clients Clients
 	// Speaks is the newest protocol this build speaks; routes of newer
 	// protocols are left out, as an older build would not have them.
 	Speaks int
@@ -191,6 +194,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
 	s.serviceRoutes() // service.go
 	s.ringRoutes()    // ring.go
+	s.clientRoutes()  // clients.go
 	if s.opts.Events != nil {
 		s.mux.HandleFunc("GET /v1/events", s.events)
 	}

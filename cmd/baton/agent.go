@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/baton-upgrade/baton/node/pull"
 	"net"
 	"net/http"
 	"os"
@@ -225,7 +226,8 @@ func runAgent(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on --http-addr %s: %w", cfg.HTTPAddr, err)
 	}
-	nodes := coordinator.HTTPNodes{Token: cfg.Token, TLS: agent.ClientTLS(), Sign: agent.SignRequest, AppliedIndex: agent.AppliedIndex}
+	nodes := pull.Nodes{Hub: agent.PullHub(), // client agents pull their steps (docs/clients.md)
+		Next: coordinator.HTTPNodes{Token: cfg.Token, TLS: agent.ClientTLS(), Sign: agent.SignRequest, AppliedIndex: agent.AppliedIndex}}
 	coord := coordinator.New(agent, nodes, coordinator.Options{Logger: cfg.Logger,
 		AllowHTTPArtifacts: cfg.AllowHTTPArtifacts, GatewayTTL: c.Duration("gateway-ttl"), GatewayWait: c.Duration("gateway-wait")})
 	agent.OnLeadership(coord.Run)
@@ -249,7 +251,7 @@ func runAgent(c *cli.Context) error {
 		cfg.Logger.Warn("metrics disabled", "error", err)
 	}
 	api := rpc.NewServer(agent, rpc.ServerOptions{Token: shared, Metrics: metrics, Logger: cfg.Logger.Named("api"),
-		Upgrades: coord, Steps: agent, Events: agent, Service: agent, Ring: coord, Speaks: cfg.Protocol.Max,
+		Upgrades: coord, Steps: agent, Events: agent, Service: agent, Ring: coord, Clients: agent, Speaks: cfg.Protocol.Max,
 		ClientTLS: agent.ClientTLS(), ACL: policy, Audit: cfg.Logger.Named("audit"),
 		PeerName: func(r *http.Request) string { n, _ := rpc.PeerCertName(r); return n }})
 	limits := rpc.DefaultHTTPLimits()
