@@ -49,7 +49,7 @@ type client struct {
 	// them, or never got the answer; the coordinator offers again).
 	sent    map[key]bool
 	cancels map[key]string
-	wake     chan struct{}
+	wake    chan struct{}
 }
 
 // Hub holds the leader's side of every client's pull protocol. Its
