@@ -80,7 +80,9 @@ func (h *Hub) Lease() time.Duration { return h.lease }
 
 // Reset forgets everything: a new tenure of leadership starts with every
 // client's lease running from now (a client is given a full lease to find
-// the new leader) and no offer, report or cancel.
+// the new leader) and no offer, report or cancel. Every poll held open
+// answers at once, with nothing: at a loss of leadership, its client
+// polls again and finds the new leader.
 func (h *Hub) Reset() {
 	h.mu.Lock()
 	defer h.mu.Unlock()

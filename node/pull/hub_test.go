@@ -159,3 +159,33 @@ func TestACancelGoesWithTheNextPollOnce(t *testing.T) {
 		t.Fatalf("a cancelled offer was handed over: %+v", resp)
 	}
 }
+
+// A poll held open when the tenure ends (Reset, at a loss of leadership)
+// answers at once, so its client polls again and finds the new leader.
+func TestAResetAnswersTheHeldPolls(t *testing.T) {
+	h, _ := newHub()
+	got := make(chan api.PollResponse, 1)
+	go func() { got <- h.Poll(context.Background(), "c1", api.PollRequest{WaitMillis: 60_000}) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h.mu.Lock()
+		open := h.clients["c1"] != nil && h.clients["c1"].polling > 0
+		h.mu.Unlock()
+		if open {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("poll never opened")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	h.Reset()
+	select {
+	case resp := <-got:
+		if len(resp.Steps)+len(resp.Cancels) != 0 {
+			t.Fatalf("poll = %+v", resp)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a held poll outlived the tenure")
+	}
+}
