@@ -21,12 +21,12 @@ import (
 func (a *Agent) PullHub() *pull.Hub { return a.pull }
 
 // RegisterClient commits a client agent's record (leader only; protocol
-// 3). The check runs on state confirmed by a barrier, so a refusal names
-// what is wrong and commits nothing.
+// 3). A refusal names what is wrong and changes nothing: the leader's
+// replica is checked first, which refuses most bad registrations without
+// a commit, and the state machine checks again when it applies the entry
+// (no barrier: a fleet registers thousands of clients at once, and the
+// apply's own check is the one that counts).
 func (a *Agent) RegisterClient(ctx context.Context, m fsm.Member) (fsm.Member, error) {
-	if err := a.Barrier(ctx); err != nil {
-		return fsm.Member{}, fmt.Errorf("%w: %v", api.ErrNoLeader, err)
-	}
 	var err error
 	a.fsm.View(func(s *fsm.State) { err = s.CheckClientRegister(fsm.ClientRegister{Member: m}) })
 	if err != nil {

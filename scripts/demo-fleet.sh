@@ -48,7 +48,7 @@ CFG
 start_server() { # node extra...
   local n=$1; shift
   "$baton" agent --id "$n" --data-dir "$dir/$n" --raft-addr "127.0.0.1:$(port "$n" 1)" \
-    --http-addr "$(api "$n")" --config "$dir/server.json" --raft-multiplier 0.3 \
+    --http-addr "$(api "$n")" --config "$dir/server.json" \
     --http-max-conns 0 --http-max-conns-per-client 0 --log-level warn "$@" >>"$dir/$n.log" 2>&1 &
   eval "pid_$n=$!"
   pids+=($!)
@@ -68,7 +68,7 @@ start_server n3 --join "$(api n1)"
 until [ "$(BATON_ADDR="$(api n1)" "$baton" members --json 2>/dev/null | grep -o '"id"' | wc -l)" -ge 3 ]; do sleep 0.2; done
 
 say "starting $clients client agents (batonfleet)"
-"$fleetbin" -join "$(api n1),$(api n2),$(api n3)" -clients "$clients" -dir "$dir/fleet" -duration 30m >>"$dir/fleet.log" 2>&1 &
+"$fleetbin" -join "$(api n1),$(api n2),$(api n3)" -clients "$clients" -start-rate 100 -dir "$dir/fleet" -duration 30m >>"$dir/fleet.log" 2>&1 &
 pids+=($!)
 want=$((clients + 3))
 until [ "$(any members --json | jq '[.[] | select(.client)] | length' 2>/dev/null || echo 0)" -ge "$clients" ]; do sleep 1; done

@@ -168,9 +168,10 @@ func (a *Agent) Registered() <-chan struct{} { return a.registered }
 // servers refused for good.
 func (a *Agent) Fatal() <-chan error { return a.fatal }
 
-// Stop stops the agent: its polls end, a running hook is left to the
-// journal (the next start resumes it), and it returns when every
-// goroutine has.
+// Stop stops the agent: its polls end, a running hook is killed and its
+// attempt stays unfinished in the journal (the next start resumes it, and
+// does not run the killed hook again), and it returns when every goroutine
+// has.
 func (a *Agent) Stop() {
 	a.cancel()
 	a.wg.Wait()
