@@ -65,6 +65,10 @@ type Config struct {
 	Logger hclog.Logger
 }
 
+// ErrRemoved stops a client that the servers no longer know: it was
+// removed from the catalogue.
+var ErrRemoved = errors.New("client removed")
+
 // DefaultPollWait is how long a poll waits at the server for work.
 const DefaultPollWait = 20 * time.Second
 
@@ -220,6 +224,13 @@ func (a *Agent) run() {
 	for a.ctx.Err() == nil {
 		if err := a.poll(); err != nil {
 			if a.ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, api.ErrNotFound) {
+				// Registered, and now unknown: an operator removed this
+				// client (baton members remove). It stops rather than
+				// register again behind the operator's back.
+				a.fatal <- fmt.Errorf("%w: this client is no longer in the catalogue (removed); start it again to register anew: %v", ErrRemoved, err)
 				return
 			}
 			a.log.Debug("poll failed; trying the next server", "error", err)

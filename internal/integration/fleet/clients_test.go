@@ -142,3 +142,21 @@ func TestAClientThatMissesItsLeaseIsUnreachableAndItsStepWaits(t *testing.T) {
 	f.requireInstalledOnce("2.0.0")
 	f.waitMembers(3, api.MemberAlive)
 }
+
+// A client removed by an operator (`baton members remove ID`, here forced:
+// it has no step) leaves the catalogue, and its agent stops instead of
+// registering again behind the operator's back.
+func TestARemovedClientStops(t *testing.T) {
+	f := newFleet(t, 1, 1)
+	res := f.anyServer().CLI("members", "remove", "c1")
+	require.Equal(t, 0, res.Code, "%s%s", res.Stdout, res.Stderr)
+	select {
+	case <-f.clients["c1"].exited:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the removed client's agent still runs")
+	}
+	require.Contains(t, procs.Tail(f.clients["c1"].logPath, 20), "no longer in the catalogue")
+	ms, err := f.members()
+	require.NoError(t, err)
+	require.Len(t, ms, 1)
+}
