@@ -160,3 +160,16 @@ func TestARemovedClientStops(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ms, 1)
 }
+
+// With TLS, clients speak HTTPS to the servers, verifying their
+// certificates against the CA and presenting their own node certificate;
+// they register and upgrade as without it.
+func TestClientsOverTLS(t *testing.T) {
+	f := newFleetWith(t, 1, 2, true)
+	for _, cl := range f.clients {
+		require.Contains(t, procs.Tail(cl.logPath, 50), `"tls":true`, "client %s runs without TLS", cl.id)
+	}
+	id := f.startUpgrade(api.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id", AllowLeaderUpgrade: true})
+	f.waitDone(id, 3*time.Minute)
+	f.requireInstalledOnce("2.0.0")
+}

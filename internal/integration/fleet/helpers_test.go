@@ -39,7 +39,17 @@ type client struct {
 // the clients c1..cm, and waits until every client is registered.
 func newFleet(t *testing.T, servers, clients int) *fleet {
 	t.Helper()
+	return newFleetWith(t, servers, clients, false)
+}
+
+// newFleetWith is newFleet, with TLS when withTLS: a throwaway CA issues
+// every server's and client's node certificate.
+func newFleetWith(t *testing.T, servers, clients int, withTLS bool) *fleet {
+	t.Helper()
 	c := procs.NewCluster(t, batonBin)
+	if withTLS {
+		require.NoError(t, c.UseTLS())
+	}
 	c.RaftMultiplier = 0.3
 	hooks, err := procs.NewHooks(filepath.Join(c.Root, "hooks"), "1.0.0")
 	require.NoError(t, err)
@@ -84,8 +94,14 @@ func (cl *client) start() {
 	t.Helper()
 	logf, err := os.OpenFile(cl.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	require.NoError(t, err)
-	cmd := exec.Command(batonBin, "agent", "--client", "--id", cl.id, "--data-dir", cl.dataDir, "--join", cl.f.joins(),
-		"--config", cl.f.hooks.ConfigFor(cl.id), "--log-level", "debug", "--log-format", "json")
+	args := []string{"agent", "--client", "--id", cl.id, "--data-dir", cl.dataDir, "--join", cl.f.joins(),
+		"--config", cl.f.hooks.ConfigFor(cl.id), "--log-level", "debug", "--log-format", "json"}
+	if ca := cl.f.servers.CA; ca != nil {
+		leaf, err := ca.Node(cl.id)
+		require.NoError(t, err)
+		args = append(args, "--tls-cert", leaf.CertFile, "--tls-key", leaf.KeyFile, "--tls-ca", ca.CertFile)
+	}
+	cmd := exec.Command(batonBin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	require.NoError(t, cmd.Start())
