@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	metrics "github.com/armon/go-metrics"
+
 	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/node/pull"
 	"github.com/baton-upgrade/baton/rpc/api"
@@ -37,6 +39,7 @@ func (a *Agent) RegisterClient(ctx context.Context, m fsm.Member) (fsm.Member, e
 	}
 	var out fsm.Member
 	a.fsm.View(func(s *fsm.State) { out = s.Members[m.ID] })
+	metrics.IncrCounter([]string{"clients", "registrations"}, 1)
 	a.log.Info("client registered", "client", m.ID, "version", m.Version)
 	return out, nil
 }
@@ -49,6 +52,7 @@ func (a *Agent) PollClient(ctx context.Context, id string, req api.PollRequest) 
 	if !a.IsLeader() {
 		return api.PollResponse{}, fmt.Errorf("%w: %s no longer leads; poll again", api.ErrNoLeader, a.cfg.ID)
 	}
+	metrics.IncrCounter([]string{"clients", "polls"}, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(a.ctx, cancel)

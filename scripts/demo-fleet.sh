@@ -78,6 +78,18 @@ say "upgrade start --version 2.0.0 --strategy by-id --max-parallel $maxpar"
 id=$(any upgrade start --version 2.0.0 --strategy by-id --max-parallel "$maxpar")
 say "transaction $id"
 
+# What the servers spent: peak resident memory and CPU time of each server
+# process, and the client polls each served as leader (baton_clients_polls_total).
+polls() { curl -s "http://$(api "$1")/v1/metrics" 2>/dev/null | sed -n 's/^baton_clients_polls_total \([0-9.e+]*\)$/\1/p' | head -1; }
+usage() { # node -> "peak RSS MiB, CPU s"
+  local pid; eval "pid=\$pid_$1"
+  local hwm ticks
+  hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+  ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+  echo "peak RSS $((hwm / 1024)) MiB, CPU $(echo "scale=1; $ticks / $(getconf CLK_TCK)" | bc) s"
+}
+upgrade_t0=$(date +%s.%N)
+
 killed=
 while :; do
   st=$(any upgrade status --json "$id" || true)
@@ -98,6 +110,10 @@ while :; do
   fi
   sleep 2
 done
-say "transaction $id is $state"
+say "transaction $id is $state after $(echo "$(date +%s.%N) - $upgrade_t0" | bc | cut -d. -f1) s"
+for n in n1 n2 n3; do
+  note=""; [ "$n" = "$killed" ] && note=" (since its restart)"
+  say "$n: $(usage $n), $(polls $n | awk '{printf "%d", $1}' | grep . || echo 0) client polls served as leader$note"
+done
 any upgrade status "$id" > "$dir/status.txt" || true
 head -5 "$dir/status.txt"
