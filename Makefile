@@ -25,7 +25,7 @@ JEPSEN_OUT := $(if $(filter command line environment,$(origin OUT)),$(OUT),out/j
 
 DIST     ?= dist
 
-.PHONY: all baton demosvc dist docs test test-short fuzz vet fmt cluster demo demo-tls demo-self demo-redis demo-gateway bench help jepsen
+.PHONY: all baton demosvc dist docs test test-short fuzz vet fmt cluster demo demo-tls demo-self demo-fleet demo-redis demo-gateway bench help jepsen
 
 all: baton
 
@@ -33,6 +33,7 @@ help:
 	@echo "make baton      build bin/baton (VERSION=, PROTOCOL=, OUT= to stamp another build)"
 	@echo "make demo       build, start a three-node cluster with a toy service, upgrade it 1.0.0 -> 2.0.0, kill the leader half-way"
 	@echo "make demo-tls   the same demo with TLS: a throwaway CA and node certificates made with openssl, the CLI with --ca-cert"
+	@echo "make demo-fleet three servers and 1,000 client agents (CLIENTS=, MAX_PARALLEL=), upgraded by id, the leader killed once"
 	@echo "make demo-self  three agents of Baton 1.0.0 upgrade themselves to 2.0.0; the protocol switches at the end"
 	@echo "make demo-redis a Redis primary and two replicas rolled secondaries-first under a writing client, Baton's"
 	@echo "                leader killed once: the switch-over, the failed requests and zero lost writes (needs redis-server, jq)"
@@ -128,6 +129,12 @@ demo-gateway: baton demosvc
 demo-redis: baton
 	$(GO) build -o bin/redis-demo-client ./examples/redis/client
 	examples/redis/demo.sh bin
+
+# Client agents (docs/clients.md): three servers and a fleet of CLIENTS
+# (1000) client agents in one process, the leader killed once.
+demo-fleet: baton
+	$(GO) build -o bin/batonfleet ./cmd/batonfleet
+	scripts/demo-fleet.sh bin
 
 demo-self:
 	$(MAKE) baton VERSION=1.0.0 PROTOCOL=1 OUT=bin/baton-1.0.0

@@ -93,7 +93,7 @@ func (co *Coordinator) sendCancel(ctx context.Context, key attemptKey, reason st
 		protocol int
 	)
 	co.c.FSM().View(func(s *fsm.State) {
-		addr, protocol = s.Members[key.node].HTTPAddr, s.ProtocolVersion
+		addr, protocol = nodeAddr(s.Members[key.node]), s.ProtocolVersion
 	})
 	if addr == "" || protocol < stepCancelProtocol {
 		co.log.Debug("node not asked to stop the attempt", "txn", key.txn, "node", key.node, "attempt", key.attempt,

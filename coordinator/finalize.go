@@ -80,7 +80,7 @@ func (co *Coordinator) checkMembers(ctx context.Context, members []fsm.Member) (
 		cctx, cancel := context.WithTimeout(ctx, co.opts.CallTimeout)
 		defer cancel()
 		// Finalize needs an answer and a protocol range, not the health hook.
-		d, err := co.n.Diagnostic(cctx, others[i].HTTPAddr, false)
+		d, err := co.n.Diagnostic(cctx, nodeAddr(others[i]), false)
 		failed[i] = err != nil
 		changed[i] = err == nil && d.Protocol != (api.ProtocolRange{}) && d.Protocol != rpc.ProtocolRangeOut(others[i].Protocol)
 	})

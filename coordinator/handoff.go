@@ -118,7 +118,7 @@ func (co *Coordinator) probe(ctx context.Context, t *fsm.Txn) []Probe {
 		p := Probe{ID: m.ID, Voter: true}
 		cctx, cancel := context.WithTimeout(ctx, co.opts.CallTimeout)
 		defer cancel()
-		d, err := co.n.Diagnostic(cctx, m.HTTPAddr, true)
+		d, err := co.n.Diagnostic(cctx, nodeAddr(m), true)
 		if err == nil {
 			p.Reachable, p.Healthy, p.AppliedIndex = true, d.Healthy, d.AppliedIndex
 			p.Upgraded = d.Version == t.TargetVersion

@@ -48,7 +48,7 @@ func (co *Coordinator) Logs(ctx context.Context, id, node, hook string) ([]api.S
 		}
 		for _, st := range t.Steps {
 			if (node == "" || st.Node == node) && st.Attempt > 0 {
-				targets = append(targets, target{st.Node, s.Members[st.Node].HTTPAddr})
+				targets = append(targets, target{st.Node, nodeAddr(s.Members[st.Node])})
 			}
 		}
 	})
@@ -137,7 +137,7 @@ func (co *Coordinator) RunningHooks(ctx context.Context, txnID string) map[strin
 			return
 		}
 		for _, st := range t.Steps {
-			if addr := s.Members[st.Node].HTTPAddr; st.State == fsm.StepRunning && addr != "" {
+			if addr := nodeAddr(s.Members[st.Node]); st.State == fsm.StepRunning && addr != "" {
 				targets = append(targets, target{st.Node, addr, st.Attempt})
 			}
 		}

@@ -437,7 +437,7 @@ func (co *Coordinator) stepRequest(t *fsm.Txn, s fsm.Step) (api.StepRequest, str
 			req.ArtifactSources = artifactSources(st, t, s.Node) // artifacts.go
 		}
 		req.ProtocolVersion = st.ProtocolVersion
-		addr = st.Members[s.Node].HTTPAddr
+		addr = nodeAddr(st.Members[s.Node])
 	})
 	return req, addr
 }

@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/baton-upgrade/baton/coordinator/strategy"
+	"github.com/baton-upgrade/baton/fsm"
 	"github.com/baton-upgrade/baton/rpc/api"
 )
 
@@ -75,3 +77,24 @@ func (h HTTPNodes) NodeStepLogs(ctx context.Context, addr, txnID string) ([]api.
 }
 
 func sortIDs(ids []string) { slices.SortFunc(ids, strategy.CompareID) }
+
+// pullScheme prefixes the pseudo-address of a client agent (PullAddr).
+const pullScheme = "pull:"
+
+// PullAddr is the address the coordinator calls client agent id at: a
+// client has no API (it pulls its steps, docs/clients.md), so the Nodes
+// given to the coordinator serves calls to such an address from the
+// leader's side of the pull protocol (node/pull) instead of calling out.
+func PullAddr(id string) string { return pullScheme + id }
+
+// PulledNode returns the client id of a PullAddr address, and whether addr
+// is one.
+func PulledNode(addr string) (string, bool) { return strings.CutPrefix(addr, pullScheme) }
+
+// nodeAddr is the address the coordinator calls member m at.
+func nodeAddr(m fsm.Member) string {
+	if m.Client {
+		return PullAddr(m.ID)
+	}
+	return m.HTTPAddr
+}

@@ -38,6 +38,7 @@ var handlers = map[CommandType]func(s *State, now time.Time, data json.RawMessag
 	CmdTxnNote:            handle((*State).applyTxnNote),
 	CmdMemberVersionError: handle((*State).applyMemberVersionError),
 	CmdMemberKey:          handle((*State).applyMemberKey),
+	CmdClientRegister:     handle((*State).applyClientRegister), // clients.go
 	CmdStepSkip:           handle((*State).applyStepSkip),
 	CmdTxnHalt:            handle((*State).applyTxnHalt),
 	CmdTxnRecover:         handle((*State).applyTxnRecover),

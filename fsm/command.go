@@ -33,6 +33,9 @@ const (
 	// CmdMemberKey is new in protocol 3: the public key a member's agent
 	// signs its requests to other agents with (docs/security.md).
 	CmdMemberKey CommandType = "member.key"
+	// CmdClientRegister is new in protocol 3: a client agent's record in
+	// the catalogue (a member with no Raft state, docs/clients.md).
+	CmdClientRegister CommandType = "client.register"
 )
 
 // LatestProtocol is the newest protocol version this source implements: the
@@ -72,6 +75,8 @@ var commandProtocol = map[CommandType]int{
 	// The artifacts held by the cluster (fsm/artifacts.go).
 	CmdArtifactAdd:  3,
 	CmdArtifactHeld: 3,
+	// Client agents (clients.go).
+	CmdClientRegister: 3,
 }
 
 // CommandProtocol returns the protocol version that introduced t.

@@ -40,8 +40,14 @@ func (s *State) applyMemberJoin(_ time.Time, c MemberJoin) error {
 // details; an id held by another Raft address, or an address held by another
 // id, is a conflict. A member must speak the cluster's active protocol.
 func (s *State) CheckJoin(m Member) error {
+	if m.Client {
+		return fmt.Errorf("%w: member %q is a client agent: clients register with client.register, never member.join", ErrInvalid, m.ID)
+	}
 	if err := validateMember(m, s.limits()); err != nil {
 		return err
+	}
+	if old, ok := s.Members[m.ID]; ok && old.Client {
+		return fmt.Errorf("%w: member id %q is already taken by a client agent", ErrConflict, m.ID)
 	}
 	if old, ok := s.Members[m.ID]; ok && old.RaftAddr != m.RaftAddr {
 		return fmt.Errorf("%w: member id %q is already taken by raft address %s", ErrConflict, m.ID, old.RaftAddr)

@@ -49,6 +49,10 @@ type Member struct {
 	// to the other agents. Empty for a member of an older build, or one
 	// that has not registered it yet.
 	NodeKey string `json:"node_key,omitempty"`
+	// Client marks a client agent (client.register, protocol 3;
+	// clients.go): a member with no Raft state and no API of its own,
+	// RaftAddr and HTTPAddr empty, never a voter.
+	Client bool `json:"client,omitempty"`
 }
 
 // MaxVersionError bounds a member's VersionError.

@@ -252,11 +252,17 @@ func validateMember(m Member, limits bool) error {
 	if err := ValidateID(m.ID); err != nil {
 		return err
 	}
-	if err := ValidateAddr("raft_addr", m.RaftAddr); err != nil {
-		return err
-	}
-	if err := ValidateAddr("http_addr", m.HTTPAddr); err != nil {
-		return err
+	if m.Client {
+		if err := validateClientAddrs(m); err != nil { // clients.go
+			return err
+		}
+	} else {
+		if err := ValidateAddr("raft_addr", m.RaftAddr); err != nil {
+			return err
+		}
+		if err := ValidateAddr("http_addr", m.HTTPAddr); err != nil {
+			return err
+		}
 	}
 	if err := ValidateProtocol(m.Protocol); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/baton-upgrade/baton/node/pull"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,6 +51,9 @@ type Agent struct {
 	idle    idleMeter
 
 	heartbeats *heartbeats
+	// pull is the leader's side of the client agents' pull protocol
+	// (clients_pull.go), reset at each gain of leadership.
+	pull *pull.Hub
 	// priorRaftAddr is the Raft address this agent's own Raft state held
 	// for it when that differs from --raft-addr: the agent restarted at a
 	// new address and asks the leader to move it.
@@ -106,6 +110,7 @@ func New(cfg Config) (*Agent, error) {
 		fatal:           make(chan error, 1),
 		health:          healthProbe{ttl: HealthProbeTTL, now: time.Now},
 		heartbeats:      newHeartbeats(),
+		pull:            pull.New(0, nil),
 		notices:         newNoticeQueue(),
 		events:          newEventLog(),
 		version:         initialVersion(cfg),

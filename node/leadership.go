@@ -55,6 +55,9 @@ func (a *Agent) monitorLeadership() {
 // every entry the previous leader committed) and runs the leader duties
 // until ctx ends.
 func (a *Agent) leaderLoop(ctx context.Context) {
+	// At the loss of leadership, the client polls held here answer at
+	// once, so the clients find the new leader (clients_pull.go).
+	defer a.pull.Reset()
 	for {
 		bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := a.Barrier(bctx)
@@ -69,6 +72,7 @@ func (a *Agent) leaderLoop(ctx context.Context) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+	a.pull.Reset() // clients_pull.go: a new tenure of the pull protocol
 	a.dutiesMu.Lock()
 	duties := append([]func(context.Context){}, a.leaderDuties...)
 	a.dutiesMu.Unlock()

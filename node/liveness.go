@@ -156,7 +156,10 @@ func (a *Agent) recordLiveness(ctx context.Context) {
 		}
 		for id, m := range s.Members {
 			status, seen := fsm.LivenessAlive, time.Time{}
-			if id != a.cfg.ID {
+			switch {
+			case m.Client:
+				status, seen = a.clientLiveness(id) // clients_pull.go
+			case id != a.cfg.ID:
 				status, seen = a.heartbeats.status(id, now, grace)
 			}
 			if m.Liveness == nil || m.Liveness.Status != status {

@@ -131,7 +131,8 @@ func TestEveryRouteHasAScope(t *testing.T) {
 	b := &fakeBackend{id: "n1", f: fsm.New(3), leader: "n1", addrs: map[string]string{}}
 	s := NewServer(b, ServerOptions{Upgrades: &fakeUpgrades{b: b}, Steps: &fakeSteps{}, Service: &fakeService{},
 		Events: fakeEvents{}, Metrics: http.NotFoundHandler(), Ring: &fakeRing{}, Artifacts: &fakeArtifacts{dir: t.TempDir(), limit: 1},
-		Speaks: fsm.LatestProtocol})
+		Clients: &fakeClients{t: t, b: b},
+		Speaks:  fsm.LatestProtocol})
 	registered := map[string]bool{}
 	for _, p := range s.mux.patterns {
 		registered[p] = true

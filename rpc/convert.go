@@ -20,7 +20,7 @@ import (
 func memberOut(m fsm.Member, leader bool) api.Member {
 	out := api.Member{ID: m.ID, RaftAddr: m.RaftAddr, HTTPAddr: m.HTTPAddr, Version: m.Version, Voter: m.Voter,
 		Protocol: ProtocolRangeOut(m.Protocol), Labels: copyLabels(m.Labels), Leader: leader, VersionError: m.VersionError,
-		Role: m.Role, ServiceAddr: m.ServiceAddr, NodeKey: m.NodeKey}
+		Role: m.Role, ServiceAddr: m.ServiceAddr, NodeKey: m.NodeKey, Client: m.Client}
 	if m.Build != nil {
 		b := BuildInfoOut(*m.Build)
 		out.Build = &b

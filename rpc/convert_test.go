@@ -178,7 +178,7 @@ func fsmConstants(t *testing.T, typeName string) map[string]string {
 func TestEveryCommandTypeIsAnAPIEventType(t *testing.T) {
 	apiNames := map[api.EventType]bool{}
 	for _, e := range []api.EventType{api.EventMemberJoin, api.EventMemberLeave, api.EventMemberReport,
-		api.EventMemberStatus, api.EventMemberLiveness, api.EventMemberVersionError, api.EventMemberForceLeave, api.EventMemberMove, api.EventMemberKey,
+		api.EventMemberStatus, api.EventMemberLiveness, api.EventMemberVersionError, api.EventMemberForceLeave, api.EventMemberMove, api.EventMemberKey, api.EventClientRegister,
 		api.EventTxnStart, api.EventStepBegin, api.EventStepComplete, api.EventStepFail,
 		api.EventTxnPause, api.EventTxnResume, api.EventTxnRetry, api.EventTxnAbort, api.EventTxnFinish,
 		api.EventTxnFinalize, api.EventTxnNote, api.EventStepSkip, api.EventTxnHalt, api.EventTxnRecover,

@@ -64,6 +64,8 @@ var routeScopes = map[string]routeRule{
 	"GET /v1/upgrades/{id}/logs":      readRoute(),
 	// Between agents.
 	"POST /v1/internal/notices":                      writeRoute(acl.Agent),
+	"POST /v1/clients":                               writeRoute(acl.Agent), // a client agent registers
+	"POST /v1/clients/{id}/poll":                     {Scope: acl.Agent},    // a client's long poll: frequent, not audited
 	"POST /v1/internal/steps":                        writeRoute(acl.Agent),
 	"GET /v1/internal/steps/{txn}/{attempt}":         {Scope: acl.Agent},
 	"POST /v1/internal/steps/{txn}/{attempt}/cancel": writeRoute(acl.Agent),

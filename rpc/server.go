@@ -97,6 +97,9 @@ type ServerOptions struct {
 	// Artifacts serves the artifacts held by the cluster (protocol 3;
 	// artifacts.go); nil leaves them out.
 	Artifacts Artifacts
+	// Clients serves the client agents' routes (protocol 3; clients.go);
+	// nil leaves them out.
+	Clients Clients
 	// Speaks is the newest protocol this build speaks; routes of newer
 	// protocols are left out, as an older build would not have them.
 	Speaks int
@@ -202,6 +205,7 @@ func (s *Server) routes() {
 	s.serviceRoutes()  // service.go
 	s.ringRoutes()     // ring.go
 	s.artifactRoutes() // artifacts.go
+	s.clientRoutes()   // clients.go
 	if s.opts.Events != nil {
 		s.mux.HandleFunc("GET /v1/events", s.events)
 	}

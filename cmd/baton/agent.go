@@ -17,6 +17,7 @@ import (
 	"github.com/baton-upgrade/baton/node"
 	"github.com/baton-upgrade/baton/node/config"
 	"github.com/baton-upgrade/baton/node/failover"
+	"github.com/baton-upgrade/baton/node/pull"
 	"github.com/baton-upgrade/baton/node/tlsnet"
 	"github.com/baton-upgrade/baton/rpc"
 	"github.com/baton-upgrade/baton/rpc/acl"
@@ -41,6 +42,8 @@ func agentCommand() *cli.Command {
 			&cli.StringFlag{Name: "raft-addr", Usage: "`HOST:PORT` Raft listens on and advertises to peers"},
 			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:7070", Usage: "`HOST:PORT` of this agent's API"},
 			&cli.BoolFlag{Name: "bootstrap", Usage: "start a new cluster with this node as its only voter"},
+			&cli.BoolFlag{Name: "client", Usage: "run a client agent: no Raft state and no API; it registers with the servers in --join, " +
+				"pulls its steps from them and pushes its notices (docs/clients.md); needs --id, --data-dir and --join"},
 			&cli.BoolFlag{Name: "allow-state-loss", Usage: "start although this data dir ran before and its raft.db or journal.db is missing " +
 				"(the term, vote and the record of steps already run are lost; docs/operations.md)"},
 			&cli.StringSliceFlag{Name: "join", Usage: "API address(es) `HTTP_ADDR[,HTTP_ADDR...]` of members to join through (HOST:PORT, http:// or https://; with --tls-cert a bare HOST:PORT means HTTPS)"},
@@ -78,6 +81,9 @@ func agentCommand() *cli.Command {
 }
 
 func agentConfig(c *cli.Context) (node.Config, error) {
+	if c.Bool("client") {
+		return clientConfig(c) // client_agent.go
+	}
 	for _, name := range []string{"id", "data-dir", "raft-addr"} {
 		if c.String(name) == "" {
 			return node.Config{}, usagef("agent: --%s is required", name)
@@ -211,6 +217,9 @@ func runAgent(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.Bool("client") {
+		return runClient(c, cfg) // client_agent.go
+	}
 	if cfg.Logger, err = newLogger(c); err != nil {
 		return err
 	}
@@ -234,7 +243,8 @@ func runAgent(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on --http-addr %s: %w", cfg.HTTPAddr, err)
 	}
-	nodes := coordinator.HTTPNodes{Token: cfg.Token, TLS: agent.ClientTLS(), Sign: agent.SignRequest, AppliedIndex: agent.AppliedIndex}
+	nodes := pull.Nodes{Hub: agent.PullHub(), // client agents pull their steps (docs/clients.md)
+		Next: coordinator.HTTPNodes{Token: cfg.Token, TLS: agent.ClientTLS(), Sign: agent.SignRequest, AppliedIndex: agent.AppliedIndex}}
 	coord := coordinator.New(agent, nodes, coordinator.Options{Logger: cfg.Logger,
 		AllowHTTPArtifacts: cfg.AllowHTTPArtifacts, GatewayTTL: c.Duration("gateway-ttl"), GatewayWait: c.Duration("gateway-wait")})
 	agent.OnLeadership(coord.Run)
@@ -258,7 +268,7 @@ func runAgent(c *cli.Context) error {
 		cfg.Logger.Warn("metrics disabled", "error", err)
 	}
 	api := rpc.NewServer(agent, rpc.ServerOptions{Token: shared, Metrics: metrics, Logger: cfg.Logger.Named("api"),
-		Upgrades: coord, Steps: agent, Events: agent, Service: agent, Ring: coord, Artifacts: agent, Speaks: cfg.Protocol.Max,
+		Upgrades: coord, Steps: agent, Events: agent, Service: agent, Ring: coord, Artifacts: agent, Clients: agent, Speaks: cfg.Protocol.Max,
 		ClientTLS: agent.ClientTLS(), ACL: policy, Audit: cfg.Logger.Named("audit"),
 		PeerName: peerName(cfg.TLS != nil)})
 	limits := rpc.DefaultHTTPLimits()

@@ -51,8 +51,12 @@ func membersCommand() *cli.Command {
 			fmt.Fprintln(tw, "ID\tRAFT ADDR\tHTTP ADDR\tSERVICE ADDR\tVERSION\tPROTOCOL\tVOTER\tLEADER\tROLE\tSTATUS")
 			now := time.Now()
 			for _, m := range members {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d-%d\t%s\t%s\t%s\t%s\n", m.ID, m.RaftAddr, m.HTTPAddr, orDash(m.ServiceAddr), memberVersion(m),
-					m.Protocol.Min, m.Protocol.Max, yesNo(m.Voter), yesNo(m.Leader), memberRole(m), memberStatus(m, now))
+				voter := yesNo(m.Voter)
+				if m.Client {
+					voter = "client" // no Raft state, no API (docs/clients.md)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d-%d\t%s\t%s\t%s\t%s\n", m.ID, orDash(m.RaftAddr), orDash(m.HTTPAddr), orDash(m.ServiceAddr), memberVersion(m),
+					m.Protocol.Min, m.Protocol.Max, voter, yesNo(m.Leader), memberRole(m), memberStatus(m, now))
 			}
 			if err := tw.Flush(); err != nil {
 				return err

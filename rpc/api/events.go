@@ -17,6 +17,7 @@ const (
 	EventMemberForceLeave   EventType = "member.force-leave" // protocol 3: a member removed whatever its steps; its unfinished step failed
 	EventMemberMove         EventType = "member.move"        // protocol 3: a member restarted at another Raft address
 	EventMemberKey          EventType = "member.key"         // protocol 3: a member's agent registered its signing key
+	EventClientRegister     EventType = "client.register"    // protocol 3: a client agent registered (docs/clients.md)
 	EventTxnStart           EventType = "txn.start"
 	EventStepBegin          EventType = "step.begin"
 	EventStepComplete       EventType = "step.complete" // the completion notice of a done attempt (upgrade or rollback)

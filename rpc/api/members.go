@@ -47,6 +47,10 @@ type Member struct {
 	// version it runs ("version hook failed: exited 4: …"); Version is then
 	// the last one known, or empty when none is (protocol 3).
 	VersionError string `json:"version_error,omitempty"`
+	// Client marks a client agent (protocol 3, docs/clients.md): no Raft
+	// state, no API of its own (RaftAddr and HTTPAddr empty); it pulls
+	// its steps from the servers.
+	Client bool `json:"client,omitempty"`
 	// Role is the member's service role as Baton records it (protocol 3):
 	// RolePrimary, RoleReplica, or empty when the member has no role hook
 	// or the cluster speaks an older protocol.
