@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/baton-upgrade/baton/rpc/api"
 	"time"
 )
 
@@ -43,7 +44,9 @@ func (a *Agent) setClusterID(id string) {
 func (a *Agent) clusterOf(ctx context.Context, addr string) string {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	h, err := a.client(addr).Health(ctx)
+	// Unsigned: in another cluster a member may hold this id under another
+	// key, and would refuse the signature; the question is a read.
+	h, err := api.NewClientTLS(addr, a.cfg.Token, a.ClientTLS()).Health(ctx)
 	if err != nil {
 		return ""
 	}

@@ -284,7 +284,7 @@ func (s *Server) requireLeader(r *http.Request, what string) error {
 	if leader == "" {
 		return fmt.Errorf("%w: %s knows no leader, and accepts %s only from the leader", api.ErrNoLeader, s.b.ID(), what)
 	}
-	c := callerOf(r)
+	c := s.callerNow(r)
 	if c.Node == leader {
 		return nil
 	}
@@ -294,11 +294,28 @@ func (s *Server) requireLeader(r *http.Request, what string) error {
 	return fmt.Errorf("%w: %s accepts %s only from the leader %s; this request is from %s", api.ErrForbidden, s.b.ID(), what, leader, c.Name())
 }
 
+// callerNow is r's caller, with its node identity resolved again when the
+// guard found none but the request is signed: the signer's key may have
+// reached this replica since the guard looked (an agent replaying its log
+// after a restart applies member.key while requests arrive), and a check
+// that then finds the key on record must also see the signature it
+// verifies.
+func (s *Server) callerNow(r *http.Request) Caller {
+	c := callerOf(r)
+	if c.Node != "" || r.Header.Get(nodeauth.Header) == "" {
+		return c
+	}
+	if node, err := s.nodeIdentity(r, bodyOf(r)); err == nil {
+		c.Node = node
+	}
+	return c
+}
+
 // requireNode refuses a request about member id (its join, its reports,
 // its completion notice) that does not come from that member, when the
 // member has a key on record (or certificates are checked).
 func (s *Server) requireNode(r *http.Request, id, what string) error {
-	c := callerOf(r)
+	c := s.callerNow(r)
 	if c.Node == id || s.nodeKey(id) == "" && s.opts.PeerName == nil {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -242,4 +243,34 @@ func TestAVerifiedCertificateNamesTheNode(t *testing.T) {
 	_, err = forwarded.RunStep(ctx, stepOfN2)
 	require.ErrorIs(t, err, api.ErrForbidden, "a forwarded request is not judged by its connection")
 	require.Equal(t, 1, steps.runs)
+}
+
+// A replica that is replaying its log (an agent just restarted) may apply
+// a member's key between the guard, which then finds no key and no node
+// identity, and the route's own check, which finds the key on record. The
+// check resolves the signature again rather than refuse the member its own
+// request; a signature by another key is still refused.
+func TestANodeCheckSeesAKeyAppliedAfterTheGuard(t *testing.T) {
+	c := newCluster(t)
+	b := &fakeBackend{id: "n1", f: fsm.NewFor(3, 3), leader: "n1", addrs: map[string]string{}}
+	m := member("n2", 7010)
+	m.Protocol = fsm.ProtocolRange{Min: 1, Max: 3}
+	b.apply(t, fsm.CmdMemberJoin, fsm.MemberJoin{Member: m})
+	s := NewServer(b, ServerOptions{Token: "tok", Speaks: 3})
+
+	guarded := func(k nodeauth.Key) *http.Request {
+		body := []byte(`{"version":"1.0.0"}`)
+		r := httptest.NewRequest(http.MethodPost, "/v1/members/n2/status", bytes.NewReader(body))
+		signer("n2", k)(r, body)
+		caller, err := s.identify(r, body)
+		require.NoError(t, err)
+		require.Empty(t, caller.Node, "no key on record yet: the signature proves nothing")
+		return r.WithContext(context.WithValue(r.Context(), callerKey{}, &auditEntry{caller: caller, body: body}))
+	}
+	own, forged := guarded(c.keys["n2"]), guarded(c.keys["n3"])
+
+	b.apply(t, fsm.CmdMemberKey, fsm.MemberKey{ID: "n2", Key: c.keys["n2"].Public()})
+	require.NoError(t, s.requireNode(own, "n2", "the build report"), "n2's own signature, now verifiable")
+	err := s.requireNode(forged, "n2", "the build report")
+	require.ErrorIs(t, err, api.ErrForbidden, "another key's signature as n2")
 }
