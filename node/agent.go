@@ -43,6 +43,7 @@ type Agent struct {
 	journal *journal.Journal
 	exec    *executor.Executor
 	notices *noticeQueue
+	nudges  chan struct{} // NudgeFollowers (nudge.go)
 	events  *eventLog
 	idle    idleMeter
 
@@ -104,6 +105,7 @@ func New(cfg Config) (*Agent, error) {
 		health:          healthProbe{ttl: HealthProbeTTL, now: time.Now},
 		heartbeats:      newHeartbeats(),
 		notices:         newNoticeQueue(),
+		nudges:          make(chan struct{}, 1),
 		events:          newEventLog(),
 		version:         initialVersion(cfg),
 		versionChanged:  make(chan struct{}, 1),
@@ -209,6 +211,8 @@ func (a *Agent) Start() error {
 	}
 	a.wg.Add(1)
 	go a.sendNotices()
+	a.wg.Add(1)
+	go a.nudgeLoop() // nudge.go
 	if a.cfg.Protocol.Max >= fsm.CommandProtocol(fsm.CmdMemberStatus) {
 		a.wg.Add(1)
 		go a.reportBuild()

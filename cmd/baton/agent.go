@@ -232,7 +232,8 @@ func runAgent(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on --http-addr %s: %w", cfg.HTTPAddr, err)
 	}
-	nodes := coordinator.HTTPNodes{Token: cfg.Token, TLS: agent.ClientTLS(), Sign: agent.SignRequest, AppliedIndex: agent.AppliedIndex}
+	nodes := coordinator.HTTPNodes{Token: cfg.Token, TLS: agent.ClientTLS(), Sign: agent.SignRequest, AppliedIndex: agent.AppliedIndex,
+		Nudge: agent.NudgeFollowers}
 	coord := coordinator.New(agent, nodes, coordinator.Options{Logger: cfg.Logger,
 		AllowHTTPArtifacts: cfg.AllowHTTPArtifacts, GatewayTTL: c.Duration("gateway-ttl"), GatewayWait: c.Duration("gateway-wait")})
 	agent.OnLeadership(coord.Run)
