@@ -27,6 +27,11 @@ type HTTPNodes struct {
 	// each step (api.CommitIndexHeader) so the node waits until its own
 	// replica holds the step's begin before it checks it.
 	AppliedIndex func() uint64
+	// Nudge, when set, is called before each step is sent: it has the
+	// leader tell its followers its commit index at once
+	// (node.Agent.NudgeFollowers), so the node's wait for the step's begin
+	// is a round trip, not Raft's idle replication tick.
+	Nudge func()
 }
 
 // client is a client of the node whose API is at addr, signing as this
@@ -44,6 +49,9 @@ func (h HTTPNodes) RunStep(ctx context.Context, addr string, req api.StepRequest
 	var index uint64
 	if h.AppliedIndex != nil {
 		index = h.AppliedIndex()
+	}
+	if h.Nudge != nil && index > 0 {
+		h.Nudge()
 	}
 	c := api.NewClientTLS(addr, h.Token, h.TLS).WithHook(func(r *http.Request, body []byte) {
 		if index > 0 {

@@ -47,6 +47,7 @@ type Agent struct {
 	// (artifacts.go).
 	held    heldArtifacts
 	notices *noticeQueue
+	nudges  chan struct{} // NudgeFollowers (nudge.go)
 	events  *eventLog
 	idle    idleMeter
 
@@ -112,6 +113,7 @@ func New(cfg Config) (*Agent, error) {
 		heartbeats:      newHeartbeats(),
 		pull:            pull.New(0, nil),
 		notices:         newNoticeQueue(),
+		nudges:          make(chan struct{}, 1),
 		events:          newEventLog(),
 		version:         initialVersion(cfg),
 		versionChanged:  make(chan struct{}, 1),
@@ -217,6 +219,8 @@ func (a *Agent) Start() error {
 	}
 	a.wg.Add(1)
 	go a.sendNotices()
+	a.wg.Add(1)
+	go a.nudgeLoop() // nudge.go
 	if a.cfg.Protocol.Max >= fsm.CommandProtocol(fsm.CmdMemberStatus) {
 		a.wg.Add(1)
 		go a.reportBuild()

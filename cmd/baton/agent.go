@@ -244,7 +244,8 @@ func runAgent(c *cli.Context) error {
 		return fmt.Errorf("listen on --http-addr %s: %w", cfg.HTTPAddr, err)
 	}
 	nodes := pull.Nodes{Hub: agent.PullHub(), // client agents pull their steps (docs/clients.md)
-		Next: coordinator.HTTPNodes{Token: cfg.Token, TLS: agent.ClientTLS(), Sign: agent.SignRequest, AppliedIndex: agent.AppliedIndex}}
+		Next: coordinator.HTTPNodes{Token: cfg.Token, TLS: agent.ClientTLS(), Sign: agent.SignRequest, AppliedIndex: agent.AppliedIndex,
+			Nudge: agent.NudgeFollowers}}
 	coord := coordinator.New(agent, nodes, coordinator.Options{Logger: cfg.Logger,
 		AllowHTTPArtifacts: cfg.AllowHTTPArtifacts, GatewayTTL: c.Duration("gateway-ttl"), GatewayWait: c.Duration("gateway-wait")})
 	agent.OnLeadership(coord.Run)

@@ -268,9 +268,12 @@ func (e *Executor) Unacked() ([]Status, error) {
 }
 
 // MarkAcked journals that the leader acknowledged the completion notice of
-// (txnID, attempt), so Unacked no longer returns it.
+// (txnID, attempt), so Unacked no longer returns it. The mark is deferred
+// (durable with the next step's first record): a crash before then makes a
+// restarted agent send the notice again, which the leader answers as it did
+// the first time.
 func (e *Executor) MarkAcked(txnID string, attemptNo uint64) error {
-	return e.opts.Journal.MarkAcked(journal.Key{TxnID: txnID, Attempt: attemptNo})
+	return e.opts.Journal.Deferred().MarkAcked(journal.Key{TxnID: txnID, Attempt: attemptNo})
 }
 
 // Close stops the executor: running hooks are killed, and Close returns when

@@ -248,14 +248,32 @@ func (e *Executor) runPhase(ctx context.Context, a *attempt, rec journal.Record,
 	if p.poll {
 		return e.pollHealth(ctx, a, p.command, env)
 	}
-	_, err := e.runHook(ctx, a, p.name, p.command, env, e.Hooks().EffectiveTimeout(), false)
+	_, err := e.runHook(ctx, a, p.name, p.command, env, e.Hooks().EffectiveTimeout(), false, p.atMostOnce)
 	return err
 }
 
-// runHook journals the hook's begin, runs it, journals its end. If the begin
-// cannot be journaled the hook does not run: without that record a restart
-// could run it twice.
-func (e *Executor) runHook(ctx context.Context, a *attempt, name, command string, env []string, timeout time.Duration, captureStdout bool) (hooks.Result, error) {
+// hookJournal is where a hook's begin, pid and end are written: the journal
+// itself (fsync'd at once) for an at-most-once hook, its deferred writer
+// (durable with the next fsync'd write) for one that may run twice.
+type hookJournal interface {
+	HookBegin(key journal.Key, hook string) error
+	HookStarted(key journal.Key, hook string, pid int) error
+	HookEnd(key journal.Key, hook string, out journal.Outcome) error
+}
+
+// hookJournal returns where the records of a hook go; see the package doc.
+func (e *Executor) hookJournal(atMostOnce bool) hookJournal {
+	if atMostOnce {
+		return e.opts.Journal
+	}
+	return e.opts.Journal.Deferred()
+}
+
+// runHook journals the hook's begin, runs it, journals its end; durably
+// when atMostOnce. If the begin cannot be journaled the hook does not run:
+// without that record a restart could run it twice.
+func (e *Executor) runHook(ctx context.Context, a *attempt, name, command string, env []string, timeout time.Duration, captureStdout, atMostOnce bool) (hooks.Result, error) {
+	jn := e.hookJournal(atMostOnce)
 	key := a.step.Key()
 	if ctx.Err() != nil {
 		// Closing: do not journal a begin for a hook that will not start,
@@ -265,7 +283,7 @@ func (e *Executor) runHook(ctx context.Context, a *attempt, name, command string
 	if a.stopped() {
 		return hooks.Result{}, errCancelled
 	}
-	if err := e.opts.Journal.HookBegin(key, name); err != nil {
+	if err := jn.HookBegin(key, name); err != nil {
 		return hooks.Result{}, fmt.Errorf("hook %s not run: %w", name, err)
 	}
 	e.setHook(a, name)
@@ -278,7 +296,7 @@ func (e *Executor) runHook(ctx context.Context, a *attempt, name, command string
 		Terminate:      a.stop,
 		TerminateGrace: e.opts.CancelGrace,
 		Started: func(pid int) {
-			if err := e.opts.Journal.HookStarted(key, name, pid); err != nil {
+			if err := jn.HookStarted(key, name, pid); err != nil {
 				e.log.Warn("journal hook pid", "txn", key.TxnID, "attempt", key.Attempt, "hook", name, "pid", pid, "error", err)
 			}
 		},
@@ -289,7 +307,7 @@ func (e *Executor) runHook(ctx context.Context, a *attempt, name, command string
 	if res.Err != nil {
 		out.Error = res.Err.Error()
 	}
-	if err := e.opts.Journal.HookEnd(key, name, out); err != nil {
+	if err := jn.HookEnd(key, name, out); err != nil {
 		// The hook ran; a restart will treat it as interrupted, which is
 		// safe for install (never rerun) and harmless for the others.
 		e.log.Warn("journal hook end", "txn", key.TxnID, "attempt", key.Attempt, "hook", name, "error", err)
@@ -309,7 +327,7 @@ func (e *Executor) pollHealth(ctx context.Context, a *attempt, command string, e
 	deadline := time.Now().Add(limit)
 	var why error // the last poll's failure; a poll cut by the deadline says less
 	for {
-		_, err := e.runHook(ctx, a, HookHealth, command, env, time.Until(deadline), false)
+		_, err := e.runHook(ctx, a, HookHealth, command, env, time.Until(deadline), false, false)
 		if err == nil || errors.Is(err, errInterrupted) {
 			return err
 		}
@@ -366,7 +384,7 @@ func (e *Executor) checkVersion(ctx context.Context, a *attempt, env []string) o
 		if a.stopped() {
 			return failed(errCancelled)
 		}
-		res, err := e.runHook(ctx, a, HookVersion, e.Hooks().Version, env, e.Hooks().EffectiveTimeout(), true)
+		res, err := e.runHook(ctx, a, HookVersion, e.Hooks().Version, env, e.Hooks().EffectiveTimeout(), true, false)
 		if err != nil {
 			if errors.Is(err, errInterrupted) {
 				return outcome{err: err}

@@ -77,6 +77,10 @@ type Options struct {
 	// (ErrWriteFailed) or damage found in use (ErrDamaged). The journal
 	// is unusable from then on; the owner should stop.
 	OnFailure func(error)
+	// AfterWrite, when set, is called after every write that succeeded,
+	// durable or deferred, with the journal's lock held: a test hook that
+	// lets crash tests stop the process between two records.
+	AfterWrite func(durable bool)
 }
 
 // Journal is an open journal file. Its methods are safe for concurrent use.
@@ -86,6 +90,12 @@ type Journal struct {
 	maxRecords    int
 	maxLogRecords int
 	onFailure     func(error)
+	afterWrite    func(durable bool)
+
+	// mu serialises every call; pending are the deferred writes not yet
+	// committed, in the order they were made (see Deferred).
+	mu      sync.Mutex
+	pending []func(*bolt.Tx) error
 
 	failMu sync.Mutex
 	failed error
@@ -128,13 +138,28 @@ func OpenWith(path string, opts Options) (*Journal, error) {
 		db.Close()
 		return nil, fmt.Errorf("open journal %s: create buckets: %w", path, err)
 	}
-	return &Journal{db: db, path: path, maxRecords: opts.MaxRecords, maxLogRecords: opts.MaxLogRecords, onFailure: opts.OnFailure}, nil
+	return &Journal{db: db, path: path, maxRecords: opts.MaxRecords, maxLogRecords: opts.MaxLogRecords, onFailure: opts.OnFailure, afterWrite: opts.AfterWrite}, nil
 }
 
-// Close closes the file. Calls after Close fail.
+// maxPending bounds the deferred writes kept in memory: beyond it a
+// deferred write commits them all.
+const maxPending = 64
+
+// Close makes the deferred writes durable and closes the file. Calls after
+// Close fail.
 func (j *Journal) Close() error {
+	var flushErr error
+	j.mu.Lock()
+	pending := len(j.pending) > 0
+	j.mu.Unlock()
+	if pending && j.failure() == nil {
+		flushErr = j.update(func(*bolt.Tx) error { return nil })
+	}
 	if err := j.db.Close(); err != nil {
 		return fmt.Errorf("close journal: %w", err)
+	}
+	if flushErr != nil {
+		return fmt.Errorf("close journal: %w", flushErr)
 	}
 	return nil
 }
@@ -174,11 +199,66 @@ func (j *Journal) Begin(step Step) (rec Record, existed bool, err error) {
 }
 
 // HookBegin journals that hook is about to start in the running attempt
-// key. Call it before starting the process: if the agent dies right after,
-// the record still shows the hook may have run.
+// key, durably. Call it before starting the process: if the agent dies
+// right after, the record still shows the hook may have run.
 func (j *Journal) HookBegin(key Key, hook string) error {
-	return j.updateRunning(key, "hook begin "+hook, func(_ *bolt.Tx, rec *Record) error {
-		run := HookRun{Name: hook, Began: now()}
+	return j.hookBegin(j.update, key, hook)
+}
+
+// HookStarted journals the pid of hook, begun with HookBegin, durably, so
+// that a restarted agent can tell whether it still runs.
+func (j *Journal) HookStarted(key Key, hook string, pid int) error {
+	return j.hookStarted(j.update, key, hook, pid)
+}
+
+// HookEnd journals how hook, begun with HookBegin, ended, durably, and keeps
+// its output in the attempt's logs in the same transaction.
+func (j *Journal) HookEnd(key Key, hook string, out Outcome) error {
+	return j.hookEnd(j.update, key, hook, out)
+}
+
+// Deferred writes the same records as the journal's methods of the same
+// names, but does not commit them: each is checked and kept in memory, seen
+// by every read, and made durable by the journal's next durable write (or
+// by Close) in the same transaction. A crash before then loses them, and
+// only them, in order: what is on disk is always a prefix of what was
+// written. Use it for what a resume can do without: the begin, pid and end
+// of a hook that may run twice, and the acknowledgement of a notice.
+type Deferred struct{ j *Journal }
+
+// Deferred returns the journal's deferred writer.
+func (j *Journal) Deferred() Deferred { return Deferred{j: j} }
+
+// HookBegin is Journal.HookBegin, deferred.
+func (d Deferred) HookBegin(key Key, hook string) error {
+	return d.j.hookBegin(d.j.deferWrite, key, hook)
+}
+
+// HookStarted is Journal.HookStarted, deferred.
+func (d Deferred) HookStarted(key Key, hook string, pid int) error {
+	return d.j.hookStarted(d.j.deferWrite, key, hook, pid)
+}
+
+// HookEnd is Journal.HookEnd, deferred.
+func (d Deferred) HookEnd(key Key, hook string, out Outcome) error {
+	return d.j.hookEnd(d.j.deferWrite, key, hook, out)
+}
+
+// MarkAcked is Journal.MarkAcked, deferred.
+func (d Deferred) MarkAcked(key Key) error {
+	return d.j.markAcked(d.j.deferWrite, key)
+}
+
+// writer is how a change reaches the file: update (now, fsync'd) or
+// deferWrite (with the next update). A deferred change may be applied more
+// than once (checked, read, committed), so it must compute nothing that
+// differs between runs, such as the time: that is taken before.
+type writer func(func(*bolt.Tx) error) error
+
+func (j *Journal) hookBegin(write writer, key Key, hook string) error {
+	began := now()
+	return j.updateRunning(write, key, "hook begin "+hook, func(_ *bolt.Tx, rec *Record) error {
+		run := HookRun{Name: hook, Began: began}
 		if i := rec.hookIndex(hook); i >= 0 {
 			run.Runs = rec.Hooks[i].Runs + 1
 			rec.Hooks[i] = run
@@ -190,10 +270,8 @@ func (j *Journal) HookBegin(key Key, hook string) error {
 	})
 }
 
-// HookStarted journals the pid of hook, begun with HookBegin, so that a
-// restarted agent can tell whether it still runs.
-func (j *Journal) HookStarted(key Key, hook string, pid int) error {
-	return j.updateRunning(key, "hook started "+hook, func(_ *bolt.Tx, rec *Record) error {
+func (j *Journal) hookStarted(write writer, key Key, hook string, pid int) error {
+	return j.updateRunning(write, key, "hook started "+hook, func(_ *bolt.Tx, rec *Record) error {
 		i, err := openHook(rec, hook)
 		if err != nil {
 			return err
@@ -203,16 +281,15 @@ func (j *Journal) HookStarted(key Key, hook string, pid int) error {
 	})
 }
 
-// HookEnd journals how hook, begun with HookBegin, ended, and keeps its
-// output in the attempt's logs in the same transaction.
-func (j *Journal) HookEnd(key Key, hook string, out Outcome) error {
-	return j.updateRunning(key, "hook end "+hook, func(tx *bolt.Tx, rec *Record) error {
+func (j *Journal) hookEnd(write writer, key Key, hook string, out Outcome) error {
+	ended := now()
+	return j.updateRunning(write, key, "hook end "+hook, func(tx *bolt.Tx, rec *Record) error {
 		i, err := openHook(rec, hook)
 		if err != nil {
 			return err
 		}
 		h := &rec.Hooks[i]
-		h.Ended = now()
+		h.Ended = ended
 		h.ExitCode = out.ExitCode
 		h.Output = tailOf(out.Output, RecordOutputLimit)
 		h.Error = out.Error
@@ -253,19 +330,24 @@ func (j *Journal) Finish(key Key, state api.StepState, version, errText string) 
 	if !finished(state) {
 		return fmt.Errorf("journal finish %s: %q is not a final state", key, state)
 	}
-	return j.updateRunning(key, "finish", func(_ *bolt.Tx, rec *Record) error {
+	at := now()
+	return j.updateRunning(j.update, key, "finish", func(_ *bolt.Tx, rec *Record) error {
 		rec.State = state
 		rec.Version = version
 		rec.Error = errText
-		rec.Finished = now()
+		rec.Finished = at
 		return nil
 	})
 }
 
-// MarkAcked journals that the leader acknowledged the completion notice of
-// the finished attempt key. Marking twice is harmless.
+// MarkAcked journals, durably, that the leader acknowledged the completion
+// notice of the finished attempt key. Marking twice is harmless.
 func (j *Journal) MarkAcked(key Key) error {
-	err := j.update(func(tx *bolt.Tx) error {
+	return j.markAcked(j.update, key)
+}
+
+func (j *Journal) markAcked(write writer, key Key) error {
+	err := write(func(tx *bolt.Tx) error {
 		records := tx.Bucket(bucketRecords)
 		rec, err := getRecord(records, key)
 		if err != nil {
@@ -380,10 +462,9 @@ func (j *Journal) filter(what string, keep func(Record) bool) ([]Record, error) 
 	return out, nil
 }
 
-// updateRunning applies change to the running record of key in one fsync'd
-// transaction.
-func (j *Journal) updateRunning(key Key, what string, change func(*bolt.Tx, *Record) error) error {
-	err := j.update(func(tx *bolt.Tx) error {
+// updateRunning applies change to the running record of key through write.
+func (j *Journal) updateRunning(write writer, key Key, what string, change func(*bolt.Tx, *Record) error) error {
+	err := write(func(tx *bolt.Tx) error {
 		records := tx.Bucket(bucketRecords)
 		rec, err := getRecord(records, key)
 		if err != nil {

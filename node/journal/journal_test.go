@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -429,4 +430,117 @@ func TestPruneDropsLogs(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, logs, want, "attempt %d", attempt)
 	}
+}
+
+// crashCopy is what a crash of the process would leave: the file as the
+// kernel holds it, opened by a new journal.
+func crashCopy(t *testing.T, path string) *Journal {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	cp := filepath.Join(t.TempDir(), "journal.db")
+	require.NoError(t, os.WriteFile(cp, raw, 0o600))
+	j, err := Open(cp)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = j.Close() })
+	return j
+}
+
+func TestDeferredWritesAreReadAtOnceAndDurableWithTheNextWrite(t *testing.T) {
+	j, path := openTemp(t, Options{})
+	s := step("txn-1", 1)
+	key := s.Key()
+	_, _, err := j.Begin(s)
+	require.NoError(t, err)
+
+	d := j.Deferred()
+	require.NoError(t, d.HookBegin(key, "drain"))
+	require.NoError(t, d.HookStarted(key, "drain", 77))
+	require.NoError(t, d.HookEnd(key, "drain", Outcome{Output: "drained\n"}))
+
+	// Every read sees them.
+	rec, err := j.Get(key)
+	require.NoError(t, err)
+	drain, ok := rec.Hook("drain")
+	require.True(t, ok)
+	require.True(t, drain.Succeeded())
+	require.Equal(t, 77, drain.PID)
+	logs, err := j.Logs(key)
+	require.NoError(t, err)
+	require.Len(t, logs, 1)
+	unfinished, err := j.Unfinished()
+	require.NoError(t, err)
+	require.Len(t, unfinished, 1)
+	_, ok = unfinished[0].Hook("drain")
+	require.True(t, ok)
+
+	// A crash now leaves the attempt without them: the file holds only the
+	// durable begin.
+	crashed, err := crashCopy(t, path).Get(key)
+	require.NoError(t, err)
+	_, ok = crashed.Hook("drain")
+	require.False(t, ok, "a deferred write is not on disk before the next durable one")
+
+	// The next durable write commits them with it, in order.
+	require.NoError(t, j.HookBegin(key, "install"))
+	crashed, err = crashCopy(t, path).Get(key)
+	require.NoError(t, err)
+	drain, ok = crashed.Hook("drain")
+	require.True(t, ok)
+	require.True(t, drain.Succeeded())
+	_, ok = crashed.Hook("install")
+	require.True(t, ok)
+	logs, err = crashCopy(t, path).Logs(key)
+	require.NoError(t, err)
+	require.Len(t, logs, 1)
+}
+
+func TestADeferredWriteIsCheckedLikeADurableOne(t *testing.T) {
+	j, path := openTemp(t, Options{})
+	s := step("txn-1", 1)
+	key := s.Key()
+	_, _, err := j.Begin(s)
+	require.NoError(t, err)
+	d := j.Deferred()
+	require.ErrorContains(t, d.HookEnd(key, "drain", Outcome{}), "never begun")
+	require.ErrorIs(t, d.HookBegin(Key{TxnID: "other", Attempt: 1}, "drain"), ErrNotFound)
+	require.ErrorIs(t, d.MarkAcked(key), ErrNotFinished)
+
+	// The refused writes are not pending: later writes commit cleanly.
+	require.NoError(t, j.Finish(key, api.StepDone, "2.0.0", ""))
+	require.NoError(t, d.MarkAcked(key))
+	rec, err := j.Get(key)
+	require.NoError(t, err)
+	require.True(t, rec.Acked)
+	require.Empty(t, rec.Hooks)
+	crashed, err := crashCopy(t, path).Get(key)
+	require.NoError(t, err)
+	require.False(t, crashed.Acked, "the mark is deferred")
+
+	// Close makes it durable.
+	require.NoError(t, j.Close())
+	reopened, err := Open(path)
+	require.NoError(t, err)
+	defer reopened.Close()
+	rec, err = reopened.Get(key)
+	require.NoError(t, err)
+	require.True(t, rec.Acked)
+}
+
+func TestDeferredWritesBeyondTheBoundAreCommitted(t *testing.T) {
+	j, path := openTemp(t, Options{})
+	s := step("txn-1", 1)
+	key := s.Key()
+	_, _, err := j.Begin(s)
+	require.NoError(t, err)
+	d := j.Deferred()
+	for range maxPending + 1 {
+		require.NoError(t, d.HookBegin(key, "health"))
+		require.NoError(t, d.HookEnd(key, "health", Outcome{ExitCode: 1, Error: "exit status 1"}))
+	}
+	crashed, err := crashCopy(t, path).Get(key)
+	require.NoError(t, err)
+	health, ok := crashed.Hook("health")
+	require.True(t, ok, "a long poll reaches the disk")
+	require.GreaterOrEqual(t, health.Runs, maxPending/2)
 }
