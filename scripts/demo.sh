@@ -113,7 +113,9 @@ kill -KILL "$victim"
 wait "$victim" 2>/dev/null || true # reap it here, so the shell prints no job line
 new_leader=""
 for _ in $(seq 1 100); do
-  new_leader=$("$baton" leader --json 2>/dev/null | sed -n 's/.*"id": "\(n[0-9]\)".*/\1/p')
+  # No leader for a moment is what this loop waits out: baton leader then
+  # fails, which must not end the script (set -e, pipefail).
+  new_leader=$("$baton" leader --json 2>/dev/null | sed -n 's/.*"id": "\(n[0-9]\)".*/\1/p' || true)
   [ -n "$new_leader" ] && [ "$new_leader" != "$leader" ] && break
   sleep 0.1
 done
