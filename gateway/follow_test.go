@@ -210,10 +210,13 @@ func TestNodeLeavesRotationBeforeTheGatewayReportsItsStep(t *testing.T) {
 	defer stop()
 	eventually(t, "the first report", func() bool { return c.lastSeen() >= 1 })
 
+	// Each change and the index the check compares with are set under mu,
+	// so that no report of the new index is checked against the old bounds
+	// (onSeen runs without the fake cluster's lock).
+	mu.Lock()
 	idx := c.change(func() {
 		c.txn = &api.Txn{ID: "t1", State: api.TxnRunning, Steps: []api.Step{{Node: "n2", State: api.StepRunning, Attempt: 1}}}
 	})
-	mu.Lock()
 	beginIdx = idx
 	mu.Unlock()
 	eventually(t, "the report of the step's begin", func() bool { return c.lastSeen() >= idx })
@@ -221,8 +224,8 @@ func TestNodeLeavesRotationBeforeTheGatewayReportsItsStep(t *testing.T) {
 	require.False(t, n2.InRotation)
 	require.Contains(t, n2.Why, "running")
 
-	idx = c.change(func() { c.txn.Steps[0].State = api.StepDone })
 	mu.Lock()
+	idx = c.change(func() { c.txn.Steps[0].State = api.StepDone })
 	doneIdx = idx
 	mu.Unlock()
 	eventually(t, "the report of the step's end", func() bool { return c.lastSeen() >= idx })
