@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"testing"
 )
 
 // BuildOptions are the link-time stamps of a baton build.
@@ -76,4 +77,22 @@ func moduleRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// RunTests is a test package's TestMain: it makes a scratch directory
+// (named after prefix), hands it to build (which builds the binaries the
+// package's tests start), runs the tests, removes the directory and exits
+// with the tests' status. A build that fails ends the run with status 1.
+func RunTests(m *testing.M, prefix string, build func(dir string) error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err == nil {
+		err = build(dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }

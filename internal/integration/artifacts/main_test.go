@@ -1,8 +1,6 @@
 package artifacts
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
 	"github.com/baton-upgrade/baton/fsm"
@@ -13,17 +11,8 @@ import (
 var batonBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "baton-integration-artifacts-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	batonBin, err = procs.Build(dir, procs.BuildOptions{Version: "1.0.0", ProtocolMin: fsm.LatestProtocol - 1, ProtocolMax: fsm.LatestProtocol})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	procs.RunTests(m, "baton-integration-artifacts-", func(dir string) (err error) {
+		batonBin, err = procs.Build(dir, procs.BuildOptions{Version: "1.0.0", ProtocolMin: fsm.LatestProtocol - 1, ProtocolMax: fsm.LatestProtocol})
+		return err
+	})
 }

@@ -3,7 +3,6 @@ package diskfaults
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,19 +21,10 @@ import (
 var batonBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "baton-diskfaults-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	batonBin, err = procs.Build(dir, procs.BuildOptions{Version: "1.0.0", ProtocolMin: fsm.LatestProtocol - 1, ProtocolMax: fsm.LatestProtocol})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	procs.RunTests(m, "baton-diskfaults-", func(dir string) (err error) {
+		batonBin, err = procs.Build(dir, procs.BuildOptions{Version: "1.0.0", ProtocolMin: fsm.LatestProtocol - 1, ProtocolMax: fsm.LatestProtocol})
+		return err
+	})
 }
 
 // lazyAgent is a one-node cluster whose data dir is a lazy file system.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"path"
 	"testing"
 	"time"
@@ -19,22 +18,13 @@ import (
 var batonBin, demosvcBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "baton-gateway-it-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	batonBin, err = procs.Build(dir, procs.BuildOptions{Version: "1.0.0", ProtocolMin: fsm.LatestProtocol - 1, ProtocolMax: fsm.LatestProtocol})
-	if err == nil {
-		demosvcBin, err = procs.BuildDemosvc(dir)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	procs.RunTests(m, "baton-gateway-it-", func(dir string) (err error) {
+		batonBin, err = procs.Build(dir, procs.BuildOptions{Version: "1.0.0", ProtocolMin: fsm.LatestProtocol - 1, ProtocolMax: fsm.LatestProtocol})
+		if err == nil {
+			demosvcBin, err = procs.BuildDemosvc(dir)
+		}
+		return err
+	})
 }
 
 // svcCluster is n real agents, each beside a real demosvc whose address

@@ -20,19 +20,10 @@ import (
 var batonBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "baton-ring-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	batonBin, err = procs.Build(dir, procs.BuildOptions{Version: "1.0.0", ProtocolMin: fsm.LatestProtocol - 1, ProtocolMax: fsm.LatestProtocol})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	procs.RunTests(m, "baton-ring-", func(dir string) (err error) {
+		batonBin, err = procs.Build(dir, procs.BuildOptions{Version: "1.0.0", ProtocolMin: fsm.LatestProtocol - 1, ProtocolMax: fsm.LatestProtocol})
+		return err
+	})
 }
 
 // serviceAddr is the made-up service address of node id in these tests.
