@@ -8,8 +8,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"testing"
 	"time"
 
+	"github.com/baton-upgrade/baton/jepsen/procs"
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
@@ -174,4 +176,20 @@ func (f *FS) Unsynced() (files, dirOps int) {
 	f.p.mu.Lock()
 	defer f.p.mu.Unlock()
 	return len(f.p.files), len(f.p.ops)
+}
+
+// NeedFUSE skips test t, naming what is missing, where a lazy file system
+// cannot be mounted (no /dev/fuse, or not root); but under .ci/run (CI
+// set), which runs as root on machines with /dev/fuse, it fails the test
+// instead: a skip there would prove nothing.
+func NeedFUSE(t testing.TB) {
+	t.Helper()
+	err := Available()
+	if err == nil {
+		return
+	}
+	if procs.UnderCI() {
+		t.Fatalf("lazy file system: %v (CI runs as root on machines with /dev/fuse)", err)
+	}
+	t.Skipf("lazy file system: %v: the disk-fault tests need root and /dev/fuse", err)
 }

@@ -16,9 +16,7 @@ import (
 // cannot be used.
 func mounted(t *testing.T) *FS {
 	t.Helper()
-	if err := Available(); err != nil {
-		t.Skipf("lazyfs: %v", err)
-	}
+	NeedFUSE(t)
 	root := t.TempDir()
 	f, err := New(filepath.Join(root, "disk"), filepath.Join(root, "mnt"))
 	require.NoError(t, err)

@@ -30,9 +30,7 @@ func TestMain(m *testing.M) {
 // lazyAgent is a one-node cluster whose data dir is a lazy file system.
 func lazyAgent(t *testing.T) (*procs.Agent, *lazyfs.FS) {
 	t.Helper()
-	if err := lazyfs.Available(); err != nil {
-		t.Skipf("lazy file system: %v", err)
-	}
+	lazyfs.NeedFUSE(t)
 	c := procs.NewCluster(t, batonBin)
 	a := c.Add("n1")
 	disk, err := lazyfs.New(filepath.Join(c.Root, "n1.disk"), a.DataDir)
