@@ -102,21 +102,6 @@ func waitState(t *testing.T, a *procs.Agent, id string, timeout time.Duration, s
 	return txn
 }
 
-// leaderOf returns the agent the cluster names leader.
-func leaderOf(t *testing.T, c *procs.Cluster) *procs.Agent {
-	t.Helper()
-	var leader *procs.Agent
-	procs.Eventually(t, 20*time.Second, func() error {
-		info, err := c.Agents[0].Client().Leader(context.Background())
-		if err != nil {
-			return err
-		}
-		leader = c.Agent(info.ID)
-		return nil
-	})
-	return leader
-}
-
 // nodeKey reads the node key an agent keeps in its data dir, as an
 // attacker on that node could.
 func nodeKey(t *testing.T, a *procs.Agent) nodeauth.Key {

@@ -55,7 +55,7 @@ func TestAForgedCompletionNoticeIsRefused(t *testing.T) {
 		}
 	}
 	key := nodeKey(t, forger)
-	leader := leaderOf(t, c)
+	leader := c.Leader()
 	forged := api.Notice{TxnID: id, Node: victim.ID, Attempt: step.Attempt, State: api.StepDone, Version: "2.0.0"}
 	for _, tc := range []struct {
 		name, as string
@@ -106,7 +106,7 @@ func TestAStepFromANonLeaderOrNotCommittedIsRefused(t *testing.T) {
 	before, err := hooks.Journal()
 	require.NoError(t, err)
 
-	leader := leaderOf(t, c)
+	leader := c.Leader()
 	var target, other *procs.Agent
 	for _, a := range c.Agents {
 		switch {

@@ -107,7 +107,7 @@ func TestPushListAndUpgradeFromTheCluster(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(res.Stdout), &txn))
 	require.True(t, txn.ArtifactStored)
 	require.Equal(t, sha, txn.ArtifactSHA256)
-	waitTxn(t, c, txn.ID, 3*time.Minute, api.TxnDone)
+	c.WaitTxn(txn.ID, 3*time.Minute, api.TxnDone)
 	for _, a := range c.Agents {
 		seen, err := os.ReadFile(filepath.Join(hooks, "seen-"+a.ID))
 		require.NoError(t, err, "%s's install hook ran with the artifact", a.ID)
@@ -121,7 +121,7 @@ func TestPushListAndUpgradeFromTheCluster(t *testing.T) {
 // once with both followers stopped (the leader cannot even record it).
 func TestPushHeldByTooFewServersFails(t *testing.T) {
 	c, _ := cluster(t, 3)
-	leader := leaderOf(t, c)
+	leader := c.Leader()
 	var others []*procs.Agent
 	for _, a := range c.Agents {
 		if a != leader {
@@ -180,7 +180,7 @@ func TestADamagedCopyIsRefusedAndFetchedFromAnother(t *testing.T) {
 	require.Zero(t, res.Code, "stdout %s\nstderr %s", res.Stdout, res.Stderr)
 	var txn api.Txn
 	require.NoError(t, json.Unmarshal([]byte(res.Stdout), &txn))
-	waitTxn(t, c, txn.ID, 3*time.Minute, api.TxnDone)
+	c.WaitTxn(txn.ID, 3*time.Minute, api.TxnDone)
 	for _, a := range c.Agents {
 		seen, err := os.ReadFile(filepath.Join(hooks, "seen-"+a.ID))
 		require.NoError(t, err)

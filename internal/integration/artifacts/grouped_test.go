@@ -44,7 +44,7 @@ func TestGroupedUpgradeFromTheCluster(t *testing.T) {
 	require.Zero(t, res.Code, "stdout %s\nstderr %s", res.Stdout, res.Stderr)
 	var txn api.Txn
 	require.NoError(t, json.Unmarshal([]byte(res.Stdout), &txn))
-	done := waitTxn(t, c, txn.ID, 3*time.Minute, api.TxnDone)
+	done := c.WaitTxn(txn.ID, 3*time.Minute, api.TxnDone)
 	require.Equal(t, plan.Groups, stripActing(done.Groups))
 
 	began := map[string]time.Time{}
@@ -58,7 +58,7 @@ func TestGroupedUpgradeFromTheCluster(t *testing.T) {
 	// The record of who acts for each group precedes its leader's step.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	evs, err := leaderOf(t, c).Client().Events(ctx, 0, 0)
+	evs, err := c.Leader().Client().Events(ctx, 0, 0)
 	require.NoError(t, err)
 	acting := map[string]uint64{}
 	begin := map[string]uint64{}

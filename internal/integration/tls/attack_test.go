@@ -25,7 +25,7 @@ import (
 // the term and the agents stay as they were.
 func TestRaftRefusesPeersWithoutACertificateOfTheCA(t *testing.T) {
 	c, _ := tlsCluster(t, 3)
-	leader := leaderOf(t, c)
+	leader := c.Leader()
 	var follower *procs.Agent
 	for _, a := range c.Agents {
 		if a != leader {

@@ -17,7 +17,7 @@ import (
 // it never reaches the cluster.
 func TestAGatewayFollowsATLSCluster(t *testing.T) {
 	c, _ := tlsCluster(t, 3)
-	leader := leaderOf(t, c)
+	leader := c.Leader()
 
 	plain := procs.NewGatewayAt(batonBin, freeAddr(t), filepath.Join(c.Root, "gateway-plain.log"),
 		[]string{leader.HTTPAddr}, "--name", "plain", "--token", c.Token)

@@ -19,7 +19,7 @@ import (
 func TestMutualTLSClusterUpgradesThroughALeaderKill(t *testing.T) {
 	c, hooks := tlsCluster(t, 3)
 	require.NoError(t, hooks.Set("install-sleep", "1.5"))
-	leader := leaderOf(t, c)
+	leader := c.Leader()
 	var follower *procs.Agent
 	for _, a := range c.Agents {
 		if a != leader {
@@ -35,27 +35,27 @@ func TestMutualTLSClusterUpgradesThroughALeaderKill(t *testing.T) {
 
 	// Kill the leader while a step runs on another node.
 	procs.Eventually(t, time.Minute, func() error {
-		got := waitTxn(t, c, txn.ID, 30*time.Second, api.TxnRunning)
+		got := c.WaitTxn(txn.ID, 30*time.Second, api.TxnRunning)
 		for _, s := range got.Steps {
-			if s.State == api.StepRunning && s.Node != leaderOf(t, c).ID {
+			if s.State == api.StepRunning && s.Node != c.Leader().ID {
 				return nil
 			}
 		}
 		return errors.New("no step running off the leader yet")
 	})
-	killed := leaderOf(t, c)
+	killed := c.Leader()
 	killed.Kill()
 	t.Logf("killed leader %s with SIGKILL", killed.ID)
 	procs.Eventually(t, 30*time.Second, func() error {
-		if l := leaderOf(t, c); l == killed {
+		if l := c.Leader(); l == killed {
 			return errors.New("the survivors still name the killed leader")
 		}
 		return nil
 	})
-	t.Logf("new leader %s", leaderOf(t, c).ID)
+	t.Logf("new leader %s", c.Leader().ID)
 	killed.Restart()
 
-	done := waitTxn(t, c, txn.ID, 3*time.Minute, api.TxnDone)
+	done := c.WaitTxn(txn.ID, 3*time.Minute, api.TxnDone)
 	require.Len(t, done.Steps, 3)
 	ins := installsPerNode(t, hooks)
 	for _, a := range c.Agents {
