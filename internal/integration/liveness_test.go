@@ -68,7 +68,7 @@ func TestDeadMemberIsShownAndItsStepSaysWhatItWaitsFor(t *testing.T) {
 	require.Contains(t, res.Stdout, victim.ID+" waits: node "+victim.ID+" unreachable since")
 
 	victim.Restart()
-	txn := waitTxn(t, c, id, 3*time.Minute, api.TxnDone)
+	txn := c.WaitTxn(id, 3*time.Minute, api.TxnDone)
 	for _, s := range txn.Steps {
 		require.Empty(t, s.Waiting, "a finished transaction waits for nothing")
 	}

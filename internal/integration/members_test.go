@@ -185,7 +185,7 @@ func TestForceRemovalOfADeadMemberMidStepAndItsReplacement(t *testing.T) {
 	require.Equal(t, 0, res.Code, res.Stderr)
 	require.Equal(t, fmt.Sprintf("removed %s\nits unfinished step in transaction %s failed: member %s was removed\n", victim.ID, id, victim.ID), res.Stdout)
 
-	txn := waitTxn(t, c, id, 30*time.Second, api.TxnFailed)
+	txn := c.WaitTxn(id, 30*time.Second, api.TxnFailed)
 	s := txn.Step(victim.ID)
 	require.Equal(t, api.StepFailed, s.State)
 	require.Equal(t, "member "+victim.ID+" was removed", s.Error)
@@ -228,7 +228,7 @@ func TestForceRemovalOfADeadMemberMidStepAndItsReplacement(t *testing.T) {
 	// The transaction goes on with the replacement.
 	res = leader.CLI("upgrade", "retry")
 	require.Equal(t, 0, res.Code, res.Stderr)
-	waitTxn(t, c, id, 2*time.Minute, api.TxnDone)
+	c.WaitTxn(id, 2*time.Minute, api.TxnDone)
 	for _, m := range membersJSON(t, leader) {
 		require.Equal(t, "2.0.0", m.Version, "member %s", m.ID)
 	}

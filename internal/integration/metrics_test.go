@@ -23,7 +23,7 @@ func TestMetricsPassPromtool(t *testing.T) {
 	c, _ := upgradeCluster(t, 3)
 	waitStatus(t, c.Agent("n1"), api.MemberAlive)
 	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
-	waitTxn(t, c, id, 3*time.Minute, api.TxnDone)
+	c.WaitTxn(id, 3*time.Minute, api.TxnDone)
 	leader := currentLeader(t, c)
 
 	for _, a := range c.Agents {

@@ -136,7 +136,7 @@ func TestMixedVersionClusterUpgradesItselfAndSwitchesProtocolAtFinalize(t *testi
 
 	id := startUpgrade(t, c.Agent("n2"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first",
 		ArtifactURL: serveFile(t, artifact), ArtifactSHA256: digest(t, artifact)})
-	txn := waitTxn(t, c, id, 3*time.Minute, api.TxnDone)
+	txn := c.WaitTxn(id, 3*time.Minute, api.TxnDone)
 	require.Equal(t, 2, txn.ProtocolVersion)
 
 	for _, m := range membersJSON(t, c.Agent("n3")) {
@@ -215,7 +215,7 @@ func TestRollbackBeforeFinalizeReturnsToTheOldBuild(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(c.Root, "fail-install-n1"), nil, 0o644))
 	id := startUpgrade(t, c.Agent("n2"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first",
 		OnFailure: "rollback", ArtifactURL: serveFile(t, artifact), ArtifactSHA256: digest(t, artifact)})
-	txn := waitTxn(t, c, id, 3*time.Minute, api.TxnAborted)
+	txn := c.WaitTxn(id, 3*time.Minute, api.TxnAborted)
 	require.Contains(t, txn.Reason, "n1")
 
 	procs.Eventually(t, time.Minute, func() error {
@@ -248,7 +248,7 @@ func TestMemberDownAtFinalizeBlocksItUntilBack(t *testing.T) {
 
 	// When n2's step is done and n3's runs, n2 goes down.
 	procs.Eventually(t, time.Minute, func() error {
-		txn := waitTxn(t, c, id, 30*time.Second, api.TxnRunning, api.TxnFinalizing)
+		txn := c.WaitTxn(id, 30*time.Second, api.TxnRunning, api.TxnFinalizing)
 		if txn.Step("n2").State != api.StepDone || txn.Step("n3").State != api.StepRunning {
 			return fmt.Errorf("n2 %s, n3 %s", txn.Step("n2").State, txn.Step("n3").State)
 		}
@@ -256,14 +256,14 @@ func TestMemberDownAtFinalizeBlocksItUntilBack(t *testing.T) {
 	})
 	c.Agent("n2").Kill()
 
-	txn := waitTxn(t, c, id, 2*time.Minute, api.TxnFinalizing)
+	txn := c.WaitTxn(id, 2*time.Minute, api.TxnFinalizing)
 	procs.Eventually(t, 30*time.Second, func() error {
-		txn = waitTxn(t, c, id, 30*time.Second, api.TxnFinalizing)
+		txn = c.WaitTxn(id, 30*time.Second, api.TxnFinalizing)
 		if !strings.Contains(txn.Reason, "finalize blocked: n2 unreachable") {
 			return fmt.Errorf("reason %q", txn.Reason)
 		}
 		return nil
 	})
 	c.Agent("n2").Restart()
-	waitTxn(t, c, id, time.Minute, api.TxnDone)
+	c.WaitTxn(id, time.Minute, api.TxnDone)
 }

@@ -56,7 +56,7 @@ func TestCancelledStepIsStoppedOnItsNode(t *testing.T) {
 	require.NoError(t, err)
 	cancelledAt := time.Now()
 
-	txn := waitTxn(t, c, id, time.Minute, api.TxnFailed)
+	txn := c.WaitTxn(id, time.Minute, api.TxnFailed)
 	want := "cancelled: step timed out after 4s; install was stopped while it ran, so the node may be partly installed"
 	require.Equal(t, want, txn.Step(node.ID).Error)
 	st, err = nodeStatus(t, node, id, step.Attempt)
@@ -77,7 +77,7 @@ func TestCancelledStepIsStoppedOnItsNode(t *testing.T) {
 	require.NoError(t, hooks.Set("install-sleep", "0.2"))
 	res := c.Agent("n1").CLI("upgrade", "retry", id)
 	require.Equal(t, 0, res.Code, res.Stderr)
-	txn = waitTxn(t, c, id, 2*time.Minute, api.TxnDone)
+	txn = c.WaitTxn(id, 2*time.Minute, api.TxnDone)
 	require.Equal(t, step.Attempt+1, txn.Step(node.ID).Attempt)
 	ins := installs(t, hooks)
 	require.Len(t, ins[node.ID], 2, "one install per attempt: the cut one and the next")
@@ -89,7 +89,7 @@ func TestNodeServesItsHooksOutput(t *testing.T) {
 	c, hooks := upgradeCluster(t, 3)
 	require.NoError(t, hooks.Set("fail-install-n2", ""))
 	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first", OnFailure: "halt"})
-	txn := waitTxn(t, c, id, time.Minute, api.TxnFailed)
+	txn := c.WaitTxn(id, time.Minute, api.TxnFailed)
 	require.Equal(t, "hook install exited 3: disk full on n2", txn.Step("n2").Error)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -124,7 +124,7 @@ func TestRollbackRunsTheForwardPhases(t *testing.T) {
 	c, hooks := upgradeCluster(t, 3)
 	require.NoError(t, hooks.Set("fail-install-n3", ""))
 	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id", OnFailure: "rollback"})
-	txn := waitTxn(t, c, id, 2*time.Minute, api.TxnAborted)
+	txn := c.WaitTxn(id, 2*time.Minute, api.TxnAborted)
 
 	events, err := hooks.Journal()
 	require.NoError(t, err)

@@ -20,7 +20,7 @@ func TestMemberJoiningAfterCompactionCatchesUpBySnapshot(t *testing.T) {
 	c, _ := snapshotCluster(t, 3)
 	// Some history worth restoring: a finished upgrade of every node.
 	id := startUpgrade(t, c.Agent("n2"), api.StartRequest{TargetVersion: "2.0.0"})
-	waitTxn(t, c, id, 2*time.Minute, api.TxnDone)
+	c.WaitTxn(id, 2*time.Minute, api.TxnDone)
 	leader := currentLeader(t, c)
 	moveLogPastCompaction(t, c.Agent("n2"), leader, 2)
 
@@ -71,7 +71,7 @@ func TestNodeBehindCompactionResumesItsOwnStepOnce(t *testing.T) {
 	})
 	victim.Restart()
 
-	txn := waitTxn(t, c, id, 3*time.Minute, api.TxnDone)
+	txn := c.WaitTxn(id, 3*time.Minute, api.TxnDone)
 	require.Greater(t, snapshotsOf(t, victim).Installed, installedBefore,
 		"%s came back behind the leader's compacted log: it must have installed a snapshot", victim.ID)
 	require.Equal(t, uint64(1), txn.Step(victim.ID).Attempt, "the step resumed within its attempt")
@@ -171,7 +171,7 @@ func TestSnapshotMidTransactionRestoresTheLeadersState(t *testing.T) {
 
 	require.NoError(t, pending.Signal(syscall.SIGCONT))
 	stopped = false
-	txn := waitTxn(t, c, id, 3*time.Minute, api.TxnDone)
+	txn := c.WaitTxn(id, 3*time.Minute, api.TxnDone)
 	require.Equal(t, uint64(1), txn.Step(pending.ID).Attempt)
 	ins := installs(t, hooks)
 	for _, s := range txn.Steps {

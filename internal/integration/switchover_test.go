@@ -158,7 +158,7 @@ func TestSecondariesFirstUpgradesTheServicesPrimaryLast(t *testing.T) {
 	require.Regexp(t, `(?m)^n2\s.*\sno\s+primary\s+\S+$`, members.Stdout, "the ROLE column, before STATUS")
 
 	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
-	txn := waitTxn(t, c, id, 3*time.Minute, api.TxnDone)
+	txn := c.WaitTxn(id, 3*time.Minute, api.TxnDone)
 	require.Equal(t, []string{"n1", "n3", "n2"}, stepNodes(txn))
 
 	sw := lastSwitchover(t, txn)
@@ -216,7 +216,7 @@ func TestSwitchoverSurvivesALeaderKilledInEachPhase(t *testing.T) {
 			id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first"})
 
 			procs.Eventually(t, 2*time.Minute, func() error {
-				txn := waitTxn(t, c, id, 30*time.Second, api.TxnRunning)
+				txn := c.WaitTxn(id, 30*time.Second, api.TxnRunning)
 				if n := len(txn.Switchovers); n > 0 && txn.Switchovers[n-1].Phase == tc.phase {
 					return nil
 				}
@@ -228,7 +228,7 @@ func TestSwitchoverSurvivesALeaderKilledInEachPhase(t *testing.T) {
 			time.Sleep(time.Second)
 			leader.Restart()
 
-			txn := waitTxn(t, c, id, 3*time.Minute, api.TxnDone)
+			txn := c.WaitTxn(id, 3*time.Minute, api.TxnDone)
 			require.Len(t, txn.Switchovers, 1, "the same switch-over carried on")
 			sw := lastSwitchover(t, txn)
 			require.Equal(t, api.SwitchDone, sw.Phase)
@@ -254,7 +254,7 @@ func TestSwitchoverNeverChoosesALaggingOrUnhealthyReplica(t *testing.T) {
 	require.NoError(t, hooks.Set("unhealthy-probe-n3", ""))
 	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first", MaxLag: 10})
 
-	txn := waitTxn(t, c, id, 2*time.Minute, api.TxnPaused)
+	txn := c.WaitTxn(id, 2*time.Minute, api.TxnPaused)
 	require.Contains(t, txn.Reason, "no replica can take over as the service's primary before n2 upgrades")
 	require.Contains(t, txn.Reason, "n1: lag 100 over --max-lag 10")
 	require.Contains(t, txn.Reason, "n3: health check failing")
@@ -265,7 +265,7 @@ func TestSwitchoverNeverChoosesALaggingOrUnhealthyReplica(t *testing.T) {
 	require.NoError(t, hooks.Set("lag-n1", "4"))
 	res := c.Agent("n3").CLI("upgrade", "resume")
 	require.Zero(t, res.Code, res.Stderr)
-	txn = waitTxn(t, c, id, 2*time.Minute, api.TxnDone)
+	txn = c.WaitTxn(id, 2*time.Minute, api.TxnDone)
 	sw := lastSwitchover(t, txn)
 	require.Equal(t, "n1", sw.Candidate)
 	require.Equal(t, uint64(4), sw.CandidateLag)

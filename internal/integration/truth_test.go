@@ -62,7 +62,7 @@ func TestTimedOutStepIsStoppedOnItsNode(t *testing.T) {
 	require.NoError(t, hooks.Set("install-sleep", "8"))
 	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first", StepTimeout: "2s"})
 
-	txn := waitTxn(t, c, id, time.Minute, api.TxnFailed)
+	txn := c.WaitTxn(id, time.Minute, api.TxnFailed)
 	failedAt := time.Now()
 	step := txn.Step("n2")
 	require.Equal(t, api.StepFailed, step.State)
@@ -111,7 +111,7 @@ func TestTimedOutStepIsStoppedOnItsNode(t *testing.T) {
 		})
 		require.Equal(t, "2.0.0", hooks.Version("n2"))
 	}
-	txn = waitTxn(t, c, id, 10*time.Second, api.TxnFailed)
+	txn = c.WaitTxn(id, 10*time.Second, api.TxnFailed)
 	require.Equal(t, api.StepFailed, txn.Step("n2").State, "the transaction's decision stands")
 	require.Equal(t, api.StepPending, txn.Step("n3").State)
 }
@@ -149,7 +149,7 @@ func TestFailedRollbackIsReportedAndRecovered(t *testing.T) {
 	}
 	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first", OnFailure: "rollback"})
 
-	txn := waitTxn(t, c, id, 2*time.Minute, api.TxnRollbackFailed)
+	txn := c.WaitTxn(id, 2*time.Minute, api.TxnRollbackFailed)
 	require.Regexp(t, `^rollback failed on n2, n3; step on n3 failed \(attempt 1\): `, txn.Reason)
 	for _, n := range []string{"n2", "n3"} {
 		require.Equal(t, api.StepFailed, txn.Step(n).State)
@@ -166,7 +166,7 @@ func TestFailedRollbackIsReportedAndRecovered(t *testing.T) {
 	require.NoError(t, hooks.Clear("fail-rollback-n2"))
 	res = c.Agent("n3").CLI("upgrade", "retry")
 	require.Equal(t, 0, res.Code, res.Stderr)
-	txn = waitTxn(t, c, id, 2*time.Minute, api.TxnRollbackFailed)
+	txn = c.WaitTxn(id, 2*time.Minute, api.TxnRollbackFailed)
 	require.Regexp(t, `^rollback failed on n3; `, txn.Reason)
 	require.Equal(t, api.StepRolledBack, txn.Step("n2").State)
 	require.Equal(t, "1.0.0", hooks.Version("n2"))
@@ -176,7 +176,7 @@ func TestFailedRollbackIsReportedAndRecovered(t *testing.T) {
 	require.NoError(t, hooks.Clear("fail-install-n3"))
 	res = c.Agent("n2").CLI("upgrade", "retry", id, "--forward")
 	require.Equal(t, 0, res.Code, res.Stderr)
-	txn = waitTxn(t, c, id, 3*time.Minute, api.TxnDone)
+	txn = c.WaitTxn(id, 3*time.Minute, api.TxnDone)
 	for _, a := range c.Agents {
 		require.Equal(t, "2.0.0", hooks.Version(a.ID))
 		require.Equal(t, api.StepDone, txn.Step(a.ID).State)
@@ -230,7 +230,7 @@ func TestPlanAndExecutionAgree(t *testing.T) {
 	require.Contains(t, res.Stdout, "warning: n1 already runs 2.0.0: its step is skipped (no hook runs, and no handoff for it)")
 
 	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id"})
-	txn := waitTxn(t, c, id, 2*time.Minute, api.TxnDone)
+	txn := c.WaitTxn(id, 2*time.Minute, api.TxnDone)
 	n1 := txn.Step("n1")
 	require.True(t, n1.Skipped)
 	require.Equal(t, api.StepDone, n1.State)

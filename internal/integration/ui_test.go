@@ -99,7 +99,7 @@ func TestPageShowsALiveUpgrade(t *testing.T) {
 		time.Sleep(150 * time.Millisecond)
 	}
 
-	txn := waitTxn(t, c, id, time.Minute, api.TxnDone)
+	txn := c.WaitTxn(id, time.Minute, api.TxnDone)
 	require.Equal(t, stepNodes(txn), doneOrder, "tiles turned done in the plan's order")
 	for node, states := range seen {
 		r, d := slices.Index(states, "running"), slices.Index(states, "done")

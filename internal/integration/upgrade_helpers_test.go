@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -35,40 +34,6 @@ func upgradeClusterPrepared(t *testing.T, n int, prepare func(*procs.Hooks)) (*p
 	c.ConfigFor = hooks.ConfigFor
 	c.Start(n)
 	return c, hooks
-}
-
-// waitTxn waits until the transaction id (or "latest") is in one of the
-// given states, asking any agent that answers, and returns it.
-func waitTxn(t *testing.T, c *procs.Cluster, id string, timeout time.Duration, states ...api.TxnState) api.Txn {
-	t.Helper()
-	var txn api.Txn
-	procs.Eventually(t, timeout, func() error {
-		var lastErr error
-		for _, a := range c.Agents {
-			if a.Exited() {
-				continue
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			got, _, err := a.Client().Upgrade(ctx, id, api.Wait{})
-			cancel()
-			if err != nil {
-				lastErr = err
-				continue
-			}
-			for _, s := range states {
-				if got.State == s {
-					txn = got
-					return nil
-				}
-			}
-			if got.State.Terminal() || got.State == api.TxnFailed {
-				t.Fatalf("transaction %s ended %s (%s), want %v", got.ID, got.State, got.Reason, states)
-			}
-			return fmt.Errorf("transaction %s is %s (%s), want %v", got.ID, got.State, got.Reason, states)
-		}
-		return fmt.Errorf("no agent answered: %v", lastErr)
-	})
-	return txn
 }
 
 // installs returns the install begin events per node.

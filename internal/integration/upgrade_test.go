@@ -16,7 +16,7 @@ import (
 func TestFiveNodeUpgradeByID(t *testing.T) {
 	c, hooks := upgradeCluster(t, 5)
 	id := startUpgrade(t, c.Agent("n3"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id", MaxParallel: "1"})
-	txn := waitTxn(t, c, id, 2*time.Minute, api.TxnDone)
+	txn := c.WaitTxn(id, 2*time.Minute, api.TxnDone)
 
 	require.Equal(t, []string{"n1", "n2", "n3", "n4", "n5"}, stepNodes(txn))
 	for _, s := range txn.Steps {
@@ -83,7 +83,7 @@ func runningStep(t *testing.T, c *procs.Cluster, id string) api.Step {
 	t.Helper()
 	var step api.Step
 	procs.Eventually(t, time.Minute, func() error {
-		txn := waitTxn(t, c, id, 30*time.Second, api.TxnRunning)
+		txn := c.WaitTxn(id, 30*time.Second, api.TxnRunning)
 		for _, s := range txn.Steps {
 			if s.State == api.StepRunning {
 				step = s
@@ -135,7 +135,7 @@ func TestLeaderKilledMidStepResumesOnNewLeader(t *testing.T) {
 	// The survivors go on; the killed node comes back for its own step.
 	time.Sleep(500 * time.Millisecond)
 	leader.Restart()
-	waitTxn(t, c, id, 3*time.Minute, api.TxnDone)
+	c.WaitTxn(id, 3*time.Minute, api.TxnDone)
 	requireInstalledOnce(t, c, hooks, "2.0.0")
 	requireNoOverlap(t, hooks, 1)
 	requireNoLeaderInstall(t, c, hooks)
@@ -159,7 +159,7 @@ func TestAgentKilledDuringItsStepResumes(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	victim.Restart()
 
-	txn := waitTxn(t, c, id, 3*time.Minute, api.TxnDone)
+	txn := c.WaitTxn(id, 3*time.Minute, api.TxnDone)
 	require.Equal(t, uint64(1), txn.Step(victim.ID).Attempt, "the step resumed within its attempt")
 	requireInstalledOnce(t, c, hooks, "2.0.0")
 	requireNoLeaderInstall(t, c, hooks)
@@ -182,7 +182,7 @@ func TestFailingInstallHaltsThenRetrySucceeds(t *testing.T) {
 	require.NoError(t, hooks.Set("fail-install-n2", ""))
 	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first", OnFailure: "halt"})
 
-	txn := waitTxn(t, c, id, time.Minute, api.TxnFailed)
+	txn := c.WaitTxn(id, time.Minute, api.TxnFailed)
 	require.Equal(t, api.StepFailed, txn.Step("n2").State)
 	require.Contains(t, txn.Step("n2").Error, "install exited 3")
 	require.Contains(t, txn.Reason, "n2")
@@ -191,7 +191,7 @@ func TestFailingInstallHaltsThenRetrySucceeds(t *testing.T) {
 	require.NoError(t, hooks.Clear("fail-install-n2"))
 	res := c.Agent("n3").CLI("upgrade", "retry", id)
 	require.Equal(t, 0, res.Code, res.Stderr)
-	txn = waitTxn(t, c, id, 2*time.Minute, api.TxnDone)
+	txn = c.WaitTxn(id, 2*time.Minute, api.TxnDone)
 	require.Equal(t, uint64(2), txn.Step("n2").Attempt)
 	ins := installs(t, hooks)
 	require.Len(t, ins["n2"], 2, "one install per attempt")
@@ -205,7 +205,7 @@ func TestFailingInstallRollsBack(t *testing.T) {
 	require.NoError(t, hooks.Set("fail-install-n3", ""))
 	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "by-id", OnFailure: "rollback"})
 
-	txn := waitTxn(t, c, id, 2*time.Minute, api.TxnAborted)
+	txn := c.WaitTxn(id, 2*time.Minute, api.TxnAborted)
 	require.Contains(t, txn.Reason, "n3")
 	events, err := hooks.Journal()
 	require.NoError(t, err)
@@ -233,7 +233,7 @@ func TestAbortStopsNewSteps(t *testing.T) {
 	res := c.Agent("n2").CLI("upgrade", "abort")
 	require.Equal(t, 0, res.Code, res.Stderr)
 	abortedAt := time.Now()
-	txn := waitTxn(t, c, id, time.Minute, api.TxnAborted)
+	txn := c.WaitTxn(id, time.Minute, api.TxnAborted)
 	// The leader asks the running step's node to stop it; a node that can
 	// (its cancel route) ends it failed, one that cannot lets it finish.
 	if nodeHasRoute(t, func(ctx context.Context) error {
@@ -314,7 +314,7 @@ func TestUpgradeBadInputChangesNothing(t *testing.T) {
 	list, err = a.Client().Upgrades(ctx)
 	require.NoError(t, err)
 	require.Len(t, list, 1)
-	waitTxn(t, c, id, 2*time.Minute, api.TxnDone)
+	c.WaitTxn(id, 2*time.Minute, api.TxnDone)
 
 	after, _, err := a.Client().Members(ctx, api.Wait{})
 	require.NoError(t, err)
@@ -347,7 +347,7 @@ func TestArtifactDigestMismatchNeverInstalls(t *testing.T) {
 	wrong := "0000000000000000000000000000000000000000000000000000000000000000"
 	id := startUpgrade(t, c.Agent("n1"), api.StartRequest{TargetVersion: "2.0.0", Strategy: "secondaries-first",
 		ArtifactURL: serveFile(t, artifact), ArtifactSHA256: wrong})
-	txn := waitTxn(t, c, id, time.Minute, api.TxnFailed)
+	txn := c.WaitTxn(id, time.Minute, api.TxnFailed)
 	failed := txn.Steps[0]
 	require.Equal(t, api.StepFailed, failed.State)
 	require.Contains(t, failed.Error, wrong)

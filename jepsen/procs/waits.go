@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/baton-upgrade/baton/rpc/api"
@@ -32,9 +33,10 @@ func (c *Cluster) Leader() *Agent {
 	return leader
 }
 
-// WaitTxn waits until transaction id is in state, asking any running
-// agent; a transaction that ends otherwise (or fails) fails the test.
-func (c *Cluster) WaitTxn(id string, timeout time.Duration, state api.TxnState) api.Txn {
+// WaitTxn waits until transaction id (or "latest") is in one of states,
+// asking any running agent; a transaction that ends otherwise (or fails,
+// unless failed is wanted) fails the test.
+func (c *Cluster) WaitTxn(id string, timeout time.Duration, states ...api.TxnState) api.Txn {
 	c.helper()
 	var txn api.Txn
 	Eventually(c.t, timeout, func() error {
@@ -50,14 +52,14 @@ func (c *Cluster) WaitTxn(id string, timeout time.Duration, state api.TxnState) 
 				lastErr = err
 				continue
 			}
-			if got.State == state {
+			if slices.Contains(states, got.State) {
 				txn = got
 				return nil
 			}
 			if got.State.Terminal() || got.State == api.TxnFailed {
-				c.fatalf("transaction %s ended %s (%s), want %s", got.ID, got.State, got.Reason, state)
+				c.fatalf("transaction %s ended %s (%s), want %v", got.ID, got.State, got.Reason, states)
 			}
-			return fmt.Errorf("transaction %s is %s, want %s", id, got.State, state)
+			return fmt.Errorf("transaction %s is %s (%s), want %v", got.ID, got.State, got.Reason, states)
 		}
 		return fmt.Errorf("no agent answered: %v", lastErr)
 	})

@@ -16,37 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// waitTxn waits until transaction id (or "latest") is in one of states,
-// asking any agent that answers.
-func waitTxn(t *testing.T, c *procs.Cluster, id string, timeout time.Duration, states ...api.TxnState) api.Txn {
-	t.Helper()
-	var txn api.Txn
-	procs.Eventually(t, timeout, func() error {
-		var lastErr error
-		for _, a := range c.Agents {
-			if a.Exited() {
-				continue
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			got, _, err := a.Client().Upgrade(ctx, id, api.Wait{})
-			cancel()
-			if err != nil {
-				lastErr = err
-				continue
-			}
-			for _, s := range states {
-				if got.State == s {
-					txn = got
-					return nil
-				}
-			}
-			return fmt.Errorf("transaction %s is %s (%s), want %v", got.ID, got.State, got.Reason, states)
-		}
-		return fmt.Errorf("no agent answered: %v", lastErr)
-	})
-	return txn
-}
-
 // span is when a node's step ran on it: from its first hook's begin to its
 // last hook's end, from the hook journal's wall times.
 type span struct{ from, to time.Time }
@@ -117,7 +86,7 @@ func TestRingUpgradeNeverRunsNeighboursTogether(t *testing.T) {
 	require.Contains(t, refused.Stderr, "transaction "+txn.ID)
 	require.Equal(t, api.Ring{Order: ring, Explicit: true}, readRing(t, c.Agent("n5")), "the refused change changed nothing")
 
-	done := waitTxn(t, c, txn.ID, 3*time.Minute, api.TxnDone)
+	done := c.WaitTxn(txn.ID, 3*time.Minute, api.TxnDone)
 	for _, s := range done.Steps {
 		require.Equal(t, api.StepDone, s.State, s.Node)
 	}
@@ -215,7 +184,7 @@ func TestDeadGatewayIsWaitedForBoundedlyThenExpired(t *testing.T) {
 			}
 		}
 	}()
-	waitTxn(t, c, txn.ID, 3*time.Minute, api.TxnDone)
+	c.WaitTxn(txn.ID, 3*time.Minute, api.TxnDone)
 	var waits []string
 	for r := range reasons {
 		if strings.HasPrefix(r, "for gateway") {
